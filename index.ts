@@ -1,0 +1,52 @@
+/**
+ * The PostHog plugin: a thin adapter from plugin-server's calls to `src/`. The standalone host
+ * calls these very exports, so a plugin-server and the host count the same way.
+ */
+import type { Meta, PluginEvent, PluginInput, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
+import type { ContractCache } from './src/counters/cache.js'
+import {
+  OBSERVATIONS_STORAGE_KEY,
+  collectObservations,
+  createPluginState,
+  handleEvent,
+  type PluginHooks,
+  type PluginState,
+} from './src/plugin.js'
+
+export interface CoverageInput extends PluginInput {
+  config: Record<string, string>
+  global: { state?: PluginState; hooks?: PluginHooks }
+}
+type CoverageMeta = Meta<CoverageInput>
+
+function stateOf(meta: CoverageMeta): PluginState {
+  if (!meta.global.state) throw new Error('experiment-coverage: setupPlugin has not run')
+  return meta.global.state
+}
+
+export async function setupPlugin(meta: CoverageMeta): Promise<void> {
+  // A SettingsError names each bad field; plugin-server shows it where the plugin fails to start.
+  meta.global.state = createPluginState(meta.config, meta.cache as ContractCache, meta.global.hooks)
+}
+
+export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<void> {
+  const state = meta.global.state
+  if (!state) return // setup failed: PostHog already shows why; counting nothing is the honest result
+  await handleEvent(state, event)
+}
+
+export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
+  const state = stateOf(meta)
+  const observations = await collectObservations(state, meta.cache as ContractCache)
+  await meta.storage.set(OBSERVATIONS_STORAGE_KEY, observations)
+  const { counted, ignored, duplicate, rejected, failed } = state.local
+  if (failed > 0) console.warn(`experiment-coverage: ${failed} events could not be counted (cache unavailable)`)
+  console.info(
+    `experiment-coverage: ${observations.flags.length} flags observed; this worker counted ${counted}, ignored ${ignored}, duplicates ${duplicate}, rejected ${rejected}`,
+  )
+}
+
+export async function teardownPlugin(meta: CoverageMeta): Promise<void> {
+  meta.global.state?.ingest.memo.clear()
+  delete meta.global.state
+}

@@ -1,0 +1,263 @@
+import type { Settings } from '../coverage/settings.js'
+import { readEvent, type ReadOptions } from '../events/read-event.js'
+import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason } from '../events/types.js'
+import type { ContractCache } from './cache.js'
+import { inUnitSample } from './hash.js'
+import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
+import { addMember, readMembers, type Registry } from './registry.js'
+
+// PostHog and its webhook destination redeliver within hours; two days covers retries and replays.
+const DELIVERY_TTL_S = 2 * 86_400
+// Caps keep one misbehaving client from growing the cache without bound; overflow is counted.
+export const CAPS = { flagsPerDay: 20_000, seriesPerFlagDay: 400, flagsPerUnit: 2_000 } as const
+// The local memo only saves cache calls for `$feature/<key>` sightings already counted; the shared
+// cache stays the source of truth, so a worker that forgets simply asks again.
+const MEMO_MAX = 200_000
+const MEMO_TTL_MS = 3_600_000
+
+export interface IngestContext {
+  readonly cache: ContractCache
+  readonly settings: Settings
+  readonly keys: KeyScheme
+  readonly now: () => number
+  readonly readOptions: Omit<ReadOptions, 'nowMs'>
+  /** Per-process memo of counted sightings; never shared, never required for correctness. */
+  readonly memo: Map<string, number>
+}
+
+export interface IngestContextInput {
+  readonly cache: ContractCache
+  readonly settings: Settings
+  /** The PostHog project the counters belong to. */
+  readonly project: string
+  readonly now?: () => number
+  readonly groupTypeOf?: (flag: string) => string | null
+}
+
+export function createIngestContext(input: IngestContextInput): IngestContext {
+  const metricsByEvent = new Map<string, MetricHit[]>()
+  for (const m of input.settings.metrics) {
+    const list = metricsByEvent.get(m.event) ?? []
+    list.push({ name: m.name, kind: m.kind })
+    metricsByEvent.set(m.event, list)
+  }
+  return {
+    cache: input.cache,
+    settings: input.settings,
+    keys: new KeyScheme(input.project),
+    now: input.now ?? Date.now,
+    readOptions: { lookbackDays: input.settings.lookbackDays, metricsByEvent, groupTypeOf: input.groupTypeOf },
+    memo: new Map(),
+  }
+}
+
+export type IngestOutcome = 'counted' | 'ignored' | 'duplicate' | 'rejected'
+
+/**
+ * Reads one event and updates the shared counters. Never throws for bad events: they are counted
+ * by reason. An event that carries nothing to count (most events) costs no cache call at all.
+ * Cache failures do propagate: the caller decides whether a lost update is worth a retry.
+ */
+export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<IngestOutcome> {
+  const nowMs = ctx.now()
+  const read = readEvent(raw, { ...ctx.readOptions, nowMs })
+  if (!read.ok) {
+    await countRejection(ctx, dayNumber(nowMs), read.reason, nowMs)
+    return 'rejected'
+  }
+  const e = read.event
+  const rate = ctx.settings.unitSampleRate
+  const sightings = e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate))
+  const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : []
+  if (!e.exposure && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) {
+    return 'ignored'
+  }
+
+  const day = dayNumber(e.timestampMs)
+  if (e.uuid !== null && !(await firstDelivery(ctx, e.uuid, day, nowMs))) return 'duplicate'
+
+  if (e.exposure) await countExposure(ctx, e, e.exposure, day, nowMs)
+  for (const s of sightings) await countSighting(ctx, s, day, nowMs)
+  for (const unit of metricUnits) await countMetrics(ctx, e, unit, day, nowMs)
+  for (const reason of e.partialRejections) await countRejection(ctx, day, reason, nowMs)
+  return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
+}
+
+/** Seconds until a day bucket leaves the lookback window (at least a minute, so late events still land). */
+function dayTtl(ctx: IngestContext, day: number, nowMs: number): number {
+  const end = (day + ctx.settings.lookbackDays + 1) * DAY_MS
+  return Math.max(60, Math.ceil((end - nowMs) / 1000))
+}
+
+function unitTtl(ctx: IngestContext): number {
+  return ctx.settings.lookbackDays * 86_400
+}
+
+/** INCR, and set the TTL when this call created the key; returns the new value. */
+async function bump(cache: ContractCache, key: string, ttl: number): Promise<number> {
+  const n = await cache.incr(key)
+  if (n === 1) await cache.expire(key, ttl)
+  return n
+}
+
+async function firstDelivery(ctx: IngestContext, uuid: string, day: number, nowMs: number): Promise<boolean> {
+  if ((await bump(ctx.cache, ctx.keys.delivery(uuid), DELIVERY_TTL_S)) === 1) return true
+  await bump(ctx.cache, ctx.keys.duplicates(day), dayTtl(ctx, day, nowMs))
+  return false
+}
+
+async function countRejection(ctx: IngestContext, day: number, reason: RejectReason, nowMs: number): Promise<void> {
+  await bump(ctx.cache, ctx.keys.rejections(day, reason), dayTtl(ctx, day, nowMs))
+}
+
+function registry(ctx: IngestContext, base: string, ttl: number, cap: number): Registry {
+  return { cache: ctx.cache, base, ttlSeconds: ttl, cap }
+}
+
+async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: number): Promise<void> {
+  const added = await addMember(registry(ctx, ctx.keys.flagsOfDay(day), ttl, CAPS.flagsPerDay), flag)
+  // The sample rate in force when the flag's day began: readers scale sampled unit counts by it.
+  if (added) await ctx.cache.set(`${ctx.keys.flagDay(day, flag)}:rate`, ctx.settings.unitSampleRate, ttl)
+}
+
+/** Bumps a flag-level counter; the first bump of the day lists the flag. */
+async function bumpFlag(ctx: IngestContext, day: number, flag: string, counter: string, nowMs: number): Promise<number> {
+  const ttl = dayTtl(ctx, day, nowMs)
+  const n = await ctx.cache.incr(`${ctx.keys.flagDay(day, flag)}:${counter}`)
+  if (n === 1) {
+    await ctx.cache.expire(`${ctx.keys.flagDay(day, flag)}:${counter}`, ttl)
+    await registerFlag(ctx, day, flag, ttl)
+  }
+  return n
+}
+
+/** Bumps one counter of a series; the first bump of the day lists the series (and the flag). */
+async function bumpSeries(
+  ctx: IngestContext,
+  day: number,
+  flag: string,
+  name: string,
+  counter: string,
+  nowMs: number,
+): Promise<number> {
+  const base = ctx.keys.flagDay(day, flag)
+  const key = `${base}:${name}:${counter}`
+  const n = await ctx.cache.incr(key)
+  if (n === 1) {
+    const ttl = dayTtl(ctx, day, nowMs)
+    await ctx.cache.expire(key, ttl)
+    if (await addMember(registry(ctx, `${base}:series`, ttl, CAPS.seriesPerFlagDay), name)) {
+      await registerFlag(ctx, day, flag, ttl)
+    }
+  }
+  return n
+}
+
+interface IndexEntry {
+  /** flag */
+  readonly f: string
+  /** variant token of the unit's first exposure */
+  readonly v: string
+  /** timestamp of that exposure (ms) */
+  readonly t: number
+}
+
+async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day: number, nowMs: number): Promise<void> {
+  const token = variantToken(x.variant)
+  const name = series.exposure(x.event, token)
+  const bumpThis = (counter: string) => bumpSeries(ctx, day, x.flag, name, counter, nowMs)
+  await bumpThis('ev')
+  await bumpThis(`lib:${x.lib}`)
+  if (x.bootstrapped) await bumpThis('boot')
+  if (x.locallyEvaluated) await bumpThis('local')
+  if (x.error !== null) await bumpThis('err')
+  if (!inUnitSample(x.unit, ctx.settings.unitSampleRate)) return
+
+  // Per-unit state, per exposure event kind: PostHog counts units from one exposure event only.
+  const unitTtlS = unitTtl(ctx)
+  const kind = KIND_TOKEN[x.event]
+  const u = `${ctx.keys.unit(x.flag, x.unit)}:${kind}`
+  if ((await bump(ctx.cache, `${u}:v:${token}`, unitTtlS)) > 1) return // this unit already saw this value
+  await bumpThis('units')
+  const valuesSeen = await bump(ctx.cache, `${u}:nv`, unitTtlS)
+  if (valuesSeen === 1) {
+    await ctx.cache.set(`${u}:first`, token, unitTtlS)
+    await bumpThis(`first:${x.lib}`)
+    await bumpFlag(ctx, day, x.flag, `units|${kind}`, nowMs)
+    await countFirstExposureOfUnit(ctx, x, token, e.timestampMs, day, nowMs)
+    return
+  }
+  // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
+  // keeps their first variant. Count them per value they saw, and once per flag.
+  await bumpThis('multi')
+  if (valuesSeen === 2) {
+    const first = await ctx.cache.get(`${u}:first`, null)
+    if (typeof first === 'string') await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
+    await bumpFlag(ctx, day, x.flag, `multi|${kind}`, nowMs)
+  }
+}
+
+/** Across exposure kinds: the unit's first exposure to the flag. Feeds goal attribution and the gap count. */
+async function countFirstExposureOfUnit(
+  ctx: IngestContext,
+  x: Exposure,
+  token: string,
+  ts: number,
+  day: number,
+  nowMs: number,
+): Promise<void> {
+  const ttl = unitTtl(ctx)
+  const u = ctx.keys.unit(x.flag, x.unit)
+  if ((await bump(ctx.cache, `${u}:any`, ttl)) !== 1) return
+  const entry: IndexEntry = { f: x.flag, v: token, t: ts }
+  await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), ttl, CAPS.flagsPerUnit), enc(x.flag), entry)
+  // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
+  if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, x.flag, 'both', nowMs)
+}
+
+async function countSighting(ctx: IngestContext, s: FlagSighting, day: number, nowMs: number): Promise<void> {
+  const ttl = unitTtl(ctx)
+  const u = ctx.keys.unit(s.flag, s.unit)
+  if ((await bump(ctx.cache, `${u}:s`, ttl)) === 1) {
+    await bumpSeries(ctx, day, s.flag, series.sighting(variantToken(s.variant)), 'units', nowMs)
+    if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, s.flag, 'both', nowMs)
+  }
+  memoAdd(ctx, s, nowMs)
+}
+
+/** Goals and guardrails count for the person and for each group the event belongs to. */
+function metricUnitsOf(e: ReadEvent): string[] {
+  const units = [e.personUnit]
+  for (const [type, key] of e.groups) units.push(`$group:${type}:${key}`)
+  return units
+}
+
+async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, day: number, nowMs: number): Promise<void> {
+  const index = await readMembers<IndexEntry>(ctx.cache, ctx.keys.unitIndex(unit), CAPS.flagsPerUnit)
+  const ttl = unitTtl(ctx)
+  for (const entry of index.values) {
+    // PostHog's experiment metrics count events after the unit's first exposure only.
+    if (e.timestampMs < entry.t) continue
+    for (const m of e.metrics) {
+      const name = series.metric(m.name, entry.v)
+      await bumpSeries(ctx, day, entry.f, name, 'ev', nowMs)
+      if ((await bump(ctx.cache, `${ctx.keys.unit(entry.f, unit)}:m:${enc(m.name)}`, ttl)) === 1) {
+        await bumpSeries(ctx, day, entry.f, name, 'units', nowMs)
+      }
+    }
+  }
+}
+
+function memoKey(s: FlagSighting): string {
+  return `${s.flag}\u0000${s.unit}`
+}
+
+function memoHas(ctx: IngestContext, s: FlagSighting, nowMs: number): boolean {
+  const until = ctx.memo.get(memoKey(s))
+  return until !== undefined && until > nowMs
+}
+
+function memoAdd(ctx: IngestContext, s: FlagSighting, nowMs: number): void {
+  if (ctx.memo.size >= MEMO_MAX) ctx.memo.clear()
+  ctx.memo.set(memoKey(s), nowMs + MEMO_TTL_MS)
+}

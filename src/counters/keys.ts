@@ -1,0 +1,77 @@
+import type { ExposureEvent, VariantValue } from '../events/types.js'
+
+export const DAY_MS = 86_400_000
+
+const SAFE = /^[A-Za-z0-9_.-]*$/
+/** Makes any text safe inside a `:`/`|`-separated key; flag keys are usually safe already. */
+export function enc(s: string): string {
+  return SAFE.test(s) ? s : encodeURIComponent(s)
+}
+
+/**
+ * A variant value as one key component. Types stay apart: the string "true" and the boolean `true`
+ * are different responses, and PostHog treats them differently.
+ */
+export function variantToken(v: VariantValue): string {
+  if (v === null) return 'N'
+  if (v === true) return 'T'
+  if (v === false) return 'F'
+  if (typeof v === 'number') return `n${enc(String(v))}`
+  return `s${enc(v)}`
+}
+
+export function tokenToVariant(token: string): VariantValue {
+  const tag = token[0]
+  const rest = token.slice(1)
+  if (tag === 'N') return null
+  if (tag === 'T') return true
+  if (tag === 'F') return false
+  if (tag === 'n') return Number(decodeURIComponent(rest))
+  return decodeURIComponent(rest)
+}
+
+export const KIND_TOKEN: Record<ExposureEvent, string> = { $feature_flag_called: 'c', $experiment_exposure: 'x' }
+
+/** UTC day number and its label. Counters are bucketed by the event's own timestamp. */
+export function dayNumber(ms: number): number {
+  return Math.floor(ms / DAY_MS)
+}
+export function dayLabel(day: number): string {
+  return new Date(day * DAY_MS).toISOString().slice(0, 10)
+}
+
+/** All keys of one project live under one namespace; `v1` changes when the scheme does. */
+export class KeyScheme {
+  readonly root: string
+  constructor(project: string) {
+    this.root = `ec1:${enc(project)}`
+  }
+  flagsOfDay(day: number): string {
+    return `${this.root}:d:${day}:flags`
+  }
+  flagDay(day: number, flag: string): string {
+    return `${this.root}:d:${day}:f:${enc(flag)}`
+  }
+  rejections(day: number, reason: string): string {
+    return `${this.root}:d:${day}:rej:${reason}`
+  }
+  duplicates(day: number): string {
+    return `${this.root}:d:${day}:dup`
+  }
+  unit(flag: string, unit: string): string {
+    return `${this.root}:u:${enc(flag)}:${enc(unit)}`
+  }
+  unitIndex(unit: string): string {
+    return `${this.root}:x:${enc(unit)}`
+  }
+  delivery(uuid: string): string {
+    return `${this.root}:e:${enc(uuid)}`
+  }
+}
+
+/** Series: the counters that exist for one flag on one day, named so a reader can enumerate them. */
+export const series = {
+  exposure: (kind: ExposureEvent, token: string) => `e|${KIND_TOKEN[kind]}|${token}`,
+  sighting: (token: string) => `s|${token}`,
+  metric: (name: string, token: string) => `m|${enc(name)}|${token}`,
+}

@@ -1,0 +1,82 @@
+import type { ExposureEvent, LibClass, RejectReason, VariantValue } from '../events/types.js'
+
+/**
+ * What the counters know about one flag over the lookback window: the data model the checks read.
+ * A check never knows where a number came from; `source` says it (live counters or a backfill).
+ */
+export interface LibCounts {
+  client: number
+  server: number
+  unknown: number
+}
+
+export interface VariantExposure {
+  /** The response as sent: a variant key, true/false, null when the event had none. */
+  readonly value: VariantValue
+  exposures: number
+  /** Distinct units whose exposures included this value. */
+  units: number
+  /** Of those units, how many also saw another value (PostHog's `$multiple`). */
+  multipleVariantUnits: number
+  /** Exposure events by the kind of library that sent them. */
+  exposuresByLib: LibCounts
+  /** Units by the kind of library that sent their first exposure (PostHog's server-side share). */
+  firstExposureUnitsByLib: LibCounts
+  bootstrapped: number
+  locallyEvaluated: number
+  errored: number
+}
+
+export interface ExposureObservation {
+  readonly event: ExposureEvent
+  exposures: number
+  /** Distinct units (each counted once, whatever it saw). */
+  units: number
+  /** Distinct units that saw more than one value. */
+  multipleVariantUnits: number
+  variants: VariantExposure[]
+}
+
+export interface SightingObservation {
+  /** Distinct units whose events carried `$feature/<flag>`. */
+  units: number
+  /** Of those, units that also sent an exposure event (of either kind). */
+  unitsExposed: number
+  variants: { readonly value: VariantValue; units: number }[]
+}
+
+export interface MetricObservation {
+  readonly name: string
+  /** Events and distinct units after first exposure, by the unit's first exposed value. */
+  variants: { readonly value: VariantValue; events: number; units: number }[]
+}
+
+export interface FlagObservation {
+  readonly flag: string
+  readonly source: 'live'
+  firstDay: string
+  lastDay: string
+  /** Lowest unit sample rate in force over the window; unit counts are scaled by it. */
+  sampleRate: number
+  /** True when unit counts are estimates (a sample rate below 1 was in force). */
+  estimated: boolean
+  exposure: Partial<Record<ExposureEvent, ExposureObservation>>
+  sightings: SightingObservation
+  metrics: MetricObservation[]
+  /** Series not listed because a flag exceeded the per-day cap (e.g. thousands of junk values). */
+  unlistedSeries: number
+}
+
+export interface Observations {
+  readonly schema: 'experiment-coverage/observations@1'
+  readonly project: string
+  readonly generatedAt: string
+  readonly window: { readonly from: string; readonly to: string; readonly days: number }
+  flags: FlagObservation[]
+  rejections: Partial<Record<RejectReason, number>>
+  duplicates: number
+  /** Flags not listed because a day exceeded the flag cap. */
+  unlistedFlags: number
+}
+
+export const LIBS: readonly LibClass[] = ['client', 'server', 'unknown']

@@ -1,0 +1,195 @@
+import { EXPOSURE_EVENTS, REJECT_REASONS, type ExposureEvent } from '../events/types.js'
+import type { ContractCache } from './cache.js'
+import { CAPS } from './ingest.js'
+import { DAY_MS, KIND_TOKEN, KeyScheme, dayLabel, dayNumber, tokenToVariant } from './keys.js'
+import {
+  LIBS,
+  type ExposureObservation,
+  type FlagObservation,
+  type LibCounts,
+  type Observations,
+  type VariantExposure,
+} from './observation.js'
+import { readMembers } from './registry.js'
+
+export interface ReadObservationsInput {
+  readonly cache: ContractCache
+  readonly project: string
+  readonly lookbackDays: number
+  readonly nowMs: number
+}
+
+const KIND_BY_TOKEN = new Map<string, ExposureEvent>(EXPOSURE_EVENTS.map((e) => [KIND_TOKEN[e], e]))
+const EXPOSURE_COUNTERS = [
+  'ev',
+  'units',
+  'multi',
+  'boot',
+  'local',
+  'err',
+  ...LIBS.map((l) => `lib:${l}`),
+  ...LIBS.map((l) => `first:${l}`),
+] as const
+
+async function num(cache: ContractCache, key: string): Promise<number> {
+  const v = Number(await cache.get(key, 0))
+  return Number.isFinite(v) ? v : 0
+}
+
+const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
+
+function newFlag(flag: string, day: string): FlagObservation {
+  return {
+    flag,
+    source: 'live',
+    firstDay: day,
+    lastDay: day,
+    sampleRate: 1,
+    estimated: false,
+    exposure: {},
+    sightings: { units: 0, unitsExposed: 0, variants: [] },
+    metrics: [],
+    unlistedSeries: 0,
+  }
+}
+
+/** Finds or adds the entry whose value is the same response (by token, so "true" and true stay apart). */
+function entryFor<T extends { value: unknown }>(list: T[], tokens: Map<object, string>, token: string, make: () => T): T {
+  for (const item of list) if (tokens.get(item) === token) return item
+  const item = make()
+  tokens.set(item, token)
+  list.push(item)
+  return item
+}
+
+/**
+ * Reads the counters of the lookback window back into one observation per flag.
+ * Day buckets are summed; distinct units are exact because each unit is counted on the day it was
+ * first seen within its TTL (equal to the window). Sampled unit counts are scaled up and rounded.
+ */
+export async function readObservations(input: ReadObservationsInput): Promise<Observations> {
+  const { cache } = input
+  const keys = new KeyScheme(input.project)
+  const today = dayNumber(input.nowMs)
+  const firstDay = today - input.lookbackDays + 1
+  const flags = new Map<string, FlagObservation>()
+  const tokens = new Map<object, string>()
+  const rejections: Observations['rejections'] = {}
+  let duplicates = 0
+  let unlistedFlags = 0
+
+  for (let day = firstDay; day <= today; day++) {
+    const label = dayLabel(day)
+    for (const reason of REJECT_REASONS) {
+      const n = await num(cache, keys.rejections(day, reason))
+      if (n > 0) rejections[reason] = (rejections[reason] ?? 0) + n
+    }
+    duplicates += await num(cache, keys.duplicates(day))
+    const dayFlags = await readMembers<string>(cache, keys.flagsOfDay(day), CAPS.flagsPerDay)
+    unlistedFlags += dayFlags.overflow
+
+    await Promise.all(
+      dayFlags.values.map(async (flag) => {
+        const obs = flags.get(flag) ?? newFlag(flag, label)
+        flags.set(flag, obs)
+        obs.lastDay = label
+        const base = keys.flagDay(day, flag)
+        const rate = Number(await cache.get(`${base}:rate`, 1)) || 1
+        obs.sampleRate = Math.min(obs.sampleRate, rate)
+        const scale = 1 / rate
+        const seriesList = await readMembers<string>(cache, `${base}:series`, CAPS.seriesPerFlagDay)
+        obs.unlistedSeries += seriesList.overflow
+
+        for (const name of seriesList.values) {
+          const [type, a, b] = name.split('|') as [string, string, string | undefined]
+          if (type === 'e' && b !== undefined) {
+            const kind = KIND_BY_TOKEN.get(a)
+            if (!kind) continue
+            const exp = (obs.exposure[kind] ??= { event: kind, exposures: 0, units: 0, multipleVariantUnits: 0, variants: [] })
+            const v = entryFor<VariantExposure>(exp.variants, tokens, b, () => ({
+              value: tokenToVariant(b),
+              exposures: 0,
+              units: 0,
+              multipleVariantUnits: 0,
+              exposuresByLib: zeroLibs(),
+              firstExposureUnitsByLib: zeroLibs(),
+              bootstrapped: 0,
+              locallyEvaluated: 0,
+              errored: 0,
+            }))
+            const values = await Promise.all(EXPOSURE_COUNTERS.map((k) => num(cache, `${base}:${name}:${k}`)))
+            const c = (k: (typeof EXPOSURE_COUNTERS)[number]) => values[EXPOSURE_COUNTERS.indexOf(k)] ?? 0
+            v.exposures += c('ev')
+            exp.exposures += c('ev')
+            v.units += c('units') * scale
+            v.multipleVariantUnits += c('multi') * scale
+            v.bootstrapped += c('boot')
+            v.locallyEvaluated += c('local')
+            v.errored += c('err')
+            for (const lib of LIBS) {
+              v.exposuresByLib[lib] += c(`lib:${lib}`)
+              v.firstExposureUnitsByLib[lib] += c(`first:${lib}`) * scale
+            }
+          } else if (type === 's') {
+            const s = entryFor(obs.sightings.variants, tokens, a, () => ({ value: tokenToVariant(a), units: 0 }))
+            const units = (await num(cache, `${base}:${name}:units`)) * scale
+            s.units += units
+            obs.sightings.units += units
+          } else if (type === 'm' && b !== undefined) {
+            const metricName = decodeURIComponent(a)
+            let metric = obs.metrics.find((m) => m.name === metricName)
+            if (!metric) obs.metrics.push((metric = { name: metricName, variants: [] }))
+            const v = entryFor(metric.variants, tokens, b, () => ({ value: tokenToVariant(b), events: 0, units: 0 }))
+            v.events += (await num(cache, `${base}:${name}:ev`)) * scale
+            v.units += (await num(cache, `${base}:${name}:units`)) * scale
+          }
+        }
+        obs.sightings.unitsExposed += (await num(cache, `${base}:both`)) * scale
+        for (const kind of EXPOSURE_EVENTS) {
+          const exp = obs.exposure[kind]
+          if (!exp) continue
+          exp.units += (await num(cache, `${base}:units|${KIND_TOKEN[kind]}`)) * scale
+          exp.multipleVariantUnits += (await num(cache, `${base}:multi|${KIND_TOKEN[kind]}`)) * scale
+        }
+      }),
+    )
+  }
+
+  const list = [...flags.values()].sort((a, b) => (a.flag < b.flag ? -1 : a.flag > b.flag ? 1 : 0))
+  for (const obs of list) roundUnits(obs)
+  return {
+    schema: 'experiment-coverage/observations@1',
+    project: input.project,
+    generatedAt: new Date(input.nowMs).toISOString(),
+    window: { from: dayLabel(firstDay), to: dayLabel(today), days: input.lookbackDays },
+    flags: list,
+    rejections,
+    duplicates,
+    unlistedFlags,
+  }
+}
+
+/** Unit counts were scaled per day by the sample rate; report whole units. */
+function roundUnits(obs: FlagObservation): void {
+  obs.estimated = obs.sampleRate < 1
+  for (const exp of Object.values(obs.exposure) as ExposureObservation[]) {
+    exp.units = Math.round(exp.units)
+    exp.multipleVariantUnits = Math.round(exp.multipleVariantUnits)
+    for (const v of exp.variants) {
+      v.units = Math.round(v.units)
+      v.multipleVariantUnits = Math.round(v.multipleVariantUnits)
+      for (const lib of LIBS) v.firstExposureUnitsByLib[lib] = Math.round(v.firstExposureUnitsByLib[lib])
+    }
+  }
+  obs.sightings.units = Math.round(obs.sightings.units)
+  obs.sightings.unitsExposed = Math.round(obs.sightings.unitsExposed)
+  for (const s of obs.sightings.variants) s.units = Math.round(s.units)
+  for (const m of obs.metrics) {
+    for (const v of m.variants) {
+      v.events = Math.round(v.events)
+      v.units = Math.round(v.units)
+    }
+  }
+}
+
+export { DAY_MS }

@@ -1,0 +1,49 @@
+import { Redis } from 'ioredis'
+import type { CacheOptions, ContractCache } from './cache.js'
+
+/** plugin-server's key scheme, so counters written here and by a PostHog plugin-server are the same keys. */
+export function pluginKeyPrefix(pluginId: number | string, teamId: number | string): string {
+  return `@plugin/${pluginId}/${teamId}/`
+}
+
+/**
+ * The plugin cache contract over Redis, as plugin-server implemented it: keys under
+ * `@plugin/<pluginId>/<teamId>/`, JSON-encoded values, SET with EX for a TTL.
+ * Auto-pipelining batches the many small commands the counters send without changing their order.
+ */
+export class RedisCache implements ContractCache {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  static connect(url: string, prefix: string): RedisCache {
+    const redis = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 3, lazyConnect: false })
+    return new RedisCache(redis, prefix)
+  }
+
+  async incr(key: string): Promise<number> {
+    return this.redis.incr(this.prefix + key)
+  }
+
+  async expire(key: string, ttlSeconds: number): Promise<boolean> {
+    return (await this.redis.expire(this.prefix + key, ttlSeconds)) === 1
+  }
+
+  async get(key: string, defaultValue: unknown, options?: CacheOptions): Promise<unknown> {
+    const value = await this.redis.get(this.prefix + key)
+    if (value === null) return defaultValue
+    return options?.jsonSerialize === false ? value : JSON.parse(value)
+  }
+
+  async set(key: string, value: unknown, ttlSeconds?: number, options?: CacheOptions): Promise<void> {
+    const text = options?.jsonSerialize === false ? String(value) : JSON.stringify(value)
+    if (text === undefined) throw new TypeError(`cache.set: ${typeof value} cannot be stored as JSON`)
+    if (ttlSeconds) await this.redis.set(this.prefix + key, text, 'EX', ttlSeconds)
+    else await this.redis.set(this.prefix + key, text)
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit()
+  }
+}

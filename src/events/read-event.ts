@@ -1,0 +1,231 @@
+import { classifyLib } from './lib-class.js'
+import type {
+  Exposure,
+  ExposureEvent,
+  FlagSighting,
+  MetricHit,
+  ReadEvent,
+  ReadResult,
+  RejectReason,
+  VariantValue,
+} from './types.js'
+
+export interface ReadOptions {
+  readonly nowMs: number
+  readonly lookbackDays: number
+  /** Configured goal and guardrail matchers by event name. */
+  readonly metricsByEvent: ReadonlyMap<string, readonly MetricHit[]>
+  /**
+   * For group-aggregated flags, the group type name whose key is the counting unit (from the flag's
+   * `aggregation_group_type_index` and the project's group types); null for person-level flags.
+   */
+  readonly groupTypeOf?: (flag: string) => string | null
+}
+
+const DAY_MS = 86_400_000
+// PostHog's FeatureFlag.key is a 400-character column; a longer key cannot be a real flag.
+const MAX_FLAG_KEY = 400
+// Variant keys are short identifiers in PostHog; anything this long is garbage, not a variant.
+const MAX_VARIANT = 400
+// PostHog's capture truncates distinct ids at 200 characters; allow room for person UUIDs and groups.
+const MAX_UNIT = 400
+const MAX_UUID = 100
+const MAX_EVENT_NAME = 400
+// posthog-js attaches one $feature/<key> per loaded flag; projects with more than this are not plausible.
+const MAX_SIGHTINGS = 1000
+// A future timestamp beyond this is a broken client clock; PostHog itself distrusts such timestamps.
+const MAX_FUTURE_MS = DAY_MS
+const FEATURE_PREFIX = '$feature/'
+// Keys that would reach Object.prototype if anything ever indexed a plain object with them.
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+type Obj = Record<string, unknown>
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Reads only own properties: an object built with a `__proto__` literal must not leak inherited values. */
+function own(o: Obj, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
+}
+
+function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s)
+}
+
+function readTimestamp(v: unknown, nowMs: number): number | RejectReason {
+  if (v === undefined || v === null || v === '') return nowMs // plugin-server always sets one; offline lines may not
+  let ms: number
+  if (v instanceof Date) ms = v.getTime()
+  else if (typeof v === 'string' && v.length <= 64) ms = Date.parse(v)
+  else if (typeof v === 'number') ms = v
+  else return 'timestamp_invalid'
+  return Number.isFinite(ms) ? ms : 'timestamp_invalid'
+}
+
+function readUnitId(v: unknown): string | null | RejectReason {
+  if (v === undefined || v === null || v === '') return null
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+  if (typeof v !== 'string') return 'unit_invalid'
+  if (v.length > MAX_UNIT || !isWellFormed(v)) return 'unit_invalid'
+  return v
+}
+
+type Checked = { readonly key: string; readonly reason?: undefined } | { readonly key?: undefined; readonly reason: RejectReason }
+
+/** Validates a flag key; a reason when it cannot name a flag. */
+function checkFlagKey(v: unknown): Checked {
+  if (v === undefined || v === null) return { reason: 'flag_key_missing' }
+  if (typeof v !== 'string') return { reason: 'flag_key_not_string' }
+  if (v.length === 0 || v.length > MAX_FLAG_KEY || !isWellFormed(v)) return { reason: 'flag_key_invalid' }
+  if (UNSAFE_KEYS.has(v)) return { reason: 'flag_key_unsafe' }
+  return { key: v }
+}
+
+const INVALID = Symbol('invalid')
+
+function readVariant(v: unknown): VariantValue | typeof INVALID {
+  if (v === undefined || v === null) return null
+  if (typeof v === 'boolean') return v
+  if (typeof v === 'number') return Number.isFinite(v) ? v : INVALID
+  if (typeof v === 'string') return v.length <= MAX_VARIANT && isWellFormed(v) ? v : INVALID
+  return INVALID
+}
+
+function readExposureEvent(name: string): ExposureEvent | null {
+  return name === '$feature_flag_called' || name === '$experiment_exposure' ? name : null
+}
+
+/** Unwraps the three shapes PostHog delivers: plugin-server events, webhook `{event, person}`, offline lines. */
+function unwrap(raw: Obj): { ev: Obj; person: Obj | null } {
+  const inner = own(raw, 'event')
+  if (isObject(inner)) {
+    const person = own(raw, 'person')
+    return { ev: inner, person: isObject(person) ? person : null }
+  }
+  const person = own(raw, 'person')
+  return { ev: raw, person: isObject(person) ? person : null }
+}
+
+/**
+ * Reads one event as PostHog delivers it. Never throws: anything that cannot be counted becomes
+ * a named reason. Pure: no I/O, no clock (the caller passes `nowMs`).
+ */
+export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
+  if (!isObject(raw)) return { ok: false, reason: 'not_an_object' }
+  const { ev, person } = unwrap(raw)
+
+  const name = own(ev, 'event')
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME || !isWellFormed(name)) {
+    return { ok: false, reason: 'event_name_invalid' }
+  }
+  const props = own(ev, 'properties')
+  if (!isObject(props)) return { ok: false, reason: 'properties_invalid' }
+
+  const ts = readTimestamp(own(ev, 'timestamp'), opts.nowMs)
+  if (typeof ts === 'string') return { ok: false, reason: ts }
+  const windowStart = Math.floor(opts.nowMs / DAY_MS) * DAY_MS - (opts.lookbackDays - 1) * DAY_MS
+  if (ts < windowStart) return { ok: false, reason: 'timestamp_too_old' }
+  if (ts > opts.nowMs + MAX_FUTURE_MS) return { ok: false, reason: 'timestamp_in_future' }
+
+  const rawUuid = own(ev, 'uuid')
+  let uuid: string | null = null
+  if (rawUuid !== undefined && rawUuid !== null && rawUuid !== '') {
+    if (typeof rawUuid !== 'string' || rawUuid.length > MAX_UUID || !isWellFormed(rawUuid)) {
+      return { ok: false, reason: 'uuid_invalid' }
+    }
+    uuid = rawUuid
+  }
+
+  // plugin-server: person.uuid; webhook destination: person.id
+  const personId = person ? readUnitId(own(person, 'uuid') ?? own(person, 'id')) : null
+  const distinctId = readUnitId(own(ev, 'distinct_id'))
+  if (personId === 'unit_invalid' || distinctId === 'unit_invalid') return { ok: false, reason: 'unit_invalid' }
+  const personUnit = personId ?? distinctId
+  if (personUnit === null) return { ok: false, reason: 'unit_missing' }
+
+  const groups = new Map<string, string>()
+  const rawGroups = own(props, '$groups')
+  if (isObject(rawGroups)) {
+    for (const [type, key] of Object.entries(rawGroups)) {
+      const id = readUnitId(key)
+      if (typeof id === 'string' && id !== 'unit_invalid' && !UNSAFE_KEYS.has(type)) groups.set(type, id)
+    }
+  }
+  const partial: RejectReason[] = []
+  const unitFor = (flag: string): string | null => {
+    const type = opts.groupTypeOf?.(flag) ?? null
+    if (type === null) return personUnit
+    const key = groups.get(type)
+    return key === undefined ? null : `$group:${type}:${key}`
+  }
+
+  let exposure: Exposure | null = null
+  const exposureEvent = readExposureEvent(name)
+  if (exposureEvent) {
+    const checked = checkFlagKey(own(props, '$feature_flag'))
+    if (checked.key === undefined) return { ok: false, reason: checked.reason }
+    const flag = checked.key
+    // $experiment_exposure carries the variant on $feature_flag_response, as PostHog's query runner reads it;
+    // a custom-built one may only carry $feature/<key>.
+    let response = own(props, '$feature_flag_response')
+    if (response === undefined && exposureEvent === '$experiment_exposure') response = own(props, FEATURE_PREFIX + flag)
+    const variant = readVariant(response)
+    if (variant === INVALID) return { ok: false, reason: 'variant_invalid' }
+    const unit = unitFor(flag)
+    if (unit === null) {
+      partial.push('group_key_missing')
+    } else {
+      const error = own(props, '$feature_flag_error')
+      exposure = {
+        event: exposureEvent,
+        flag,
+        variant,
+        unit,
+        lib: classifyLib(own(props, '$lib')),
+        bootstrapped: own(props, '$used_bootstrap_value') === true,
+        locallyEvaluated: own(props, 'locally_evaluated') === true,
+        error: typeof error === 'string' && error.length > 0 ? error.slice(0, MAX_VARIANT) : null,
+      }
+    }
+  }
+
+  const sightings: FlagSighting[] = []
+  let seen = 0
+  for (const key of Object.keys(props)) {
+    if (!key.startsWith(FEATURE_PREFIX)) continue
+    if (++seen > MAX_SIGHTINGS) break
+    const flag = checkFlagKey(key.slice(FEATURE_PREFIX.length)).key
+    const variant = readVariant(props[key])
+    if (flag === undefined || variant === INVALID) {
+      partial.push('sighting_invalid')
+      continue
+    }
+    const unit = unitFor(flag)
+    if (unit === null) continue // a group flag seen on an event without that group: nothing to attribute
+    sightings.push({ flag, variant, unit })
+  }
+
+  const active = own(props, '$active_feature_flags')
+  const activeFlags = Array.isArray(active)
+    ? active.filter((f): f is string => checkFlagKey(f).key !== undefined).slice(0, MAX_SIGHTINGS)
+    : []
+
+  return {
+    ok: true,
+    event: {
+      uuid,
+      event: name,
+      timestampMs: ts,
+      personUnit,
+      groups,
+      exposure,
+      sightings,
+      activeFlags,
+      metrics: opts.metricsByEvent.get(name) ?? [],
+      partialRejections: partial,
+    },
+  }
+}

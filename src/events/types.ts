@@ -1,0 +1,80 @@
+/** The two exposure events PostHog counts; an experiment uses exactly one of them, never both. */
+export const EXPOSURE_EVENTS = ['$feature_flag_called', '$experiment_exposure'] as const
+export type ExposureEvent = (typeof EXPOSURE_EVENTS)[number]
+
+/**
+ * A flag response as the SDK sent it: a variant key (string), `true`/`false` for boolean flags,
+ * `null` when the event carries none, a number when an SDK sent one. Values outside the flag's
+ * variants are kept as they are: judging them needs the flag definition, which the reader does not have.
+ */
+export type VariantValue = string | boolean | number | null
+
+/** Which kind of library evaluated the flag: PostHog's health check compares server-side first exposures. */
+export type LibClass = 'client' | 'server' | 'unknown'
+
+export interface Exposure {
+  readonly event: ExposureEvent
+  readonly flag: string
+  readonly variant: VariantValue
+  /** The counting unit: person id, else distinct id; `$group_<index>:<key>` for group-aggregated flags. */
+  readonly unit: string
+  readonly lib: LibClass
+  readonly bootstrapped: boolean
+  readonly locallyEvaluated: boolean
+  /** `$feature_flag_error`, e.g. `FLAG_MISSING`, or null when the evaluation did not fail. */
+  readonly error: string | null
+}
+
+/** A `$feature/<flag>` property on an event: the unit carries the flag, whether or not it was exposed. */
+export interface FlagSighting {
+  readonly flag: string
+  readonly variant: VariantValue
+  readonly unit: string
+}
+
+export interface MetricHit {
+  readonly name: string
+  readonly kind: 'goal' | 'guardrail'
+}
+
+/** What one event means for coverage; produced by `readEvent`, consumed by the counters. */
+export interface ReadEvent {
+  readonly uuid: string | null
+  readonly event: string
+  readonly timestampMs: number
+  /** person id when present, else distinct id */
+  readonly personUnit: string
+  readonly groups: ReadonlyMap<string, string>
+  readonly exposure: Exposure | null
+  readonly sightings: readonly FlagSighting[]
+  readonly activeFlags: readonly string[]
+  readonly metrics: readonly MetricHit[]
+  /** Parts of the event that were dropped while the rest was kept, by reason. */
+  readonly partialRejections: readonly RejectReason[]
+}
+
+/**
+ * Why an event (or a part of it) was not counted. Counted per day and readable with the counters,
+ * so a bad stream shows up in the report instead of silently shrinking it.
+ */
+export const REJECT_REASONS = [
+  'not_an_object',
+  'event_name_invalid',
+  'properties_invalid',
+  'unit_missing',
+  'unit_invalid',
+  'uuid_invalid',
+  'timestamp_invalid',
+  'timestamp_too_old',
+  'timestamp_in_future',
+  'flag_key_missing',
+  'flag_key_not_string',
+  'flag_key_invalid',
+  'flag_key_unsafe',
+  'variant_invalid',
+  'group_key_missing',
+  'sighting_invalid',
+] as const
+export type RejectReason = (typeof REJECT_REASONS)[number]
+
+export type ReadResult = { readonly ok: true; readonly event: ReadEvent } | { readonly ok: false; readonly reason: RejectReason }

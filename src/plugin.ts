@@ -1,0 +1,59 @@
+import { parseSettings, type Settings } from './coverage/settings.js'
+import type { ContractCache } from './counters/cache.js'
+import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from './counters/ingest.js'
+import type { Observations } from './counters/observation.js'
+import { readObservations } from './counters/read.js'
+
+/** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
+export interface PluginState {
+  readonly settings: Settings
+  readonly project: string
+  readonly ingest: IngestContext
+  /** This worker's own tallies, for logs only: the shared counters are in the cache. */
+  readonly local: Record<IngestOutcome | 'failed', number>
+}
+
+export interface PluginHooks {
+  /** Injected by the host and tests; the plugin-server offers none and the plugin uses Date.now. */
+  readonly now?: () => number
+  /** For group-aggregated flags: the group type whose key is the unit. */
+  readonly groupTypeOf?: (flag: string) => string | null
+}
+
+export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
+
+/** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
+export function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): PluginState {
+  const settings = parseSettings(config)
+  const project = settings.posthogProjectId || 'default'
+  return {
+    settings,
+    project,
+    ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf }),
+    local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
+  }
+}
+
+/**
+ * Counts one event. Never throws: a bad event is counted by reason inside `ingestEvent`; a cache
+ * failure (Redis gone) loses this event's update, is tallied, and is logged once per minute.
+ */
+export async function handleEvent(state: PluginState, event: unknown): Promise<IngestOutcome | 'failed'> {
+  try {
+    const outcome = await ingestEvent(state.ingest, event)
+    state.local[outcome]++
+    return outcome
+  } catch {
+    state.local.failed++
+    return 'failed'
+  }
+}
+
+export async function collectObservations(state: PluginState, cache: ContractCache): Promise<Observations> {
+  return readObservations({
+    cache,
+    project: state.project,
+    lookbackDays: state.settings.lookbackDays,
+    nowMs: state.ingest.now(),
+  })
+}
