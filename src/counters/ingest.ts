@@ -9,7 +9,7 @@ import { addMember, readMembers, type Registry } from './registry.js'
 // PostHog and its webhook destination redeliver within hours; two days covers retries and replays.
 const DELIVERY_TTL_S = 2 * 86_400
 // Caps keep one misbehaving client from growing the cache without bound; overflow is counted.
-export const CAPS = { flagsPerDay: 20_000, seriesPerFlagDay: 400, flagsPerUnit: 2_000 } as const
+export const CAPS = { flagsPerDay: 20_000, seriesPerFlagDay: 400, pairsPerUnit: 2_000, pendingPerUnit: 1_000 } as const
 // The local memo only saves cache calls for `$feature/<key>` sightings already counted; the shared
 // cache stays the source of truth, so a worker that forgets simply asks again.
 const MEMO_MAX = 200_000
@@ -78,7 +78,7 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<Ing
 
   if (e.exposure) await countExposure(ctx, e, e.exposure, day, nowMs)
   for (const s of sightings) await countSighting(ctx, s, day, nowMs)
-  for (const unit of metricUnits) await countMetrics(ctx, e, unit, day, nowMs)
+  for (const unit of metricUnits) await countMetrics(ctx, e, unit, nowMs)
   for (const reason of e.partialRejections) await countRejection(ctx, day, reason, nowMs)
   return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
@@ -153,13 +153,18 @@ async function bumpSeries(
   return n
 }
 
-interface IndexEntry {
-  /** flag */
+/** One (flag, value) the unit was exposed to: goals count for each value the unit saw. */
+interface ExposedPair {
   readonly f: string
-  /** variant token of the unit's first exposure */
   readonly v: string
-  /** timestamp of that exposure (ms) */
+}
+
+/** A goal or guardrail event waiting for (or already matched with) the unit's exposures. */
+interface PendingMetric {
+  /** delivery id (uuid) of the metric event */
+  readonly g: string
   readonly t: number
+  readonly m: readonly string[]
 }
 
 async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day: number, nowMs: number): Promise<void> {
@@ -184,35 +189,55 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
     await ctx.cache.set(`${u}:first`, token, unitTtlS)
     await bumpThis(`first:${x.lib}`)
     await bumpFlag(ctx, day, x.flag, `units|${kind}`, nowMs)
-    await countFirstExposureOfUnit(ctx, x, token, e.timestampMs, day, nowMs)
-    return
+  } else {
+    // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
+    // keeps their first variant. Count them per value they saw, and once per flag.
+    await bumpThis('multi')
+    if (valuesSeen === 2) {
+      const first = await ctx.cache.get(`${u}:first`, null)
+      if (typeof first === 'string') await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
+      await bumpFlag(ctx, day, x.flag, `multi|${kind}`, nowMs)
+    }
   }
-  // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
-  // keeps their first variant. Count them per value they saw, and once per flag.
-  await bumpThis('multi')
-  if (valuesSeen === 2) {
-    const first = await ctx.cache.get(`${u}:first`, null)
-    if (typeof first === 'string') await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
-    await bumpFlag(ctx, day, x.flag, `multi|${kind}`, nowMs)
-  }
+  await countExposedPair(ctx, x, token, day, nowMs)
 }
 
-/** Across exposure kinds: the unit's first exposure to the flag. Feeds goal attribution and the gap count. */
-async function countFirstExposureOfUnit(
-  ctx: IngestContext,
-  x: Exposure,
-  token: string,
-  ts: number,
-  day: number,
-  nowMs: number,
-): Promise<void> {
+/**
+ * Across exposure kinds: the unit is exposed to this (flag, value). Lists the pair on the unit so
+ * later goal events find it, claims the goal events that arrived earlier, and feeds the gap count.
+ */
+async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, day: number, nowMs: number): Promise<void> {
   const ttl = unitTtl(ctx)
   const u = ctx.keys.unit(x.flag, x.unit)
+  const pair: ExposedPair = { f: x.flag, v: token }
+  const added = await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), ttl, CAPS.pairsPerUnit), `${enc(x.flag)}|${token}`, pair)
+  if (!added) return // the other exposure kind listed it already
+  if (ctx.settings.metrics.length > 0) {
+    const pending = await readMembers<PendingMetric>(ctx.cache, ctx.keys.pendingMetrics(x.unit), CAPS.pendingPerUnit)
+    for (const p of pending.values) await claimMetric(ctx, p, pair, x.unit, nowMs)
+  }
   if ((await bump(ctx.cache, `${u}:any`, ttl)) !== 1) return
-  const entry: IndexEntry = { f: x.flag, v: token, t: ts }
-  await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), ttl, CAPS.flagsPerUnit), enc(x.flag), entry)
   // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
   if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, x.flag, 'both', nowMs)
+}
+
+/**
+ * Counts a metric event for one exposed (flag, value) exactly once, whichever side gets there first:
+ * the metric event (finding the pair listed) or the exposure (finding the event pending). Each side
+ * writes its own record before reading the other's, so at least one of them sees both; the INCR
+ * claim makes sure only one counts. Arrival order between workers does not change the totals.
+ */
+async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPair, unit: string, nowMs: number): Promise<void> {
+  const ttl = unitTtl(ctx)
+  if ((await bump(ctx.cache, ctx.keys.claim(p.g, `${enc(pair.f)}|${pair.v}`), ttl)) !== 1) return
+  const day = dayNumber(p.t)
+  for (const metric of p.m) {
+    const name = series.metric(metric, pair.v)
+    await bumpSeries(ctx, day, pair.f, name, 'ev', nowMs)
+    if ((await bump(ctx.cache, `${ctx.keys.unit(pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl)) === 1) {
+      await bumpSeries(ctx, day, pair.f, name, 'units', nowMs)
+    }
+  }
 }
 
 async function countSighting(ctx: IngestContext, s: FlagSighting, day: number, nowMs: number): Promise<void> {
@@ -232,20 +257,14 @@ function metricUnitsOf(e: ReadEvent): string[] {
   return units
 }
 
-async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, day: number, nowMs: number): Promise<void> {
-  const index = await readMembers<IndexEntry>(ctx.cache, ctx.keys.unitIndex(unit), CAPS.flagsPerUnit)
+async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowMs: number): Promise<void> {
   const ttl = unitTtl(ctx)
-  for (const entry of index.values) {
-    // PostHog's experiment metrics count events after the unit's first exposure only.
-    if (e.timestampMs < entry.t) continue
-    for (const m of e.metrics) {
-      const name = series.metric(m.name, entry.v)
-      await bumpSeries(ctx, day, entry.f, name, 'ev', nowMs)
-      if ((await bump(ctx.cache, `${ctx.keys.unit(entry.f, unit)}:m:${enc(m.name)}`, ttl)) === 1) {
-        await bumpSeries(ctx, day, entry.f, name, 'units', nowMs)
-      }
-    }
-  }
+  // Without a uuid a redelivery cannot be told apart anyway; this id at least keeps claims per event.
+  const id = e.uuid ?? `${e.event}|${e.timestampMs}|${e.personUnit}`
+  const pending: PendingMetric = { g: id, t: e.timestampMs, m: e.metrics.map((m) => m.name) }
+  await addMember(registry(ctx, ctx.keys.pendingMetrics(unit), ttl, CAPS.pendingPerUnit), enc(id), pending)
+  const pairs = await readMembers<ExposedPair>(ctx.cache, ctx.keys.unitIndex(unit), CAPS.pairsPerUnit)
+  for (const pair of pairs.values) await claimMetric(ctx, pending, pair, unit, nowMs)
 }
 
 function memoKey(s: FlagSighting): string {

@@ -64,6 +64,12 @@ export class KeyScheme {
   unitIndex(unit: string): string {
     return `${this.root}:x:${enc(unit)}`
   }
+  pendingMetrics(unit: string): string {
+    return `${this.root}:p:${enc(unit)}`
+  }
+  claim(eventId: string, pair: string): string {
+    return `${this.root}:c:${enc(eventId)}:${pair}`
+  }
   delivery(uuid: string): string {
     return `${this.root}:e:${enc(uuid)}`
   }

@@ -195,7 +195,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   const sightings: FlagSighting[] = []
   let seen = 0
   for (const key of Object.keys(props)) {
-    if (!key.startsWith(FEATURE_PREFIX)) continue
+    if (!key.startsWith(FEATURE_PREFIX) || props[key] === undefined) continue
     if (++seen > MAX_SIGHTINGS) break
     const flag = checkFlagKey(key.slice(FEATURE_PREFIX.length)).key
     const variant = readVariant(props[key])

@@ -1,0 +1,1 @@
+export function buildPlugin(outfile?: string): Promise<string>

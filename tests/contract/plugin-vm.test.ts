@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import vm from 'node:vm'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { MemoryCache } from '../../src/counters/memory-cache.js'
+import { OBSERVATIONS_STORAGE_KEY } from '../../src/plugin.js'
+import type { Observations } from '../../src/counters/observation.js'
+import { buildPlugin } from '../../scripts/build-plugin.mjs'
+import { customEvent, flagCalled } from '../support/events.js'
+
+interface PluginModule {
+  setupPlugin(meta: unknown): Promise<void>
+  onEvent(event: unknown, meta: unknown): Promise<void>
+  runEveryMinute(meta: unknown): Promise<void>
+  teardownPlugin(meta: unknown): Promise<void>
+}
+
+let code = ''
+beforeAll(async () => {
+  const out = await buildPlugin(join(mkdtempSync(join(tmpdir(), 'ec-plugin-')), 'plugin.js'))
+  code = readFileSync(out, 'utf8')
+})
+
+/**
+ * Loads dist/plugin.js the way plugin-server's VM did: a fresh context with `exports` and a console,
+ * no setTimeout/setInterval, no `require`, no `process`.
+ */
+function loadInPluginVm(): { plugin: PluginModule; context: vm.Context } {
+  const logs: unknown[][] = []
+  const sandbox = {
+    console: { log: (...a: unknown[]) => logs.push(a), info: (...a: unknown[]) => logs.push(a), warn: (...a: unknown[]) => logs.push(a), error: (...a: unknown[]) => logs.push(a), debug: () => {} },
+    module: { exports: {} as Record<string, unknown> },
+    exports: {} as Record<string, unknown>,
+  }
+  sandbox.exports = sandbox.module.exports
+  const context = vm.createContext(sandbox)
+  vm.runInContext(code, context, { filename: 'plugin.js' })
+  return { plugin: sandbox.module.exports as unknown as PluginModule, context }
+}
+
+/** A cache offering exactly the contract's four calls and nothing else. */
+function contractOnlyCache() {
+  const inner = new MemoryCache()
+  const used = new Set<string>()
+  const cache = Object.freeze({
+    incr: (k: string) => (used.add('incr'), inner.incr(k)),
+    expire: (k: string, t: number) => (used.add('expire'), inner.expire(k, t)),
+    get: (k: string, d: unknown) => (used.add('get'), inner.get(k, d)),
+    set: (k: string, v: unknown, t?: number) => (used.add('set'), inner.set(k, v, t)),
+  })
+  return { cache, used }
+}
+
+function storage() {
+  const map = new Map<string, unknown>()
+  return {
+    map,
+    get: async (k: string, d: unknown) => (map.has(k) ? map.get(k) : d),
+    set: async (k: string, v: unknown) => void (v === undefined ? map.delete(k) : map.set(k, v)),
+    del: async (k: string) => void map.delete(k),
+  }
+}
+
+describe('dist/plugin.js in a plugin-server-like VM', () => {
+  it('the VM really lacks setTimeout and require (the test would prove nothing otherwise)', () => {
+    const { context } = loadInPluginVm()
+    expect(vm.runInContext('typeof setTimeout + typeof require + typeof process', context)).toBe('undefinedundefinedundefined')
+  })
+
+  it('loads, counts exposures through a contract-only cache, and stores observations', async () => {
+    const { plugin } = loadInPluginVm()
+    const { cache, used } = contractOnlyCache()
+    const store = storage()
+    const meta = { config: { goalEvents: '["checkout_completed"]' }, cache, storage: store, global: {}, attachments: {} }
+    await plugin.setupPlugin(meta)
+    const now = Date.now()
+    const events = [
+      flagCalled('exp', 'control', { distinct_id: 'u1', ts: now - 60_000 }),
+      flagCalled('exp', 'test', { distinct_id: 'u2', ts: now - 60_000 }),
+      flagCalled('exp', 'test', { distinct_id: 'u3', ts: now - 60_000, props: { $lib: 'posthog-node' } }),
+      customEvent('checkout_completed', { distinct_id: 'u2', ts: now - 30_000 }),
+      customEvent('$pageview', { distinct_id: 'u9', ts: now - 30_000, props: { '$feature/exp': 'test' } }),
+    ]
+    for (const e of events) await plugin.onEvent(e, meta)
+    await plugin.onEvent({ event: 42 }, meta) // bad input must not throw inside the VM either
+    await plugin.runEveryMinute(meta)
+    const obs = store.map.get(OBSERVATIONS_STORAGE_KEY) as Observations
+    const exp = obs.flags.find((f) => f.flag === 'exp')!
+    expect(exp.exposure.$feature_flag_called).toMatchObject({ exposures: 3, units: 3 })
+    expect(exp.sightings).toMatchObject({ units: 4, unitsExposed: 3 }) // u9 carries the flag but was never exposed
+    expect(exp.metrics[0]?.variants).toEqual([{ value: 'test', events: 1, units: 1 }])
+    expect(obs.rejections).toEqual({ event_name_invalid: 1 })
+    expect([...used].sort()).toEqual(['expire', 'get', 'incr', 'set'])
+    await plugin.teardownPlugin(meta)
+  })
+
+  it('refuses invalid settings at setup with an error that names the field', async () => {
+    const { plugin } = loadInPluginVm()
+    const meta = { config: { srmPValue: 'often' }, cache: contractOnlyCache().cache, storage: storage(), global: {} }
+    await expect(plugin.setupPlugin(meta)).rejects.toThrow(/srmPValue/)
+  })
+})
