@@ -40,8 +40,9 @@ export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
   const observations = await collectObservations(state, meta.cache as ContractCache)
   await meta.storage.set(OBSERVATIONS_STORAGE_KEY, observations)
   const { counted, ignored, duplicate, rejected, failed } = state.local
-  if (failed > 0) console.warn(`experiment-coverage: ${failed} events could not be counted (cache unavailable)`)
-  console.info(
+  if (failed > 0) state.log('warn', `experiment-coverage: ${failed} events could not be counted (cache unavailable)`)
+  state.log(
+    'info',
     `experiment-coverage: ${observations.flags.length} flags observed; this worker counted ${counted}, ignored ${ignored}, duplicates ${duplicate}, rejected ${rejected}`,
   )
 }

@@ -11,6 +11,7 @@ export interface PluginState {
   readonly ingest: IngestContext
   /** This worker's own tallies, for logs only: the shared counters are in the cache. */
   readonly local: Record<IngestOutcome | 'failed', number>
+  readonly log: (level: 'info' | 'warn', message: string) => void
 }
 
 export interface PluginHooks {
@@ -18,6 +19,8 @@ export interface PluginHooks {
   readonly now?: () => number
   /** For group-aggregated flags: the group type whose key is the unit. */
   readonly groupTypeOf?: (flag: string) => string | null
+  /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
+  readonly log?: (level: 'info' | 'warn', message: string) => void
 }
 
 export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
@@ -31,6 +34,7 @@ export function createPluginState(config: Record<string, unknown>, cache: Contra
     project,
     ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf }),
     local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
+    log: hooks.log ?? ((level, message) => console[level](message)),
   }
 }
 

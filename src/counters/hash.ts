@@ -1,17 +1,24 @@
 /**
- * 32-bit FNV-1a over UTF-16 code units: a stable, dependency-free bucket for the unit sample.
- * It only has to spread ids evenly and give every worker the same answer; it is not a security hash.
+ * 32-bit FNV-1a over UTF-16 code units, finished with MurmurHash3's fmix32 so that ids differing
+ * only in their last characters (user-1, user-2, ...) still spread over the high bits that the
+ * sample threshold reads. Stable and dependency-free: every worker, and the bundled plugin, gets
+ * the same answer. Not a security hash.
  */
-export function fnv1a32(text: string): number {
+export function hash32(text: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
   return h >>> 0
 }
 
 /** True when the unit falls inside the deterministic sample of `rate` (0 < rate <= 1). */
 export function inUnitSample(unit: string, rate: number): boolean {
-  return rate >= 1 || fnv1a32(unit) / 0x1_0000_0000 < rate
+  return rate >= 1 || hash32(unit) / 0x1_0000_0000 < rate
 }

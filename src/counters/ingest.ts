@@ -182,12 +182,15 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   const unitTtlS = unitTtl(ctx)
   const kind = KIND_TOKEN[x.event]
   const u = `${ctx.keys.unit(x.flag, x.unit)}:${kind}`
+  // One INCR per exposure event in the common case: the (unit, value, library class) marker.
+  if ((await bump(ctx.cache, `${u}:v:${token}:${x.lib}`, unitTtlS)) > 1) return
+  // Units by library class, whatever arrived first: exact under any arrival order across workers.
+  await bumpThis(`ulib:${x.lib}`)
   if ((await bump(ctx.cache, `${u}:v:${token}`, unitTtlS)) > 1) return // this unit already saw this value
   await bumpThis('units')
   const valuesSeen = await bump(ctx.cache, `${u}:nv`, unitTtlS)
   if (valuesSeen === 1) {
     await ctx.cache.set(`${u}:first`, token, unitTtlS)
-    await bumpThis(`first:${x.lib}`)
     await bumpFlag(ctx, day, x.flag, `units|${kind}`, nowMs)
   } else {
     // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or

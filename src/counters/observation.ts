@@ -20,8 +20,12 @@ export interface VariantExposure {
   multipleVariantUnits: number
   /** Exposure events by the kind of library that sent them. */
   exposuresByLib: LibCounts
-  /** Units by the kind of library that sent their first exposure (PostHog's server-side share). */
-  firstExposureUnitsByLib: LibCounts
+  /**
+   * Units with at least one exposure to this value from each kind of library. PostHog's health
+   * check reads the library of each unit's first exposure; "first" depends on arrival order across
+   * workers, so the counters keep this exact superset instead (a unit exposed by both counts in both).
+   */
+  unitsByLib: LibCounts
   bootstrapped: number
   locallyEvaluated: number
   errored: number

@@ -28,7 +28,7 @@ const EXPOSURE_COUNTERS = [
   'local',
   'err',
   ...LIBS.map((l) => `lib:${l}`),
-  ...LIBS.map((l) => `first:${l}`),
+  ...LIBS.map((l) => `ulib:${l}`),
 ] as const
 
 async function num(cache: ContractCache, key: string): Promise<number> {
@@ -112,7 +112,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
               units: 0,
               multipleVariantUnits: 0,
               exposuresByLib: zeroLibs(),
-              firstExposureUnitsByLib: zeroLibs(),
+              unitsByLib: zeroLibs(),
               bootstrapped: 0,
               locallyEvaluated: 0,
               errored: 0,
@@ -128,7 +128,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             v.errored += c('err')
             for (const lib of LIBS) {
               v.exposuresByLib[lib] += c(`lib:${lib}`)
-              v.firstExposureUnitsByLib[lib] += c(`first:${lib}`) * scale
+              v.unitsByLib[lib] += c(`ulib:${lib}`) * scale
             }
           } else if (type === 's') {
             const s = entryFor(obs.sightings.variants, tokens, a, () => ({ value: tokenToVariant(a), units: 0 }))
@@ -169,22 +169,33 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
   }
 }
 
-/** Unit counts were scaled per day by the sample rate; report whole units. */
+/** A stable order for values: the registry lists them in arrival order, which differs between runs. */
+function byValueOrder(a: { value: unknown }, b: { value: unknown }): number {
+  const ka = `${typeof a.value}:${String(a.value)}`
+  const kb = `${typeof b.value}:${String(b.value)}`
+  return ka < kb ? -1 : ka > kb ? 1 : 0
+}
+
+/** Unit counts were scaled per day by the sample rate; report whole units, in a stable order. */
 function roundUnits(obs: FlagObservation): void {
   obs.estimated = obs.sampleRate < 1
   for (const exp of Object.values(obs.exposure) as ExposureObservation[]) {
     exp.units = Math.round(exp.units)
     exp.multipleVariantUnits = Math.round(exp.multipleVariantUnits)
+    exp.variants.sort(byValueOrder)
     for (const v of exp.variants) {
       v.units = Math.round(v.units)
       v.multipleVariantUnits = Math.round(v.multipleVariantUnits)
-      for (const lib of LIBS) v.firstExposureUnitsByLib[lib] = Math.round(v.firstExposureUnitsByLib[lib])
+      for (const lib of LIBS) v.unitsByLib[lib] = Math.round(v.unitsByLib[lib])
     }
   }
   obs.sightings.units = Math.round(obs.sightings.units)
   obs.sightings.unitsExposed = Math.round(obs.sightings.unitsExposed)
   for (const s of obs.sightings.variants) s.units = Math.round(s.units)
+  obs.sightings.variants.sort(byValueOrder)
+  obs.metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (const m of obs.metrics) {
+    m.variants.sort(byValueOrder)
     for (const v of m.variants) {
       v.events = Math.round(v.events)
       v.units = Math.round(v.units)

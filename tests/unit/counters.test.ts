@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { inUnitSample } from '../../src/counters/hash.js'
 import { DAY_MS } from '../../src/counters/keys.js'
 import { NOW, customEvent, flagCalled, iso } from '../support/events.js'
 import { byValue, harness } from '../support/ingest.js'
@@ -57,7 +58,7 @@ describe('exposure counters', () => {
     expect(new Set(values)).toEqual(new Set(['Test', false, null, 'true', true]))
   })
 
-  it('counts exposures by source, and first exposures of units by library class', async () => {
+  it('counts exposures by source, and units by each library class that exposed them', async () => {
     const h = harness()
     await h.ingest(
       flagCalled('exp', 'a', { distinct_id: 'u1', props: { $lib: 'posthog-node', locally_evaluated: true } }),
@@ -67,7 +68,7 @@ describe('exposure counters', () => {
     )
     const a = byValue((await h.flag('exp'))!.exposure.$feature_flag_called!.variants).a!
     expect(a.exposuresByLib).toEqual({ client: 3, server: 1, unknown: 0 })
-    expect(a.firstExposureUnitsByLib).toEqual({ client: 2, server: 1, unknown: 0 })
+    expect(a.unitsByLib).toEqual({ client: 3, server: 1, unknown: 0 }) // u1 was exposed by both
     expect(a).toMatchObject({ bootstrapped: 1, locallyEvaluated: 1, errored: 1 })
   })
 
@@ -172,6 +173,13 @@ describe('cost and bounds', () => {
     h.clock.now += 3 * DAY_MS
     expect((await h.observe()).flags).toHaveLength(0)
     expect(h.memory!.size).toBe(0)
+  })
+
+  it.each([0.01, 0.1, 0.5])('the unit sample keeps %s of sequential ids, evenly', (rate) => {
+    const n = 100_000
+    let kept = 0
+    for (let i = 0; i < n; i++) if (inUnitSample(`user-${i}`, rate)) kept++
+    expect(Math.abs(kept / n - rate)).toBeLessThan(0.005 + rate * 0.05)
   })
 
   it('unit sampling estimates distinct units and keeps exposure counts exact', async () => {
