@@ -74,7 +74,9 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<Ing
   }
 
   const day = dayNumber(e.timestampMs)
-  if (e.uuid !== null && !(await firstDelivery(ctx, e.uuid, day, nowMs))) return 'duplicate'
+  // Sightings are idempotent, so only events that add to a count need the redelivery check.
+  const adds = e.exposure !== null || metricUnits.length > 0 || e.partialRejections.length > 0
+  if (adds && e.uuid !== null && !(await firstDelivery(ctx, e.uuid, day, nowMs))) return 'duplicate'
 
   if (e.exposure) await countExposure(ctx, e, e.exposure, day, nowMs)
   for (const s of sightings) await countSighting(ctx, s, day, nowMs)
@@ -192,17 +194,30 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   if (valuesSeen === 1) {
     await ctx.cache.set(`${u}:first`, token, unitTtlS)
     await bumpFlag(ctx, day, x.flag, `units|${kind}`, nowMs)
+    // A second value may have arrived at another worker before `first` was written: look again.
+    if (Number(await ctx.cache.get(`${u}:nv`, 1)) >= 2) await countFirstValueAsMultiple(ctx, x, u, day, nowMs)
   } else {
     // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
     // keeps their first variant. Count them per value they saw, and once per flag.
     await bumpThis('multi')
     if (valuesSeen === 2) {
-      const first = await ctx.cache.get(`${u}:first`, null)
-      if (typeof first === 'string') await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
+      await countFirstValueAsMultiple(ctx, x, u, day, nowMs)
       await bumpFlag(ctx, day, x.flag, `multi|${kind}`, nowMs)
     }
   }
   await countExposedPair(ctx, x, token, day, nowMs)
+}
+
+/**
+ * The unit's first value becomes "seen with another value" once. Both the worker that wrote the
+ * first value and the one that brought the second try; each writes before it reads, so at least
+ * one sees both, and the INCR claim lets exactly one count it.
+ */
+async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, u: string, day: number, nowMs: number): Promise<void> {
+  const first = await ctx.cache.get(`${u}:first`, null)
+  if (typeof first !== 'string') return // the other worker will see the second value and count it
+  if ((await bump(ctx.cache, `${u}:firstmulti`, unitTtl(ctx))) !== 1) return
+  await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
 }
 
 /**
@@ -243,12 +258,18 @@ async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPa
   }
 }
 
+/** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
 async function countSighting(ctx: IngestContext, s: FlagSighting, day: number, nowMs: number): Promise<void> {
   const ttl = unitTtl(ctx)
   const u = ctx.keys.unit(s.flag, s.unit)
-  if ((await bump(ctx.cache, `${u}:s`, ttl)) === 1) {
-    await bumpSeries(ctx, day, s.flag, series.sighting(variantToken(s.variant)), 'units', nowMs)
-    if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, s.flag, 'both', nowMs)
+  const token = variantToken(s.variant)
+  if ((await bump(ctx.cache, `${u}:s:${token}`, ttl)) === 1) {
+    // Units per value carried, whatever order the values arrive in (a unit may carry two).
+    await bumpSeries(ctx, day, s.flag, series.sighting(token), 'units', nowMs)
+    if ((await bump(ctx.cache, `${u}:s`, ttl)) === 1) {
+      await bumpFlag(ctx, day, s.flag, 'sunits', nowMs)
+      if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, s.flag, 'both', nowMs)
+    }
   }
   memoAdd(ctx, s, nowMs)
 }
@@ -271,7 +292,7 @@ async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowM
 }
 
 function memoKey(s: FlagSighting): string {
-  return `${s.flag}\u0000${s.unit}`
+  return `${s.flag}\u0000${s.unit}\u0000${variantToken(s.variant)}`
 }
 
 function memoHas(ctx: IngestContext, s: FlagSighting, nowMs: number): boolean {

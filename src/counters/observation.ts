@@ -46,6 +46,7 @@ export interface SightingObservation {
   units: number
   /** Of those, units that also sent an exposure event (of either kind). */
   unitsExposed: number
+  /** Units per value carried; a unit that carried two values counts in both. */
   variants: { readonly value: VariantValue; units: number }[]
 }
 

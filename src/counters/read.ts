@@ -132,9 +132,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             }
           } else if (type === 's') {
             const s = entryFor(obs.sightings.variants, tokens, a, () => ({ value: tokenToVariant(a), units: 0 }))
-            const units = (await num(cache, `${base}:${name}:units`)) * scale
-            s.units += units
-            obs.sightings.units += units
+            s.units += (await num(cache, `${base}:${name}:units`)) * scale
           } else if (type === 'm' && b !== undefined) {
             const metricName = decodeURIComponent(a)
             let metric = obs.metrics.find((m) => m.name === metricName)
@@ -144,6 +142,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             v.units += (await num(cache, `${base}:${name}:units`)) * scale
           }
         }
+        obs.sightings.units += (await num(cache, `${base}:sunits`)) * scale
         obs.sightings.unitsExposed += (await num(cache, `${base}:both`)) * scale
         for (const kind of EXPOSURE_EVENTS) {
           const exp = obs.exposure[kind]

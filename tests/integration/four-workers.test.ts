@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { randomUUID } from 'node:crypto'
+import { uniformInt } from 'pure-rand/distribution/uniformInt'
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parseSettings } from '../../src/coverage/settings.js'
+import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
+import { MemoryCache } from '../../src/counters/memory-cache.js'
+import { readObservations } from '../../src/counters/read.js'
+import { RedisCache } from '../../src/counters/redis-cache.js'
+import { simulateEvents } from '../../src/sim/stream.js'
+import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
+
+const run = promisify(execFile)
+const skip = redisOrSkipReason('four worker processes into one Redis')
+const NOW = Date.UTC(2026, 10, 20, 0, 0, 0)
+const CONFIG = { goalEvents: '["checkout_completed", "signed_up"]', guardrailEvents: '["$exception"]', unitSampleRate: '1' }
+
+/** One stream with everything that can race: repeats, redeliveries, crossovers, goals before exposures, junk. */
+function shuffledStream(): unknown[] {
+  const events: unknown[] = [...simulateEvents({ seed: 7, users: 500, days: 6, endMs: NOW, redeliveryShare: 0.05 })]
+  events.push(null, { event: '$feature_flag_called', properties: { $feature_flag: 5 }, distinct_id: 'x' }, { event: 'x' })
+  const rng = xoroshiro128plus(99)
+  for (let i = events.length - 1; i > 0; i--) {
+    const j = uniformInt(rng, 0, i)
+    ;[events[i], events[j]] = [events[j], events[i]]
+  }
+  return events
+}
+
+describe.skipIf(skip !== null)('four worker processes, one Redis', () => {
+  const prefix = `@plugin/multi-${randomUUID()}/1/`
+  const cache = skip ? null : RedisCache.connect(REDIS_URL as string, prefix)
+  afterAll(async () => {
+    if (!cache) return
+    await dropPrefix(cache)
+    await cache.close()
+  })
+
+  it('ingest one shuffled stream concurrently and total exactly what a single process counts', async () => {
+    const events = shuffledStream()
+    const file = join(mkdtempSync(join(tmpdir(), 'ec-multi-')), 'events.ndjson')
+    writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'))
+
+    const workers = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', REDIS_URL as string, prefix, String(NOW), JSON.stringify(CONFIG)]),
+      ),
+    )
+    expect(workers.reduce((n, w) => n + Number(w.stdout.trim()), 0)).toBe(events.length)
+
+    const single = new MemoryCache(() => NOW)
+    const ctx = createIngestContext({ cache: single, settings: parseSettings(CONFIG), project: 'multi', now: () => NOW })
+    for (const e of events) await ingestEvent(ctx, JSON.parse(JSON.stringify(e)))
+
+    const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, nowMs: NOW })
+    const [fromWorkers, fromSingle] = await Promise.all([read(cache as RedisCache), read(single)])
+    // The stream must exercise what can race, or equality would prove little.
+    const banner = fromSingle.flags.find((f) => f.flag === 'annual-plan-banner')!
+    expect(banner.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
+    expect(fromSingle.duplicates).toBeGreaterThan(100)
+    expect(fromSingle.flags.some((f) => f.metrics.length > 0)).toBe(true)
+    expect(fromWorkers).toEqual(fromSingle)
+  })
+})

@@ -1,0 +1,32 @@
+/**
+ * One ingestion worker for the multi-process test: reads an NDJSON file, takes every Nth line
+ * starting at its index, and feeds those events through the plugin's counters into Redis with a
+ * few events in flight at once, as a plugin-server worker does.
+ */
+import { readFileSync } from 'node:fs'
+import { parseSettings } from '../../src/coverage/settings.js'
+import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
+import { RedisCache } from '../../src/counters/redis-cache.js'
+
+const [file, index, workers, redisUrl, prefix, nowMs, configJson] = process.argv.slice(2) as string[]
+const lines = readFileSync(file as string, 'utf8').split('\n').filter(Boolean)
+const mine = lines.filter((_, i) => i % Number(workers) === Number(index))
+const cache = RedisCache.connect(redisUrl as string, prefix as string)
+const ctx = createIngestContext({
+  cache,
+  settings: parseSettings(JSON.parse(configJson as string)),
+  project: 'multi',
+  now: () => Number(nowMs),
+})
+
+const IN_FLIGHT = 16
+let next = 0
+async function lane(): Promise<void> {
+  while (next < mine.length) {
+    const line = mine[next++] as string
+    await ingestEvent(ctx, JSON.parse(line))
+  }
+}
+await Promise.all(Array.from({ length: IN_FLIGHT }, lane))
+await cache.close()
+process.stdout.write(`${mine.length}\n`)
