@@ -116,6 +116,9 @@ const schema = z.object({
   posthogPersonalApiKey: z.string().trim(),
 })
 
+/** The setting keys this version understands; plugin.json must list exactly these. */
+export const SETTING_KEYS: readonly string[] = Object.keys(schema.shape)
+
 function toMetrics(entries: z.infer<typeof metricEntry>[], kind: MetricMatcher['kind']): MetricMatcher[] {
   return entries.map((e) =>
     typeof e === 'string' ? { name: e.trim(), event: e.trim(), kind } : { name: e.name ?? e.event, event: e.event, kind },

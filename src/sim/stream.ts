@@ -215,10 +215,14 @@ export function* simulateEvents(opts: SimOptions): Generator<SimEvent> {
           out.push(emit('$feature_flag_called', props))
           if (f.defects?.experimentExposureCopy) out.push(emit('$experiment_exposure', props))
         }
-        for (let a = Math.floor(rand() * 4); a > 0; a--) {
+        // Most of a real project's events carry no exposure: clicks, page leaves, web vitals.
+        for (let a = Math.floor(rand() * 10); a > 0; a--) {
           t += 1_000 + rand() * 30_000
           out.push(emit('$autocapture', { ...superProps(), $event_type: 'click' }))
         }
+        if (rand() < 0.5) out.push(emit('$web_vitals', { ...superProps(), $web_vitals_LCP_value: Math.round(rand() * 4000) }))
+        t += 1_000
+        out.push(emit('$pageleave', superProps()))
         if (rand() < 0.3) {
           t += 2_000
           const custom = CUSTOM[Math.floor(rand() * CUSTOM.length)]!
