@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { onEvent } from '../../index.js'
 import { inUnitSample } from '../../src/counters/hash.js'
+import { MemoryCache } from '../../src/counters/memory-cache.js'
+import { createPluginState, handleEvent } from '../../src/plugin.js'
 import { DAY_MS } from '../../src/counters/keys.js'
 import { NOW, customEvent, flagCalled, iso } from '../support/events.js'
 import { byValue, harness } from '../support/ingest.js'
@@ -238,5 +241,35 @@ describe('bad input', () => {
     const f = (await h.flag('exp'))!
     expect(f.firstDay).toBe(iso(NOW - 5 * DAY_MS).slice(0, 10))
     expect(f.lastDay).toBe(iso(NOW).slice(0, 10))
+  })
+})
+
+describe('the plugin adapter', () => {
+  it('a repeat exposure (same unit, value and library) costs five cache calls', async () => {
+    const h = harness()
+    await h.ingest(flagCalled('exp', 'a', { distinct_id: 'u1' }))
+    h.cache.reset()
+    await h.ingest(flagCalled('exp', 'a', { distinct_id: 'u1' }))
+    // redelivery marker INCR + EXPIRE, exposure count, count by library, the unit's value marker
+    expect(h.cache.calls).toEqual({ incr: 4, expire: 1, get: 0, set: 0 })
+  })
+
+  it('onEvent never throws when the cache fails, and tallies the loss', async () => {
+    const failing = {
+      incr: async () => {
+        throw new Error('connection lost')
+      },
+      expire: async () => false,
+      get: async () => null,
+      set: async () => {},
+    }
+    const state = createPluginState({}, failing)
+    await expect(handleEvent(state, flagCalled('exp', 'a'))).resolves.toBe('failed')
+    expect(state.local.failed).toBe(1)
+  })
+
+  it('onEvent before a successful setup counts nothing and does not throw', async () => {
+    const meta = { config: {}, cache: new MemoryCache(), storage: {}, global: {} } as never
+    await expect(onEvent(flagCalled('exp', 'a') as never, meta)).resolves.toBeUndefined()
   })
 })
