@@ -10,18 +10,18 @@ import { CountingCache, type ContractCache } from '../src/counters/cache.js'
 import { MemoryCache } from '../src/counters/memory-cache.js'
 import { RedisCache } from '../src/counters/redis-cache.js'
 import { EmbeddedPlugin } from '../src/host/embedded.js'
-import { simulateEvents } from '../src/sim/stream.js'
+import { simulate } from '../src/sim/simulation.js'
 
 const { values: args } = parseArgs({
   options: { events: { type: 'string', default: '60000' }, runs: { type: 'string', default: '5' }, 'redis-events': { type: 'string', default: '20000' } },
 })
 const RUNS = Number(args.runs)
 const END = Date.UTC(2026, 10, 20)
-const CONFIG = { goalEvents: '["checkout_completed", "signed_up"]', guardrailEvents: '["$exception"]' }
+const CONFIG = { goalEvents: '["checkout_completed", "onboarding_completed", "subscription_upgraded"]', guardrailEvents: '["$exception"]' }
 
 function makeLines(n: number): string[] {
   const lines: string[] = []
-  for (const e of simulateEvents({ seed: 3, users: 1_000_000, days: 14, endMs: END })) {
+  for (const e of simulate({ seed: 3, flags: 20, users: 1_000_000, days: 14, endMs: END, defects: 'mix' }).events) {
     lines.push(JSON.stringify(e))
     if (lines.length >= n) break
   }
@@ -31,7 +31,7 @@ function makeLines(n: number): string[] {
 type Kind = 'exposure' | 'goal' | 'carries $feature/' | 'no flag'
 function kindOf(e: { event: string; properties: Record<string, unknown> }): Kind {
   if (e.event === '$feature_flag_called' || e.event === '$experiment_exposure') return 'exposure'
-  if (['checkout_completed', 'signed_up', '$exception'].includes(e.event)) return 'goal'
+  if (['checkout_completed', 'onboarding_completed', 'subscription_upgraded', '$exception'].includes(e.event)) return 'goal'
   return Object.keys(e.properties).some((k) => k.startsWith('$feature/')) ? 'carries $feature/' : 'no flag'
 }
 

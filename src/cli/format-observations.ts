@@ -47,12 +47,13 @@ function rowsOf(f: FlagObservation): (string | number)[][] {
     const sorted = [...exp.variants].sort((a, b) => b.exposures - a.exposures)
     for (const v of sorted) {
       const serverFirst = v.unitsByLib.server
+      // The three goals with the most units, so the table stays readable.
       const goals = f.metrics
-        .map((m) => {
-          const hit = m.variants.find((x) => x.value === v.value)
-          return hit ? `${m.name} ${hit.units}` : null
-        })
-        .filter(Boolean)
+        .map((m) => ({ name: m.name, units: m.variants.find((x) => x.value === v.value)?.units ?? 0 }))
+        .filter((g) => g.units > 0)
+        .sort((a, b) => b.units - a.units)
+        .slice(0, 3)
+        .map((g) => `${g.name} ${g.units}`)
         .join(', ')
       rows.push([
         f.flag,

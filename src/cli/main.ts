@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { SettingsError } from '../coverage/settings.js'
 import { runDemo } from './demo.js'
+import { runSimulate } from './simulate.js'
 import { ExitError } from './errors.js'
 
 function positiveInt(name: string) {
@@ -28,7 +29,31 @@ export function buildProgram(): Command {
       process.stdout.write(await runDemo(opts))
     })
 
+  program
+    .command('simulate')
+    .description('Write a simulated PostHog project as offline audit input: events.ndjson, flags.json, experiments.json, cohorts.json, truth.json')
+    .requiredOption('--out <dir>', 'directory to write into')
+    .option('--seed <n>', 'simulation seed (same seed, same files)', positiveInt('--seed'), 1)
+    .option('--flags <n>', 'feature flags and experiments (20 gives the demo project)', positiveInt('--flags'), 20)
+    .option('--users <n>', 'simulated people', positiveInt('--users'), 3000)
+    .option('--days <n>', 'days of traffic', positiveInt('--days'), 14)
+    .option('--defects <list>', 'mix (each defect once), none, or a comma list of id[@flag][:size]', 'mix')
+    .option('--end <date>', 'end of the window (default: the start of this hour, UTC)')
+    .option('--gzip', 'write events.ndjson.gz', false)
+    .option('--redeliver <share>', 'share of events delivered twice with the same uuid', shareArg('--redeliver'), 0)
+    .action(async (opts) => {
+      await runSimulate(opts)
+    })
+
   return program
+}
+
+function shareArg(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`${name} must be a share from 0 to below 1`)
+    return n
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -12,17 +12,17 @@ import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'
 import { RedisCache } from '../../src/counters/redis-cache.js'
-import { simulateEvents } from '../../src/sim/stream.js'
+import { simulate } from '../../src/sim/simulation.js'
 import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
 
 const run = promisify(execFile)
 const skip = redisOrSkipReason('four worker processes into one Redis')
 const NOW = Date.UTC(2026, 10, 20, 0, 0, 0)
-const CONFIG = { goalEvents: '["checkout_completed", "signed_up"]', guardrailEvents: '["$exception"]', unitSampleRate: '1' }
+const CONFIG = { goalEvents: '["checkout_completed", "onboarding_completed"]', guardrailEvents: '["$exception"]', unitSampleRate: '1' }
 
 /** One stream with everything that can race: repeats, redeliveries, crossovers, goals before exposures, junk. */
 function shuffledStream(): unknown[] {
-  const events: unknown[] = [...simulateEvents({ seed: 7, users: 500, days: 6, endMs: NOW, redeliveryShare: 0.05 })]
+  const events: unknown[] = [...simulate({ seed: 7, flags: 20, users: 400, days: 6, endMs: NOW, defects: 'mix', redeliveryShare: 0.05 }).events]
   events.push(null, { event: '$feature_flag_called', properties: { $feature_flag: 5 }, distinct_id: 'x' }, { event: 'x' })
   const rng = xoroshiro128plus(99)
   for (let i = events.length - 1; i > 0; i--) {
@@ -60,8 +60,8 @@ describe.skipIf(skip !== null)('four worker processes, one Redis', () => {
     const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, nowMs: NOW })
     const [fromWorkers, fromSingle] = await Promise.all([read(cache as RedisCache), read(single)])
     // The stream must exercise what can race, or equality would prove little.
-    const banner = fromSingle.flags.find((f) => f.flag === 'annual-plan-banner')!
-    expect(banner.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
+    const crossed = fromSingle.flags.find((f) => f.flag === 'onboarding-checklist')!
+    expect(crossed.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
     expect(fromSingle.duplicates).toBeGreaterThan(100)
     expect(fromSingle.flags.some((f) => f.metrics.length > 0)).toBe(true)
     expect(fromWorkers).toEqual(fromSingle)

@@ -1,0 +1,110 @@
+/**
+ * Tracking defects the simulator can inject, one by one, each with the check that should catch it
+ * (the check ids of DESIGN.md) and the parameter that sets its size.
+ */
+export const DEFECT_IDS = [
+  'missing_exposure_payload_only',
+  'missing_exposure_server',
+  'exposure_after_goal',
+  'unknown_variant',
+  'miscased_variant',
+  'false_response',
+  'sample_ratio_mismatch',
+  'crossover',
+  'no_primary_metric',
+  'no_guardrail',
+  'metric_unreachable',
+  'flag_off_running',
+  'forced_variant',
+  'dynamic_cohort_exposure',
+  'double_exposure_event',
+  'server_side_exposure',
+  'underpowered',
+] as const
+export type DefectId = (typeof DEFECT_IDS)[number]
+
+export type CheckId =
+  | 'exposure_present'
+  | 'exposure_event'
+  | 'variant_values'
+  | 'sample_ratio'
+  | 'multiple_variants'
+  | 'exposure_source'
+  | 'exposure_gap'
+  | 'primary_metric'
+  | 'guardrails'
+  | 'audience'
+  | 'sample_size'
+  | 'flag_state'
+
+export interface DefectSpec {
+  readonly id: DefectId
+  /** What it means for a team, in one line. */
+  readonly description: string
+  /** The checks that should fire on it. */
+  readonly checks: readonly CheckId[]
+  /** Needs an experiment (metrics, exposure criteria) rather than any flag. */
+  readonly needsExperiment: boolean
+  /** Needs a multivariate flag (string variants). */
+  readonly needsVariants: boolean
+  /** Default size, when the defect has one (a share of users or exposures). */
+  readonly defaultParam: number | null
+}
+
+const spec = (
+  id: DefectId,
+  description: string,
+  checks: CheckId[],
+  needsExperiment: boolean,
+  needsVariants: boolean,
+  defaultParam: number | null = null,
+): DefectSpec => ({ id, description, checks, needsExperiment, needsVariants, defaultParam })
+
+export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
+  [
+    spec('missing_exposure_payload_only', 'the code reads only the flag payload, so no exposure event is ever sent', ['exposure_present', 'exposure_gap'], false, false),
+    spec('missing_exposure_server', 'the server evaluates the flag in bulk without sending exposure events', ['exposure_present', 'exposure_gap'], false, false),
+    spec('exposure_after_goal', 'the exposure event is sent only after the goal event, so conversions precede exposure', ['exposure_event'], true, true),
+    spec('unknown_variant', 'some clients send a stale variant key that the flag no longer has', ['variant_values'], false, true, 0.05),
+    spec('miscased_variant', 'some clients send the variant key with different casing', ['variant_values'], false, true, 0.05),
+    spec('false_response', 'some exposures carry `false` or an empty value instead of a variant', ['variant_values'], false, true, 0.08),
+    spec('sample_ratio_mismatch', "a share of one variant's exposures is lost, skewing the split", ['sample_ratio'], true, true, 0.25),
+    spec('crossover', 'users are re-bucketed on later visits (no experience continuity) and see more than one variant', ['multiple_variants'], false, true, 0.9),
+    spec('no_primary_metric', 'the experiment documents no metric', ['primary_metric'], true, true),
+    spec('no_guardrail', 'the experiment has no guardrail (secondary) metric', ['guardrails'], true, true),
+    spec('metric_unreachable', "the primary metric's event is never sent by exposed users", ['primary_metric'], true, true),
+    spec('flag_off_running', 'the experiment is running but its flag was switched off', ['flag_state'], true, true),
+    spec('forced_variant', 'a release condition pins enterprise users to one variant', ['flag_state'], true, true),
+    spec('dynamic_cohort_exposure', 'the flag targets a dynamic cohort, so the audience shifts during the experiment', ['audience'], true, true),
+    spec('double_exposure_event', 'both $feature_flag_called and $experiment_exposure arrive for every exposure', ['exposure_event'], true, true),
+    spec('server_side_exposure', 'the server also evaluates the flag on every request, exposing users who never see the change', ['exposure_source'], false, true, 0.6),
+    spec('underpowered', 'the flag reaches so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.02),
+  ].map((d) => [d.id, d]),
+)
+
+export interface DefectRequest {
+  readonly id: DefectId
+  readonly param: number | null
+  /** A flag key to put it on; otherwise the first eligible flag without a defect. */
+  readonly flag: string | null
+}
+
+/**
+ * Parses `--defects`: `mix` (every defect once), `none`, or a comma list of `id`, `id:param`,
+ * `id@flag-key` or `id@flag-key:param`. Throws with the offending entry named.
+ */
+export function parseDefectList(text: string): DefectRequest[] | 'mix' {
+  const trimmed = text.trim()
+  if (trimmed === '' || trimmed === 'none') return []
+  if (trimmed === 'mix') return 'mix'
+  return trimmed.split(',').map((entry) => {
+    const m = /^([a-z_]+)(?:@([^:]+))?(?::([0-9.]+))?$/.exec(entry.trim())
+    const id = m?.[1] as DefectId | undefined
+    if (!m || !id || !DEFECTS.has(id)) {
+      throw new Error(`unknown defect "${entry.trim()}"; known: ${DEFECT_IDS.join(', ')} (optionally id@flag-key and id:size)`)
+    }
+    const param = m[3] === undefined ? DEFECTS.get(id)!.defaultParam : Number(m[3])
+    if (param !== null && !(param > 0 && param < 1)) throw new Error(`defect "${entry.trim()}": the size must be a share between 0 and 1`)
+    return { id, param, flag: m[2] ?? null }
+  })
+}
