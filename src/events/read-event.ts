@@ -141,7 +141,9 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
 
   // plugin-server: person.uuid; webhook destination: person.id
   const personId = person ? readUnitId(own(person, 'uuid') ?? own(person, 'id')) : null
-  const distinctId = readUnitId(own(ev, 'distinct_id'))
+  // posthog-js puts the distinct id only in `properties` of what it sends; PostHog's capture lifts it
+  // to the top level. Reading both lets a raw capture stream be counted too.
+  const distinctId = readUnitId(own(ev, 'distinct_id') ?? own(props, 'distinct_id'))
   if (personId === 'unit_invalid' || distinctId === 'unit_invalid') return { ok: false, reason: 'unit_invalid' }
   const personUnit = personId ?? distinctId
   if (personUnit === null) return { ok: false, reason: 'unit_missing' }

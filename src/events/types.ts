@@ -21,7 +21,7 @@ export interface Exposure {
   readonly lib: LibClass
   readonly bootstrapped: boolean
   readonly locallyEvaluated: boolean
-  /** `$feature_flag_error`, e.g. `FLAG_MISSING`, or null when the evaluation did not fail. */
+  /** `$feature_flag_error` as the SDK sent it (posthog-node 5: `flag_missing`), or null when the evaluation did not fail. */
   readonly error: string | null
 }
 

@@ -42,9 +42,7 @@ export class Rng {
 
   /** 32 random bits as 8 hex digits. */
   hex8(): string {
-    return Math.floor(this.float() * 0x1_0000_0000)
-      .toString(16)
-      .padStart(8, '0')
+    return (this.g.next() >>> 0).toString(16).padStart(8, '0')
   }
 }
 

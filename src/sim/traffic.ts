@@ -217,6 +217,45 @@ export function* generateTraffic(project: Project, opts: TrafficOptions, truth: 
   }
 }
 
+/**
+ * An event as the generator makes it. Its own enumerable fields are exactly a SimEvent's, in the
+ * same order; the private field keeps the properties already serialized, which JSON.stringify and
+ * structuredClone never see.
+ */
+class GeneratedEvent implements SimEvent {
+  readonly #propertiesJson: string | undefined
+  constructor(
+    public uuid: string,
+    public event: string,
+    public distinct_id: string,
+    public timestamp: string,
+    public properties: Record<string, unknown>,
+    public person: { id: string; properties: Record<string, unknown> },
+    propertiesJson: string | undefined,
+  ) {
+    this.#propertiesJson = propertiesJson
+  }
+
+  /** The JSON line, byte for byte what JSON.stringify writes, reusing the page's serialized flags. */
+  serialize(): string {
+    if (this.#propertiesJson === undefined) return JSON.stringify(this)
+    return `{"uuid":${JSON.stringify(this.uuid)},"event":${JSON.stringify(this.event)},"distinct_id":${JSON.stringify(this.distinct_id)},"timestamp":"${this.timestamp}","properties":{${this.#propertiesJson}},"person":${JSON.stringify(this.person)}}`
+  }
+}
+
+/** One event as a JSON line; on a project with many flags the flag properties are most of the bytes. */
+export function serializeSimEvent(e: SimEvent): string {
+  return e instanceof GeneratedEvent ? e.serialize() : JSON.stringify(e)
+}
+
+const featureKeys = new WeakMap<FlagPlan, string>()
+/** `$feature/<key>`, built once per flag. */
+function featureKey(f: FlagPlan): string {
+  let k = featureKeys.get(f)
+  if (k === undefined) featureKeys.set(f, (k = `$feature/${f.key}`))
+  return k
+}
+
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1)
 }
@@ -288,56 +327,71 @@ function* session(
     const r = rng.hex8() + rng.hex8()
     return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${r.slice(0, 3)}-${'89ab'[parseInt(r[3]!, 16) & 3]}${r.slice(4, 7)}-${r.slice(7, 16)}${rng.hex8().slice(0, 3)}`
   }
-  const emit = (event: string, properties: Record<string, unknown>): SimEvent => {
-    const e: SimEvent = {
-      uuid: uuid(),
+  const emit = (event: string, properties: Record<string, unknown>): SimEvent =>
+    new GeneratedEvent(
+      uuid(),
       event,
-      distinct_id: distinct(),
-      timestamp: new Date(Math.floor(t)).toISOString(),
+      distinct(),
+      new Date(Math.floor(t)).toISOString(),
       properties,
       // PostHog processes a person for every event (the anonymous id is merged into it on identify).
-      person: { id: profile.personId, properties: personProps() },
-    }
-    return e
-  }
-  // posthog-js keeps the flags it loaded until identity changes; recomputed once per page.
-  let pageValues: Map<FlagPlan, SentValue> | null = null
-  const webValues = (): Map<FlagPlan, SentValue> => {
-    if (pageValues) return pageValues
-    const values = new Map<FlagPlan, SentValue>()
+      { id: profile.personId, properties: personProps() },
+      properties === lastProps ? lastPropsJson : undefined,
+    )
+  // posthog-js keeps the flags it loaded until identity changes: the flag properties are computed
+  // once per page (and after identify), and every event of the page carries them.
+  let pageFlags: Record<string, unknown> | null = null
+  const unitOf = (f: FlagPlan) => (f.groupType ? `company:${profile.company}` : profile.personId)
+  const flagProps = (): Record<string, unknown> => {
+    if (pageFlags) return pageFlags
+    const props: Record<string, unknown> = {}
+    const active: string[] = []
     for (const f of appFlags) {
       if (f.lib === 'posthog-node') continue // server-only flags are not sent to browsers
       const v = assignedValue(f, person, distinct(), t)
-      if (v !== undefined) values.set(f, v)
-    }
-    pageValues = values
-    return values
-  }
-  const unitOf = (f: FlagPlan) => (f.groupType ? `company:${profile.company}` : profile.personId)
-  const groups = () => (person.identified && profile.company ? { company: profile.company } : undefined)
-  const webProps = (extra: Record<string, unknown> = {}): Record<string, unknown> => {
-    const props: Record<string, unknown> = {
-      $lib: 'web',
-      $lib_version: WEB_LIB_VERSION,
-      $browser: profile.browser,
-      $os: profile.os,
-      $device_type: profile.os === 'iOS' || profile.os === 'Android' ? 'Mobile' : 'Desktop',
-      $session_id: sessionId,
-      $current_url: `https://app.example.com${pagePath}`,
-      $pathname: pagePath,
-      distinct_id: distinct(),
-    }
-    const values = webValues()
-    const active: string[] = []
-    for (const [f, v] of values) {
-      props[`$feature/${f.key}`] = v
+      if (v === undefined) continue
+      props[featureKey(f)] = v
       if (v !== false) active.push(f.key)
       truth.carried(person.truth, flagIndex.get(f)!, unitOf(f))
     }
     props.$active_feature_flags = active
-    const g = groups()
-    if (g) props.$groups = g
-    return Object.assign(props, extra)
+    if (person.identified && profile.company) props.$groups = { company: profile.company }
+    pageFlags = props
+    pageFlagsJson = ''
+    return props
+  }
+  const groups = () => (person.identified && profile.company ? { company: profile.company } : undefined)
+  let pageFlagsJson = ''
+  // The serialized text of the properties webProps built last; emit hands it to the event.
+  let lastProps: Record<string, unknown> | null = null
+  let lastPropsJson = ''
+  const deviceType = profile.os === 'iOS' || profile.os === 'Android' ? 'Mobile' : 'Desktop'
+  const webProps = (extra?: Record<string, unknown>): Record<string, unknown> => {
+    const flags = flagProps()
+    const props = {
+      $lib: 'web',
+      $lib_version: WEB_LIB_VERSION,
+      $browser: profile.browser,
+      $os: profile.os,
+      $device_type: deviceType,
+      $session_id: sessionId,
+      $current_url: `https://app.example.com${pagePath}`,
+      $pathname: pagePath,
+      distinct_id: distinct(),
+      ...flags,
+      ...extra,
+    }
+    if (pageFlagsJson === '') pageFlagsJson = JSON.stringify(flags).slice(1, -1)
+    // The same text JSON.stringify would write for these properties, the page's flags serialized once.
+    let json = `"$lib":"web","$lib_version":"${WEB_LIB_VERSION}","$browser":${JSON.stringify(profile.browser)},"$os":${JSON.stringify(profile.os)},"$device_type":"${deviceType}","$session_id":${JSON.stringify(sessionId)},"$current_url":${JSON.stringify(props.$current_url)},"$pathname":${JSON.stringify(pagePath)},"distinct_id":${JSON.stringify(props.distinct_id)}`
+    if (pageFlagsJson !== '') json += `,${pageFlagsJson}`
+    if (extra) {
+      const extraJson = JSON.stringify(extra)
+      if (extraJson !== '{}') json += `,${extraJson.slice(1, -1)}`
+    }
+    lastProps = props
+    lastPropsJson = json
+    return props
   }
   const exposureEvents = function* (f: FlagPlan, props: Record<string, unknown>, value: SentValue): Generator<SimEvent> {
     const i = flagIndex.get(f)!
@@ -365,22 +419,19 @@ function* session(
     if (webReported.has(dedup)) return
     webReported.add(dedup)
     tick(20 + rng.float() * 200)
-    const props = webProps({
-      $feature_flag: f.key,
-      $feature_flag_response: value,
-      $feature_flag_id: f.id,
-      $feature_flag_version: f.offMs ? 3 : 1,
-      $feature_flag_reason: value === false ? 'Out of rollout bound' : 'Matched condition set 1',
-      $feature_flag_request_id: `${sessionId}-flags`,
-    })
-    if (value === null) delete props.$feature_flag_response // an unknown flag: posthog-js sends no response
-    if (f.experimentId !== null) props.$feature_flag_has_experiment = true
+    const extra: Record<string, unknown> = { $feature_flag: f.key }
+    if (value !== null) extra.$feature_flag_response = value // an unknown flag: posthog-js sends no response
+    extra.$feature_flag_id = f.id
+    extra.$feature_flag_version = f.offMs ? 3 : 1
+    extra.$feature_flag_reason = value === false ? 'Out of rollout bound' : 'Matched condition set 1'
+    extra.$feature_flag_request_id = `${sessionId}-flags`
+    if (f.experimentId !== null) extra.$feature_flag_has_experiment = true
     if (f.lib === 'bootstrap') {
       // The server bootstrapped the value; a read before /flags answers uses it.
-      props.$feature_flag_bootstrapped_response = value
-      props.$used_bootstrap_value = firstPage
+      extra.$feature_flag_bootstrapped_response = value
+      extra.$used_bootstrap_value = firstPage
     }
-    yield* exposureEvents(f, props, value)
+    yield* exposureEvents(f, webProps(extra), value)
   }
   function* readOnServer(f: FlagPlan): Generator<SimEvent> {
     const value = assignedValue(f, person, distinct(), t)
@@ -394,7 +445,7 @@ function* session(
       $lib: 'posthog-node',
       $lib_version: NODE_LIB_VERSION,
       $geoip_disable: true,
-      [`$feature/${f.key}`]: value,
+      [featureKey(f)]: value,
     }
     truth.carried(person.truth, flagIndex.get(f)!, unitOf(f))
     if (f.defects.has('missing_exposure_server')) {
@@ -414,13 +465,13 @@ function* session(
   for (let page = 0; page < pages && t < project.endMs - 1; page++) {
     const area: Area = rng.pick(AREAS)
     pagePath = area.path
-    pageValues = null
+    pageFlags = null
     tick(page === 0 ? 0 : 5_000 + rng.exp(60_000))
     if (s === profile.identifySession && page === Math.min(1, pages - 1) && !person.identified) {
       // Sign-up: posthog.identify merges the anonymous id into the person.
       yield emit('$identify', webProps({ $anon_distinct_id: profile.anonId }))
       person.identified = true
-      pageValues = null
+      pageFlags = null
       tick(1_000)
       if (profile.company) yield emit('$groupidentify', webProps({ $group_type: 'company', $group_key: profile.company }))
     }

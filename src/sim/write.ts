@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { createGzip } from 'node:zlib'
 import type { Writable } from 'node:stream'
 import type { Simulation } from './simulation.js'
+import { serializeSimEvent } from './traffic.js'
 import type { Truth } from './truth.js'
 
 /** PostHog's list endpoints page as `{count, next, previous, results}`; the offline files keep that shape. */
@@ -39,18 +40,24 @@ export async function writeSimulation(
     gzip.pipe(file)
     out = gzip
   }
-  let buffer = ''
+  let lines: string[] = []
+  let size = 0
   let n = 0
   for (const event of sim.events) {
-    buffer += `${JSON.stringify(event)}\n`
+    const line = serializeSimEvent(event)
+    lines.push(line)
+    size += line.length
     n++
-    if (buffer.length >= CHUNK) {
-      if (!out.write(buffer)) await once(out, 'drain')
-      buffer = ''
+    if (size >= CHUNK) {
+      lines.push('')
+      if (!out.write(lines.join('\n'))) await once(out, 'drain')
+      lines = []
+      size = 0
       opts.onProgress?.(n)
     }
   }
-  out.end(buffer)
+  if (lines.length > 0) lines.push('')
+  out.end(lines.join('\n'))
   await once(file, 'close')
   const truth = sim.truth()
   const files = [eventsFile]

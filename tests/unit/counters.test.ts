@@ -67,7 +67,7 @@ describe('exposure counters', () => {
       flagCalled('exp', 'a', { distinct_id: 'u1', props: { $lib: 'posthog-node', locally_evaluated: true } }),
       flagCalled('exp', 'a', { distinct_id: 'u1', props: { $lib: 'web' } }),
       flagCalled('exp', 'a', { distinct_id: 'u2', props: { $lib: 'web', $used_bootstrap_value: true } }),
-      flagCalled('exp', 'a', { distinct_id: 'u3', props: { $lib: 'web', $feature_flag_error: 'FLAG_MISSING' } }),
+      flagCalled('exp', 'a', { distinct_id: 'u3', props: { $lib: 'web', $feature_flag_error: 'flag_missing' } }),
     )
     const a = byValue((await h.flag('exp'))!.exposure.$feature_flag_called!.variants).a!
     expect(a.exposuresByLib).toEqual({ client: 3, server: 1, unknown: 0 })

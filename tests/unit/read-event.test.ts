@@ -56,10 +56,10 @@ describe('readEvent: exposures', () => {
   it('reads bootstrap, local evaluation and errors (posthog-node and posthog-js properties)', () => {
     const e = ok(
       flagCalled('f', 'a', {
-        props: { $used_bootstrap_value: true, locally_evaluated: true, $feature_flag_error: 'FLAG_MISSING' },
+        props: { $used_bootstrap_value: true, locally_evaluated: true, $feature_flag_error: 'flag_missing' },
       }),
     )
-    expect(e.exposure).toMatchObject({ bootstrapped: true, locallyEvaluated: true, error: 'FLAG_MISSING' })
+    expect(e.exposure).toMatchObject({ bootstrapped: true, locallyEvaluated: true, error: 'flag_missing' })
     expect(ok(flagCalled('f', 'a')).exposure).toMatchObject({ bootstrapped: false, locallyEvaluated: false, error: null })
   })
 })

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { readEvent } from '../../src/events/read-event.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
 import { simulate } from '../../src/sim/simulation.js'
-import type { SimEvent } from '../../src/sim/traffic.js'
+import { serializeSimEvent, type SimEvent } from '../../src/sim/traffic.js'
 import type { FlagTruth, Truth } from '../../src/sim/truth.js'
 
 const END = Date.UTC(2026, 10, 20)
@@ -53,6 +53,10 @@ describe('a healthy project', () => {
       expect(read.ok && read.event.partialRejections).toEqual([])
     }
     expect(new Set(events.map((e) => e.uuid)).size).toBe(events.length)
+  })
+
+  it('writes each event as exactly the text JSON.stringify gives', () => {
+    for (const e of events) expect(serializeSimEvent(e)).toBe(JSON.stringify(e))
   })
 
   it('looks like PostHog traffic: most events carry no exposure, flags ride on $feature/ properties', () => {
