@@ -2,6 +2,7 @@ import { parseSettings, type Settings } from './coverage/settings.js'
 import type { ContractCache } from './counters/cache.js'
 import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from './counters/ingest.js'
 import type { Observations } from './counters/observation.js'
+import type { VariantValue } from './events/types.js'
 import { readObservations } from './counters/read.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
@@ -19,6 +20,14 @@ export interface PluginHooks {
   readonly now?: () => number
   /** For group-aggregated flags: the group type whose key is the unit. */
   readonly groupTypeOf?: (flag: string) => string | null
+  /**
+   * Which responses are the flag's own values (from its definition). Others are counted as exposure
+   * events but kept out of the unit counts, as PostHog's exposure filter drops them. Without
+   * definitions every value counts.
+   */
+  readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
+  /** Events to count per variant besides the configured goals, so the report can infer goals. */
+  readonly countedEvents?: readonly string[]
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
   readonly log?: (level: 'info' | 'warn', message: string) => void
 }
@@ -27,12 +36,12 @@ export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
 
 /** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
 export function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): PluginState {
-  const settings = parseSettings(config)
+  const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
   const project = settings.posthogProjectId || 'default'
   return {
     settings,
     project,
-    ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf }),
+    ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf, isCountedValue: hooks.isCountedValue }),
     local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
     log: hooks.log ?? ((level, message) => console[level](message)),
   }

@@ -1,12 +1,6 @@
 import Table from 'cli-table3'
 import type { FlagObservation, Observations } from '../counters/observation.js'
-import type { VariantValue } from '../events/types.js'
-
-export function showValue(v: VariantValue): string {
-  if (v === null) return '(none)'
-  if (typeof v === 'string') return v === '' ? '(empty string)' : v
-  return String(v)
-}
+import { showValue } from '../coverage/show-value.js'
 
 function pct(part: number, whole: number): string {
   return whole > 0 ? `${((part / whole) * 100).toFixed(1)}%` : '-'

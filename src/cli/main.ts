@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { SettingsError } from '../coverage/settings.js'
+import { runAudit } from './audit.js'
 import { runDemo } from './demo.js'
+import { FORMATS } from './formats.js'
 import { runSimulate } from './simulate.js'
 import { ExitError } from './errors.js'
 
@@ -27,6 +29,24 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts) => {
       process.stdout.write(await runDemo(opts))
+    })
+
+  program
+    .command('audit')
+    .description('Judge coverage offline from PostHog-shaped files: events through the plugin, then the coverage table, plan and readout')
+    .requiredOption('--events <file>', 'events, one JSON object a line: {uuid, event, distinct_id, timestamp, properties, person?} (.ndjson or .ndjson.gz)')
+    .requiredOption('--flags <file>', 'feature flags as GET /api/projects/:id/feature_flags/ returns them')
+    .option('--experiments <file>', 'experiments as GET /api/projects/:id/experiments/:id/ returns each (a list)')
+    .option('--cohorts <file>', 'cohorts as GET /api/projects/:id/cohorts/ returns them')
+    .option('--group-types <file>', 'group types as GET /api/projects/:id/groups_types/ returns them')
+    .option('--config <file>', 'plugin settings as JSON (thresholds, goal and guardrail events)')
+    .option('--now <date>', 'judge as of this moment (default: the latest event)')
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('--out <file>', 'write the output to a file instead of stdout')
+    .addOption(new Option('--fail-on <verdict>', 'exit 1 when any flag has this verdict (or worse)').choices(['blocked', 'needs_backfill']))
+    .action(async (opts) => {
+      const { exitCode } = await runAudit(opts)
+      process.exitCode = exitCode
     })
 
   program

@@ -1,6 +1,6 @@
 import type { Settings } from '../coverage/settings.js'
 import { readEvent, type ReadOptions } from '../events/read-event.js'
-import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason } from '../events/types.js'
+import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { inUnitSample } from './hash.js'
 import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
@@ -21,6 +21,7 @@ export interface IngestContext {
   readonly keys: KeyScheme
   readonly now: () => number
   readonly readOptions: Omit<ReadOptions, 'nowMs'>
+  readonly isCountedValue: (flag: string, value: VariantValue) => boolean
   /** Per-process memo of counted sightings; never shared, never required for correctness. */
   readonly memo: Map<string, number>
 }
@@ -32,6 +33,7 @@ export interface IngestContextInput {
   readonly project: string
   readonly now?: () => number
   readonly groupTypeOf?: (flag: string) => string | null
+  readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
 }
 
 export function createIngestContext(input: IngestContextInput): IngestContext {
@@ -48,6 +50,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     now: input.now ?? Date.now,
     readOptions: { lookbackDays: input.settings.lookbackDays, metricsByEvent, groupTypeOf: input.groupTypeOf },
     memo: new Map(),
+    isCountedValue: input.isCountedValue ?? (() => true),
   }
 }
 
@@ -159,6 +162,8 @@ async function bumpSeries(
 interface ExposedPair {
   readonly f: string
   readonly v: string
+  /** timestamp of the exposure that listed the pair (the first to arrive) */
+  readonly t: number
 }
 
 /** A goal or guardrail event waiting for (or already matched with) the unit's exposures. */
@@ -178,6 +183,9 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   if (x.bootstrapped) await bumpThis('boot')
   if (x.locallyEvaluated) await bumpThis('local')
   if (x.error !== null) await bumpThis('err')
+  // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
+  // must not make a unit distinct, or "seen with several variants".
+  if (!ctx.isCountedValue(x.flag, x.variant)) return
   if (!inUnitSample(x.unit, ctx.settings.unitSampleRate)) return
 
   // Per-unit state, per exposure event kind: PostHog counts units from one exposure event only.
@@ -205,7 +213,7 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
       await bumpFlag(ctx, day, x.flag, `multi|${kind}`, nowMs)
     }
   }
-  await countExposedPair(ctx, x, token, day, nowMs)
+  await countExposedPair(ctx, x, token, e.timestampMs, day, nowMs)
 }
 
 /**
@@ -224,10 +232,10 @@ async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, u: str
  * Across exposure kinds: the unit is exposed to this (flag, value). Lists the pair on the unit so
  * later goal events find it, claims the goal events that arrived earlier, and feeds the gap count.
  */
-async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, day: number, nowMs: number): Promise<void> {
+async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, ts: number, day: number, nowMs: number): Promise<void> {
   const ttl = unitTtl(ctx)
   const u = ctx.keys.unit(x.flag, x.unit)
-  const pair: ExposedPair = { f: x.flag, v: token }
+  const pair: ExposedPair = { f: x.flag, v: token, t: ts }
   const added = await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), ttl, CAPS.pairsPerUnit), `${enc(x.flag)}|${token}`, pair)
   if (!added) return // the other exposure kind listed it already
   if (ctx.settings.metrics.length > 0) {
@@ -252,6 +260,9 @@ async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPa
   for (const metric of p.m) {
     const name = series.metric(metric, pair.v)
     await bumpSeries(ctx, day, pair.f, name, 'ev', nowMs)
+    // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
+    // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
+    if (p.t < pair.t) await bumpSeries(ctx, day, pair.f, name, 'pre', nowMs)
     if ((await bump(ctx.cache, `${ctx.keys.unit(pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl)) === 1) {
       await bumpSeries(ctx, day, pair.f, name, 'units', nowMs)
     }

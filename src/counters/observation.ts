@@ -52,8 +52,12 @@ export interface SightingObservation {
 
 export interface MetricObservation {
   readonly name: string
-  /** Events and distinct units after first exposure, by the unit's first exposed value. */
-  variants: { readonly value: VariantValue; events: number; units: number }[]
+  /**
+   * Events and distinct units of units exposed to each value in the window (a unit that saw two
+   * values counts in both), and how many of the events came before the unit's exposure, which
+   * PostHog's experiment query would not count.
+   */
+  variants: { readonly value: VariantValue; events: number; units: number; eventsBeforeExposure: number }[]
 }
 
 export interface FlagObservation {

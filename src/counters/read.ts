@@ -137,8 +137,9 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             const metricName = decodeURIComponent(a)
             let metric = obs.metrics.find((m) => m.name === metricName)
             if (!metric) obs.metrics.push((metric = { name: metricName, variants: [] }))
-            const v = entryFor(metric.variants, tokens, b, () => ({ value: tokenToVariant(b), events: 0, units: 0 }))
+            const v = entryFor(metric.variants, tokens, b, () => ({ value: tokenToVariant(b), events: 0, units: 0, eventsBeforeExposure: 0 }))
             v.events += (await num(cache, `${base}:${name}:ev`)) * scale
+            v.eventsBeforeExposure += (await num(cache, `${base}:${name}:pre`)) * scale
             v.units += (await num(cache, `${base}:${name}:units`)) * scale
           }
         }
@@ -198,6 +199,7 @@ function roundUnits(obs: FlagObservation): void {
     for (const v of m.variants) {
       v.events = Math.round(v.events)
       v.units = Math.round(v.units)
+      v.eventsBeforeExposure = Math.round(v.eventsBeforeExposure)
     }
   }
 }

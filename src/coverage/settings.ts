@@ -1,11 +1,14 @@
 import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 
-/** One configured goal or guardrail: counted per variant for units after their first exposure. */
+/**
+ * One event counted per variant for exposed units: a goal or guardrail the user configured, or an
+ * event counted only so the report can infer goals (`counted`, added by the audit).
+ */
 export interface MetricMatcher {
   readonly name: string
   readonly event: string
-  readonly kind: 'goal' | 'guardrail'
+  readonly kind: 'goal' | 'guardrail' | 'counted'
 }
 
 export interface Settings {
@@ -19,6 +22,8 @@ export interface Settings {
   readonly exposureGapShare: number
   readonly noExposureHours: number
   readonly metrics: readonly MetricMatcher[]
+  /** flag key -> readout deadline (ms) */
+  readonly readoutDeadlines: ReadonlyMap<string, number>
   readonly unitSampleRate: number
   readonly posthogHost: string
   readonly posthogProjectId: string
@@ -89,6 +94,20 @@ const metricList = z
   })
   .pipe(z.array(metricEntry, 'must be a JSON list of event names or {"name", "event"} objects').max(100))
 
+const deadlines = z
+  .union([z.string(), z.record(z.string(), z.unknown())])
+  .transform((v, ctx) => {
+    if (typeof v !== 'string') return v
+    if (v.trim() === '') return {}
+    try {
+      return JSON.parse(v) as unknown
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `is not valid JSON (${(e as Error).message})` })
+      return z.NEVER
+    }
+  })
+  .pipe(z.record(z.string(), z.string().refine((d) => Number.isFinite(Date.parse(d)), 'must be a date such as 2026-12-15'), 'must be a JSON object of flag key to date'))
+
 const hostText = z
   .string()
   .trim()
@@ -107,6 +126,7 @@ const schema = z.object({
   noExposureHours: numberText.pipe(z.number().min(0, 'must be at least 0').max(24 * 365, 'must be at most a year')),
   goalEvents: metricList,
   guardrailEvents: metricList,
+  readoutDeadlines: deadlines,
   unitSampleRate: share(true),
   posthogHost: hostText,
   posthogProjectId: z
@@ -130,7 +150,7 @@ function toMetrics(entries: z.infer<typeof metricEntry>[], kind: MetricMatcher['
  * Missing or empty values take plugin.json's defaults; anything invalid throws a SettingsError
  * that names each field, so PostHog shows it where the plugin fails to set up.
  */
-export function parseSettings(config: Readonly<Record<string, unknown>> = {}): Settings {
+export function parseSettings(config: Readonly<Record<string, unknown>> = {}, extra: { countedEvents?: readonly string[] } = {}): Settings {
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG }
   for (const [key, value] of Object.entries(config)) {
     if (!fieldByKey.has(key)) continue // PostHog may pass settings of older versions; they mean nothing here
@@ -149,7 +169,12 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}): S
     )
   }
   const s = parsed.data
-  const metrics = [...toMetrics(s.goalEvents, 'goal'), ...toMetrics(s.guardrailEvents, 'guardrail')]
+  const metrics: MetricMatcher[] = [...toMetrics(s.goalEvents, 'goal'), ...toMetrics(s.guardrailEvents, 'guardrail')]
+  const configured = new Set(metrics.flatMap((m) => [m.name, m.event]))
+  for (const event of extra.countedEvents ?? []) {
+    if (!configured.has(event)) metrics.push({ name: event, event, kind: 'counted' })
+    configured.add(event)
+  }
   const names = new Set<string>()
   for (const m of metrics) {
     if (names.has(m.name)) {
@@ -170,6 +195,7 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}): S
     exposureGapShare: s.exposureGapShare,
     noExposureHours: s.noExposureHours,
     metrics,
+    readoutDeadlines: new Map(Object.entries(s.readoutDeadlines).map(([k, d]) => [k, Date.parse(d)])),
     unitSampleRate: s.unitSampleRate,
     posthogHost: s.posthogHost,
     posthogProjectId: s.posthogProjectId,

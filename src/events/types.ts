@@ -34,7 +34,7 @@ export interface FlagSighting {
 
 export interface MetricHit {
   readonly name: string
-  readonly kind: 'goal' | 'guardrail'
+  readonly kind: 'goal' | 'guardrail' | 'counted'
 }
 
 /** What one event means for coverage; produced by `readEvent`, consumed by the counters. */

@@ -49,6 +49,8 @@ export interface DefectSpec {
   readonly needsVariants: boolean
   /** Default size, when the defect has one (a share of users or exposures). */
   readonly defaultParam: number | null
+  /** The verdict a flag with only this defect should get. */
+  readonly verdict: 'needs_backfill' | 'blocked' | 'insufficient_data' | 'trustworthy'
 }
 
 const spec = (
@@ -58,7 +60,30 @@ const spec = (
   needsExperiment: boolean,
   needsVariants: boolean,
   defaultParam: number | null = null,
-): DefectSpec => ({ id, description, checks, needsExperiment, needsVariants, defaultParam })
+): DefectSpec => ({ id, description, checks, needsExperiment, needsVariants, defaultParam, verdict: VERDICTS[id] })
+
+// What a team can do about each: repair the data or its analysis (needs_backfill), wait for fixed
+// assignment and new data (blocked), wait for traffic (insufficient_data). A missing guardrail is a
+// warning: the readout names the guardrails it watched instead.
+const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
+  missing_exposure_payload_only: 'needs_backfill',
+  missing_exposure_server: 'needs_backfill',
+  exposure_after_goal: 'needs_backfill',
+  unknown_variant: 'needs_backfill',
+  miscased_variant: 'needs_backfill',
+  false_response: 'needs_backfill',
+  sample_ratio_mismatch: 'blocked',
+  crossover: 'blocked',
+  no_primary_metric: 'needs_backfill',
+  no_guardrail: 'trustworthy',
+  metric_unreachable: 'needs_backfill',
+  flag_off_running: 'blocked',
+  forced_variant: 'blocked',
+  dynamic_cohort_exposure: 'needs_backfill',
+  double_exposure_event: 'needs_backfill',
+  server_side_exposure: 'needs_backfill',
+  underpowered: 'insufficient_data',
+}
 
 export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
   [
@@ -78,7 +103,7 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('dynamic_cohort_exposure', 'the flag targets a dynamic cohort, so the audience shifts during the experiment', ['audience'], true, true),
     spec('double_exposure_event', 'both $feature_flag_called and $experiment_exposure arrive for every exposure', ['exposure_event'], true, true),
     spec('server_side_exposure', 'the server also evaluates the flag on every request, exposing users who never see the change', ['exposure_source'], false, true, 0.6),
-    spec('underpowered', 'the flag reaches so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.02),
+    spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )
 

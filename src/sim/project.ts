@@ -24,7 +24,7 @@ export interface FlagPlan {
   /** Multivariate variants; empty for a boolean flag. */
   readonly variants: readonly VariantPlan[]
   /** Share of units the flag is on for (boolean), or in the experiment (multivariate). */
-  readonly rollout: number
+  rollout: number
   lib: FlagLib
   /** The client app (set of pages) that loads this flag. */
   readonly app: number
@@ -161,7 +161,7 @@ function applyDefect(flag: FlagPlan, id: DefectId, param: number | null, project
   flag.defects.set(id, param)
   if (id === 'missing_exposure_server') flag.lib = 'posthog-node'
   if (id === 'double_exposure_event') flag.exposureEvent = '$feature_flag_called'
-  if (id === 'underpowered') flag.reach = param ?? 0.02
+  if (id === 'underpowered') flag.rollout = param ?? 0.04
   if (id === 'flag_off_running') flag.offMs = project.startMs + Math.floor((project.endMs - project.startMs) * 0.6)
 }
 

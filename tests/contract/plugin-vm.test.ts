@@ -89,7 +89,7 @@ describe('dist/plugin.js in a plugin-server-like VM', () => {
     const exp = obs.flags.find((f) => f.flag === 'exp')!
     expect(exp.exposure.$feature_flag_called).toMatchObject({ exposures: 3, units: 3 })
     expect(exp.sightings).toMatchObject({ units: 4, unitsExposed: 3 }) // u9 carries the flag but was never exposed
-    expect(exp.metrics[0]?.variants).toEqual([{ value: 'test', events: 1, units: 1 }])
+    expect(exp.metrics[0]?.variants).toEqual([{ value: 'test', events: 1, units: 1, eventsBeforeExposure: 0 }])
     expect(obs.rejections).toEqual({ event_name_invalid: 1 })
     expect([...used].sort()).toEqual(['expire', 'get', 'incr', 'set'])
     await plugin.teardownPlugin(meta)

@@ -123,7 +123,7 @@ describe('goal and guardrail events', () => {
   it('counts events and units per variant of exposed units, whether the exposure arrives before or after', async () => {
     const h = harness(config)
     await h.ingest(
-      customEvent('checkout_completed', { distinct_id: 'late' }), // arrives before its exposure
+      customEvent('checkout_completed', { distinct_id: 'late', ts: NOW - 7_200_000 }), // sent and arriving before its exposure
       flagCalled('exp', 'test', { distinct_id: 'late' }),
       flagCalled('exp', 'control', { distinct_id: 'early' }),
       customEvent('checkout_completed', { distinct_id: 'early' }),
@@ -133,8 +133,8 @@ describe('goal and guardrail events', () => {
     )
     const metrics = (await h.flag('exp'))!.metrics
     const checkout = byValue(metrics.find((m) => m.name === 'checkout_completed')!.variants)
-    expect(checkout).toEqual({ test: { events: 1, units: 1 }, control: { events: 2, units: 1 } })
-    expect(byValue(metrics.find((m) => m.name === 'errors')!.variants)).toEqual({ control: { events: 1, units: 1 } })
+    expect(checkout).toEqual({ test: { events: 1, units: 1, eventsBeforeExposure: 1 }, control: { events: 2, units: 1, eventsBeforeExposure: 0 } })
+    expect(byValue(metrics.find((m) => m.name === 'errors')!.variants)).toEqual({ control: { events: 1, units: 1, eventsBeforeExposure: 0 } })
   })
 
   it('counts a redelivered goal event once', async () => {

@@ -1,0 +1,174 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import {
+  DefinitionsError,
+  metricEvents,
+  parseCohorts,
+  parseExperiments,
+  parseFlags,
+  parseGroupTypes,
+  type Definitions,
+} from '../coverage/definitions.js'
+import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from '../coverage/goals.js'
+import { buildReport, type Report } from '../coverage/report.js'
+import { parseSettings } from '../coverage/settings.js'
+import type { VariantValue } from '../events/types.js'
+import { EmbeddedPlugin } from '../host/embedded.js'
+import { ExitError } from './errors.js'
+import { formatReport, type Format } from './formats.js'
+import { Progress } from './progress.js'
+import { readNdjson, type NdjsonLine } from './read-ndjson.js'
+
+export interface AuditOptions {
+  readonly events: string
+  readonly flags: string
+  readonly experiments?: string
+  readonly cohorts?: string
+  readonly groupTypes?: string
+  readonly config?: string
+  readonly now?: string
+  readonly format: Format
+  readonly out?: string
+  readonly failOn?: 'blocked' | 'needs_backfill'
+}
+
+const DAY_MS = 86_400_000
+
+/** Reads a JSON file, naming the file and the line of a syntax error. */
+export function readJsonFile(file: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new ExitError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 2)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    const message = (e as Error).message
+    const pos = /position (\d+)/.exec(message)
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : null
+    throw new ExitError(`${file}${line ? `:${line}` : ''}: not valid JSON (${message})`, 2)
+  }
+}
+
+function loadDefinitions(opts: AuditOptions): Definitions {
+  try {
+    return {
+      flags: parseFlags(opts.flags, readJsonFile(opts.flags)),
+      experiments: opts.experiments ? parseExperiments(opts.experiments, readJsonFile(opts.experiments)) : [],
+      cohorts: opts.cohorts ? parseCohorts(opts.cohorts, readJsonFile(opts.cohorts)) : [],
+      groupTypes: opts.groupTypes ? parseGroupTypes(opts.groupTypes, readJsonFile(opts.groupTypes)) : new Map(),
+    }
+  } catch (e) {
+    if (e instanceof DefinitionsError) throw new ExitError(e.message, 2)
+    throw e
+  }
+}
+
+/**
+ * The plugin settings for an offline audit: the user's config file (thresholds), plus every event
+ * the checks may need counted: experiments' metrics, the goals the inference may pick, guardrails.
+ */
+function auditConfig(base: Record<string, unknown>, defs: Definitions): { config: Record<string, string>; counted: string[] } {
+  const config: Record<string, string> = {}
+  for (const [k, v] of Object.entries(base)) config[k] = typeof v === 'string' ? v : JSON.stringify(v)
+  const counted = new Set<string>()
+  for (const e of defs.experiments) {
+    for (const m of [...(e.metrics ?? []), ...(e.metrics_secondary ?? [])]) for (const ev of metricEvents(m)) counted.add(ev)
+  }
+  for (const ev of candidateGoalEvents()) counted.add(ev)
+  for (const ev of DEFAULT_GUARDRAIL_EVENTS) counted.add(ev)
+  return { config, counted: [...counted] }
+}
+
+/** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
+export function countedValues(defs: Definitions): (flag: string, value: VariantValue) => boolean {
+  const byKey = new Map(defs.flags.map((f) => [f.key, f]))
+  return (flag, value) => {
+    const def = byKey.get(flag)
+    if (!def) return true
+    const variants = def.filters.multivariate?.variants ?? []
+    return variants.length ? typeof value === 'string' && variants.some((v) => v.key === value) : typeof value === 'boolean'
+  }
+}
+
+export interface AuditRun {
+  readonly report: Report
+  readonly events: number
+  readonly seconds: number
+}
+
+/**
+ * The audit without files: definitions and plugin settings in, events (any iterable) through the
+ * plugin's own onEvent into the in-memory cache, the report out. The CLI, tests and benchmarks share it.
+ */
+export async function auditEvents(
+  defs: Definitions,
+  userConfig: Record<string, unknown>,
+  events: AsyncIterable<unknown> | Iterable<unknown>,
+  opts: { now?: number; onEvent?: (n: number) => void } = {},
+): Promise<AuditRun> {
+  const { config, counted } = auditConfig(userConfig, defs)
+  const settings = parseSettings(config, { countedEvents: counted })
+  const fixedNow = opts.now ?? null
+  // Replaying a file, "now" follows the events (never more than a day past the real clock, so one
+  // absurd timestamp cannot expire everything): counters age exactly as they would have live.
+  const ceiling = Date.now() + DAY_MS
+  let clock = fixedNow ?? 0
+  const groupTypeOf = new Map<string, string | null>()
+  for (const f of defs.flags) {
+    const index = f.filters.aggregation_group_type_index
+    groupTypeOf.set(f.key, index == null ? null : (defs.groupTypes.get(index) ?? null))
+  }
+  const plugin = new EmbeddedPlugin(config, {
+    now: () => clock,
+    groupTypeOf: (flag) => groupTypeOf.get(flag) ?? null,
+    isCountedValue: countedValues(defs),
+    countedEvents: counted,
+    log: () => {},
+  })
+  await plugin.setup()
+  let n = 0
+  const started = performance.now()
+  for await (const value of events) {
+    if (fixedNow === null) {
+      const v = value as { timestamp?: unknown; event?: { timestamp?: unknown } } | null
+      const ts = Date.parse(String(v?.timestamp ?? v?.event?.timestamp ?? ''))
+      if (Number.isFinite(ts) && ts > clock && ts <= ceiling) clock = ts
+    }
+    await plugin.onEvent(value)
+    opts.onEvent?.(++n)
+  }
+  if (clock === 0) clock = Date.now()
+  const observations = await plugin.observe()
+  await plugin.teardown()
+  const report = buildReport({ definitions: defs, observations, settings, nowMs: clock })
+  return { report, events: n, seconds: (performance.now() - started) / 1000 }
+}
+
+async function* values(lines: AsyncIterable<NdjsonLine>): AsyncGenerator<unknown> {
+  for await (const line of lines) yield line.value
+}
+
+/** `experiment-coverage audit` offline: events through the plugin's own onEvent, then the report. */
+export async function runAudit(opts: AuditOptions): Promise<{ report: Report; exitCode: number }> {
+  const defs = loadDefinitions(opts)
+  const fixedNow = opts.now ? Date.parse(opts.now) : undefined
+  if (opts.now && !Number.isFinite(fixedNow)) throw new ExitError(`--now: "${opts.now}" is not a date`, 2)
+  const userConfig = opts.config ? readJsonFile(opts.config) : {}
+  if (typeof userConfig !== 'object' || userConfig === null || Array.isArray(userConfig)) throw new ExitError(`${opts.config}: expected a JSON object of plugin settings`, 2)
+  const warn = (message: string) => process.stderr.write(`${message}\n`)
+  const progress = new Progress(`audit: reading ${opts.events}`)
+  const lines = readNdjson(opts.events, (read, size) => progress.tick(read, size), (lineNo, reason) => warn(`${opts.events}:${lineNo}: skipped, ${reason}`))
+  const { report, events, seconds } = await auditEvents(defs, userConfig as Record<string, unknown>, values(lines), { now: fixedNow })
+  progress.done(`audit: ${events.toLocaleString('en-US')} events through the plugin in ${seconds.toFixed(1)} s; ${defs.flags.length} flags, ${defs.experiments.length} experiments`)
+
+  const text = formatReport(report, opts.format)
+  if (opts.out) writeFileSync(opts.out, text)
+  else process.stdout.write(text)
+
+  const failing = opts.failOn === 'blocked' ? ['blocked'] : opts.failOn === 'needs_backfill' ? ['blocked', 'needs_backfill'] : []
+  const hits = report.flags.filter((f) => failing.includes(f.verdict))
+  if (hits.length) warn(`audit: --fail-on ${opts.failOn}: ${hits.length} flags (${hits.slice(0, 5).map((f) => f.key).join(', ')}${hits.length > 5 ? ', ...' : ''})`)
+  return { report, exitCode: hits.length ? 1 : 0 }
+}

@@ -1,0 +1,101 @@
+import Table from 'cli-table3'
+import type { Report } from '../coverage/report.js'
+
+export type Format = 'table' | 'markdown' | 'json' | 'csv' | 'html'
+export const FORMATS: readonly Format[] = ['table', 'markdown', 'json', 'csv', 'html']
+
+const STATUS_MARK: Record<string, string> = { pass: 'ok', warn: 'warn', fail: 'FAIL', unknown: '?', not_applicable: '-' }
+
+function failing(f: Report['flags'][number]): string {
+  return f.checks
+    .filter((c) => c.status === 'fail' || c.status === 'warn')
+    .map((c) => `${c.id}${c.status === 'warn' ? ' (warn)' : ''}`)
+    .join(', ')
+}
+
+function units(f: Report['flags'][number]): string {
+  return f.variants.map((v) => `${v.key} ${v.units}`).join(' / ')
+}
+
+/** The coverage table for a terminal: one row a flag, worst first. */
+export function formatTable(report: Report): string {
+  const table = new Table({
+    head: ['flag', 'kind', 'verdict', 'score', 'units per variant', 'checks that fired'],
+    style: { head: [], border: [] },
+    colWidths: [34, 18, 19, 7, 34, 44],
+    wordWrap: true,
+  })
+  for (const f of report.flags) table.push([f.key, f.kind, f.verdict, f.score, units(f), failing(f) || '-'])
+  return `${table.toString()}\n\n${report.readout}`
+}
+
+const mdEscape = (s: string) => s.replace(/\|/g, '\\|')
+
+export function formatMarkdown(report: Report): string {
+  const rows = report.flags.map((f) => `| \`${f.key}\` | ${f.kind} | ${f.verdict} | ${f.score} | ${mdEscape(units(f))} | ${mdEscape(failing(f) || '-')} |`)
+  return `${report.readout}\n## Coverage\n\n| flag | kind | verdict | score | units per variant | checks that fired |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n`
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** One row per flag and check: spreadsheets filter and pivot it. */
+export function formatCsv(report: Report): string {
+  const header = ['flag', 'kind', 'experiment', 'verdict', 'score', 'check', 'status', 'summary', 'fix']
+  const rows = report.flags.flatMap((f) => f.checks.map((c) => [f.key, f.kind, f.experiment?.name ?? '', f.verdict, f.score, c.id, c.status, c.summary, c.fix ?? '']))
+  return `${[header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+/** A self-contained page: the readout, then each flag with its badge and checks. */
+export function formatHtml(report: Report): string {
+  const badge = (v: string) => `<span class="badge ${v}">${v.replace('_', ' ')}</span>`
+  const readout = esc(report.readout)
+    .split('\n')
+    .map((l) => (l.startsWith('# ') ? `<h1>${l.slice(2)}</h1>` : l.startsWith('## ') ? `<h2>${l.slice(3)}</h2>` : l ? `<p>${l}</p>` : ''))
+    .join('\n')
+    .replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')
+    .replace(/`(.+?)`/g, '<code>$1</code>')
+  const flags = report.flags
+    .map(
+      (f) => `<details${f.verdict === 'blocked' || f.verdict === 'needs_backfill' ? ' open' : ''}><summary><code>${esc(f.key)}</code> ${badge(f.verdict)} <small>${esc(f.kind)} · score ${f.score} · ${esc(units(f))}</small></summary>
+<table><tr><th>check</th><th>status</th><th>summary</th><th>fix</th></tr>
+${f.checks.map((c) => `<tr class="${c.status}"><td>${c.id}</td><td>${STATUS_MARK[c.status]}</td><td>${esc(c.summary)}</td><td>${esc(c.fix ?? '')}</td></tr>`).join('\n')}
+</table></details>`,
+    )
+    .join('\n')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Experiment coverage</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1d1f27}
+code{background:#f2f2f5;padding:0 .3em;border-radius:3px}
+.badge{display:inline-block;padding:.05em .5em;border-radius:1em;font-size:12px;color:#fff}
+.trustworthy{background:#2f9e44}.needs_backfill{background:#e67700}.blocked{background:#c92a2a}.insufficient_data{background:#5c7cfa}.inactive{background:#868e96}
+table{border-collapse:collapse;width:100%;margin:.5em 0 1em}td,th{border-bottom:1px solid #e9ecef;padding:.3em;text-align:left;vertical-align:top}
+tr.fail td:nth-child(2){color:#c92a2a;font-weight:600}tr.warn td:nth-child(2){color:#e67700}
+details{margin:.3em 0}summary{cursor:pointer}
+</style></head><body>
+${readout}
+<h2>Flags</h2>
+${flags}
+</body></html>
+`
+}
+
+export function formatReport(report: Report, format: Format): string {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(report, null, 2)}\n`
+    case 'markdown':
+      return formatMarkdown(report)
+    case 'csv':
+      return formatCsv(report)
+    case 'html':
+      return formatHtml(report)
+    default:
+      return formatTable(report)
+  }
+}

@@ -1,0 +1,64 @@
+import { EXPOSURE_EVENTS } from '../../events/types.js'
+import { metricObservation } from '../metric-data.js'
+import { pct } from '../context.js'
+import type { Check } from './types.js'
+import { result } from './types.js'
+
+// When most of a goal's events come before the unit's exposure, the experiment's numbers
+// lose a visible part of the conversions (PostHog counts metric events after exposure only).
+const BEFORE_EXPOSURE_SHARE = 0.5
+
+export const exposureEvent: Check = {
+  id: 'exposure_event',
+  appliesTo: (ctx) => ctx.kind === 'experiment' || ctx.deFactoExperiment || ((ctx.exposure?.exposures ?? 0) > 0 && (ctx.otherExposure?.exposures ?? 0) > 0),
+  run(ctx) {
+    const counted = ctx.exposure?.exposures ?? 0
+    const other = ctx.otherExposure?.exposures ?? 0
+    const otherName = EXPOSURE_EVENTS.find((e) => e !== ctx.exposureEvent) ?? '$experiment_exposure'
+    const evidence: Record<string, unknown> = { exposure_event: ctx.exposureEvent, exposures: counted, [otherName]: other }
+    if (!(EXPOSURE_EVENTS as readonly string[]).includes(ctx.exposureEvent)) {
+      return result('unknown', `The experiment counts the custom event "${ctx.exposureEvent}"; only the HogQL backfill can judge it.`, evidence)
+    }
+    if (counted === 0 && other > 0) {
+      return result('fail', `The experiment counts ${ctx.exposureEvent}, but only ${otherName} arrives.`, evidence, `Change the experiment's exposure event to ${otherName}.`, [
+        { category: 'flag_config', action: `Set the exposure event of "${ctx.flag.key}" to ${otherName}`, effort: 'low', blocking: true },
+      ])
+    }
+    // An experiment that counts $experiment_exposure receives PostHog's ingestion copy of each call:
+    // both events are expected. The other way round, a second event means someone sends it by hand.
+    if (other > 0 && ctx.exposureEvent === '$feature_flag_called') {
+      return result(
+        'fail',
+        `Both $feature_flag_called (${counted}) and $experiment_exposure (${other}) arrive for this flag: anything that adds them up counts each exposure twice.`,
+        { ...evidence, ratio: other / Math.max(1, counted) },
+        'PostHog counts only $feature_flag_called here; make dashboards and exports count one event, and stop sending the manual $experiment_exposure.',
+        [
+          { category: 'dashboard', action: `Make dashboards of "${ctx.flag.key}" count only $feature_flag_called`, effort: 'low', blocking: true },
+          { category: 'event', action: `Stop capturing $experiment_exposure by hand for "${ctx.flag.key}"`, effort: 'low', blocking: false },
+        ],
+      )
+    }
+    for (const m of ctx.metrics.filter((x) => x.role === 'primary')) {
+      const data = metricObservation(ctx, m)
+      if (!data) continue
+      const events = data.variants.reduce((n, v) => n + v.events, 0)
+      const before = data.variants.reduce((n, v) => n + v.eventsBeforeExposure, 0)
+      evidence.goal_events = events
+      evidence.goal_events_before_exposure = before
+      if (events >= 20 && before / events > BEFORE_EXPOSURE_SHARE) {
+        return result(
+          'fail',
+          `${pct(before / events)} of ${m.name} events happen before the unit's exposure event: the exposure is sent too late, and PostHog will not count those conversions.`,
+          evidence,
+          'Send the exposure where the variant is first shown, before the user can convert.',
+          [
+            { category: 'event', action: `Move the exposure of "${ctx.flag.key}" to where the variant first renders`, effort: 'medium', blocking: true },
+            { category: 'property', action: `Backfill exposure of "${ctx.flag.key}" from the first event carrying $feature/${ctx.flag.key}`, effort: 'low', blocking: false },
+          ],
+        )
+      }
+    }
+    const note = other > 0 ? ` (PostHog's ingestion copy to ${otherName} also arrives; it is counted once)` : ''
+    return result('pass', `Exposure is counted from ${ctx.exposureEvent}${note}.`, evidence)
+  },
+}

@@ -1,0 +1,45 @@
+import { EXPOSURE_EVENTS } from '../../events/types.js'
+import type { Check } from './types.js'
+import { result } from './types.js'
+
+const HOUR_MS = 3_600_000
+
+export const exposurePresent: Check = {
+  id: 'exposure_present',
+  appliesTo: (ctx) => ctx.running,
+  run(ctx) {
+    const counted = ctx.exposure?.exposures ?? 0
+    const carriers = ctx.observation?.sightings.units ?? 0
+    const other = ctx.otherExposure?.exposures ?? 0
+    const hours = ctx.startMs === null ? null : (ctx.nowMs - ctx.startMs) / HOUR_MS
+    const evidence = { exposure_event: ctx.exposureEvent, exposures: counted, units: ctx.exposure?.units ?? 0, units_carrying_flag: carriers, other_exposure_event_count: other, hours_since_start: hours === null ? null : Math.round(hours) }
+    if (!(EXPOSURE_EVENTS as readonly string[]).includes(ctx.exposureEvent)) {
+      return result('unknown', `The experiment counts the custom event "${ctx.exposureEvent}", which the live counters do not track.`, evidence, 'Run the online audit: its HogQL backfill counts custom exposure events.')
+    }
+    if (counted > 0) return result('pass', `${counted} ${ctx.exposureEvent} events from ${ctx.exposure?.units ?? 0} units.`, evidence)
+    if (other > 0) {
+      return result('fail', `No ${ctx.exposureEvent} arrives, but ${other} of the other exposure event do: the experiment counts the wrong event.`, evidence, `Point the experiment's exposure criteria at the event that arrives.`, [
+        { category: 'flag_config', action: `Set the exposure event of "${ctx.flag.key}" to the one the app sends`, effort: 'low', blocking: true },
+      ])
+    }
+    // PostHog warns about zero exposures only 24 hours after launch (noExposureHours).
+    if (hours !== null && hours < ctx.settings.noExposureHours) {
+      return result('unknown', `No exposure yet, ${Math.max(0, Math.round(hours))} hours after launch; give it ${ctx.settings.noExposureHours} hours.`, evidence)
+    }
+    if (carriers > 0) {
+      return result(
+        'fail',
+        `${carriers} units carry the flag on their events, but no exposure event was ever sent: the code reads it without reporting (a payload-only read or a bulk evaluation).`,
+        evidence,
+        `Read the flag with getFeatureFlag or isFeatureEnabled where the change is shown; until then, count exposure from the $feature/${ctx.flag.key} property.`,
+        [
+          { category: 'event', action: `Send ${ctx.exposureEvent} for "${ctx.flag.key}" where the variant is shown (getFeatureFlag / isFeatureEnabled, not the payload or bulk getters)`, effort: 'medium', blocking: true },
+          { category: 'property', action: `Backfill exposure of "${ctx.flag.key}" from the first event carrying $feature/${ctx.flag.key} per unit`, effort: 'low', blocking: false },
+        ],
+      )
+    }
+    return result('fail', 'No exposure event and no unit carrying the flag: the code that reads it may not be live.', evidence, 'Check that the code reading the flag is deployed, and that the SDK sends $feature_flag_called.', [
+      { category: 'event', action: `Deploy or fix the code that reads "${ctx.flag.key}" so it sends ${ctx.exposureEvent}`, effort: 'high', blocking: true },
+    ])
+  },
+}

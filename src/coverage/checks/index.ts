@@ -1,0 +1,2 @@
+export { CHECKS, runChecks } from './registry.js'
+export * from './types.js'

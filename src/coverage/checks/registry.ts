@@ -1,0 +1,45 @@
+import { audience } from './audience.js'
+import { exposureEvent } from './exposure-event.js'
+import { exposureGap } from './exposure-gap.js'
+import { exposurePresent } from './exposure-present.js'
+import { exposureSource } from './exposure-source.js'
+import { flagState } from './flag-state.js'
+import { guardrails } from './guardrails.js'
+import { multipleVariants } from './multiple-variants.js'
+import { primaryMetric } from './primary-metric.js'
+import { sampleRatio } from './sample-ratio.js'
+import { sampleSize } from './sample-size.js'
+import type { Check, CheckContext, CheckResult } from './types.js'
+import { variantValues } from './variant-values.js'
+
+/** Every check, in the order the report lists them (DESIGN.md's check ids). */
+export const CHECKS: readonly Check[] = [
+  exposurePresent,
+  exposureEvent,
+  variantValues,
+  sampleRatio,
+  multipleVariants,
+  exposureSource,
+  exposureGap,
+  primaryMetric,
+  guardrails,
+  audience,
+  sampleSize,
+  flagState,
+]
+
+/**
+ * Runs every check on one context. A check that does not apply is `not_applicable`; a check that
+ * throws becomes `unknown` with the error and never hides the others.
+ */
+export function runChecks(ctx: CheckContext, checks: readonly Check[] = CHECKS): CheckResult[] {
+  return checks.map((check) => {
+    try {
+      if (!check.appliesTo(ctx)) return { id: check.id, status: 'not_applicable', summary: 'Does not apply to this flag.', evidence: {}, fix: null, repairs: [] }
+      return { id: check.id, ...check.run(ctx) }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e)
+      return { id: check.id, status: 'unknown', summary: `The check could not run: ${message}`, evidence: { error: message }, fix: null, repairs: [] }
+    }
+  })
+}

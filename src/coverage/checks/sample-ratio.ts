@@ -1,0 +1,55 @@
+import chi2gof from '@stdlib/stats-chi2gof'
+import { cleanUnits } from '../context.js'
+import type { Check } from './types.js'
+import { result } from './types.js'
+
+/**
+ * Chi-square goodness of fit of the units per variant against the flag's rollout percentages,
+ * as PostHog computes it: units seen with several variants (`$multiple`) and variants planned at
+ * 0% left out; tested from `srmMinExposures` units on, flagged below `srmPValue`
+ * (PostHog: n >= 100, p < 0.001; experiment_exposures_query_runner.py).
+ */
+export const sampleRatio: Check = {
+  id: 'sample_ratio',
+  appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && ctx.expected.filter((v) => v.share > 0).length >= 2,
+  run(ctx) {
+    // A boolean flag only splits randomly when one plain percentage rollout decides it.
+    if (ctx.kind === 'boolean_flag' && !(ctx.flag.filters.groups.length === 1 && ctx.flag.filters.groups[0]!.properties.length === 0)) {
+      return result('not_applicable', 'The flag targets users by condition, so its true/false split is not random.')
+    }
+    const planned = ctx.expected.filter((v) => v.share > 0)
+    const observed = planned.map((v) => cleanUnits(ctx, v.key))
+    const total = observed.reduce((a, b) => a + b, 0)
+    const shareSum = planned.reduce((a, v) => a + v.share, 0)
+    const expectedShares = planned.map((v) => v.share / shareSum)
+    const evidence: Record<string, unknown> = {
+      variants: planned.map((v, i) => ({ key: v.key, units: observed[i], expected_share: expectedShares[i], observed_share: total ? (observed[i] as number) / total : 0 })),
+      total_units: total,
+      threshold_p_value: ctx.settings.srmPValue,
+    }
+    if (total < ctx.settings.srmMinExposures) {
+      return result('unknown', `Too few units to test the split yet (${total} of ${ctx.settings.srmMinExposures}).`, evidence)
+    }
+    if (observed.filter((n) => n > 0).length < 2) {
+      return result('fail', 'Only one variant has any units: the split is broken.', evidence, 'Check how the flag is evaluated for each variant.', [
+        { category: 'flag_config', action: `Find why only one variant of "${ctx.flag.key}" receives units`, effort: 'high', blocking: true },
+      ])
+    }
+    const test = chi2gof(observed, expectedShares)
+    evidence.p_value = test.pValue
+    evidence.chi_square = test.statistic
+    if (test.pValue < ctx.settings.srmPValue) {
+      const worst = planned
+        .map((v, i) => ({ key: v.key, diff: (observed[i] as number) / total - (expectedShares[i] as number) }))
+        .sort((a, b) => Math.abs(b.diff) - Math.abs(a.diff))[0]!
+      return result(
+        'fail',
+        `Sample ratio mismatch: "${worst.key}" has ${worst.diff > 0 ? 'more' : 'fewer'} units than planned (p = ${test.pValue.toExponential(1)}). Results cannot be trusted until the cause is found.`,
+        evidence,
+        'Look for exposures lost in one variant (a crash, a redirect, a slower page), bots, or a changed rollout; PostHog shows the same warning.',
+        [{ category: 'event', action: `Find where "${worst.key}" of "${ctx.flag.key}" loses or gains exposures`, effort: 'high', blocking: true }],
+      )
+    }
+    return result('pass', `The split matches the plan (p = ${test.pValue.toFixed(3)}).`, evidence)
+  },
+}

@@ -1,0 +1,110 @@
+import type { ExposureObservation, FlagObservation } from '../../counters/observation.js'
+import type { VariantValue } from '../../events/types.js'
+import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../definitions.js'
+import type { Settings } from '../settings.js'
+
+export const CHECK_IDS = [
+  'flag_state',
+  'exposure_present',
+  'exposure_event',
+  'variant_values',
+  'sample_ratio',
+  'multiple_variants',
+  'exposure_source',
+  'exposure_gap',
+  'primary_metric',
+  'guardrails',
+  'audience',
+  'sample_size',
+] as const
+export type CheckId = (typeof CHECK_IDS)[number]
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown' | 'not_applicable'
+export type FlagKind = 'experiment' | 'multivariate_flag' | 'boolean_flag'
+export type BackfillCategory = 'event' | 'property' | 'cohort' | 'dashboard' | 'metric' | 'flag_config'
+export type Effort = 'low' | 'medium' | 'high'
+
+/** What a team can do about a finding; the plan orders these across flags. */
+export interface Repair {
+  readonly category: BackfillCategory
+  readonly action: string
+  readonly effort: Effort
+  /** A blocking repair must happen before any readout; the others improve it. */
+  readonly blocking: boolean
+}
+
+export interface CheckResult {
+  readonly id: CheckId
+  readonly status: CheckStatus
+  /** One line a marketer can read. */
+  readonly summary: string
+  /** The numbers behind it. */
+  readonly evidence: Readonly<Record<string, unknown>>
+  /** What to do, or null when nothing needs doing. */
+  readonly fix: string | null
+  readonly repairs: readonly Repair[]
+}
+
+export interface ExpectedVariant {
+  /** variant key as text: a multivariate key, or "true"/"false" for a boolean flag */
+  readonly key: string
+  /** the response value PostHog sends for it */
+  readonly value: VariantValue
+  /** planned share of units, 0..1 */
+  readonly share: number
+}
+
+export interface MetricRef {
+  readonly name: string
+  /** the event(s) it counts: funnel steps or a mean's source; the last is the goal */
+  readonly events: readonly string[]
+  readonly role: 'primary' | 'guardrail'
+  /** documented on the experiment, configured in the plugin settings, or inferred by this report */
+  readonly source: 'experiment' | 'settings' | 'inferred'
+  /** why it was inferred (for assumptions) */
+  readonly reason?: string
+}
+
+/** Every input of the checks, gathered once; each check is a pure function of it. */
+export interface CheckContext {
+  readonly flag: FlagDefinition
+  readonly experiment: ExperimentDefinition | null
+  readonly kind: FlagKind
+  /** A flag without an experiment that splits traffic (several variants, or a partial rollout). */
+  readonly deFactoExperiment: boolean
+  readonly expected: readonly ExpectedVariant[]
+  /** The exposure event that counts for this flag (the experiment's exposure config). */
+  readonly exposureEvent: string
+  readonly observation: FlagObservation | null
+  /** Counters of the counted exposure event, if it is one the counters keep. */
+  readonly exposure: ExposureObservation | null
+  /** Counters of the other exposure event (to catch double counting or the wrong event). */
+  readonly otherExposure: ExposureObservation | null
+  readonly metrics: readonly MetricRef[]
+  readonly cohorts: ReadonlyMap<number, CohortDefinition>
+  readonly settings: Settings
+  readonly nowMs: number
+  /** experiment start, or the flag's creation */
+  readonly startMs: number | null
+  /** experiment end date or a per-flag deadline; null when none */
+  readonly deadlineMs: number | null
+  /** the experiment is running (started, not ended, not archived), or the flag is active */
+  readonly running: boolean
+}
+
+export interface Check {
+  readonly id: CheckId
+  /** Which kinds it judges; the others get `not_applicable`. */
+  readonly appliesTo: (ctx: CheckContext) => boolean
+  readonly run: (ctx: CheckContext) => Omit<CheckResult, 'id'>
+}
+
+export function result(
+  status: CheckStatus,
+  summary: string,
+  evidence: Record<string, unknown> = {},
+  fix: string | null = null,
+  repairs: Repair[] = [],
+): Omit<CheckResult, 'id'> {
+  return { status, summary, evidence, fix, repairs }
+}

@@ -1,0 +1,128 @@
+import type { ExposureObservation, FlagObservation } from '../counters/observation.js'
+import { EXPOSURE_EVENTS, type ExposureEvent } from '../events/types.js'
+import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './checks/types.js'
+import { exposureEventOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
+import { inferGuardrails, inferPrimaryMetric } from './goals.js'
+import type { Settings } from './settings.js'
+
+const DAY_MS = 86_400_000
+
+export interface ContextInput {
+  readonly flag: FlagDefinition
+  readonly experiment: ExperimentDefinition | null
+  readonly observation: FlagObservation | null
+  readonly cohorts: ReadonlyMap<number, CohortDefinition>
+  readonly settings: Settings
+  readonly nowMs: number
+}
+
+export function kindOf(flag: FlagDefinition, experiment: ExperimentDefinition | null): FlagKind {
+  if (experiment) return 'experiment'
+  return (flag.filters.multivariate?.variants.length ?? 0) > 0 ? 'multivariate_flag' : 'boolean_flag'
+}
+
+/** The release condition that applies to everyone (no properties), else the widest one. */
+function mainRollout(flag: FlagDefinition): number {
+  const groups = flag.filters.groups.filter((g) => !g.variant)
+  const open = groups.find((g) => g.properties.length === 0)
+  const pct = (open ?? groups[0])?.rollout_percentage
+  return pct === null || pct === undefined ? 1 : pct / 100
+}
+
+/**
+ * The split PostHog judges against: the flag's current variant percentages (POSTHOG-FACTS §5), or
+ * true/false at the rollout percentage for a boolean flag.
+ */
+export function expectedVariants(flag: FlagDefinition): ExpectedVariant[] {
+  const variants = flag.filters.multivariate?.variants ?? []
+  if (variants.length > 0) return variants.map((v) => ({ key: v.key, value: v.key, share: v.rollout_percentage / 100 }))
+  const on = mainRollout(flag)
+  return [
+    { key: 'true', value: true, share: on },
+    { key: 'false', value: false, share: 1 - on },
+  ]
+}
+
+function parseDate(s: string | null | undefined): number | null {
+  if (!s) return null
+  const ms = Date.parse(s)
+  return Number.isFinite(ms) ? ms : null
+}
+
+/** Builds the frozen context of one flag: every input of every check, resolved once. */
+export function buildContext(input: ContextInput): CheckContext {
+  const { flag, experiment, observation, settings, nowMs } = input
+  const kind = kindOf(flag, experiment)
+  const expected = expectedVariants(flag)
+  const splitting = expected.filter((v) => v.share > 0 && v.share < 1).length >= 2
+  const exposureEvent = exposureEventOf(experiment)
+  const counted = (EXPOSURE_EVENTS as readonly string[]).includes(exposureEvent) ? (exposureEvent as ExposureEvent) : null
+  const other = counted ? EXPOSURE_EVENTS.find((e) => e !== counted)! : null
+  const exposure: ExposureObservation | null = counted ? (observation?.exposure[counted] ?? null) : null
+  const otherExposure: ExposureObservation | null = other ? (observation?.exposure[other] ?? null) : null
+
+  const metricNameOf = (event: string) => settings.metrics.find((m) => m.event === event)?.name ?? null
+  const metrics: MetricRef[] = []
+  if (experiment) {
+    for (const [role, list] of [['primary', experiment.metrics ?? []], ['guardrail', experiment.metrics_secondary ?? []]] as const) {
+      for (const m of list) {
+        const events = metricEvents(m)
+        if (events.length) metrics.push({ name: m.name ?? events.at(-1)!, events, role, source: 'experiment' })
+      }
+    }
+  } else {
+    for (const m of settings.metrics) {
+      if (m.kind !== 'counted') metrics.push({ name: m.name, events: [m.event], role: m.kind === 'goal' ? 'primary' : 'guardrail', source: 'settings' })
+    }
+  }
+  if (kind === 'experiment' && !metrics.some((m) => m.role === 'primary')) {
+    const inferred = inferPrimaryMetric(flag, experiment, observation, metricNameOf)
+    if (inferred) metrics.push(inferred)
+  }
+  if (kind === 'experiment' && !metrics.some((m) => m.role === 'guardrail')) metrics.push(...inferGuardrails(observation, metricNameOf))
+
+  const startMs = parseDate(experiment?.start_date) ?? parseDate(flag.created_at)
+  const endMs = parseDate(experiment?.end_date)
+  const deadlineSetting = settings.readoutDeadlines.get(flag.key) ?? null
+  const recommendedDays = (experiment?.parameters as { recommended_running_time?: number | null } | null | undefined)?.recommended_running_time
+  let deadlineMs = deadlineSetting ?? (endMs !== null && endMs > nowMs ? endMs : null)
+  if (deadlineMs === null && startMs !== null && typeof recommendedDays === 'number') deadlineMs = startMs + recommendedDays * DAY_MS
+  const ended = endMs !== null && endMs <= nowMs
+  const running = experiment
+    ? experiment.status === 'running' || (experiment.status == null && startMs !== null && startMs <= nowMs && !ended && !experiment.archived)
+    : flag.active && !flag.deleted
+
+  return {
+    flag,
+    experiment,
+    kind,
+    deFactoExperiment: kind !== 'experiment' && splitting,
+    expected,
+    exposureEvent,
+    observation,
+    exposure,
+    otherExposure,
+    metrics,
+    cohorts: input.cohorts,
+    settings,
+    nowMs,
+    startMs,
+    deadlineMs,
+    running,
+  }
+}
+
+/** Units of a variant that saw only it (PostHog's `exclude` handling of `$multiple`). */
+export function cleanUnits(ctx: CheckContext, key: string): number {
+  const v = findVariant(ctx.exposure, ctx.expected.find((e) => e.key === key)?.value ?? key)
+  return v ? Math.max(0, v.units - v.multipleVariantUnits) : 0
+}
+
+export function findVariant(exp: ExposureObservation | null, value: unknown) {
+  return exp?.variants.find((v) => v.value === value) ?? null
+}
+
+export function pct(x: number): string {
+  if (!Number.isFinite(x)) return '-'
+  return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`
+}

@@ -1,0 +1,175 @@
+import { z } from 'zod'
+import type { ExposureEvent } from '../events/types.js'
+
+/**
+ * PostHog's flag, experiment and cohort objects as the checks need them, validated at the boundary.
+ * Fields PostHog adds are ignored; a missing field the checks need is an error that names it.
+ */
+
+const propertyFilter = z.looseObject({
+  key: z.union([z.string(), z.number()]).optional(),
+  type: z.string().optional(),
+  value: z.unknown().optional(),
+  operator: z.string().nullish(),
+})
+
+const releaseGroup = z.looseObject({
+  properties: z.array(propertyFilter).nullish().transform((v) => v ?? []),
+  rollout_percentage: z.number().nullish(),
+  variant: z.string().nullish(),
+})
+
+const flagSchema = z.looseObject({
+  id: z.number(),
+  key: z.string().min(1),
+  name: z.string().nullish(),
+  active: z.boolean(),
+  deleted: z.boolean().optional().default(false),
+  archived: z.boolean().optional(),
+  ensure_experience_continuity: z.boolean().nullish(),
+  tags: z.array(z.string()).nullish(),
+  experiment_set: z.array(z.number()).nullish(),
+  filters: z.looseObject({
+    groups: z.array(releaseGroup).nullish().transform((v) => v ?? []),
+    multivariate: z
+      .looseObject({
+        variants: z.array(z.looseObject({ key: z.string(), name: z.string().nullish(), rollout_percentage: z.number() })),
+      })
+      .nullish(),
+    aggregation_group_type_index: z.number().nullish(),
+    holdout_groups: z.array(z.unknown()).nullish(),
+  }),
+  created_at: z.string().nullish(),
+})
+
+const eventsNode = z.looseObject({ kind: z.string().optional(), event: z.string().nullish(), name: z.string().nullish(), id: z.unknown().optional() })
+
+const metricSchema = z.looseObject({
+  kind: z.string().optional(),
+  uuid: z.string().nullish(),
+  name: z.string().nullish(),
+  metric_type: z.string().nullish(),
+  series: z.array(eventsNode).nullish(),
+  source: eventsNode.nullish(),
+  // legacy trends/funnels metrics
+  query: z.unknown().optional(),
+  filters: z.unknown().optional(),
+})
+
+const experimentSchema = z.looseObject({
+  id: z.number(),
+  name: z.string(),
+  description: z.string().nullish(),
+  feature_flag_key: z.string().min(1),
+  start_date: z.string().nullish(),
+  end_date: z.string().nullish(),
+  archived: z.boolean().optional().default(false),
+  deleted: z.boolean().optional().default(false),
+  status: z.string().nullish(),
+  type: z.string().nullish(),
+  parameters: z
+    .looseObject({
+      feature_flag_variants: z.array(z.looseObject({ key: z.string(), rollout_percentage: z.number().nullish() })).nullish(),
+      recommended_sample_size: z.number().nullish(),
+      minimum_detectable_effect: z.number().nullish(),
+    })
+    .nullish(),
+  metrics: z.array(metricSchema).nullish(),
+  metrics_secondary: z.array(metricSchema).nullish(),
+  saved_metrics: z.array(z.unknown()).nullish(),
+  exposure_criteria: z
+    .looseObject({
+      filterTestAccounts: z.boolean().nullish(),
+      exposure_config: z.looseObject({ kind: z.string().optional(), event: z.string().nullish(), properties: z.array(z.unknown()).nullish() }).nullish(),
+      multiple_variant_handling: z.enum(['exclude', 'first_seen']).nullish(),
+    })
+    .nullish(),
+  holdout: z.looseObject({ id: z.number().optional(), filters: z.unknown().optional() }).nullish(),
+  exposure_cohort: z.number().nullish(),
+  conclusion: z.string().nullish(),
+})
+
+const cohortSchema = z.looseObject({
+  id: z.number(),
+  name: z.string().nullish(),
+  is_static: z.boolean(),
+  deleted: z.boolean().optional().default(false),
+  count: z.number().nullish(),
+})
+
+const groupTypeSchema = z.looseObject({ group_type: z.string(), group_type_index: z.number() })
+
+export type FlagDefinition = z.infer<typeof flagSchema>
+export type ExperimentDefinition = z.infer<typeof experimentSchema>
+export type CohortDefinition = z.infer<typeof cohortSchema>
+export type MetricDefinition = z.infer<typeof metricSchema>
+
+export interface Definitions {
+  readonly flags: FlagDefinition[]
+  readonly experiments: ExperimentDefinition[]
+  readonly cohorts: CohortDefinition[]
+  /** group_type_index -> group type name */
+  readonly groupTypes: ReadonlyMap<number, string>
+}
+
+/** A definitions file that is not what PostHog returns; names the file, the entry and the field. */
+export class DefinitionsError extends Error {
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`${source}: ${problems.length === 1 ? problems[0] : `\n- ${problems.slice(0, 20).join('\n- ')}${problems.length > 20 ? `\n- ... and ${problems.length - 20} more` : ''}`}`)
+    this.name = 'DefinitionsError'
+  }
+}
+
+/** Accepts a list response `{results: [...]}` (any page) or a plain array. */
+function listOf(source: string, value: unknown): { items: unknown[]; path: string } {
+  if (Array.isArray(value)) return { items: value, path: '' }
+  if (value && typeof value === 'object' && Array.isArray((value as { results?: unknown }).results)) {
+    return { items: (value as { results: unknown[] }).results, path: 'results' }
+  }
+  throw new DefinitionsError(source, ['expected a list: a JSON array, or an API list response {"results": [...]}'])
+}
+
+function parseList<T>(source: string, value: unknown, schema: z.ZodType<T>, what: string): T[] {
+  const { items, path } = listOf(source, value)
+  const out: T[] = []
+  const problems: string[] = []
+  items.forEach((item, i) => {
+    const parsed = schema.safeParse(item)
+    if (parsed.success) {
+      out.push(parsed.data)
+      return
+    }
+    const label = (item as { key?: unknown; name?: unknown } | null)?.key ?? (item as { name?: unknown } | null)?.name
+    for (const issue of parsed.error.issues.slice(0, 3)) {
+      const field = [path ? `${path}[${i}]` : `[${i}]`, ...issue.path.map(String)].join('.')
+      problems.push(`${what} ${typeof label === 'string' ? `"${label}" ` : ''}at ${field}: ${issue.message}`)
+    }
+  })
+  if (problems.length) throw new DefinitionsError(source, problems)
+  return out
+}
+
+export function parseFlags(source: string, value: unknown): FlagDefinition[] {
+  return parseList(source, value, flagSchema, 'flag')
+}
+export function parseExperiments(source: string, value: unknown): ExperimentDefinition[] {
+  return parseList(source, value, experimentSchema, 'experiment')
+}
+export function parseCohorts(source: string, value: unknown): CohortDefinition[] {
+  return parseList(source, value, cohortSchema, 'cohort')
+}
+export function parseGroupTypes(source: string, value: unknown): Map<number, string> {
+  return new Map(parseList(source, value, groupTypeSchema, 'group type').map((g) => [g.group_type_index, g.group_type]))
+}
+
+/** The events a metric counts (funnel steps, or the mean's source). */
+export function metricEvents(m: MetricDefinition): string[] {
+  const nodes = m.series ?? (m.source ? [m.source] : [])
+  return nodes.map((n) => n.event ?? null).filter((e): e is string => typeof e === 'string' && e.length > 0)
+}
+
+/** The exposure event an experiment counts: its exposure config, else `$feature_flag_called`. */
+export function exposureEventOf(e: ExperimentDefinition | null): ExposureEvent | string {
+  const configured = e?.exposure_criteria?.exposure_config?.event
+  return configured && configured.length > 0 ? configured : '$feature_flag_called'
+}

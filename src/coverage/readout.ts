@@ -1,0 +1,51 @@
+import type { Report } from './report.js'
+
+// The readout is read in a minute: a few lines per section, the rest is in the table.
+const MAX_ITEMS = 5
+
+const name = (f: Report['flags'][number]) => (f.experiment ? `**${f.experiment.name}** (\`${f.key}\`)` : `\`${f.key}\``)
+
+/** A short Markdown decision summary: what can be trusted now, what to repair first and why, what was assumed. */
+export function writeReadout(report: Report): string {
+  const s = report.summary
+  const lines: string[] = []
+  lines.push(`# Experiment coverage: ${report.window.from} to ${report.window.to}`)
+  lines.push('')
+  lines.push(
+    `${s.flags} flags and experiments: **${s.trustworthy} trustworthy**, ${s.needs_backfill} need repair or backfill, ${s.blocked} blocked, ${s.insufficient_data} without enough data yet, ${s.inactive} inactive.`,
+  )
+  const trusted = report.flags.filter((f) => f.verdict === 'trustworthy')
+  lines.push('', '## Trustworthy now')
+  if (trusted.length === 0) lines.push('Nothing yet: every active flag has a gap below.')
+  for (const f of trusted.slice(0, MAX_ITEMS)) {
+    const units = f.variants.reduce((n, v) => n + v.units, 0)
+    lines.push(`- ${name(f)}: ${units} units, score ${f.score}.`)
+  }
+  if (trusted.length > MAX_ITEMS) lines.push(`- and ${trusted.length - MAX_ITEMS} more.`)
+
+  const blocked = report.flags.filter((f) => f.verdict === 'blocked')
+  if (blocked.length) {
+    lines.push('', '## Blocked: do not read these out')
+    for (const f of blocked.slice(0, MAX_ITEMS)) {
+      const why = f.checks.find((c) => c.status === 'fail')
+      lines.push(`- ${name(f)}: ${why?.summary ?? 'a blocking check failed.'}`)
+    }
+    if (blocked.length > MAX_ITEMS) lines.push(`- and ${blocked.length - MAX_ITEMS} more.`)
+  }
+
+  lines.push('', '## Repair first')
+  if (report.plan.length === 0) lines.push('Nothing to repair.')
+  report.plan.slice(0, MAX_ITEMS).forEach((item, i) => {
+    const deadline = item.days_to_deadline !== null ? `, readout in ${Math.max(0, Math.round(item.days_to_deadline))} days` : ''
+    lines.push(`${i + 1}. \`${item.flag}\`: ${item.action} (${item.category}, ${item.effort} effort${deadline}). Why: ${item.reason}`)
+  })
+  if (report.plan.length > MAX_ITEMS) lines.push(`\n${report.plan.length - MAX_ITEMS} more repairs are in the plan.`)
+
+  const assumptions = report.flags.flatMap((f) => f.assumptions.map((a) => `\`${f.key}\`: ${a}`))
+  if (assumptions.length) {
+    lines.push('', '## Assumptions')
+    for (const a of assumptions.slice(0, MAX_ITEMS * 2)) lines.push(`- ${a}`)
+    if (assumptions.length > MAX_ITEMS * 2) lines.push(`- and ${assumptions.length - MAX_ITEMS * 2} more.`)
+  }
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,33 @@
+import type { CheckContext, CheckId, CheckResult } from './checks/types.js'
+
+export type Verdict = 'trustworthy' | 'needs_backfill' | 'blocked' | 'insufficient_data' | 'inactive'
+
+/**
+ * Failures no backfill can repair: the assignment itself is broken (a mismatched split, users in
+ * several variants, a flag that does not split). The decision must wait for a fix and new data.
+ */
+const BLOCKING: ReadonlySet<CheckId> = new Set(['sample_ratio', 'multiple_variants', 'flag_state'])
+
+// Weights of the 0-100 score: a blocking failure costs most, a warning a little, an unknown less.
+const PENALTY = { blockingFail: 35, fail: 25, warn: 8, unknown: 3 } as const
+
+export function verdictOf(ctx: CheckContext, results: readonly CheckResult[]): Verdict {
+  if (!ctx.running) return 'inactive'
+  const fails = results.filter((r) => r.status === 'fail')
+  if (fails.some((r) => BLOCKING.has(r.id))) return 'blocked'
+  if (fails.some((r) => r.id !== 'sample_size')) return 'needs_backfill'
+  if (fails.length) return 'insufficient_data'
+  // Launched too recently to judge exposure at all.
+  if (results.some((r) => r.id === 'exposure_present' && r.status === 'unknown')) return 'insufficient_data'
+  return 'trustworthy'
+}
+
+export function scoreOf(results: readonly CheckResult[]): number {
+  let score = 100
+  for (const r of results) {
+    if (r.status === 'fail') score -= BLOCKING.has(r.id) ? PENALTY.blockingFail : PENALTY.fail
+    else if (r.status === 'warn') score -= PENALTY.warn
+    else if (r.status === 'unknown') score -= PENALTY.unknown
+  }
+  return Math.max(0, score)
+}
