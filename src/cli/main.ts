@@ -22,11 +22,11 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('Feed a simulated project through the plugin (in-memory cache, no PostHog account) and print the per-variant counters')
+    .description('Feed a simulated project of twenty flags through the plugin (in-memory cache, no PostHog account) and print its coverage table and readout')
     .option('--seed <n>', 'simulation seed', positiveInt('--seed'), 1)
     .option('--users <n>', 'simulated users', positiveInt('--users'), 3000)
     .option('--days <n>', 'days of traffic', positiveInt('--days'), 14)
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
     .action(async (opts) => {
       process.stdout.write(await runDemo(opts))
     })

@@ -25,6 +25,8 @@ const AREAS: readonly AreaGuess[] = [
 /** Guardrails most teams watch whatever the area: errors, refunds, support load. */
 export const DEFAULT_GUARDRAIL_EVENTS = ['$exception', 'refund_requested', 'support_ticket_created'] as const
 
+const article = (word: string) => (/^[aeiou]/.test(word) ? 'an' : 'a')
+
 function wordsOf(flag: FlagDefinition, experiment: ExperimentDefinition | null): string {
   return [flag.key, flag.name ?? '', ...(flag.tags ?? []), experiment?.name ?? '', experiment?.description ?? ''].join(' ').toLowerCase()
 }
@@ -64,7 +66,7 @@ export function inferPrimaryMetric(flag: FlagDefinition, experiment: ExperimentD
       events: [best.event],
       role: 'primary',
       source: 'inferred',
-      reason: `${area ? `"${flag.key}" reads as a ${area.area} change, and ` : ''}${best.event} is the ${area ? `${area.area} ` : ''}goal its exposed units send most (${best.units} units)`,
+      reason: `${area ? `"${flag.key}" reads as ${article(area.area)} ${area.area} change, and ` : ''}${best.event} is the ${area ? `${area.area} ` : ''}goal its exposed units send most (${best.units} units)`,
     }
   }
   if (!area) return null
@@ -73,7 +75,7 @@ export function inferPrimaryMetric(flag: FlagDefinition, experiment: ExperimentD
     events: [area.goals[0] as string],
     role: 'primary',
     source: 'inferred',
-    reason: `"${flag.key}" reads as a ${area.area} change; ${area.goals[0]} is the usual goal there, though no exposed unit has sent it yet`,
+    reason: `"${flag.key}" reads as ${article(area.area)} ${area.area} change; ${area.goals[0]} is the usual goal there, though no exposed unit has sent it yet`,
   }
 }
 

@@ -1,5 +1,13 @@
 import type { Report } from './report.js'
 
+// Failures that block a readout, shown first: the assignment itself is broken.
+const BLOCKING_FIRST = ['flag_state', 'sample_ratio', 'multiple_variants']
+
+function inDays(days: number): string {
+  const d = Math.max(0, Math.round(days))
+  return d === 0 ? 'readout due today' : `readout in ${d} day${d === 1 ? '' : 's'}`
+}
+
 // The readout is read in a minute: a few lines per section, the rest is in the table.
 const MAX_ITEMS = 5
 
@@ -27,16 +35,27 @@ export function writeReadout(report: Report): string {
   if (blocked.length) {
     lines.push('', '## Blocked: do not read these out')
     for (const f of blocked.slice(0, MAX_ITEMS)) {
-      const why = f.checks.find((c) => c.status === 'fail')
+      const fails = f.checks.filter((c) => c.status === 'fail')
+      const why = BLOCKING_FIRST.map((id) => fails.find((c) => c.id === id)).find(Boolean) ?? fails[0]
       lines.push(`- ${name(f)}: ${why?.summary ?? 'a blocking check failed.'}`)
     }
     if (blocked.length > MAX_ITEMS) lines.push(`- and ${blocked.length - MAX_ITEMS} more.`)
   }
 
+  const repair = report.flags.filter((f) => f.verdict === 'needs_backfill')
+  if (repair.length) {
+    lines.push('', '## Needs repair or backfill before a readout')
+    for (const f of repair.slice(0, MAX_ITEMS * 2)) {
+      const fired = f.checks.filter((c) => c.status === 'fail')
+      lines.push(`- ${name(f)}: ${fired.map((c) => c.id).join(', ')}. ${fired[0]?.summary ?? ''}`)
+    }
+    if (repair.length > MAX_ITEMS * 2) lines.push(`- and ${repair.length - MAX_ITEMS * 2} more.`)
+  }
+
   lines.push('', '## Repair first')
   if (report.plan.length === 0) lines.push('Nothing to repair.')
   report.plan.slice(0, MAX_ITEMS).forEach((item, i) => {
-    const deadline = item.days_to_deadline !== null ? `, readout in ${Math.max(0, Math.round(item.days_to_deadline))} days` : ''
+    const deadline = item.days_to_deadline !== null ? `, ${inDays(item.days_to_deadline)}` : ''
     lines.push(`${i + 1}. \`${item.flag}\`: ${item.action} (${item.category}, ${item.effort} effort${deadline}). Why: ${item.reason}`)
   })
   if (report.plan.length > MAX_ITEMS) lines.push(`\n${report.plan.length - MAX_ITEMS} more repairs are in the plan.`)

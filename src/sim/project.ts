@@ -100,9 +100,10 @@ const DEMO: readonly Template[] = [
   { area: 'onboarding', noun: 'progress-bar', kind: 'boolean_flag', rollout: 0.4, group: true },
 ]
 
-/** Which demo flag carries which defect in the default mix; the others are healthy. */
-const DEMO_MIX: readonly [DefectId, string][] = [
-  ['sample_ratio_mismatch', 'pricing-annual-toggle'],
+/** Which demo flag carries which defect in the default mix (and its size, if not the default). */
+const DEMO_MIX: readonly [DefectId, string, number?][] = [
+  // large enough to show in a demo-sized project
+  ['sample_ratio_mismatch', 'pricing-annual-toggle', 0.4],
   ['crossover', 'onboarding-checklist'],
   ['server_side_exposure', 'campaign-referral-bonus'],
   ['miscased_variant', 'pricing-plan-cards'],
@@ -162,6 +163,8 @@ function applyDefect(flag: FlagPlan, id: DefectId, param: number | null, project
   if (id === 'missing_exposure_server') flag.lib = 'posthog-node'
   if (id === 'double_exposure_event') flag.exposureEvent = '$feature_flag_called'
   if (id === 'underpowered') flag.rollout = param ?? 0.04
+  // Crossing needs a person exposed on more than one visit: the flag sits where people return.
+  if (id === 'crossover') flag.reach = 0.95
   if (id === 'flag_off_running') flag.offMs = project.startMs + Math.floor((project.endMs - project.startMs) * 0.6)
 }
 
@@ -201,7 +204,7 @@ export function buildProject(opts: ProjectOptions): Project {
   const requests: DefectRequest[] =
     opts.defects === 'mix'
       ? templates === DEMO
-        ? DEMO_MIX.map(([id, flag]) => ({ id, flag, param: DEFECTS.get(id)!.defaultParam }))
+        ? DEMO_MIX.map(([id, flag, size]) => ({ id, flag, param: size ?? DEFECTS.get(id)!.defaultParam }))
         : DEFECT_IDS.filter((id) => id !== 'underpowered').map((id) => ({ id, flag: null, param: DEFECTS.get(id)!.defaultParam }))
       : opts.defects
   for (const req of requests) {

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { reportSchema } from '../../src/coverage/report-schema.js'
+import { DEFECTS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
+import { simulate } from '../../src/sim/simulation.js'
+import { writeSimulation } from '../../src/sim/write.js'
+
+const exec = promisify(execFile)
+const END = Date.UTC(2026, 10, 20)
+let dir = ''
+let gzDir = ''
+let injected: { flag: string; defect: string }[] = []
+
+/** Runs the CLI as users do (through tsx, so no build is needed) and returns its exit code and output. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { maxBuffer: 64 << 20 })
+    return { code: 0, stdout, stderr }
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string }
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+const files = (d: string, events = 'events.ndjson') => ['--events', join(d, events), '--flags', join(d, 'flags.json'), '--experiments', join(d, 'experiments.json'), '--cohorts', join(d, 'cohorts.json'), '--group-types', join(d, 'group_types.json')]
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ec-audit-'))
+  gzDir = mkdtempSync(join(tmpdir(), 'ec-audit-gz-'))
+  const opts = { seed: 3, flags: 20, users: 1200, days: 14, endMs: END, defects: parseDefectList('mix') }
+  const written = await writeSimulation(simulate(opts), dir)
+  injected = written.truth.defects
+  await writeSimulation(simulate(opts), gzDir, { gzip: true })
+})
+
+describe('experiment-coverage audit', () => {
+  it('prints the coverage table and a readout that name every flag with an injected defect', async () => {
+    const { code, stdout } = await cli('audit', ...files(dir))
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/verdict/)
+    const readout = stdout.slice(stdout.indexOf('# Experiment coverage'))
+    expect(readout).toMatch(/## Repair first/)
+    for (const d of injected) expect(readout, d.defect).toContain(d.flag)
+  })
+
+  it('writes JSON that validates against the documented report shape, and reads .ndjson.gz the same', async () => {
+    const out = join(dir, 'report.json')
+    expect((await cli('audit', ...files(dir), '--format', 'json', '--out', out)).code).toBe(0)
+    const report = reportSchema.parse(JSON.parse(readFileSync(out, 'utf8')))
+    expect(report.flags).toHaveLength(20)
+    for (const d of injected) {
+      const flag = report.flags.find((f) => f.key === d.flag)!
+      const fired = flag.checks.filter((c) => c.status === 'fail' || c.status === 'warn').map((c) => c.id)
+      expect(fired, `${d.defect} on ${d.flag}`).toEqual(expect.arrayContaining([...DEFECTS.get(d.defect as DefectId)!.checks]))
+    }
+    const gz = JSON.parse((await cli('audit', ...files(gzDir, 'events.ndjson.gz'), '--format', 'json')).stdout)
+    expect(gz.flags.map((f: { key: string; verdict: string }) => [f.key, f.verdict])).toEqual(report.flags.map((f) => [f.key, f.verdict]))
+  })
+
+  it.each([
+    ['markdown', /^# Experiment coverage/m],
+    ['csv', /^flag,kind,experiment,verdict,score,check,status,summary,fix\r\n/],
+    ['html', /^<!doctype html>/],
+  ])('writes %s', async (format, pattern) => {
+    const { code, stdout } = await cli('audit', ...files(dir), '--format', format)
+    expect(code).toBe(0)
+    expect(stdout).toMatch(pattern)
+  })
+
+  it('--fail-on blocked exits 1 when a flag is blocked, and names it', async () => {
+    const { code, stderr } = await cli('audit', ...files(dir), '--format', 'json', '--fail-on', 'blocked')
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/--fail-on blocked: \d+ flags/)
+  })
+
+  it('names the file when it cannot be read', async () => {
+    const { code, stderr } = await cli('audit', '--events', join(dir, 'nope.ndjson'), '--flags', join(dir, 'flags.json'))
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/nope\.ndjson: cannot read \(ENOENT\)/)
+  })
+
+  it('names the file and line of a JSON syntax error in the flags', async () => {
+    const bad = join(dir, 'bad-flags.json')
+    writeFileSync(bad, '{\n  "results": [\n    {"id": 1,,}\n  ]\n}\n')
+    const { code, stderr } = await cli('audit', '--events', join(dir, 'events.ndjson'), '--flags', bad)
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/bad-flags\.json:3: not valid JSON/)
+  })
+
+  it('names the entry and the field of a flag that is not shaped like PostHog\'s', async () => {
+    const bad = join(dir, 'shape-flags.json')
+    writeFileSync(bad, JSON.stringify({ results: [{ id: 1, key: 'ok', active: true, filters: { groups: [] } }, { id: 2, key: 'broken', filters: {} }] }))
+    const { code, stderr } = await cli('audit', '--events', join(dir, 'events.ndjson'), '--flags', bad)
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/flag "broken" at results\[1\]\.active/)
+  })
+
+  it('skips a broken event line with its file and line number, and keeps everything else', async () => {
+    const events = readFileSync(join(dir, 'events.ndjson'), 'utf8').split('\n')
+    events.splice(3, 0, '{"event": "$pageview", "properties": {')
+    const broken = join(dir, 'broken.ndjson')
+    writeFileSync(broken, events.join('\n'))
+    const { code, stderr, stdout } = await cli('audit', ...files(dir, 'broken.ndjson'), '--format', 'json')
+    expect(code).toBe(0)
+    expect(stderr).toMatch(/broken\.ndjson:4: skipped, not JSON/)
+    expect(JSON.parse(stdout).flags).toHaveLength(20)
+  })
+
+  it('stops on a file that is not events at all', async () => {
+    const csv = join(dir, 'events.csv')
+    writeFileSync(csv, Array.from({ length: 50 }, (_, i) => `event,${i},x`).join('\n'))
+    const { code, stderr } = await cli('audit', '--events', csv, '--flags', join(dir, 'flags.json'))
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/events\.csv: the first 10 lines are not JSON/)
+  })
+
+  it('--help lists the options', async () => {
+    const { stdout } = await cli('audit', '--help')
+    for (const option of ['--events', '--flags', '--experiments', '--cohorts', '--format', '--out', '--fail-on']) expect(stdout).toContain(option)
+  })
+})

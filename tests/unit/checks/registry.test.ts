@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import { CHECKS, runChecks } from '../../../src/coverage/checks/registry.js'
+import { CHECK_IDS, type Check } from '../../../src/coverage/checks/types.js'
+import { context } from '../../support/context.js'
+
+describe('the check registry', () => {
+  it('turns a check that throws into unknown, with the error, and still runs every other check', () => {
+    const broken: Check = {
+      id: 'sample_ratio',
+      appliesTo: () => true,
+      run: () => {
+        throw new Error('division by zero')
+      },
+    }
+    const checks = CHECKS.map((c) => (c.id === 'sample_ratio' ? broken : c))
+    const results = runChecks(context(), checks)
+    expect(results.find((r) => r.id === 'sample_ratio')).toMatchObject({ status: 'unknown', evidence: { error: 'division by zero' } })
+    expect(results.filter((r) => r.id !== 'sample_ratio').every((r) => r.status !== 'unknown' || r.summary !== '')).toBe(true)
+    expect(results.map((r) => r.id)).toEqual(CHECKS.map((c) => c.id))
+    expect(results.find((r) => r.id === 'exposure_present')?.status).toBe('pass')
+  })
+
+  it('marks a check that does not apply as not_applicable instead of running it', () => {
+    let ran = false
+    const picky: Check = { id: 'guardrails', appliesTo: () => false, run: () => ((ran = true), { status: 'pass', summary: '', evidence: {}, fix: null, repairs: [] }) }
+    expect(runChecks(context(), [picky])[0]).toMatchObject({ status: 'not_applicable' })
+    expect(ran).toBe(false)
+  })
+
+  it('has exactly one check per id of DESIGN.md, each in its own file', () => {
+    expect([...CHECKS.map((c) => c.id)].sort()).toEqual([...CHECK_IDS].sort())
+  })
+
+  it('a healthy running experiment passes every check', () => {
+    const failing = runChecks(context()).filter((r) => r.status !== 'pass')
+    expect(failing.map((r) => `${r.id}: ${r.summary}`)).toEqual([])
+  })
+})
