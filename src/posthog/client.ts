@@ -1,0 +1,198 @@
+import ky, { HTTPError, TimeoutError, type KyInstance } from 'ky'
+import PQueue from 'p-queue'
+import { z } from 'zod'
+
+/**
+ * A typed client for PostHog's REST API (POSTHOG-FACTS §4): flags, experiments (the list, then
+ * each one, since the list omits metrics and exposure criteria), cohorts, group types, HogQL
+ * queries and hog functions. It keeps to PostHog's limits: 240 requests a minute, 3 concurrent
+ * queries; retries 429 and 5xx with backoff, honouring Retry-After; times out.
+ */
+export interface PostHogClientOptions {
+  /** https://us.posthog.com, https://eu.posthog.com, or a self-hosted address */
+  readonly host: string
+  readonly projectId: string
+  readonly personalApiKey: string
+  readonly fetch?: typeof fetch
+  /** per request, ms (default 30 s) */
+  readonly timeoutMs?: number
+  /** per HogQL query, ms (default 60 s: PostHog runs a query for up to 10 s, queued ones wait) */
+  readonly queryTimeoutMs?: number
+  /** retries after the first attempt (default 4) */
+  readonly retries?: number
+  /** PostHog allows 240 requests a minute and 3 concurrent queries per project */
+  readonly requestsPerMinute?: number
+  readonly maxConcurrentQueries?: number
+  /** called after each HTTP exchange (including retried ones): the online audit prints a summary */
+  readonly onRequest?: (info: RequestInfo) => void
+}
+
+export interface RequestInfo {
+  readonly method: string
+  readonly path: string
+  readonly status: number | null
+  readonly ms: number
+  readonly query?: string
+}
+
+/** An error PostHog returned, or a request that did not complete; the message says what to do. */
+export class PostHogApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly path: string,
+    readonly detail: string | null = null,
+  ) {
+    super(message)
+    this.name = 'PostHogApiError'
+  }
+}
+
+const page = z.looseObject({ next: z.string().nullish(), results: z.array(z.unknown()) })
+const queryResponse = z.looseObject({
+  results: z.array(z.array(z.unknown())),
+  columns: z.array(z.string()).nullish(),
+  types: z.array(z.unknown()).nullish(),
+  hogql: z.string().nullish(),
+})
+export type QueryResult = { columns: string[]; rows: unknown[][] }
+
+// The largest page PostHog's list endpoints serve; fewer round trips for big projects.
+const PAGE_LIMIT = 100
+// PostHog returns at most 50,000 rows for a HogQL query with an explicit LIMIT.
+export const QUERY_ROW_LIMIT = 50_000
+
+export class PostHogClient {
+  private readonly http: KyInstance
+  private readonly requests: PQueue
+  private readonly queries: PQueue
+  readonly base: string
+
+  constructor(readonly options: PostHogClientOptions) {
+    const host = options.host.replace(/\/+$/, '')
+    this.base = `${host}/api/projects/${encodeURIComponent(options.projectId)}/`
+    this.requests = new PQueue({ intervalCap: options.requestsPerMinute ?? 240, interval: 60_000 })
+    this.queries = new PQueue({ concurrency: options.maxConcurrentQueries ?? 3 })
+    this.http = ky.create({
+      fetch: options.fetch,
+      headers: { Authorization: `Bearer ${options.personalApiKey}`, Accept: 'application/json' },
+      timeout: options.timeoutMs ?? 30_000,
+      retry: {
+        limit: options.retries ?? 4,
+        // HogQL queries are reads: retrying the POST is safe.
+        methods: ['get', 'post'],
+        statusCodes: [408, 429, 500, 502, 503, 504],
+        afterStatusCodes: [413, 429, 503],
+        maxRetryAfter: 120_000,
+        backoffLimit: 30_000,
+      },
+      hooks: {
+        afterResponse: [
+          (request, _options, response) => {
+            this.report(request, response.status)
+          },
+        ],
+      },
+    })
+  }
+
+  private started = new WeakMap<Request, number>()
+  private report(request: Request, status: number | null): void {
+    const t0 = this.started.get(request) ?? performance.now()
+    this.options.onRequest?.({ method: request.method, path: new URL(request.url).pathname, status, ms: performance.now() - t0 })
+  }
+
+  /** One request through the rate limit, with PostHog's errors turned into messages that say what to do. */
+  private async send<T>(method: 'get' | 'post', url: string, json?: unknown, timeout?: number): Promise<T> {
+    const path = new URL(url).pathname
+    return (await this.requests.add(async () => {
+      try {
+        const response = await this.http(url, {
+          method,
+          json,
+          timeout,
+          hooks: { beforeRequest: [(request) => void this.started.set(request, performance.now())] },
+        })
+        return (await response.json()) as T
+      } catch (e) {
+        throw await this.explain(e, path, timeout ?? this.options.timeoutMs ?? 30_000)
+      }
+    })) as T
+  }
+
+  private async explain(e: unknown, path: string, timeoutMs: number): Promise<PostHogApiError> {
+    const host = this.options.host
+    if (e instanceof TimeoutError) return new PostHogApiError(`PostHog did not answer ${path} within ${timeoutMs / 1000} s.`, null, path)
+    if (e instanceof HTTPError) {
+      const status = e.response.status
+      let detail: string | null = null
+      try {
+        const body = (await e.response.clone().json()) as { detail?: unknown; code?: unknown }
+        detail = typeof body.detail === 'string' ? body.detail : typeof body.code === 'string' ? body.code : null
+      } catch {
+        detail = null
+      }
+      const why = detail ? `: ${detail}` : ''
+      if (status === 401) return new PostHogApiError(`PostHog rejected the personal API key (401${why}). Check POSTHOG_PERSONAL_API_KEY: it may be expired or revoked.`, status, path, detail)
+      if (status === 403) return new PostHogApiError(`The personal API key may not read ${path} (403${why}). Give it read access to feature flags, experiments, cohorts and queries.`, status, path, detail)
+      if (status === 404) return new PostHogApiError(`${host} has no ${path} (404${why}). Check POSTHOG_HOST and POSTHOG_PROJECT_ID.`, status, path, detail)
+      if (status === 429) return new PostHogApiError(`PostHog kept rate-limiting ${path} (429${why}) after retries.`, status, path, detail)
+      return new PostHogApiError(`PostHog answered ${path} with ${status}${why}.`, status, path, detail)
+    }
+    const message = e instanceof Error ? `${e.message}${(e as { cause?: Error }).cause ? ` (${(e as { cause?: Error }).cause?.message})` : ''}` : String(e)
+    return new PostHogApiError(`Could not reach ${host} for ${path}: ${message}`, null, path)
+  }
+
+  /** Every result of a list endpoint, following `next` until it is null. */
+  async list(path: string): Promise<unknown[]> {
+    const out: unknown[] = []
+    let url: string | null = `${this.base}${path}${path.includes('?') ? '&' : '?'}limit=${PAGE_LIMIT}`
+    for (let pages = 0; url; pages++) {
+      if (pages > 10_000) throw new PostHogApiError(`${path}: pagination did not end`, null, path)
+      const body = page.safeParse(await this.send('get', url))
+      if (!body.success) throw new PostHogApiError(`${path}: expected a list page {next, results}, got ${JSON.stringify(body.error.issues[0])}`, 200, path)
+      out.push(...body.data.results)
+      url = body.data.next ?? null
+    }
+    return out
+  }
+
+  get<T = unknown>(path: string): Promise<T> {
+    return this.send<T>('get', `${this.base}${path}`)
+  }
+
+  listFlags(): Promise<unknown[]> {
+    return this.list('feature_flags/')
+  }
+
+  listCohorts(): Promise<unknown[]> {
+    return this.list('cohorts/')
+  }
+
+  listGroupTypes(): Promise<unknown[]> {
+    // Not paginated: PostHog returns the (at most five) group types as a plain array.
+    return this.get<unknown[]>('groups_types/')
+  }
+
+  listHogFunctions(): Promise<unknown[]> {
+    return this.list('hog_functions/')
+  }
+
+  /** The list omits metrics and exposure criteria: fetch each experiment too. */
+  async listExperiments(): Promise<unknown[]> {
+    const summaries = (await this.list('experiments/')) as { id?: unknown; deleted?: unknown }[]
+    const ids = summaries.filter((e) => typeof e.id === 'number' && e.deleted !== true).map((e) => e.id as number)
+    return Promise.all(ids.map((id) => this.get(`experiments/${id}/`)))
+  }
+
+  /** Runs a HogQL query (at most 3 at once) and returns its columns and rows. */
+  async query(hogql: string, name: string): Promise<QueryResult> {
+    return (await this.queries.add(async () => {
+      const body = queryResponse.safeParse(
+        await this.send('post', `${this.base}query/`, { query: { kind: 'HogQLQuery', query: hogql }, name }, this.options.queryTimeoutMs ?? 60_000),
+      )
+      if (!body.success) throw new PostHogApiError(`query "${name}": expected {results, columns}, got ${JSON.stringify(body.error.issues[0])}`, 200, 'query/')
+      return { columns: body.data.columns ?? [], rows: body.data.results }
+    })) as QueryResult
+  }
+}

@@ -1,0 +1,107 @@
+import { setupServer } from 'msw/node'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
+import { simulate } from '../../src/sim/simulation.js'
+import { HOST, HttpResponse, KEY, PROJECT, base, delay, http, posthogHandlers } from '../support/posthog-api.js'
+
+const sim = simulate({ seed: 5, flags: 250, users: 1, days: 2, endMs: Date.UTC(2026, 10, 20), defects: [] })
+const data = {
+  flags: sim.project.api.flags,
+  experiments: sim.project.api.experiments,
+  cohorts: sim.project.api.cohorts,
+  groupTypes: [{ group_type: 'company', group_type_index: 0 }],
+  query: () => ({ columns: ['n'], results: [[1]] }),
+}
+const server = setupServer(...posthogHandlers(data))
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+afterEach(() => server.resetHandlers())
+afterAll(() => server.close())
+
+function client(over: Partial<ConstructorParameters<typeof PostHogClient>[0]> = {}, seen: RequestInfo[] = []) {
+  return new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, retries: 3, onRequest: (i) => seen.push(i), ...over })
+}
+
+describe('the PostHog client', () => {
+  it('follows `next` through every page of flags', async () => {
+    const seen: RequestInfo[] = []
+    const flags = await client({}, seen).listFlags()
+    expect(flags).toHaveLength(250)
+    expect(seen.filter((s) => s.path.endsWith('/feature_flags/'))).toHaveLength(3)
+  })
+
+  it('fetches each experiment, since the list omits metrics and exposure criteria', async () => {
+    const experiments = (await client().listExperiments()) as { metrics?: unknown; exposure_criteria?: unknown }[]
+    expect(experiments).toHaveLength(data.experiments.length)
+    expect(experiments.every((e) => Array.isArray(e.metrics) && e.exposure_criteria)).toBe(true)
+  })
+
+  it('waits as Retry-After says on a 429, then succeeds', async () => {
+    let calls = 0
+    server.use(
+      http.get(`${base}/cohorts/`, () => {
+        calls++
+        return calls === 1 ? HttpResponse.json({ detail: 'Request was throttled.' }, { status: 429, headers: { 'Retry-After': '1' } }) : undefined
+      }),
+    )
+    const t0 = Date.now()
+    expect(await client().listCohorts()).toHaveLength(3)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950)
+    expect(calls).toBe(2)
+  })
+
+  it('retries a burst of 500s with backoff', async () => {
+    let calls = 0
+    server.use(http.get(`${base}/groups_types/`, () => (++calls <= 2 ? HttpResponse.json({ detail: 'A server error occurred.' }, { status: 500 }) : undefined)))
+    expect(await client().listGroupTypes()).toEqual(data.groupTypes)
+    expect(calls).toBe(3)
+  })
+
+  it('gives up after the retries with a message naming the status', async () => {
+    server.use(http.get(`${base}/groups_types/`, () => HttpResponse.json({ detail: 'A server error occurred.' }, { status: 502 })))
+    await expect(client({ retries: 1 }).listGroupTypes()).rejects.toThrow(/answered .*groups_types\/ with 502: A server error occurred/)
+  })
+
+  it('says the key is expired or revoked on a 401, without retrying', async () => {
+    let calls = 0
+    server.use(http.get(`${base}/feature_flags/`, () => (calls++, HttpResponse.json({ type: 'authentication_error', code: 'authentication_failed', detail: 'Personal API key is invalid.' }, { status: 401 }))))
+    await expect(client().listFlags()).rejects.toThrow(/rejected the personal API key \(401: Personal API key is invalid\.\)/)
+    expect(calls).toBe(1)
+  })
+
+  it('names the missing scope on a 403', async () => {
+    server.use(http.get(`${base}/experiments/`, () => HttpResponse.json({ type: 'authentication_error', code: 'permission_denied', detail: "API key missing required scope 'experiment:read'" }, { status: 403 })))
+    await expect(client().listExperiments()).rejects.toThrow(/experiment:read/)
+  })
+
+  it('points at the host and project id on a 404', async () => {
+    await expect(new PostHogClient({ host: HOST, projectId: '999', personalApiKey: KEY, retries: 0 }).listFlags()).rejects.toThrow(
+      /has no \/api\/projects\/999\/feature_flags\/ \(404: Not found\.\)\. Check POSTHOG_HOST and POSTHOG_PROJECT_ID/,
+    )
+  })
+
+  it('times out a query that does not come back', async () => {
+    server.use(http.post(`${base}/query/`, async () => (await delay(2_000), HttpResponse.json({ results: [] }))))
+    await expect(client({ queryTimeoutMs: 300, retries: 0 }).query('SELECT 1', 'slow')).rejects.toThrow(/did not answer .*query\/ within 0.3 s/)
+  })
+
+  it('runs at most three queries at once', async () => {
+    let inFlight = 0
+    let peak = 0
+    server.use(
+      http.post(`${base}/query/`, async () => {
+        peak = Math.max(peak, ++inFlight)
+        await delay(50)
+        inFlight--
+        return HttpResponse.json({ columns: ['n'], results: [[1]] })
+      }),
+    )
+    const c = client()
+    await Promise.all(Array.from({ length: 10 }, (_, i) => c.query('SELECT 1', `q${i}`)))
+    expect(peak).toBe(3)
+  })
+
+  it('ignores fields PostHog adds, and reports a page that is not a list page', async () => {
+    server.use(http.get(`${base}/cohorts/`, () => HttpResponse.json({ rows: [] })))
+    await expect(client().listCohorts()).rejects.toThrow(/expected a list page/)
+  })
+})

@@ -1,0 +1,74 @@
+import { http, HttpResponse, delay, type HttpHandler } from 'msw'
+
+/**
+ * msw handlers shaped like PostHog's API (POSTHOG-FACTS §4): list endpoints page with
+ * {count, next, previous, results} and absolute `next` URLs; the experiments list omits metrics
+ * and exposure criteria; errors carry {type, code, detail}.
+ */
+export const HOST = 'https://eu.posthog.test'
+export const PROJECT = '4242'
+export const KEY = 'phx_test_key'
+export const base = `${HOST}/api/projects/${PROJECT}`
+
+export function pageOf(path: string, items: unknown[], url: URL): { count: number; next: string | null; previous: string | null; results: unknown[] } {
+  const limit = Number(url.searchParams.get('limit') ?? 100)
+  const offset = Number(url.searchParams.get('offset') ?? 0)
+  const next = offset + limit < items.length ? `${base}/${path}?limit=${limit}&offset=${offset + limit}` : null
+  const previous = offset > 0 ? `${base}/${path}?limit=${limit}&offset=${Math.max(0, offset - limit)}` : null
+  return { count: items.length, next, previous, results: items.slice(offset, offset + limit) }
+}
+
+export const authError = () =>
+  HttpResponse.json({ type: 'authentication_error', code: 'authentication_failed', detail: 'Personal API key is invalid.', attr: null }, { status: 401 })
+
+function authorized(request: Request): boolean {
+  return request.headers.get('authorization') === `Bearer ${KEY}`
+}
+
+export interface ApiData {
+  flags: unknown[]
+  experiments: unknown[]
+  cohorts: unknown[]
+  groupTypes: unknown[]
+  /** answers a HogQL query: columns and rows */
+  query?: (hogql: string) => { columns: string[]; results: unknown[][] }
+}
+
+/** The endpoints the client uses, serving the given objects. */
+export function posthogHandlers(data: ApiData): HttpHandler[] {
+  const summary = (e: Record<string, unknown>) => {
+    const { metrics: _m, metrics_secondary: _s, exposure_criteria: _x, ...rest } = e
+    return rest
+  }
+  const guard = (fn: (request: Request, url: URL, params: Record<string, string>) => Response | Promise<Response>) =>
+    async ({ request, params }: { request: Request; params: Record<string, string | readonly string[] | undefined> }) =>
+      authorized(request) ? fn(request, new URL(request.url), params as Record<string, string>) : authError()
+  return [
+    // Another project id: PostHog answers 404 for a project the key cannot see.
+    http.all(`${HOST}/api/projects/:project/*`, ({ params }) =>
+      params.project === PROJECT ? undefined : HttpResponse.json({ type: 'invalid_request', code: 'not_found', detail: 'Not found.' }, { status: 404 }),
+    ),
+    http.get(`${base}/feature_flags/`, guard((_r, url) => HttpResponse.json(pageOf('feature_flags/', data.flags, url)))),
+    http.get(`${base}/experiments/`, guard((_r, url) => HttpResponse.json(pageOf('experiments/', data.experiments.map((e) => summary(e as Record<string, unknown>)), url)))),
+    http.get(
+      `${base}/experiments/:id/`,
+      guard((_r, _u, params) => {
+        const e = data.experiments.find((x) => String((x as { id: number }).id) === params.id)
+        return e ? HttpResponse.json(e) : HttpResponse.json({ type: 'invalid_request', code: 'not_found', detail: 'Not found.' }, { status: 404 })
+      }),
+    ),
+    http.get(`${base}/cohorts/`, guard((_r, url) => HttpResponse.json(pageOf('cohorts/', data.cohorts, url)))),
+    http.get(`${base}/groups_types/`, guard(() => HttpResponse.json(data.groupTypes))),
+    http.post(
+      `${base}/query/`,
+      guard(async (request) => {
+        const body = (await request.json()) as { query: { kind: string; query: string } }
+        if (body.query.kind !== 'HogQLQuery') return HttpResponse.json({ type: 'validation_error', detail: 'unknown kind' }, { status: 400 })
+        const answer = data.query?.(body.query.query) ?? { columns: [], results: [] }
+        return HttpResponse.json({ ...answer, types: [], hogql: body.query.query, is_cached: false, timings: [] })
+      }),
+    ),
+  ]
+}
+
+export { delay, http, HttpResponse }
