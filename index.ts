@@ -26,7 +26,7 @@ function stateOf(meta: CoverageMeta): PluginState {
 
 export async function setupPlugin(meta: CoverageMeta): Promise<void> {
   // A SettingsError names each bad field; plugin-server shows it where the plugin fails to start.
-  meta.global.state = createPluginState(meta.config, meta.cache as ContractCache, meta.global.hooks)
+  meta.global.state = await createPluginState(meta.config, meta.cache as ContractCache, meta.global.hooks)
 }
 
 export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<void> {

@@ -11,6 +11,13 @@ export async function buildPlugin(outfile = 'dist/plugin.js') {
     format: 'cjs',
     platform: 'neutral',
     mainFields: ['module', 'main'],
+    // The parser's browser build has its WebAssembly inlined and needs no Node module: the only
+    // one that can run inside plugin-server's VM, where there is no require and no file system.
+    // @posthog/hogvm is CommonJS (`import hogvm from`); its ESM `module` build has no default export.
+    alias: {
+      '@posthog/hogql-parser': fileURLToPath(new URL('../node_modules/@posthog/hogql-parser/dist/hogql_parser_wasm_browser.js', import.meta.url)),
+      '@posthog/hogvm': fileURLToPath(new URL('../node_modules/@posthog/hogvm/dist/index.js', import.meta.url)),
+    },
     target: 'es2020',
     minify: true,
     legalComments: 'none',

@@ -3,6 +3,7 @@ import type { ContractCache } from './counters/cache.js'
 import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from './counters/ingest.js'
 import type { Observations } from './counters/observation.js'
 import type { VariantValue } from './events/types.js'
+import { compileMatcherFilters } from './hog/matchers.js'
 import { readObservations } from './counters/read.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
@@ -35,13 +36,14 @@ export interface PluginHooks {
 export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
 
 /** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
-export function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): PluginState {
+export async function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): Promise<PluginState> {
   const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
+  const filters = settings.metrics.some((m) => m.filter) ? await compileMatcherFilters(settings) : undefined
   const project = settings.posthogProjectId || 'default'
   return {
     settings,
     project,
-    ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf, isCountedValue: hooks.isCountedValue }),
+    ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf, isCountedValue: hooks.isCountedValue, filters }),
     local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
     log: hooks.log ?? ((level, message) => console[level](message)),
   }

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { SettingsError } from '../coverage/settings.js'
 import { runAudit } from './audit.js'
 import { runDemo } from './demo.js'
+import { runHogCompile, runHogEval } from './hog.js'
 import { FORMATS } from './formats.js'
 import { runSimulate } from './simulate.js'
 import { ExitError } from './errors.js'
@@ -63,6 +64,23 @@ export function buildProgram(): Command {
     .option('--redeliver <share>', 'share of events delivered twice with the same uuid', shareArg('--redeliver'), 0)
     .action(async (opts) => {
       await runSimulate(opts)
+    })
+
+  const hog = program.command('hog').description('Check a HogQL matcher before you save it: compile it to Hog bytecode, or run it on an event')
+  hog
+    .command('compile')
+    .description('Print the bytecode of a HogQL expression as JSON (what PostHog\'s Hog VM runs)')
+    .argument('<expression>', "a HogQL expression, e.g. \"properties.plan = 'pro'\"")
+    .action(async (expression: string) => {
+      await runHogCompile(expression)
+    })
+  hog
+    .command('eval')
+    .description('Run a HogQL expression on one event and print the result')
+    .argument('<expression>', 'a HogQL expression')
+    .requiredOption('--event <file>', 'one event as JSON: {event, distinct_id, properties, person?, ...}')
+    .action(async (expression: string, opts: { event: string }) => {
+      await runHogEval(expression, opts.event)
     })
 
   return program

@@ -34,13 +34,16 @@ export interface IngestContextInput {
   readonly now?: () => number
   readonly groupTypeOf?: (flag: string) => string | null
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
+  /** compiled HogQL filters by matcher name (compileMatcherFilters) */
+  readonly filters?: ReadonlyMap<string, readonly unknown[]>
 }
 
 export function createIngestContext(input: IngestContextInput): IngestContext {
   const metricsByEvent = new Map<string, MetricHit[]>()
   for (const m of input.settings.metrics) {
     const list = metricsByEvent.get(m.event) ?? []
-    list.push({ name: m.name, kind: m.kind })
+    const filter = input.filters?.get(m.name)
+    list.push(filter ? { name: m.name, kind: m.kind, filter } : { name: m.name, kind: m.kind })
     metricsByEvent.set(m.event, list)
   }
   return {

@@ -9,6 +9,8 @@ export interface MetricMatcher {
   readonly name: string
   readonly event: string
   readonly kind: 'goal' | 'guardrail' | 'counted'
+  /** A HogQL expression the event must also match, e.g. `properties.plan = 'pro'` */
+  readonly filter?: string
 }
 
 export interface Settings {
@@ -78,6 +80,7 @@ const metricEntry = z.union([
   z.strictObject({
     name: z.string().trim().min(1).max(EVENT_NAME_MAX).optional(),
     event: z.string().trim().min(1, 'event must not be empty').max(EVENT_NAME_MAX),
+    filter: z.string().trim().min(1).max(4000).optional(),
   }),
 ])
 const metricList = z
@@ -141,7 +144,7 @@ export const SETTING_KEYS: readonly string[] = Object.keys(schema.shape)
 
 function toMetrics(entries: z.infer<typeof metricEntry>[], kind: MetricMatcher['kind']): MetricMatcher[] {
   return entries.map((e) =>
-    typeof e === 'string' ? { name: e.trim(), event: e.trim(), kind } : { name: e.name ?? e.event, event: e.event, kind },
+    typeof e === 'string' ? { name: e.trim(), event: e.trim(), kind } : { name: e.name ?? e.event, event: e.event, kind, ...(e.filter ? { filter: e.filter } : {}) },
   )
 }
 

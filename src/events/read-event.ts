@@ -1,3 +1,4 @@
+import { globalsOf, runBytecode } from '../hog/run.js'
 import { classifyLib } from './lib-class.js'
 import type {
   Exposure,
@@ -49,6 +50,24 @@ function isObject(v: unknown): v is Obj {
 /** Reads only own properties: an object built with a `__proto__` literal must not leak inherited values. */
 function own(o: Obj, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
+}
+
+/** The matchers of this event name whose filter (if any) the event passes; a filter that errors does not match. */
+function matchMetrics(hits: readonly MetricHit[] | undefined, raw: Obj): MetricHit[] {
+  if (!hits) return []
+  const out: MetricHit[] = []
+  for (const hit of hits) {
+    if (!hit.filter) {
+      out.push({ name: hit.name, kind: hit.kind })
+      continue
+    }
+    try {
+      if (runBytecode(hit.filter, globalsOf(raw)) === true) out.push({ name: hit.name, kind: hit.kind })
+    } catch {
+      // a filter that cannot be judged on this event (a type error) does not count it
+    }
+  }
+  return out
 }
 
 function isWellFormed(s: string): boolean {
@@ -226,7 +245,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
       exposure,
       sightings,
       activeFlags,
-      metrics: opts.metricsByEvent.get(name) ?? [],
+      metrics: matchMetrics(opts.metricsByEvent.get(name), raw as Obj),
       partialRejections: partial,
     },
   }

@@ -35,6 +35,8 @@ export interface FlagSighting {
 export interface MetricHit {
   readonly name: string
   readonly kind: 'goal' | 'guardrail' | 'counted'
+  /** compiled HogQL filter the event must also match */
+  readonly filter?: readonly unknown[]
 }
 
 /** What one event means for coverage; produced by `readEvent`, consumed by the counters. */

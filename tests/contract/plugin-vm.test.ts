@@ -95,6 +95,29 @@ describe('dist/plugin.js in a plugin-server-like VM', () => {
     await plugin.teardownPlugin(meta)
   })
 
+  it('runs HogQL goal filters inside the VM (parser and Hog VM bundled), counting only matching events', async () => {
+    const { plugin } = loadInPluginVm()
+    const { cache } = contractOnlyCache()
+    const store = storage()
+    const goals = [{ name: 'pro checkout', event: 'checkout_completed', filter: "properties.plan = 'pro' and properties.amount > 10" }]
+    const meta = { config: { goalEvents: JSON.stringify(goals) }, cache, storage: store, global: {}, attachments: {} }
+    await plugin.setupPlugin(meta)
+    const now = Date.now()
+    await plugin.onEvent(flagCalled('exp', 'test', { distinct_id: 'u1', ts: now - 60_000 }), meta)
+    for (const [plan, amount] of [['pro', 20], ['free', 20], ['pro', 5]] as const) {
+      await plugin.onEvent(customEvent('checkout_completed', { distinct_id: 'u1', ts: now - 30_000, props: { plan, amount } }), meta)
+    }
+    await plugin.runEveryMinute(meta)
+    const obs = store.map.get(OBSERVATIONS_STORAGE_KEY) as Observations
+    expect(obs.flags[0]!.metrics).toEqual([{ name: 'pro checkout', variants: [{ value: 'test', events: 1, units: 1, eventsBeforeExposure: 0 }] }])
+  })
+
+  it('refuses a goal filter that does not compile, naming the setting and the position', async () => {
+    const { plugin } = loadInPluginVm()
+    const meta = { config: { goalEvents: JSON.stringify([{ event: 'x', filter: 'properties.a = 1 and nope(2)' }]) }, cache: contractOnlyCache().cache, storage: storage(), global: {} }
+    await expect(plugin.setupPlugin(meta)).rejects.toThrow(/goalEvents: the filter of "x": The function nope\(\) is not available in real-time filters \(at character 22/)
+  })
+
   it('refuses invalid settings at setup with an error that names the field', async () => {
     const { plugin } = loadInPluginVm()
     const meta = { config: { srmPValue: 'often' }, cache: contractOnlyCache().cache, storage: storage(), global: {} }

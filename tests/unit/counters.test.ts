@@ -263,7 +263,7 @@ describe('the plugin adapter', () => {
       get: async () => null,
       set: async () => {},
     }
-    const state = createPluginState({}, failing)
+    const state = await createPluginState({}, failing)
     await expect(handleEvent(state, flagCalled('exp', 'a'))).resolves.toBe('failed')
     expect(state.local.failed).toBe(1)
   })

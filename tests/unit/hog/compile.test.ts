@@ -1,0 +1,102 @@
+import hogvm from '@posthog/hogvm'
+import { describe, expect, it } from 'vitest'
+import { compileExpression } from '../../../src/hog/compile.js'
+import { globalsOf, runBytecode } from '../../../src/hog/run.js'
+
+const op = (name: string) => {
+  const code = hogvm.operations.indexOf(name)
+  if (code < 0) throw new Error(name)
+  return code
+}
+/** Writes bytecode with operation names, as PostHog's test does (`op.INTEGER` etc.). */
+const bc = (...parts: (string | number | boolean)[]) => ['_H', 1, ...parts.map((p) => (typeof p === 'string' && /^[A-Z_]+$/.test(p) ? op(p) : p))]
+const S = (s: string) => ['STRING', s] as const
+
+/**
+ * Expression -> bytecode pairs from PostHog's own compiler tests:
+ * PostHog/posthog posthog/hogql/compiler/test/test_bytecode.py, TestBytecode.test_bytecode_create.
+ */
+const VECTORS: [string, (string | number | boolean)[]][] = [
+  ['1 + 2', bc('INTEGER', 2, 'INTEGER', 1, 'PLUS')],
+  ['1 and 2', bc('INTEGER', 1, 'INTEGER', 2, 'AND', 2)],
+  ['1 or 2', bc('INTEGER', 1, 'INTEGER', 2, 'OR', 2)],
+  ['1 or (2 and 1) or 2', bc('INTEGER', 1, 'INTEGER', 2, 'INTEGER', 1, 'AND', 2, 'INTEGER', 2, 'OR', 3)],
+  ['(1 or 2) and (1 or 2)', bc('INTEGER', 1, 'INTEGER', 2, 'OR', 2, 'INTEGER', 1, 'INTEGER', 2, 'OR', 2, 'AND', 2)],
+  ['not true', bc('TRUE', 'NOT')],
+  ['true', bc('TRUE')],
+  ['false', bc('FALSE')],
+  ['null', bc('NULL')],
+  ['3.14', bc('FLOAT', 3.14)],
+  ['properties.bla', bc(...S('bla'), ...S('properties'), 'GET_GLOBAL', 2)],
+  ["concat('arg', 'another')", bc(...S('arg'), ...S('another'), 'CALL_GLOBAL', 'concat', 2)],
+  ['ifNull(properties.email, false)', bc(...S('email'), ...S('properties'), 'GET_GLOBAL', 2, 'JUMP_IF_STACK_NOT_NULL', 2, 'POP', 'FALSE')],
+  ['1 = 2', bc('INTEGER', 2, 'INTEGER', 1, 'EQ')],
+  ['1 == 2', bc('INTEGER', 2, 'INTEGER', 1, 'EQ')],
+  ['1 != 2', bc('INTEGER', 2, 'INTEGER', 1, 'NOT_EQ')],
+  ['1 < 2', bc('INTEGER', 2, 'INTEGER', 1, 'LT')],
+  ['1 <= 2', bc('INTEGER', 2, 'INTEGER', 1, 'LT_EQ')],
+  ['1 > 2', bc('INTEGER', 2, 'INTEGER', 1, 'GT')],
+  ['1 >= 2', bc('INTEGER', 2, 'INTEGER', 1, 'GT_EQ')],
+  ['1 like 2', bc('INTEGER', 2, 'INTEGER', 1, 'LIKE')],
+  ['1 ilike 2', bc('INTEGER', 2, 'INTEGER', 1, 'ILIKE')],
+  ['1 not like 2', bc('INTEGER', 2, 'INTEGER', 1, 'NOT_LIKE')],
+  ['1 not ilike 2', bc('INTEGER', 2, 'INTEGER', 1, 'NOT_ILIKE')],
+  ['1 in 2', bc('INTEGER', 2, 'INTEGER', 1, 'IN')],
+  ['1 not in 2', bc('INTEGER', 2, 'INTEGER', 1, 'NOT_IN')],
+  ["'string' ~ 'regex'", bc(...S('regex'), ...S('string'), 'REGEX')],
+  ["'string' =~ 'regex'", bc(...S('regex'), ...S('string'), 'REGEX')],
+  ["'string' !~ 'regex'", bc(...S('regex'), ...S('string'), 'NOT_REGEX')],
+  ["'string' ~* 'regex'", bc(...S('regex'), ...S('string'), 'IREGEX')],
+  ["'string' =~* 'regex'", bc(...S('regex'), ...S('string'), 'IREGEX')],
+  ["'string' !~* 'regex'", bc(...S('regex'), ...S('string'), 'NOT_IREGEX')],
+  ["match('test', 'e.*')", bc(...S('test'), ...S('e.*'), 'CALL_GLOBAL', 'match', 2)],
+  ["match('test', '^e.*')", bc(...S('test'), ...S('^e.*'), 'CALL_GLOBAL', 'match', 2)],
+  ["match('test', 'x.*')", bc(...S('test'), ...S('x.*'), 'CALL_GLOBAL', 'match', 2)],
+  ['1 between 1 and 10', bc('INTEGER', 1, 'INTEGER', 1, 'GT_EQ', 'INTEGER', 10, 'INTEGER', 1, 'LT_EQ', 'AND', 2)],
+  ['1 not between 1 and 10', bc('INTEGER', 1, 'INTEGER', 1, 'LT', 'INTEGER', 10, 'INTEGER', 1, 'GT', 'OR', 2)],
+  ["not('test')", bc(...S('test'), 'NOT')],
+  ["not 'test'", bc(...S('test'), 'NOT')],
+  ["or('test', 'test2')", bc(...S('test'), ...S('test2'), 'OR', 2)],
+  ["and('test', 'test2')", bc(...S('test'), ...S('test2'), 'AND', 2)],
+]
+
+describe("the Hog compiler reproduces PostHog's bytecode", () => {
+  it.each(VECTORS)('%s', async (expression, expected) => {
+    expect(await compileExpression(expression)).toEqual(expected)
+  })
+})
+
+describe('the Hog compiler refuses what a real-time filter cannot run, naming the position', () => {
+  it.each([
+    ['1 in cohort 2', /Cohorts cannot be used in real-time filters; inline the cohort's conditions \(cohort 2\)/],
+    ["properties.a = 1 and nosuchfunction(2)", /nosuchfunction\(\) is not available.*at character 22/],
+    ['properties.plan = ', /does not parse.*at character/],
+    ['(select 1)', /SelectQuery is not supported/],
+  ])('%s', async (expression, message) => {
+    await expect(compileExpression(expression)).rejects.toThrow(message)
+  })
+})
+
+describe('running a compiled filter on an event', () => {
+  const event = globalsOf({
+    uuid: 'u1',
+    event: 'checkout_completed',
+    distinct_id: 'd1',
+    timestamp: '2026-11-20T10:00:00Z',
+    properties: { $lib: 'web', plan: 'Pro', amount: 42, $current_url: 'https://app.example.com/checkout/done' },
+    person: { id: 'p1', properties: { email: 'ana@example.com' } },
+  })
+  it.each([
+    ["event = 'checkout_completed'", true],
+    ["properties.plan = 'pro'", false],
+    ["lower(properties.plan) = 'pro'", true],
+    ['properties.amount > 40 and properties.amount < 50', true],
+    ["properties.$current_url ~ '/checkout/.*'", true],
+    ["properties.$current_url =~* 'CHECKOUT'", true],
+    ["person.properties.email ilike '%@example.com'", true],
+    ["ifNull(properties.missing, 'fallback') = 'fallback'", true],
+    ["properties.plan in ('Pro', 'Team')", true],
+  ])('%s is %s', async (expression, expected) => {
+    expect(runBytecode(await compileExpression(expression), event)).toBe(expected)
+  })
+})
