@@ -1,17 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import {
   DefinitionsError,
-  metricEvents,
   parseCohorts,
   parseExperiments,
   parseFlags,
   parseGroupTypes,
   type Definitions,
 } from '../coverage/definitions.js'
-import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from '../coverage/goals.js'
+import { auditConfig } from '../coverage/audit-config.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../coverage/settings.js'
 import type { VariantValue } from '../events/types.js'
+import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/client.js'
+import { auditOnline } from '../posthog/online-audit.js'
 import { EmbeddedPlugin } from '../host/embedded.js'
 import { ExitError } from './errors.js'
 import { formatReport, type Format } from './formats.js'
@@ -19,8 +20,8 @@ import { Progress } from './progress.js'
 import { readNdjson, type NdjsonLine } from './read-ndjson.js'
 
 export interface AuditOptions {
-  readonly events: string
-  readonly flags: string
+  readonly events?: string
+  readonly flags?: string
   readonly experiments?: string
   readonly cohorts?: string
   readonly groupTypes?: string
@@ -51,7 +52,7 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
-function loadDefinitions(opts: AuditOptions): Definitions {
+function loadDefinitions(opts: AuditOptions & { flags: string }): Definitions {
   try {
     return {
       flags: parseFlags(opts.flags, readJsonFile(opts.flags)),
@@ -63,22 +64,6 @@ function loadDefinitions(opts: AuditOptions): Definitions {
     if (e instanceof DefinitionsError) throw new ExitError(e.message, 2)
     throw e
   }
-}
-
-/**
- * The plugin settings for an offline audit: the user's config file (thresholds), plus every event
- * the checks may need counted: experiments' metrics, the goals the inference may pick, guardrails.
- */
-function auditConfig(base: Record<string, unknown>, defs: Definitions): { config: Record<string, string>; counted: string[] } {
-  const config: Record<string, string> = {}
-  for (const [k, v] of Object.entries(base)) config[k] = typeof v === 'string' ? v : JSON.stringify(v)
-  const counted = new Set<string>()
-  for (const e of defs.experiments) {
-    for (const m of [...(e.metrics ?? []), ...(e.metrics_secondary ?? [])]) for (const ev of metricEvents(m)) counted.add(ev)
-  }
-  for (const ev of candidateGoalEvents()) counted.add(ev)
-  for (const ev of DEFAULT_GUARDRAIL_EVENTS) counted.add(ev)
-  return { config, counted: [...counted] }
 }
 
 /** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
@@ -150,18 +135,55 @@ async function* values(lines: AsyncIterable<NdjsonLine>): AsyncGenerator<unknown
   for await (const line of lines) yield line.value
 }
 
+/** The online audit from the environment: POSTHOG_HOST, POSTHOG_PROJECT_ID, POSTHOG_PERSONAL_API_KEY. */
+async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs: number, say: (m: string) => void): Promise<Report> {
+  const host = process.env.POSTHOG_HOST ?? 'https://us.posthog.com'
+  const projectId = process.env.POSTHOG_PROJECT_ID
+  const key = process.env.POSTHOG_PERSONAL_API_KEY
+  if (!projectId || !key) {
+    throw new ExitError('give --events and --flags for an offline audit, or set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST, default https://us.posthog.com) for an online one', 2)
+  }
+  const requests: RequestInfo[] = []
+  const client = new PostHogClient({ host, projectId, personalApiKey: key, onRequest: (r) => requests.push(r) })
+  const progress = new Progress('audit: HogQL queries done')
+  const t0 = performance.now()
+  try {
+    const { report, runs, definitions } = await auditOnline(client, userConfig, {
+      nowMs,
+      onStage: (m) => say(`audit: ${m}`),
+      onQuery: (_run, done, total) => progress.tick(done, total),
+    })
+    const queryMs = runs.reduce((n, r) => n + r.ms, 0)
+    const slowest = [...runs].sort((a, b) => b.ms - a.ms).slice(0, 3)
+    progress.done(
+      `audit: ${definitions.flags.length} flags, ${definitions.experiments.length} experiments; ${runs.length} HogQL queries (${(queryMs / 1000).toFixed(1)} s in all, slowest: ${slowest.map((r) => `${r.query.kind} ${(r.ms / 1000).toFixed(1)} s`).join(', ')}); ${requests.length} HTTP requests in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    )
+    return report
+  } catch (e) {
+    if (e instanceof PostHogApiError || e instanceof DefinitionsError) throw new ExitError(e.message, 2)
+    throw e
+  }
+}
+
 /** `experiment-coverage audit` offline: events through the plugin's own onEvent, then the report. */
 export async function runAudit(opts: AuditOptions): Promise<{ report: Report; exitCode: number }> {
-  const defs = loadDefinitions(opts)
   const fixedNow = opts.now ? Date.parse(opts.now) : undefined
   if (opts.now && !Number.isFinite(fixedNow)) throw new ExitError(`--now: "${opts.now}" is not a date`, 2)
   const userConfig = opts.config ? readJsonFile(opts.config) : {}
   if (typeof userConfig !== 'object' || userConfig === null || Array.isArray(userConfig)) throw new ExitError(`${opts.config}: expected a JSON object of plugin settings`, 2)
   const warn = (message: string) => process.stderr.write(`${message}\n`)
-  const progress = new Progress(`audit: reading ${opts.events}`)
-  const lines = readNdjson(opts.events, (read, size) => progress.tick(read, size), (lineNo, reason) => warn(`${opts.events}:${lineNo}: skipped, ${reason}`))
-  const { report, events, seconds } = await auditEvents(defs, userConfig as Record<string, unknown>, values(lines), { now: fixedNow })
-  progress.done(`audit: ${events.toLocaleString('en-US')} events through the plugin in ${seconds.toFixed(1)} s; ${defs.flags.length} flags, ${defs.experiments.length} experiments`)
+  let report: Report
+  if (opts.events || opts.flags) {
+    if (!opts.events || !opts.flags) throw new ExitError('an offline audit needs both --events and --flags (and, for experiments, --experiments)', 2)
+    const defs = loadDefinitions({ ...opts, flags: opts.flags })
+    const progress = new Progress(`audit: reading ${opts.events}`)
+    const lines = readNdjson(opts.events, (read, size) => progress.tick(read, size), (lineNo, reason) => warn(`${opts.events}:${lineNo}: skipped, ${reason}`))
+    const run = await auditEvents(defs, userConfig as Record<string, unknown>, values(lines), { now: fixedNow })
+    progress.done(`audit: ${run.events.toLocaleString('en-US')} events through the plugin in ${run.seconds.toFixed(1)} s; ${defs.flags.length} flags, ${defs.experiments.length} experiments`)
+    report = run.report
+  } else {
+    report = await runOnlineAudit(userConfig as Record<string, unknown>, fixedNow ?? Date.now(), warn)
+  }
 
   const text = formatReport(report, opts.format)
   if (opts.out) writeFileSync(opts.out, text)

@@ -34,9 +34,9 @@ export function buildProgram(): Command {
 
   program
     .command('audit')
-    .description('Judge coverage offline from PostHog-shaped files: events through the plugin, then the coverage table, plan and readout')
-    .requiredOption('--events <file>', 'events, one JSON object a line: {uuid, event, distinct_id, timestamp, properties, person?} (.ndjson or .ndjson.gz)')
-    .requiredOption('--flags <file>', 'feature flags as GET /api/projects/:id/feature_flags/ returns them')
+    .description('Judge coverage: offline from PostHog-shaped files (events through the plugin), or online from a PostHog project (POSTHOG_HOST, POSTHOG_PROJECT_ID, POSTHOG_PERSONAL_API_KEY) with a HogQL backfill')
+    .option('--events <file>', 'events, one JSON object a line: {uuid, event, distinct_id, timestamp, properties, person?} (.ndjson or .ndjson.gz)')
+    .option('--flags <file>', 'feature flags as GET /api/projects/:id/feature_flags/ returns them')
     .option('--experiments <file>', 'experiments as GET /api/projects/:id/experiments/:id/ returns each (a list)')
     .option('--cohorts <file>', 'cohorts as GET /api/projects/:id/cohorts/ returns them')
     .option('--group-types <file>', 'group types as GET /api/projects/:id/groups_types/ returns them')

@@ -62,7 +62,8 @@ export interface MetricObservation {
 
 export interface FlagObservation {
   readonly flag: string
-  readonly source: 'live'
+  /** live counters, or the HogQL backfill */
+  readonly source: 'live' | 'backfill'
   firstDay: string
   lastDay: string
   /** Lowest unit sample rate in force over the window; unit counts are scaled by it. */

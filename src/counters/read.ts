@@ -170,7 +170,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
 }
 
 /** A stable order for values: the registry lists them in arrival order, which differs between runs. */
-function byValueOrder(a: { value: unknown }, b: { value: unknown }): number {
+export function byValueOrder(a: { value: unknown }, b: { value: unknown }): number {
   const ka = `${typeof a.value}:${String(a.value)}`
   const kb = `${typeof b.value}:${String(b.value)}`
   return ka < kb ? -1 : ka > kb ? 1 : 0

@@ -45,7 +45,7 @@ export const flagReportSchema = z.strictObject({
   backfill: z.array(backfillItemSchema),
   assumptions: z.array(z.string()),
   data: z.strictObject({
-    source: z.enum(['live', 'none']),
+    source: z.enum(['live', 'backfill', 'none']),
     first_day: z.string().nullable(),
     last_day: z.string().nullable(),
     estimated: z.boolean(),

@@ -23,7 +23,7 @@ export interface FlagReport {
   backfill: BackfillItem[]
   assumptions: string[]
   /** Where the numbers come from and how fresh they are. */
-  data: { source: 'live' | 'none'; first_day: string | null; last_day: string | null; estimated: boolean; sample_rate: number }
+  data: { source: 'live' | 'backfill' | 'none'; first_day: string | null; last_day: string | null; estimated: boolean; sample_rate: number }
 }
 
 export interface Report {
@@ -96,7 +96,7 @@ export function buildReport(input: ReportInput): Report {
       backfill: backfillItems(ctx, results, verdict),
       assumptions: assumptionsOf(ctx),
       data: {
-        source: observation ? 'live' : 'none',
+        source: observation?.source ?? 'none',
         first_day: observation?.firstDay ?? null,
         last_day: observation?.lastDay ?? null,
         estimated: observation?.estimated ?? false,

@@ -2,7 +2,7 @@ import type { LibClass } from './types.js'
 
 // `$lib` values of PostHog's SDKs. PostHog's health check counts first exposures from server-side
 // libraries, because a server evaluating a flag for a user who never sees it inflates exposure.
-const CLIENT_LIBS = new Set([
+export const CLIENT_LIBS = new Set([
   'web',
   'posthog-js-lite',
   'posthog-ios',
@@ -11,7 +11,7 @@ const CLIENT_LIBS = new Set([
   'posthog-flutter',
   'posthog-unity',
 ])
-const SERVER_LIBS = new Set([
+export const SERVER_LIBS = new Set([
   'posthog-node',
   'posthog-python',
   'posthog-ruby',

@@ -1,0 +1,142 @@
+import hogvm from '@posthog/hogvm'
+import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
+import type { MetricMatcher } from '../coverage/settings.js'
+import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
+import { QUERY_ROW_LIMIT } from './client.js'
+
+/**
+ * The backfill's HogQL: aggregated queries (ClickHouse does the work; no raw event is paged) that
+ * compute, per flag and value over the lookback window, what the live counters count as events
+ * arrive. Many flags per query; each query has an explicit LIMIT. The rules mirror the counters':
+ * values outside a flag's variants count as exposure events but not as units; a unit with several
+ * values counts in each and once as `$multiple`; goal events count for units exposed to the value.
+ */
+export type BackfillKind = 'exposures' | 'units' | 'sightings' | 'metrics'
+
+export interface BackfillQuery {
+  readonly name: string
+  readonly kind: BackfillKind
+  readonly hogql: string
+  readonly flags: readonly string[]
+  /** `person_id`, or the `$group_N` column for group-aggregated flags */
+  readonly unitColumn: string
+  readonly metrics: readonly MetricMatcher[]
+}
+
+export interface BackfillWindow {
+  readonly fromMs: number
+  readonly toMs: number
+}
+
+/** PostHog answers 240 requests a minute and 10 s of execution per query: batches keep both in bounds. */
+export const FLAGS_PER_QUERY = 50
+
+const lit = (s: string) => hogvm.escapeString(s)
+const list = (xs: readonly string[]) => `(${xs.map(lit).join(', ')})`
+const dt = (ms: number) => `toDateTime(${lit(new Date(ms).toISOString().slice(0, 19).replace('T', ' '))}, 'UTC')`
+
+/** The raw JSON of the response, as the reader reads it: `$feature/<key>` stands in on a custom `$experiment_exposure`. */
+const RESPONSE = `if(JSONHas(properties, '$feature_flag_response'), JSONExtractRaw(properties, '$feature_flag_response'), if(event = '$experiment_exposure' AND JSONHas(properties, concat('$feature/', properties.$feature_flag)), JSONExtractRaw(properties, concat('$feature/', properties.$feature_flag)), 'null'))`
+
+/** The values a flag counts units for, as raw JSON: its variant keys, or true/false. */
+export function countedRawValues(flag: FlagDefinition): string[] {
+  const variants = flag.filters.multivariate?.variants ?? []
+  return variants.length ? variants.map((v) => JSON.stringify(v.key)) : ['true', 'false']
+}
+
+function validity(flags: readonly FlagDefinition[]): string {
+  const cases = flags.flatMap((f) => [`flag = ${lit(f.key)}`, `value IN ${list(countedRawValues(f))}`])
+  return cases.length ? `multiIf(${cases.join(', ')}, 0)` : '0'
+}
+
+function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow): string {
+  return [
+    `event IN ('$feature_flag_called', '$experiment_exposure')`,
+    `timestamp >= ${dt(w.fromMs)}`,
+    `timestamp <= ${dt(w.toMs)}`,
+    `properties.$feature_flag IN ${list(flags.map((f) => f.key))}`,
+    unitColumn === 'person_id' ? 'true' : `${unitColumn} != ''`,
+  ].join(' AND ')
+}
+
+const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
+
+function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow): string {
+  return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(toDate(timestamp)) AS first_day, max(toDate(timestamp)) AS last_day
+FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, properties.$used_bootstrap_value = true AS bootstrapped, properties.locally_evaluated = true AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
+  FROM events WHERE ${exposureWhere(flags, unit, w)})
+GROUP BY flag, event, value, lib
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow): string {
+  // One row per (flag, event, value) and, under the value '*', one per (flag, event): distinct
+  // units and those seen with more than one value.
+  return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units
+FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n
+  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w)})
+  WHERE ${validity(flags)}
+  GROUP BY flag, event, unit)
+ARRAY JOIN arrayPushBack(vals, '*') AS value
+GROUP BY flag, event, value
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow): string {
+  // Units whose events carry $feature/<key>, per value and (under '*') per flag; and of those,
+  // the ones exposed with one of the flag's values by either exposure event. Days are the days a
+  // unit first carried each value, as the counters record them.
+  return `SELECT flag, value, count() AS units, countIf(exposed) AS units_exposed, min(first_day) AS first_day, max(last_day) AS last_day
+FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_day AS last_day, notEmpty(x.unit) AS exposed
+  FROM (SELECT flag, unit, groupUniqArray(value) AS vals, min(first_seen) AS first_day, max(first_seen) AS last_day
+    FROM (SELECT flag, unit, value, min(day) AS first_seen
+      FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, toDate(timestamp) AS day
+        FROM events WHERE timestamp >= ${dt(w.fromMs)} AND timestamp <= ${dt(w.toMs)}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
+      WHERE notEmpty(value)
+      GROUP BY flag, unit, value)
+    GROUP BY flag, unit) AS s
+  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
+ARRAY JOIN arrayPushBack(vals, '*') AS value
+GROUP BY flag, value
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, metrics: readonly MetricMatcher[]): string {
+  // Each metric event once per matcher it matches (the same HogQL filter the plugin compiles).
+  const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
+  return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(toDate(m.ts)) AS first_day, max(toDate(m.ts)) AS last_day
+FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
+  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w)})
+  WHERE ${validity(flags)}
+  GROUP BY flag, value, unit) AS x
+JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
+  FROM events WHERE event IN ${list([...new Set(metrics.map((m) => m.event))])} AND timestamp >= ${dt(w.fromMs)} AND timestamp <= ${dt(w.toMs)}) AS m ON m.unit = x.unit
+GROUP BY x.flag, x.value, m.metric
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+/**
+ * The queries of one backfill: per batch of flags counted by the same unit, exposures, units,
+ * sightings and (with goal or guardrail events) metrics. Grows with flags / FLAGS_PER_QUERY.
+ */
+export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, batchSize = FLAGS_PER_QUERY): BackfillQuery[] {
+  const byUnit = new Map<string, FlagDefinition[]>()
+  for (const f of defs.flags.filter((x) => !x.deleted)) {
+    const index = f.filters.aggregation_group_type_index
+    const unit = index == null ? 'person_id' : `$group_${index}`
+    byUnit.set(unit, [...(byUnit.get(unit) ?? []), f])
+  }
+  const plan: BackfillQuery[] = []
+  for (const [unit, flags] of byUnit) {
+    const batches = Math.ceil(flags.length / batchSize)
+    for (let b = 0; b < batches; b++) {
+      const batch = flags.slice(b * batchSize, (b + 1) * batchSize)
+      const keys = batch.map((f) => f.key)
+      const label = `${unit === 'person_id' ? 'persons' : unit}, flags ${b * batchSize + 1}-${b * batchSize + batch.length}`
+      const q = (kind: BackfillKind, hogql: string): BackfillQuery => ({ name: `experiment-coverage ${kind} (${label})`, kind, hogql, flags: keys, unitColumn: unit, metrics })
+      plan.push(q('exposures', exposuresQuery(batch, unit, w)), q('units', unitsQuery(batch, unit, w)), q('sightings', sightingsQuery(batch, unit, w)))
+      if (metrics.length) plan.push(q('metrics', metricsQuery(batch, unit, w, metrics)))
+    }
+  }
+  return plan
+}

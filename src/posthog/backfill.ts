@@ -1,0 +1,155 @@
+import type { Definitions } from '../coverage/definitions.js'
+import { dayLabel, dayNumber } from '../counters/keys.js'
+import { LIBS, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
+import { byValueOrder } from '../counters/read.js'
+import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue } from '../events/types.js'
+import { countedRawValues, planBackfill, type BackfillQuery, type BackfillWindow } from './backfill-queries.js'
+import type { PostHogClient, QueryResult } from './client.js'
+
+export interface BackfillRun {
+  readonly query: BackfillQuery
+  readonly result: QueryResult
+  readonly ms: number
+}
+
+/** Runs the plan (the client keeps to 3 queries at once and 240 requests a minute). */
+export async function runBackfill(client: PostHogClient, plan: readonly BackfillQuery[], onDone?: (run: BackfillRun, done: number) => void): Promise<BackfillRun[]> {
+  let done = 0
+  return Promise.all(
+    plan.map(async (query) => {
+      const t0 = performance.now()
+      const result = await client.query(query.hogql, query.name)
+      const run = { query, result, ms: performance.now() - t0 }
+      onDone?.(run, ++done)
+      return run
+    }),
+  )
+}
+
+/** The window the live counters cover: whole UTC days back from today, up to now. */
+export function backfillWindow(nowMs: number, lookbackDays: number): BackfillWindow {
+  return { fromMs: (dayNumber(nowMs) - lookbackDays + 1) * 86_400_000, toMs: nowMs }
+}
+
+function parseRaw(raw: unknown): { ok: true; value: VariantValue } | { ok: false } {
+  if (typeof raw !== 'string') return { ok: false }
+  try {
+    const v = JSON.parse(raw) as unknown
+    if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return { ok: true, value: v }
+  } catch {
+    // not JSON: not a value the reader would accept either
+  }
+  return { ok: false }
+}
+
+const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
+const num = (v: unknown) => (typeof v === 'number' ? v : Number(v) || 0)
+const key = (v: VariantValue) => `${typeof v}:${String(v)}`
+
+/**
+ * The same observation model the live counters read back, from the backfill's rows. A check
+ * never knows which source a number came from; the observation says it (`source: 'backfill'`).
+ */
+export function observationsFromBackfill(defs: Definitions, runs: readonly BackfillRun[], project: string, window: BackfillWindow, lookbackDays: number): Observations {
+  const counted = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
+  const flags = new Map<string, FlagObservation>()
+  const flag = (k: string): FlagObservation => {
+    let f = flags.get(k)
+    if (!f) {
+      f = { flag: k, source: 'backfill', firstDay: '9999-12-31', lastDay: '0000-01-01', sampleRate: 1, estimated: false, exposure: {}, sightings: { units: 0, unitsExposed: 0, variants: [] }, metrics: [], unlistedSeries: 0 }
+      flags.set(k, f)
+    }
+    return f
+  }
+  const days = (f: FlagObservation, first: unknown, last: unknown) => {
+    if (typeof first === 'string' && first < f.firstDay) f.firstDay = first.slice(0, 10)
+    if (typeof last === 'string' && last > f.lastDay) f.lastDay = last.slice(0, 10)
+  }
+  const exposureOf = (f: FlagObservation, event: ExposureEvent): ExposureObservation => (f.exposure[event] ??= { event, exposures: 0, units: 0, multipleVariantUnits: 0, variants: [] })
+  const variantOf = (exp: ExposureObservation, value: VariantValue): VariantExposure => {
+    let v = exp.variants.find((x) => key(x.value) === key(value))
+    if (!v) {
+      v = { value, exposures: 0, units: 0, multipleVariantUnits: 0, exposuresByLib: zeroLibs(), unitsByLib: zeroLibs(), bootstrapped: 0, locallyEvaluated: 0, errored: 0 }
+      exp.variants.push(v)
+    }
+    return v
+  }
+
+  for (const { query, result } of runs) {
+    const col = (name: string) => result.columns.indexOf(name)
+    const at = (row: unknown[], name: string) => row[col(name)]
+    for (const row of result.rows) {
+      const k = String(at(row, 'flag'))
+      if (query.kind === 'exposures' || query.kind === 'units') {
+        const event = at(row, 'event') as ExposureEvent
+        if (!(EXPOSURE_EVENTS as readonly string[]).includes(event)) continue
+        const f = flag(k)
+        const exp = exposureOf(f, event)
+        if (query.kind === 'units' && at(row, 'value') === '*') {
+          exp.units += num(at(row, 'units'))
+          exp.multipleVariantUnits += num(at(row, 'multiple_units'))
+          continue
+        }
+        const parsed = parseRaw(at(row, 'value'))
+        if (!parsed.ok) continue
+        const v = variantOf(exp, parsed.value)
+        if (query.kind === 'units') {
+          v.units += num(at(row, 'units'))
+          v.multipleVariantUnits += num(at(row, 'multiple_units'))
+          continue
+        }
+        const lib = at(row, 'lib') as LibClass
+        const n = num(at(row, 'exposures'))
+        v.exposures += n
+        exp.exposures += n
+        if ((LIBS as readonly string[]).includes(lib)) {
+          v.exposuresByLib[lib] += n
+          // Values outside the flag's variants are exposure events, not units (PostHog's filter).
+          if (counted.get(k)?.has(String(at(row, 'value'))) ?? true) v.unitsByLib[lib] += num(at(row, 'units'))
+        }
+        v.bootstrapped += num(at(row, 'bootstrapped'))
+        v.locallyEvaluated += num(at(row, 'locally_evaluated'))
+        v.errored += num(at(row, 'errored'))
+        days(f, at(row, 'first_day'), at(row, 'last_day'))
+      } else if (query.kind === 'sightings') {
+        const f = flag(k)
+        if (at(row, 'value') === '*') {
+          f.sightings.units += num(at(row, 'units'))
+          f.sightings.unitsExposed += num(at(row, 'units_exposed'))
+          days(f, at(row, 'first_day'), at(row, 'last_day'))
+          continue
+        }
+        const parsed = parseRaw(at(row, 'value'))
+        if (parsed.ok) f.sightings.variants.push({ value: parsed.value, units: num(at(row, 'units')) })
+      } else if (query.kind === 'metrics') {
+        const f = flag(k)
+        const parsed = parseRaw(at(row, 'value'))
+        if (!parsed.ok) continue
+        const name = String(at(row, 'metric'))
+        let m = f.metrics.find((x) => x.name === name)
+        if (!m) f.metrics.push((m = { name, variants: [] }))
+        m.variants.push({ value: parsed.value, events: num(at(row, 'events')), units: num(at(row, 'units')), eventsBeforeExposure: num(at(row, 'events_before_exposure')) })
+        days(f, at(row, 'first_day'), at(row, 'last_day'))
+      }
+    }
+  }
+  const list = [...flags.values()].sort((a, b) => (a.flag < b.flag ? -1 : a.flag > b.flag ? 1 : 0))
+  for (const f of list) {
+    for (const exp of Object.values(f.exposure)) exp?.variants.sort(byValueOrder)
+    f.sightings.variants.sort(byValueOrder)
+    f.metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const m of f.metrics) m.variants.sort(byValueOrder)
+  }
+  return {
+    schema: 'experiment-coverage/observations@1',
+    project,
+    generatedAt: new Date(window.toMs).toISOString(),
+    window: { from: dayLabel(dayNumber(window.fromMs)), to: dayLabel(dayNumber(window.toMs)), days: lookbackDays },
+    flags: list,
+    rejections: {},
+    duplicates: 0,
+    unlistedFlags: 0,
+  }
+}
+
+export { planBackfill }

@@ -1,0 +1,46 @@
+import { auditConfig } from '../coverage/audit-config.js'
+import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../coverage/definitions.js'
+import { buildReport, type Report } from '../coverage/report.js'
+import { parseSettings } from '../coverage/settings.js'
+import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from './backfill.js'
+import { planBackfill } from './backfill-queries.js'
+import type { PostHogClient } from './client.js'
+
+export interface OnlineAuditResult {
+  readonly report: Report
+  readonly definitions: Definitions
+  readonly runs: readonly BackfillRun[]
+}
+
+/** Flags, experiments (each one), cohorts and group types, validated as the offline files are. */
+export async function fetchDefinitions(client: PostHogClient): Promise<Definitions> {
+  const [flags, experiments, cohorts, groupTypes] = await Promise.all([client.listFlags(), client.listExperiments(), client.listCohorts(), client.listGroupTypes()])
+  const at = (path: string) => `${client.base}${path}`
+  return {
+    flags: parseFlags(at('feature_flags/'), flags),
+    experiments: parseExperiments(at('experiments/:id/'), experiments),
+    cohorts: parseCohorts(at('cohorts/'), cohorts),
+    groupTypes: parseGroupTypes(at('groups_types/'), groupTypes),
+  }
+}
+
+/**
+ * The online audit: definitions from the API, the lookback window's observations from the HogQL
+ * backfill (ClickHouse aggregates; no raw event is paged), then the same report as offline.
+ */
+export async function auditOnline(
+  client: PostHogClient,
+  userConfig: Record<string, unknown>,
+  opts: { nowMs: number; onStage?: (message: string) => void; onQuery?: (run: BackfillRun, done: number, total: number) => void },
+): Promise<OnlineAuditResult> {
+  opts.onStage?.('fetching flags, experiments, cohorts and group types')
+  const definitions = await fetchDefinitions(client)
+  const { config, counted } = auditConfig(userConfig, definitions)
+  const settings = parseSettings(config, { countedEvents: counted })
+  const window = backfillWindow(opts.nowMs, settings.lookbackDays)
+  const plan = planBackfill(definitions, settings.metrics, window)
+  opts.onStage?.(`running ${plan.length} HogQL queries for ${definitions.flags.length} flags`)
+  const runs = await runBackfill(client, plan, (run, done) => opts.onQuery?.(run, done, plan.length))
+  const observations = observationsFromBackfill(definitions, runs, client.options.projectId, window, settings.lookbackDays)
+  return { report: buildReport({ definitions, observations, settings, nowMs: opts.nowMs }), definitions, runs }
+}

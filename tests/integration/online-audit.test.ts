@@ -1,0 +1,127 @@
+import { setupServer } from 'msw/node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { auditEvents, runAudit } from '../../src/cli/audit.js'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { http, HttpResponse } from 'msw'
+import { auditConfig } from '../../src/coverage/audit-config.js'
+import { parseCohorts, parseExperiments, parseFlags, type Definitions } from '../../src/coverage/definitions.js'
+import type { Report } from '../../src/coverage/report.js'
+import { parseSettings } from '../../src/coverage/settings.js'
+import { hogqlParser } from '../../src/hog/parser.js'
+import { backfillWindow } from '../../src/posthog/backfill.js'
+import { planBackfill } from '../../src/posthog/backfill-queries.js'
+import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
+import { auditOnline } from '../../src/posthog/online-audit.js'
+import { parseDefectList } from '../../src/sim/defects.js'
+import { simulate } from '../../src/sim/simulation.js'
+import type { SimEvent } from '../../src/sim/traffic.js'
+import { makeFakeClickHouse } from '../support/fake-clickhouse.js'
+import { HOST, KEY, PROJECT, base, posthogHandlers } from '../support/posthog-api.js'
+
+const END = Date.UTC(2026, 10, 20, 12)
+const sim = simulate({ seed: 13, flags: 20, users: 700, days: 14, endMs: END, defects: parseDefectList('mix') })
+const events: SimEvent[] = [...sim.events]
+const api = { flags: sim.project.api.flags, experiments: sim.project.api.experiments, cohorts: sim.project.api.cohorts, groupTypes: [{ group_type: 'company', group_type_index: 0 }] }
+const defs: Definitions = {
+  flags: parseFlags('flags', api.flags),
+  experiments: parseExperiments('experiments', api.experiments),
+  cohorts: parseCohorts('cohorts', api.cohorts),
+  groupTypes: new Map([[0, 'company']]),
+}
+const { config, counted } = auditConfig({}, defs)
+const settings = parseSettings(config, { countedEvents: counted })
+const window = backfillWindow(END, settings.lookbackDays)
+const plan = planBackfill(defs, settings.metrics, window)
+const answer = makeFakeClickHouse(events, defs, window)
+const byName = new Map(plan.map((q) => [q.name, q]))
+const queries: string[] = []
+const server = setupServer(
+  ...posthogHandlers({
+    ...api,
+    query: (hogql) => {
+      const q = plan.find((p) => p.hogql === hogql)
+      if (!q) throw new Error('a query the plan does not have')
+      queries.push(q.name)
+      return answer(q)
+    },
+  }),
+)
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+afterAll(() => server.close())
+
+/** The parts of a report that say where numbers came from, not what they are. */
+function normalized(r: Report) {
+  return { ...r, flags: r.flags.map((f) => ({ ...f, data: { ...f.data, source: 'any' } })) }
+}
+
+describe('the online audit', () => {
+  it('gives the same report as the offline audit of the same events', async () => {
+    const offline = await auditEvents(defs, {}, events, { now: END })
+    // The project has something to find, or equality would prove little.
+    expect(offline.report.summary.blocked).toBeGreaterThan(0)
+    expect(offline.report.flags.filter((f) => f.variants.some((v) => v.units > 0)).length).toBeGreaterThan(10)
+    const seen: RequestInfo[] = []
+    const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, onRequest: (i) => seen.push(i) })
+    const online = await auditOnline(client, {}, { nowMs: END })
+    expect(online.report.flags.every((f) => f.data.source === 'backfill' || f.data.source === 'none')).toBe(true)
+    expect(normalized(online.report)).toEqual(normalized({ ...offline.report, project: PROJECT }))
+    expect(queries.length).toBe(plan.length)
+    expect(byName.size).toBe(plan.length)
+  })
+
+  it('sends only HogQL that parses with PostHog\'s own parser, each with an explicit LIMIT', async () => {
+    const parser = await hogqlParser()
+    for (const q of plan) {
+      const ast = JSON.parse(parser.parseSelect(q.hogql, true)) as { error?: boolean; message?: string; limit?: unknown }
+      expect(ast.error ? `${q.name}: ${ast.message}` : 'ok').toBe('ok')
+      expect(ast.limit, q.name).toBeTruthy()
+    }
+  })
+})
+
+describe('experiment-coverage audit, online', () => {
+  const env = (over: Record<string, string | undefined>) => {
+    const saved = { ...process.env }
+    Object.assign(process.env, over)
+    for (const [k, v] of Object.entries(over)) if (v === undefined) delete process.env[k]
+    return () => {
+      process.env = saved
+    }
+  }
+
+  it('reads the credentials from the environment and writes the report', async () => {
+    const restore = env({ POSTHOG_HOST: HOST, POSTHOG_PROJECT_ID: PROJECT, POSTHOG_PERSONAL_API_KEY: KEY })
+    try {
+      const out = join(mkdtempSync(join(tmpdir(), 'ec-online-')), 'report.json')
+      const { exitCode } = await runAudit({ format: 'json', out, now: new Date(END).toISOString() })
+      expect(exitCode).toBe(0)
+      const report = JSON.parse(readFileSync(out, 'utf8')) as Report
+      expect(report.flags).toHaveLength(20)
+      expect(report.summary.blocked).toBeGreaterThan(0)
+    } finally {
+      restore()
+    }
+  })
+
+  it('says which variables to set when there are neither files nor credentials', async () => {
+    const restore = env({ POSTHOG_PROJECT_ID: undefined, POSTHOG_PERSONAL_API_KEY: undefined })
+    try {
+      await expect(runAudit({ format: 'json' })).rejects.toThrow(/set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY/)
+    } finally {
+      restore()
+    }
+  })
+
+  it('stops with a clear message on an expired key', async () => {
+    server.use(http.get(`${base}/feature_flags/`, () => HttpResponse.json({ type: 'authentication_error', code: 'authentication_failed', detail: 'Personal API key is invalid.' }, { status: 401 })))
+    const restore = env({ POSTHOG_HOST: HOST, POSTHOG_PROJECT_ID: PROJECT, POSTHOG_PERSONAL_API_KEY: KEY })
+    try {
+      await expect(runAudit({ format: 'json' })).rejects.toThrow(/rejected the personal API key \(401/)
+    } finally {
+      restore()
+      server.resetHandlers()
+    }
+  })
+})
