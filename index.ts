@@ -4,10 +4,12 @@
  */
 import type { Meta, PluginEvent, PluginInput, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import type { ContractCache } from './src/counters/cache.js'
+import { ensureWatermark } from './src/posthog/backfill-job.js'
 import {
   OBSERVATIONS_STORAGE_KEY,
-  collectObservations,
+  canBackfill,
   createPluginState,
+  observeWithBackfill,
   handleEvent,
   type PluginHooks,
   type PluginState,
@@ -26,7 +28,10 @@ function stateOf(meta: CoverageMeta): PluginState {
 
 export async function setupPlugin(meta: CoverageMeta): Promise<void> {
   // A SettingsError names each bad field; plugin-server shows it where the plugin fails to start.
-  meta.global.state = await createPluginState(meta.config, meta.cache as ContractCache, meta.global.hooks)
+  const state = await createPluginState(meta.config, meta.cache as ContractCache, meta.global.hooks)
+  // With PostHog credentials, live counters count from the backfill watermark on.
+  if (canBackfill(state)) state.split.watermark = await ensureWatermark(meta.storage, state.ingest.now())
+  meta.global.state = state
 }
 
 export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<void> {
@@ -37,7 +42,7 @@ export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: C
 
 export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
   const state = stateOf(meta)
-  const observations = await collectObservations(state, meta.cache as ContractCache)
+  const observations = await observeWithBackfill(state, meta.cache as ContractCache, meta.storage, meta.config)
   await meta.storage.set(OBSERVATIONS_STORAGE_KEY, observations)
   const { counted, ignored, duplicate, rejected, failed } = state.local
   if (failed > 0) state.log('warn', `experiment-coverage: ${failed} events could not be counted (cache unavailable)`)

@@ -17,6 +17,8 @@ export async function buildPlugin(outfile = 'dist/plugin.js') {
     alias: {
       '@posthog/hogql-parser': fileURLToPath(new URL('../node_modules/@posthog/hogql-parser/dist/hogql_parser_wasm_browser.js', import.meta.url)),
       '@posthog/hogvm': fileURLToPath(new URL('../node_modules/@posthog/hogvm/dist/index.js', import.meta.url)),
+      // ky needs TextEncoder and setTimeout at load, which the VM lacks (see src/posthog/ky-vm.ts).
+      ky: fileURLToPath(new URL('../src/posthog/ky-vm.ts', import.meta.url)),
     },
     target: 'es2020',
     minify: true,

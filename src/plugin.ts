@@ -4,6 +4,9 @@ import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcom
 import type { Observations } from './counters/observation.js'
 import type { VariantValue } from './events/types.js'
 import { compileMatcherFilters } from './hog/matchers.js'
+import { mergeObservations } from './counters/merge.js'
+import { BACKFILL_KEY, backfillStep, ensureWatermark, type Storage, type StoredBackfill } from './posthog/backfill-job.js'
+import { PostHogClient } from './posthog/client.js'
 import { readObservations } from './counters/read.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
@@ -14,6 +17,8 @@ export interface PluginState {
   /** This worker's own tallies, for logs only: the shared counters are in the cache. */
   readonly local: Record<IngestOutcome | 'failed', number>
   readonly log: (level: 'info' | 'warn', message: string) => void
+  /** the backfill watermark once PostHog credentials are set: live counters count from it on */
+  readonly split: { watermark: number | null }
 }
 
 export interface PluginHooks {
@@ -40,10 +45,21 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
   const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
   const filters = settings.metrics.some((m) => m.filter) ? await compileMatcherFilters(settings) : undefined
   const project = settings.posthogProjectId || 'default'
+  const split = { watermark: null as number | null }
   return {
+    split,
     settings,
     project,
-    ingest: createIngestContext({ cache, settings, project, now: hooks.now, groupTypeOf: hooks.groupTypeOf, isCountedValue: hooks.isCountedValue, filters }),
+    ingest: createIngestContext({
+      cache,
+      settings,
+      project,
+      now: hooks.now,
+      groupTypeOf: hooks.groupTypeOf,
+      isCountedValue: hooks.isCountedValue,
+      filters,
+      watermark: () => split.watermark,
+    }),
     local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
     log: hooks.log ?? ((level, message) => console[level](message)),
   }
@@ -71,4 +87,34 @@ export async function collectObservations(state: PluginState, cache: ContractCac
     lookbackDays: state.settings.lookbackDays,
     nowMs: state.ingest.now(),
   })
+}
+
+/** True when the settings can reach PostHog's API (a project and a personal API key). */
+export function canBackfill(state: PluginState): boolean {
+  return state.settings.posthogProjectId !== '' && state.settings.posthogPersonalApiKey !== ''
+}
+
+/**
+ * With credentials: fix the watermark (live counters count from it on), run one step of the
+ * HogQL backfill of what came before, and return the live counters merged with the backfill.
+ * Without: the live counters alone. A failing backfill step is logged and retried next time.
+ */
+export async function observeWithBackfill(state: PluginState, cache: ContractCache, storage: Storage, config: Record<string, unknown>): Promise<Observations> {
+  const live = await collectObservations(state, cache)
+  if (!canBackfill(state)) return live
+  const nowMs = state.ingest.now()
+  state.split.watermark ??= await ensureWatermark(storage, nowMs)
+  try {
+    const client = new PostHogClient({
+      host: state.settings.posthogHost,
+      projectId: state.settings.posthogProjectId,
+      personalApiKey: state.settings.posthogPersonalApiKey,
+      timers: typeof setTimeout === 'function',
+    })
+    await backfillStep(storage, client, { nowMs, watermark: state.split.watermark, userConfig: config })
+  } catch (e) {
+    state.log('warn', `experiment-coverage: backfill step failed, will retry: ${(e as Error).message}`)
+  }
+  const stored = (await storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
+  return mergeObservations(live, stored && stored.watermark === state.split.watermark ? stored.observations : null)
 }

@@ -22,6 +22,7 @@ export interface IngestContext {
   readonly now: () => number
   readonly readOptions: Omit<ReadOptions, 'nowMs'>
   readonly isCountedValue: (flag: string, value: VariantValue) => boolean
+  readonly watermark: () => number | null
   /** Per-process memo of counted sightings; never shared, never required for correctness. */
   readonly memo: Map<string, number>
 }
@@ -36,6 +37,11 @@ export interface IngestContextInput {
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
   /** compiled HogQL filters by matcher name (compileMatcherFilters) */
   readonly filters?: ReadonlyMap<string, readonly unknown[]>
+  /**
+   * The backfill watermark (ms): events before it are the HogQL backfill's, so the live counters
+   * leave them out and no event is counted twice (mergeObservations). Null: count everything.
+   */
+  readonly watermark?: () => number | null
 }
 
 export function createIngestContext(input: IngestContextInput): IngestContext {
@@ -54,6 +60,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     readOptions: { lookbackDays: input.settings.lookbackDays, metricsByEvent, groupTypeOf: input.groupTypeOf },
     memo: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
+    watermark: input.watermark ?? (() => null),
   }
 }
 
@@ -72,6 +79,8 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<Ing
     return 'rejected'
   }
   const e = read.event
+  const watermark = ctx.watermark()
+  if (watermark !== null && e.timestampMs < watermark) return 'ignored' // the backfill's side of the split
   const rate = ctx.settings.unitSampleRate
   const sightings = e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate))
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : []

@@ -23,6 +23,7 @@ export interface BackfillQuery {
   readonly metrics: readonly MetricMatcher[]
 }
 
+/** Events with `fromMs <= timestamp < toMs`; both whole seconds, as HogQL's toDateTime reads them. */
 export interface BackfillWindow {
   readonly fromMs: number
   readonly toMs: number
@@ -53,7 +54,7 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
   return [
     `event IN ('$feature_flag_called', '$experiment_exposure')`,
     `timestamp >= ${dt(w.fromMs)}`,
-    `timestamp <= ${dt(w.toMs)}`,
+    `timestamp < ${dt(w.toMs)}`,
     `properties.$feature_flag IN ${list(flags.map((f) => f.key))}`,
     unitColumn === 'person_id' ? 'true' : `${unitColumn} != ''`,
   ].join(' AND ')
@@ -91,7 +92,7 @@ FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_da
   FROM (SELECT flag, unit, groupUniqArray(value) AS vals, min(first_seen) AS first_day, max(first_seen) AS last_day
     FROM (SELECT flag, unit, value, min(day) AS first_seen
       FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, toDate(timestamp) AS day
-        FROM events WHERE timestamp >= ${dt(w.fromMs)} AND timestamp <= ${dt(w.toMs)}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
+        FROM events WHERE timestamp >= ${dt(w.fromMs)} AND timestamp < ${dt(w.toMs)}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
       WHERE notEmpty(value)
       GROUP BY flag, unit, value)
     GROUP BY flag, unit) AS s
@@ -110,7 +111,7 @@ FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
   WHERE ${validity(flags)}
   GROUP BY flag, value, unit) AS x
 JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
-  FROM events WHERE event IN ${list([...new Set(metrics.map((m) => m.event))])} AND timestamp >= ${dt(w.fromMs)} AND timestamp <= ${dt(w.toMs)}) AS m ON m.unit = x.unit
+  FROM events WHERE event IN ${list([...new Set(metrics.map((m) => m.event))])} AND timestamp >= ${dt(w.fromMs)} AND timestamp < ${dt(w.toMs)}) AS m ON m.unit = x.unit
 GROUP BY x.flag, x.value, m.metric
 LIMIT ${QUERY_ROW_LIMIT}`
 }

@@ -26,9 +26,13 @@ export async function runBackfill(client: PostHogClient, plan: readonly Backfill
   )
 }
 
-/** The window the live counters cover: whole UTC days back from today, up to now. */
-export function backfillWindow(nowMs: number, lookbackDays: number): BackfillWindow {
-  return { fromMs: (dayNumber(nowMs) - lookbackDays + 1) * 86_400_000, toMs: nowMs }
+/**
+ * The window the live counters cover: whole UTC days back from today, up to now (the end is
+ * exclusive and whole seconds, so "now" is rounded up to the next second), or up to a watermark.
+ */
+export function backfillWindow(nowMs: number, lookbackDays: number, watermarkMs: number | null = null): BackfillWindow {
+  const end = watermarkMs ?? Math.floor(nowMs / 1000) * 1000 + 1000
+  return { fromMs: (dayNumber(nowMs) - lookbackDays + 1) * 86_400_000, toMs: end }
 }
 
 function parseRaw(raw: unknown): { ok: true; value: VariantValue } | { ok: false } {

@@ -23,6 +23,11 @@ export interface PostHogClientOptions {
   /** PostHog allows 240 requests a minute and 3 concurrent queries per project */
   readonly requestsPerMinute?: number
   readonly maxConcurrentQueries?: number
+  /**
+   * false inside plugin-server's VM, which has no setTimeout: no timeouts, no retry delays, no
+   * rate-limit interval (the plugin sends a few queries a minute anyway).
+   */
+  readonly timers?: boolean
   /** called after each HTTP exchange (including retried ones): the online audit prints a summary */
   readonly onRequest?: (info: RequestInfo) => void
 }
@@ -71,14 +76,15 @@ export class PostHogClient {
   constructor(readonly options: PostHogClientOptions) {
     const host = options.host.replace(/\/+$/, '')
     this.base = `${host}/api/projects/${encodeURIComponent(options.projectId)}/`
-    this.requests = new PQueue({ intervalCap: options.requestsPerMinute ?? 240, interval: 60_000 })
+    const timers = options.timers ?? true
+    this.requests = timers ? new PQueue({ intervalCap: options.requestsPerMinute ?? 240, interval: 60_000 }) : new PQueue()
     this.queries = new PQueue({ concurrency: options.maxConcurrentQueries ?? 3 })
     this.http = ky.create({
       fetch: options.fetch,
       headers: { Authorization: `Bearer ${options.personalApiKey}`, Accept: 'application/json' },
-      timeout: options.timeoutMs ?? 30_000,
+      timeout: timers ? (options.timeoutMs ?? 30_000) : false,
       retry: {
-        limit: options.retries ?? 4,
+        limit: timers ? (options.retries ?? 4) : 0,
         // HogQL queries are reads: retrying the POST is safe.
         methods: ['get', 'post'],
         statusCodes: [408, 429, 500, 502, 503, 504],
@@ -110,7 +116,7 @@ export class PostHogClient {
         const response = await this.http(url, {
           method,
           json,
-          timeout,
+          ...((this.options.timers ?? true) ? { timeout } : {}),
           hooks: { beforeRequest: [(request) => void this.started.set(request, performance.now())] },
         })
         return (await response.json()) as T

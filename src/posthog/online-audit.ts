@@ -1,5 +1,6 @@
 import { auditConfig } from '../coverage/audit-config.js'
-import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../coverage/definitions.js'
+import type { Definitions } from '../coverage/definitions.js'
+import { fetchDefinitions } from './definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../coverage/settings.js'
 import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from './backfill.js'
@@ -10,18 +11,6 @@ export interface OnlineAuditResult {
   readonly report: Report
   readonly definitions: Definitions
   readonly runs: readonly BackfillRun[]
-}
-
-/** Flags, experiments (each one), cohorts and group types, validated as the offline files are. */
-export async function fetchDefinitions(client: PostHogClient): Promise<Definitions> {
-  const [flags, experiments, cohorts, groupTypes] = await Promise.all([client.listFlags(), client.listExperiments(), client.listCohorts(), client.listGroupTypes()])
-  const at = (path: string) => `${client.base}${path}`
-  return {
-    flags: parseFlags(at('feature_flags/'), flags),
-    experiments: parseExperiments(at('experiments/:id/'), experiments),
-    cohorts: parseCohorts(at('cohorts/'), cohorts),
-    groupTypes: parseGroupTypes(at('groups_types/'), groupTypes),
-  }
 }
 
 /**

@@ -18,7 +18,7 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
   const groupTypes = defs.groupTypes
   const inWindow = events.filter((e) => {
     const t = Date.parse(e.timestamp)
-    return t >= window.fromMs && t <= window.toMs
+    return t >= window.fromMs && t < window.toMs
   })
   const unitOf = (e: SimEvent, column: string): string => {
     if (column === 'person_id') return e.person?.id ?? e.distinct_id

@@ -1,0 +1,102 @@
+import { auditConfig } from '../coverage/audit-config.js'
+import type { Definitions } from '../coverage/definitions.js'
+import { parseSettings } from '../coverage/settings.js'
+import type { Observations } from '../counters/observation.js'
+import { observationsFromBackfill, backfillWindow } from './backfill.js'
+import { planBackfill, type BackfillQuery } from './backfill-queries.js'
+import type { PostHogClient, QueryResult } from './client.js'
+import { fetchDefinitions } from './definitions.js'
+
+/** `meta.storage` as the plugin contract gives it. */
+export interface Storage {
+  get(key: string, defaultValue: unknown): Promise<unknown>
+  set(key: string, value: unknown): Promise<void>
+  del(key: string): Promise<void>
+}
+
+export const WATERMARK_KEY = 'coverage/watermark'
+export const BACKFILL_KEY = 'coverage/backfill'
+const JOB_KEY = 'coverage/backfill-job'
+const resultKey = (i: number) => `coverage/backfill-query/${i}`
+
+export interface StoredBackfill {
+  readonly watermark: number
+  readonly completedAt: number
+  readonly queries: number
+  readonly observations: Observations
+}
+
+interface Job {
+  readonly watermark: number
+  readonly lookbackDays: number
+  readonly project: string
+  readonly definitions: Definitions & { groupTypes: never }
+  readonly groupTypes: [number, string][]
+  readonly plan: BackfillQuery[]
+  readonly done: number[]
+}
+
+/**
+ * The moment the live counters start: set once, the first time the plugin runs with PostHog
+ * credentials, and kept. Whole seconds, so HogQL's bounds and the ingest agree exactly.
+ */
+export async function ensureWatermark(storage: Storage, nowMs: number): Promise<number> {
+  const stored = Number(await storage.get(WATERMARK_KEY, null))
+  if (Number.isFinite(stored) && stored > 0) return stored
+  const watermark = Math.floor(nowMs / 1000) * 1000
+  await storage.set(WATERMARK_KEY, watermark)
+  return watermark
+}
+
+/**
+ * One step of the backfill of everything before the watermark: the first step fetches the
+ * definitions and plans the queries; each step runs up to `maxQueries` of them (each result kept
+ * in storage, so a restart resumes); the last one stores the observations. Small steps fit the
+ * plugin-server's 30-second task limit; the host can run steps back to back.
+ */
+export async function backfillStep(
+  storage: Storage,
+  client: PostHogClient,
+  opts: { nowMs: number; watermark: number; userConfig: Record<string, unknown>; maxQueries?: number },
+): Promise<'done' | 'running'> {
+  const stored = (await storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
+  if (stored && stored.watermark === opts.watermark) return 'done'
+  let job = (await storage.get(JOB_KEY, null)) as Job | null
+  if (!job || job.watermark !== opts.watermark) {
+    const definitions = await fetchDefinitions(client)
+    const { config, counted } = auditConfig(opts.userConfig, definitions)
+    const settings = parseSettings(config, { countedEvents: counted })
+    const window = backfillWindow(opts.nowMs, settings.lookbackDays, opts.watermark)
+    job = {
+      watermark: opts.watermark,
+      lookbackDays: settings.lookbackDays,
+      project: client.options.projectId,
+      definitions: { ...definitions, groupTypes: undefined as never },
+      groupTypes: [...definitions.groupTypes],
+      plan: planBackfill(definitions, settings.metrics, window),
+      done: [],
+    }
+    await storage.set(JOB_KEY, job)
+  }
+  const todo = job.plan.map((_, i) => i).filter((i) => !job!.done.includes(i)).slice(0, opts.maxQueries ?? 3)
+  await Promise.all(
+    todo.map(async (i) => {
+      const q = job!.plan[i]!
+      await storage.set(resultKey(i), await client.query(q.hogql, q.name))
+    }),
+  )
+  job = { ...job, done: [...job.done, ...todo] }
+  if (job.done.length < job.plan.length) {
+    await storage.set(JOB_KEY, job)
+    return 'running'
+  }
+  const runs = await Promise.all(job.plan.map(async (query, i) => ({ query, result: (await storage.get(resultKey(i), null)) as QueryResult, ms: 0 })))
+  const definitions: Definitions = { ...job.definitions, groupTypes: new Map(job.groupTypes) }
+  const window = backfillWindow(opts.nowMs, job.lookbackDays, job.watermark)
+  const observations = observationsFromBackfill(definitions, runs, job.project, window, job.lookbackDays)
+  const result: StoredBackfill = { watermark: job.watermark, completedAt: opts.nowMs, queries: job.plan.length, observations }
+  await storage.set(BACKFILL_KEY, result)
+  await storage.del(JOB_KEY)
+  await Promise.all(job.plan.map((_, i) => storage.del(resultKey(i))))
+  return 'done'
+}
