@@ -21,13 +21,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const rows: string[] = []
 for (const n of args.flags.split(',').map(Number)) {
   const sim = simulate({ seed: 1, flags: n, users: 1, days: 2, endMs: END, defects: [] })
-  const handlers = posthogHandlers({
-    flags: sim.project.api.flags,
-    experiments: sim.project.api.experiments,
-    cohorts: sim.project.api.cohorts,
-    groupTypes: [{ group_type: 'company', group_type_index: 0 }],
-    query: () => ({ columns: [], results: [] }),
-  })
+  const handlers = posthogHandlers({ ...sim.project.api, query: () => ({ columns: [], results: [] }) })
   // Every request waits the simulated network and server latency first.
   const server = setupServer(http.all('*', async () => void (await delay(LATENCY))), ...handlers)
   server.listen({ onUnhandledRequest: 'error' })

@@ -1,6 +1,4 @@
-import type { Definitions } from '../coverage/definitions.js'
-import { parseCohorts, parseExperiments, parseFlags } from '../coverage/definitions.js'
-import { simulate } from '../sim/simulation.js'
+import { definitionsOf, simulate } from '../sim/simulation.js'
 import { auditEvents } from './audit.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
@@ -23,12 +21,7 @@ const DEMO_FLAGS = 20
 export async function runDemo(opts: DemoOptions): Promise<string> {
   const endMs = Math.floor(Date.now() / HOUR_MS) * HOUR_MS
   const sim = simulate({ seed: opts.seed, flags: DEMO_FLAGS, users: opts.users, days: opts.days, endMs, defects: 'mix', redeliveryShare: 0.005 })
-  const defs: Definitions = {
-    flags: parseFlags('demo flags', sim.project.api.flags),
-    experiments: parseExperiments('demo experiments', sim.project.api.experiments),
-    cohorts: parseCohorts('demo cohorts', sim.project.api.cohorts),
-    groupTypes: new Map([[0, 'company']]),
-  }
+  const defs = definitionsOf(sim.project)
   const progress = new Progress('demo: events through onEvent')
   const { report, events, seconds } = await auditEvents(defs, {}, sim.events, { now: endMs, onEvent: (n) => progress.tick(n) })
   progress.done(

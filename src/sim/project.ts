@@ -48,7 +48,7 @@ export interface Project {
   readonly flags: FlagPlan[]
   readonly apps: number
   /** PostHog API objects, exactly as the list/detail endpoints return them. */
-  readonly api: { flags: unknown[]; experiments: unknown[]; cohorts: unknown[] }
+  readonly api: { flags: unknown[]; experiments: unknown[]; cohorts: unknown[]; groupTypes: unknown[] }
   readonly injected: { flag: string; defect: DefectId; param: number | null }[]
 }
 
@@ -227,6 +227,8 @@ export function buildProject(opts: ProjectOptions): Project {
       flags: flags.map((f) => flagApiObject(f, opts.endMs)),
       experiments: flags.filter((f) => f.experimentId !== null).map((f) => experimentApiObject(f)),
       cohorts: cohortApiObjects(opts.endMs),
+      // GET /api/projects/:id/groups_types/ (a plain array)
+      groupTypes: [{ group_type: 'company', group_type_index: 0, name_singular: 'company', name_plural: 'companies' }],
     },
     injected,
   }

@@ -1,3 +1,4 @@
+import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../coverage/definitions.js'
 import type { DefectRequest } from './defects.js'
 import { buildProject, type Project } from './project.js'
 import { generateTraffic, type SimEvent } from './traffic.js'
@@ -23,6 +24,16 @@ export interface Simulation {
 }
 
 const DAY_MS = 86_400_000
+
+/** The project's definitions, validated as the audit validates PostHog's answers. */
+export function definitionsOf(project: Project): Definitions {
+  return {
+    flags: parseFlags('simulated flags', project.api.flags),
+    experiments: parseExperiments('simulated experiments', project.api.experiments),
+    cohorts: parseCohorts('simulated cohorts', project.api.cohorts),
+    groupTypes: parseGroupTypes('simulated group types', project.api.groupTypes),
+  }
+}
 
 /** A whole simulated PostHog project: definitions now, events as a stream, truth at the end. */
 export function simulate(opts: SimulationOptions): Simulation {

@@ -69,7 +69,7 @@ export async function writeSimulation(
   json('flags.json', listResponse(sim.project.api.flags))
   json('experiments.json', listResponse(sim.project.api.experiments))
   json('cohorts.json', listResponse(sim.project.api.cohorts))
-  json('group_types.json', [{ group_type: 'company', group_type_index: 0, name_singular: 'company', name_plural: 'companies' }])
+  json('group_types.json', sim.project.api.groupTypes)
   json('truth.json', truth)
   return { events: n, files, truth, seconds: (performance.now() - started) / 1000 }
 }

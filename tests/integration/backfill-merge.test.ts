@@ -1,8 +1,5 @@
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { auditConfig } from '../../src/coverage/audit-config.js'
-import { parseCohorts, parseExperiments, parseFlags, type Definitions } from '../../src/coverage/definitions.js'
-import { parseSettings } from '../../src/coverage/settings.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { mergeObservations } from '../../src/counters/merge.js'
@@ -13,26 +10,14 @@ import { backfillWindow, observationsFromBackfill } from '../../src/posthog/back
 import { BACKFILL_KEY, backfillStep, type StoredBackfill } from '../../src/posthog/backfill-job.js'
 import { planBackfill } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
-import { parseDefectList } from '../../src/sim/defects.js'
-import { simulate } from '../../src/sim/simulation.js'
-import type { SimEvent } from '../../src/sim/traffic.js'
 import { makeFakeClickHouse } from '../support/fake-clickhouse.js'
+import { simulatedProject } from '../support/sim-project.js'
 import { HOST, KEY, PROJECT, posthogHandlers } from '../support/posthog-api.js'
 
 const DAY = 86_400_000
 const END = Date.UTC(2026, 10, 20, 12)
 const WATERMARK = END - 5 * DAY // whole seconds
-const sim = simulate({ seed: 17, flags: 20, users: 500, days: 12, endMs: END, defects: parseDefectList('mix') })
-const events: SimEvent[] = [...sim.events]
-const api = { flags: sim.project.api.flags, experiments: sim.project.api.experiments, cohorts: sim.project.api.cohorts, groupTypes: [{ group_type: 'company', group_type_index: 0 }] }
-const defs: Definitions = {
-  flags: parseFlags('flags', api.flags),
-  experiments: parseExperiments('experiments', api.experiments),
-  cohorts: parseCohorts('cohorts', api.cohorts),
-  groupTypes: new Map([[0, 'company']]),
-}
-const { config, counted } = auditConfig({}, defs)
-const settings = parseSettings(config, { countedEvents: counted })
+const { events, api, defs, settings } = simulatedProject({ seed: 17, users: 500, days: 12, endMs: END })
 
 let fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings.lookbackDays, WATERMARK))
 let plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings.lookbackDays, WATERMARK))

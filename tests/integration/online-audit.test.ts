@@ -5,33 +5,18 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { http, HttpResponse } from 'msw'
-import { auditConfig } from '../../src/coverage/audit-config.js'
-import { parseCohorts, parseExperiments, parseFlags, type Definitions } from '../../src/coverage/definitions.js'
 import type { Report } from '../../src/coverage/report.js'
-import { parseSettings } from '../../src/coverage/settings.js'
 import { hogqlParser } from '../../src/hog/parser.js'
 import { backfillWindow } from '../../src/posthog/backfill.js'
 import { planBackfill } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
 import { auditOnline } from '../../src/posthog/online-audit.js'
-import { parseDefectList } from '../../src/sim/defects.js'
-import { simulate } from '../../src/sim/simulation.js'
-import type { SimEvent } from '../../src/sim/traffic.js'
 import { makeFakeClickHouse } from '../support/fake-clickhouse.js'
+import { simulatedProject } from '../support/sim-project.js'
 import { HOST, KEY, PROJECT, base, posthogHandlers } from '../support/posthog-api.js'
 
 const END = Date.UTC(2026, 10, 20, 12)
-const sim = simulate({ seed: 13, flags: 20, users: 700, days: 14, endMs: END, defects: parseDefectList('mix') })
-const events: SimEvent[] = [...sim.events]
-const api = { flags: sim.project.api.flags, experiments: sim.project.api.experiments, cohorts: sim.project.api.cohorts, groupTypes: [{ group_type: 'company', group_type_index: 0 }] }
-const defs: Definitions = {
-  flags: parseFlags('flags', api.flags),
-  experiments: parseExperiments('experiments', api.experiments),
-  cohorts: parseCohorts('cohorts', api.cohorts),
-  groupTypes: new Map([[0, 'company']]),
-}
-const { config, counted } = auditConfig({}, defs)
-const settings = parseSettings(config, { countedEvents: counted })
+const { events, api, defs, settings } = simulatedProject({ seed: 13, users: 700, days: 14, endMs: END })
 const window = backfillWindow(END, settings.lookbackDays)
 const plan = planBackfill(defs, settings.metrics, window)
 const answer = makeFakeClickHouse(events, defs, window)

@@ -9,7 +9,7 @@ const data = {
   flags: sim.project.api.flags,
   experiments: sim.project.api.experiments,
   cohorts: sim.project.api.cohorts,
-  groupTypes: [{ group_type: 'company', group_type_index: 0 }],
+  groupTypes: sim.project.api.groupTypes,
   query: () => ({ columns: ['n'], results: [[1]] }),
 }
 const server = setupServer(...posthogHandlers(data))

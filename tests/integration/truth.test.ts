@@ -1,23 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
-import type { Definitions } from '../../src/coverage/definitions.js'
-import { parseCohorts, parseExperiments, parseFlags } from '../../src/coverage/definitions.js'
 import type { Report } from '../../src/coverage/report.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
-import { simulate } from '../../src/sim/simulation.js'
+import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 
 const END = Date.UTC(2026, 10, 20)
 
 /** Simulates a project, then audits it exactly as `experiment-coverage audit` does. */
 export async function auditSimulation(defects: string, users = 1200, seed = 21) {
   const sim = simulate({ seed, flags: 20, users, days: 14, endMs: END, defects: parseDefectList(defects) })
-  const defs: Definitions = {
-    flags: parseFlags('flags', sim.project.api.flags),
-    experiments: parseExperiments('experiments', sim.project.api.experiments),
-    cohorts: parseCohorts('cohorts', sim.project.api.cohorts),
-    groupTypes: new Map([[0, 'company']]),
-  }
-  const { report } = await auditEvents(defs, {}, sim.events)
+  const { report } = await auditEvents(definitionsOf(sim.project), {}, sim.events)
   return { report, truth: sim.truth() }
 }
 

@@ -1,0 +1,15 @@
+import { auditConfig } from '../../src/coverage/audit-config.js'
+import { parseSettings } from '../../src/coverage/settings.js'
+import { parseDefectList } from '../../src/sim/defects.js'
+import { definitionsOf, simulate } from '../../src/sim/simulation.js'
+import type { SimEvent } from '../../src/sim/traffic.js'
+
+/** A simulated project with every defect once, as the online and backfill tests serve it through msw. */
+export function simulatedProject(opts: { seed: number; users: number; days: number; endMs: number }) {
+  const sim = simulate({ ...opts, flags: 20, defects: parseDefectList('mix') })
+  const events: SimEvent[] = [...sim.events]
+  const defs = definitionsOf(sim.project)
+  const { config, counted } = auditConfig({}, defs)
+  const settings = parseSettings(config, { countedEvents: counted })
+  return { sim, events, api: sim.project.api, defs, settings }
+}
