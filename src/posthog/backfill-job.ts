@@ -26,11 +26,12 @@ export interface StoredBackfill {
   readonly observations: Observations
 }
 
+/** What storage keeps between steps (JSON: the group types as pairs, not a Map). */
 interface Job {
   readonly watermark: number
   readonly lookbackDays: number
   readonly project: string
-  readonly definitions: Definitions & { groupTypes: never }
+  readonly definitions: Omit<Definitions, 'groupTypes'>
   readonly groupTypes: [number, string][]
   readonly plan: BackfillQuery[]
   readonly done: number[]
@@ -71,7 +72,7 @@ export async function backfillStep(
       watermark: opts.watermark,
       lookbackDays: settings.lookbackDays,
       project: client.options.projectId,
-      definitions: { ...definitions, groupTypes: undefined as never },
+      definitions: { flags: definitions.flags, experiments: definitions.experiments, cohorts: definitions.cohorts },
       groupTypes: [...definitions.groupTypes],
       plan: planBackfill(definitions, settings.metrics, window),
       done: [],
