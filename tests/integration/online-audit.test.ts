@@ -99,6 +99,18 @@ describe('experiment-coverage audit, online', () => {
     }
   })
 
+  it('reports a field the checks need that PostHog did not send, naming the endpoint and the field', async () => {
+    const broken = (api.flags as Record<string, unknown>[]).map((f, i) => (i === 2 ? { ...f, active: undefined } : f))
+    server.use(http.get(`${base}/feature_flags/`, () => HttpResponse.json({ count: broken.length, next: null, previous: null, results: broken })))
+    const restore = env({ POSTHOG_HOST: HOST, POSTHOG_PROJECT_ID: PROJECT, POSTHOG_PERSONAL_API_KEY: KEY })
+    try {
+      await expect(runAudit({ format: 'json' })).rejects.toThrow(/feature_flags\/: flag "[^"]+" at \[2\]\.active/)
+    } finally {
+      restore()
+      server.resetHandlers()
+    }
+  })
+
   it('stops with a clear message on an expired key', async () => {
     server.use(http.get(`${base}/feature_flags/`, () => HttpResponse.json({ type: 'authentication_error', code: 'authentication_failed', detail: 'Personal API key is invalid.' }, { status: 401 })))
     const restore = env({ POSTHOG_HOST: HOST, POSTHOG_PROJECT_ID: PROJECT, POSTHOG_PERSONAL_API_KEY: KEY })
