@@ -1,4 +1,4 @@
-import { parseSettings, type Settings } from './coverage/settings.js'
+import { parseSettings, type CountedEvent, type Settings } from './coverage/settings.js'
 import type { ContractCache } from './counters/cache.js'
 import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from './counters/ingest.js'
 import type { Observations } from './counters/observation.js'
@@ -33,7 +33,7 @@ export interface PluginHooks {
    */
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
   /** Events to count per variant besides the configured goals, so the report can infer goals. */
-  readonly countedEvents?: readonly string[]
+  readonly countedEvents?: readonly CountedEvent[]
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
   readonly log?: (level: 'info' | 'warn', message: string) => void
 }

@@ -1,19 +1,42 @@
-import { metricEvents, type Definitions } from './definitions.js'
+import { propertyFiltersToHogQL, UnsupportedFilterError } from '../hog/property-filters.js'
+import { metricSteps, type MetricDefinition, type Definitions } from './definitions.js'
 import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from './goals.js'
+import type { CountedEvent } from './settings.js'
+
+/**
+ * The matcher a metric step is counted by: the event alone, or the event with its property
+ * filters as HogQL. Null when a filter cannot run in real time (a cohort): the step is then not
+ * counted live, and the checks say so instead of counting the wrong events.
+ */
+export function stepMatcher(step: ReturnType<typeof metricSteps>[number]): CountedEvent | null {
+  if (step.properties.length === 0) return step.event
+  try {
+    const filter = propertyFiltersToHogQL(step.properties)
+    return { name: `${step.event} where ${filter}`, event: step.event, filter }
+  } catch (e) {
+    if (e instanceof UnsupportedFilterError) return null
+    throw e
+  }
+}
+
+export function metricMatchers(m: MetricDefinition): (CountedEvent | null)[] {
+  return metricSteps(m).map(stepMatcher)
+}
 
 /**
  * The plugin settings for an audit (offline or online): the user's config file (thresholds), plus every event
  * the checks may need counted: experiments' metrics, the goals the inference may pick, guardrails.
  */
-export function auditConfig(base: Record<string, unknown>, defs: Definitions): { config: Record<string, string>; counted: string[] } {
+export function auditConfig(base: Record<string, unknown>, defs: Definitions): { config: Record<string, string>; counted: CountedEvent[] } {
   const config: Record<string, string> = {}
   for (const [k, v] of Object.entries(base)) config[k] = typeof v === 'string' ? v : JSON.stringify(v)
-  const counted = new Set<string>()
+  const counted = new Map<string, CountedEvent>()
+  const add = (c: CountedEvent | null) => c !== null && counted.set(typeof c === 'string' ? c : c.name, c)
   for (const e of defs.experiments) {
-    for (const m of [...(e.metrics ?? []), ...(e.metrics_secondary ?? [])]) for (const ev of metricEvents(m)) counted.add(ev)
+    for (const m of [...(e.metrics ?? []), ...(e.metrics_secondary ?? [])]) metricMatchers(m).forEach(add)
   }
-  for (const ev of candidateGoalEvents()) counted.add(ev)
-  for (const ev of DEFAULT_GUARDRAIL_EVENTS) counted.add(ev)
-  return { config, counted: [...counted] }
+  candidateGoalEvents().forEach(add)
+  DEFAULT_GUARDRAIL_EVENTS.forEach(add)
+  return { config, counted: [...counted.values()] }
 }
 

@@ -2,6 +2,7 @@ import type { ExposureObservation, FlagObservation } from '../counters/observati
 import { EXPOSURE_EVENTS, type ExposureEvent } from '../events/types.js'
 import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './checks/types.js'
 import { exposureEventOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
+import { metricMatchers } from './audit-config.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
 import type { Settings } from './settings.js'
 
@@ -67,7 +68,9 @@ export function buildContext(input: ContextInput): CheckContext {
     for (const [role, list] of [['primary', experiment.metrics ?? []], ['guardrail', experiment.metrics_secondary ?? []]] as const) {
       for (const m of list) {
         const events = metricEvents(m)
-        if (events.length) metrics.push({ name: m.name ?? events.at(-1)!, events, role, source: 'experiment' })
+        const goal = metricMatchers(m).at(-1)
+        const matcher = goal === undefined ? undefined : goal === null ? null : typeof goal === 'string' ? goal : goal.name
+        if (events.length) metrics.push({ name: m.name ?? events.at(-1)!, events, role, source: 'experiment', matcher })
       }
     }
   } else {

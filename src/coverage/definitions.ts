@@ -42,7 +42,13 @@ const flagSchema = z.looseObject({
   created_at: z.string().nullish(),
 })
 
-const eventsNode = z.looseObject({ kind: z.string().optional(), event: z.string().nullish(), name: z.string().nullish(), id: z.unknown().optional() })
+const eventsNode = z.looseObject({
+  kind: z.string().optional(),
+  event: z.string().nullish(),
+  name: z.string().nullish(),
+  id: z.unknown().optional(),
+  properties: z.array(propertyFilter).nullish(),
+})
 
 const metricSchema = z.looseObject({
   kind: z.string().optional(),
@@ -164,8 +170,15 @@ export function parseGroupTypes(source: string, value: unknown): Map<number, str
 
 /** The events a metric counts (funnel steps, or the mean's source). */
 export function metricEvents(m: MetricDefinition): string[] {
+  return metricSteps(m).map((s) => s.event)
+}
+
+/** Each step of a metric: its event and the property filters on it, as PostHog stores them. */
+export function metricSteps(m: MetricDefinition): { event: string; properties: { key: string | number; value?: unknown; operator?: string | null; type?: string }[] }[] {
   const nodes = m.series ?? (m.source ? [m.source] : [])
-  return nodes.map((n) => n.event ?? null).filter((e): e is string => typeof e === 'string' && e.length > 0)
+  return nodes
+    .filter((n) => typeof n.event === 'string' && n.event.length > 0)
+    .map((n) => ({ event: n.event as string, properties: (n.properties ?? []).filter((p) => p.key !== undefined) as { key: string | number; value?: unknown; operator?: string | null; type?: string }[] }))
 }
 
 /** The exposure event an experiment counts: its exposure config, else `$feature_flag_called`. */

@@ -153,7 +153,10 @@ function toMetrics(entries: z.infer<typeof metricEntry>[], kind: MetricMatcher['
  * Missing or empty values take plugin.json's defaults; anything invalid throws a SettingsError
  * that names each field, so PostHog shows it where the plugin fails to set up.
  */
-export function parseSettings(config: Readonly<Record<string, unknown>> = {}, extra: { countedEvents?: readonly string[] } = {}): Settings {
+/** An event to count besides the configured goals: by name, or with a HogQL filter. */
+export type CountedEvent = string | { readonly name: string; readonly event: string; readonly filter: string }
+
+export function parseSettings(config: Readonly<Record<string, unknown>> = {}, extra: { countedEvents?: readonly CountedEvent[] } = {}): Settings {
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG }
   for (const [key, value] of Object.entries(config)) {
     if (!fieldByKey.has(key)) continue // PostHog may pass settings of older versions; they mean nothing here
@@ -174,9 +177,10 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}, ex
   const s = parsed.data
   const metrics: MetricMatcher[] = [...toMetrics(s.goalEvents, 'goal'), ...toMetrics(s.guardrailEvents, 'guardrail')]
   const configured = new Set(metrics.flatMap((m) => [m.name, m.event]))
-  for (const event of extra.countedEvents ?? []) {
-    if (!configured.has(event)) metrics.push({ name: event, event, kind: 'counted' })
-    configured.add(event)
+  for (const c of extra.countedEvents ?? []) {
+    const m: MetricMatcher = typeof c === 'string' ? { name: c, event: c, kind: 'counted' } : { ...c, kind: 'counted' }
+    if (!configured.has(m.name)) metrics.push(m)
+    configured.add(m.name)
   }
   const names = new Set<string>()
   for (const m of metrics) {

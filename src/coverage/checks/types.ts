@@ -63,6 +63,11 @@ export interface MetricRef {
   readonly source: 'experiment' | 'settings' | 'inferred'
   /** why it was inferred (for assumptions) */
   readonly reason?: string
+  /**
+   * The counted matcher's name for the goal step (an event, or an event with its property filter);
+   * null when the step's filter cannot be counted live.
+   */
+  readonly matcher?: string | null
 }
 
 /** Every input of the checks, gathered once; each check is a pure function of it. */
