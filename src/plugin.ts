@@ -32,6 +32,8 @@ export interface PluginHooks {
    * definitions every value counts.
    */
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
+  /** Experiments' exposure criteria, compiled: only matching exposure events count for that flag. */
+  readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
   /** Events to count per variant besides the configured goals, so the report can infer goals. */
   readonly countedEvents?: readonly CountedEvent[]
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
@@ -57,6 +59,7 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
       now: hooks.now,
       groupTypeOf: hooks.groupTypeOf,
       isCountedValue: hooks.isCountedValue,
+      exposureFilterOf: hooks.exposureFilterOf,
       filters,
       watermark: () => split.watermark,
     }),

@@ -7,7 +7,8 @@ import {
   parseGroupTypes,
   type Definitions,
 } from '../coverage/definitions.js'
-import { auditConfig } from '../coverage/audit-config.js'
+import { auditConfig, exposureFilters } from '../coverage/audit-config.js'
+import { compileExpression } from '../hog/compile.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../coverage/settings.js'
 import type { VariantValue } from '../events/types.js'
@@ -105,7 +106,10 @@ export async function auditEvents(
     const index = f.filters.aggregation_group_type_index
     groupTypeOf.set(f.key, index == null ? null : (defs.groupTypes.get(index) ?? null))
   }
+  const criteria = new Map<string, readonly unknown[]>()
+  for (const [flag, hogql] of exposureFilters(defs)) criteria.set(flag, await compileExpression(hogql))
   const plugin = new EmbeddedPlugin(config, {
+    exposureFilterOf: (flag) => criteria.get(flag),
     now: () => clock,
     groupTypeOf: (flag) => groupTypeOf.get(flag) ?? null,
     isCountedValue: countedValues(defs),

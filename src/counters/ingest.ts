@@ -35,6 +35,7 @@ export interface IngestContextInput {
   readonly now?: () => number
   readonly groupTypeOf?: (flag: string) => string | null
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
+  readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
   /** compiled HogQL filters by matcher name (compileMatcherFilters) */
   readonly filters?: ReadonlyMap<string, readonly unknown[]>
   /**
@@ -57,7 +58,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,
-    readOptions: { lookbackDays: input.settings.lookbackDays, metricsByEvent, groupTypeOf: input.groupTypeOf },
+    readOptions: { lookbackDays: input.settings.lookbackDays, metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
     memo: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),

@@ -19,6 +19,25 @@ export function stepMatcher(step: ReturnType<typeof metricSteps>[number]): Count
   }
 }
 
+/**
+ * Each experiment's exposure criteria filters as HogQL, by flag key: only exposure events matching
+ * them count, as PostHog's exposure query applies them. Filters that cannot run in real time are
+ * left out (the exposures are then counted unfiltered).
+ */
+export function exposureFilters(defs: Definitions): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const e of defs.experiments) {
+    const props = (e.exposure_criteria?.exposure_config?.properties ?? []).filter((p) => p.key !== undefined) as Parameters<typeof propertyFiltersToHogQL>[0]
+    if (props.length === 0) continue
+    try {
+      out.set(e.feature_flag_key, propertyFiltersToHogQL(props))
+    } catch (err) {
+      if (!(err instanceof UnsupportedFilterError)) throw err
+    }
+  }
+  return out
+}
+
 export function metricMatchers(m: MetricDefinition): (CountedEvent | null)[] {
   return metricSteps(m).map(stepMatcher)
 }

@@ -86,7 +86,7 @@ const experimentSchema = z.looseObject({
   exposure_criteria: z
     .looseObject({
       filterTestAccounts: z.boolean().nullish(),
-      exposure_config: z.looseObject({ kind: z.string().optional(), event: z.string().nullish(), properties: z.array(z.unknown()).nullish() }).nullish(),
+      exposure_config: z.looseObject({ kind: z.string().optional(), event: z.string().nullish(), properties: z.array(propertyFilter).nullish() }).nullish(),
       multiple_variant_handling: z.enum(['exclude', 'first_seen']).nullish(),
     })
     .nullish(),

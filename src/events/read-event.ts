@@ -21,6 +21,8 @@ export interface ReadOptions {
    * `aggregation_group_type_index` and the project's group types); null for person-level flags.
    */
   readonly groupTypeOf?: (flag: string) => string | null
+  /** An experiment's exposure criteria filter (compiled HogQL): only matching exposure events count. */
+  readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
 }
 
 const DAY_MS = 86_400_000
@@ -50,6 +52,14 @@ function isObject(v: unknown): v is Obj {
 /** Reads only own properties: an object built with a `__proto__` literal must not leak inherited values. */
 function own(o: Obj, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
+}
+
+function passes(bytecode: readonly unknown[], raw: Obj): boolean {
+  try {
+    return runBytecode(bytecode, globalsOf(raw)) === true
+  } catch {
+    return false
+  }
 }
 
 /** The matchers of this event name whose filter (if any) the event passes; a filter that errors does not match. */
@@ -196,7 +206,10 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
     const variant = readVariant(response)
     if (variant === INVALID) return { ok: false, reason: 'variant_invalid' }
     const unit = unitFor(flag)
-    if (unit === null) {
+    const criteria = opts.exposureFilterOf?.(flag)
+    if (criteria && !passes(criteria, raw as Obj)) {
+      // not an exposure for the experiment (its exposure criteria); the event's other parts still count
+    } else if (unit === null) {
       partial.push('group_key_missing')
     } else {
       const error = own(props, '$feature_flag_error')

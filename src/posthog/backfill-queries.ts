@@ -1,5 +1,6 @@
 import hogvm from '@posthog/hogvm'
 import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
+import { exposureFilters } from '../coverage/audit-config.js'
 import type { MetricMatcher } from '../coverage/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
 import { QUERY_ROW_LIMIT } from './client.js'
@@ -50,8 +51,12 @@ function validity(flags: readonly FlagDefinition[]): string {
   return cases.length ? `multiIf(${cases.join(', ')}, 0)` : '0'
 }
 
-function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow): string {
+function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
+  // An experiment's exposure criteria filters, per flag: the same HogQL the ingest compiles.
+  const filtered = flags.filter((f) => filters.has(f.key))
+  const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`properties.$feature_flag = ${lit(f.key)}`, `(${filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
   return [
+    criteria,
     `event IN ('$feature_flag_called', '$experiment_exposure')`,
     `timestamp >= ${dt(w.fromMs)}`,
     `timestamp < ${dt(w.toMs)}`,
@@ -62,20 +67,20 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
 
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
-function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow): string {
+function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
   return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(toDate(timestamp)) AS first_day, max(toDate(timestamp)) AS last_day
 FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, properties.$used_bootstrap_value = true AS bootstrapped, properties.locally_evaluated = true AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
-  FROM events WHERE ${exposureWhere(flags, unit, w)})
+  FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
 GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow): string {
+function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
   // One row per (flag, event, value) and, under the value '*', one per (flag, event): distinct
   // units and those seen with more than one value.
   return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units
 FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n
-  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w)})
+  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
   WHERE ${validity(flags)}
   GROUP BY flag, event, unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
@@ -83,7 +88,7 @@ GROUP BY flag, event, value
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow): string {
+function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
   // Units whose events carry $feature/<key>, per value and (under '*') per flag; and of those,
   // the ones exposed with one of the flag's values by either exposure event. Days are the days a
   // unit first carried each value, as the counters record them.
@@ -96,18 +101,18 @@ FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_da
       WHERE notEmpty(value)
       GROUP BY flag, unit, value)
     GROUP BY flag, unit) AS s
-  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
+  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
 GROUP BY flag, value
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, metrics: readonly MetricMatcher[]): string {
+function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, metrics: readonly MetricMatcher[]): string {
   // Each metric event once per matcher it matches (the same HogQL filter the plugin compiles).
   const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
   return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(toDate(m.ts)) AS first_day, max(toDate(m.ts)) AS last_day
 FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
-  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w)})
+  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
   WHERE ${validity(flags)}
   GROUP BY flag, value, unit) AS x
 JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
@@ -121,6 +126,7 @@ LIMIT ${QUERY_ROW_LIMIT}`
  * sightings and (with goal or guardrail events) metrics. Grows with flags / FLAGS_PER_QUERY.
  */
 export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, batchSize = FLAGS_PER_QUERY): BackfillQuery[] {
+  const filters = exposureFilters(defs)
   const byUnit = new Map<string, FlagDefinition[]>()
   for (const f of defs.flags.filter((x) => !x.deleted)) {
     const index = f.filters.aggregation_group_type_index
@@ -135,8 +141,8 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
       const keys = batch.map((f) => f.key)
       const label = `${unit === 'person_id' ? 'persons' : unit}, flags ${b * batchSize + 1}-${b * batchSize + batch.length}`
       const q = (kind: BackfillKind, hogql: string): BackfillQuery => ({ name: `experiment-coverage ${kind} (${label})`, kind, hogql, flags: keys, unitColumn: unit, metrics })
-      plan.push(q('exposures', exposuresQuery(batch, unit, w)), q('units', unitsQuery(batch, unit, w)), q('sightings', sightingsQuery(batch, unit, w)))
-      if (metrics.length) plan.push(q('metrics', metricsQuery(batch, unit, w, metrics)))
+      plan.push(q('exposures', exposuresQuery(batch, unit, w, filters)), q('units', unitsQuery(batch, unit, w, filters)), q('sightings', sightingsQuery(batch, unit, w, filters)))
+      if (metrics.length) plan.push(q('metrics', metricsQuery(batch, unit, w, filters, metrics)))
     }
   }
   return plan

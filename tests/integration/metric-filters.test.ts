@@ -45,3 +45,30 @@ describe("an experiment metric's property filters", () => {
     expect(check.status).toBe('unknown')
   })
 })
+
+describe("an experiment's exposure criteria filters", () => {
+  it('count only the exposure events that match them, as PostHog\'s exposure query does', async () => {
+    const withCriteria = (properties: unknown[]): Definitions => ({
+      ...defs([]),
+      experiments: parseExperiments('experiments', [
+        {
+          id: 1,
+          name: 'Pro checkout',
+          feature_flag_key: 'exp-flag',
+          start_date: new Date(NOW - 5 * 86_400_000).toISOString(),
+          status: 'running',
+          metrics: [],
+          exposure_criteria: { exposure_config: { kind: 'ExperimentEventExposureConfig', event: '$feature_flag_called', properties } },
+        },
+      ]),
+    })
+    const traffic = [
+      flagCalled('exp-flag', 'control', { distinct_id: 'a' }),
+      flagCalled('exp-flag', 'test', { distinct_id: 'b', props: { $lib: 'posthog-node' } }),
+      flagCalled('exp-flag', 'test', { distinct_id: 'c' }),
+    ]
+    const exposures = async (d: Definitions) => (await auditEvents(d, {}, traffic, { now: NOW })).report.flags[0]!.variants.map((v) => [v.key, v.exposures])
+    expect(await exposures(withCriteria([]))).toEqual([['control', 1], ['test', 2]])
+    expect(await exposures(withCriteria([{ key: '$lib', value: ['web'], operator: 'exact', type: 'event' }]))).toEqual([['control', 1], ['test', 1]])
+  })
+})
