@@ -126,7 +126,8 @@ export async function auditEvents(
       if (Number.isFinite(ts) && ts > clock && ts <= ceiling) clock = ts
     }
     await plugin.onEvent(value)
-    opts.onEvent?.(++n)
+    n++
+    opts.onEvent?.(n)
   }
   if (clock === 0) clock = Date.now()
   const observations = await plugin.observe()

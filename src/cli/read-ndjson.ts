@@ -1,5 +1,5 @@
 import { createReadStream, statSync } from 'node:fs'
-import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { ExitError } from './errors.js'
 
@@ -19,7 +19,19 @@ const MAX_BAD_SHARE = 0.01
 const MIN_LINES_FOR_SHARE = 100
 const SHOW_BAD = 10
 
-/** Reads NDJSON (gzip by extension or by magic bytes) one line at a time; memory stays flat. */
+async function startsWithGzipMagic(file: string): Promise<boolean> {
+  const probe = createReadStream(file, { start: 0, end: 1 })
+  const chunks: Buffer[] = []
+  for await (const c of probe) chunks.push(c as Buffer)
+  const magic = Buffer.concat(chunks)
+  return magic[0] === 0x1f && magic[1] === 0x8b
+}
+
+/**
+ * Reads NDJSON (gzip by extension or by magic bytes) one line at a time; memory stays flat.
+ * Iterating the stream itself (not readline) makes a read or gunzip error end the loop with that
+ * error, and keeps nothing per line.
+ */
 export async function* readNdjson(
   file: string,
   onProgress?: NdjsonProgress,
@@ -32,35 +44,23 @@ export async function* readNdjson(
     throw new ExitError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 2)
   }
   const raw = createReadStream(file)
-  const magic = await new Promise<Buffer>((resolve, reject) => {
-    const probe = createReadStream(file, { start: 0, end: 1 })
-    const chunks: Buffer[] = []
-    probe.on('data', (c) => chunks.push(c as Buffer))
-    probe.on('end', () => resolve(Buffer.concat(chunks)))
-    probe.on('error', reject)
-  })
-  const gzip = file.endsWith('.gz') || (magic[0] === 0x1f && magic[1] === 0x8b)
-  const source = gzip ? raw.pipe(createGunzip()) : raw
-  const failure = new Promise<never>((_, reject) => {
-    const fail = (e: Error) => reject(new ExitError(`${file}: ${gzip ? 'not a readable gzip file' : 'read failed'} (${e.message})`, 2))
-    raw.on('error', fail)
-    if (gzip) source.on('error', fail)
-  })
-  failure.catch(() => {})
-  const lines = createInterface({ input: source, crlfDelay: Infinity })
+  const gzip = file.endsWith('.gz') || (await startsWithGzipMagic(file))
+  const source: Readable = gzip ? raw.pipe(createGunzip()) : raw
+  if (gzip) raw.on('error', (e) => source.destroy(e))
+  source.setEncoding('utf8')
+
   let lineNo = 0
   let bad = 0
   let good = 0
-  const iterator = lines[Symbol.asyncIterator]()
-  for (;;) {
-    const next = await Promise.race([iterator.next(), failure])
-    if (next.done) break
+  let carry = ''
+  const parse = (text: string): NdjsonLine | null => {
     lineNo++
-    const text = next.value.trim()
-    if (text === '') continue
-    let value: unknown
+    const trimmed = text.trim()
+    if (trimmed === '') return null
     try {
-      value = JSON.parse(text)
+      const value = JSON.parse(trimmed) as unknown
+      good++
+      return { lineNo, value }
     } catch (e) {
       bad++
       if (bad <= SHOW_BAD) onBadLine?.(lineNo, `not JSON (${(e as Error).message})`)
@@ -68,12 +68,25 @@ export async function* readNdjson(
       if (lineNo >= MIN_LINES_FOR_SHARE && bad / lineNo > MAX_BAD_SHARE) {
         throw new ExitError(`${file}: ${bad} of the first ${lineNo} lines are not JSON (line ${lineNo} is the last); expected one event per line`, 2)
       }
-      continue
+      return null
     }
-    good++
-    if (lineNo % 4096 === 0) onProgress?.(raw.bytesRead, size)
-    yield { lineNo, value }
   }
+  try {
+    for await (const chunk of source) {
+      const parts = (carry + (chunk as string)).split('\n')
+      carry = parts.pop() ?? ''
+      for (const part of parts) {
+        const line = parse(part)
+        if (line) yield line
+      }
+      onProgress?.(raw.bytesRead, size)
+    }
+  } catch (e) {
+    if (e instanceof ExitError) throw e
+    throw new ExitError(`${file}: ${gzip ? 'not a readable gzip file' : 'read failed'} (${(e as Error).message})`, 2)
+  }
+  const last = parse(carry)
+  if (last) yield last
   onProgress?.(size, size)
   if (bad > SHOW_BAD) onBadLine?.(lineNo, `${bad - SHOW_BAD} more lines were not JSON`)
 }

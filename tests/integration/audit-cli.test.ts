@@ -39,8 +39,10 @@ beforeAll(async () => {
 
 describe('experiment-coverage audit', () => {
   it('prints the coverage table and a readout that name every flag with an injected defect', async () => {
-    const { code, stdout } = await cli('audit', ...files(dir))
+    const { code, stdout, stderr } = await cli('audit', ...files(dir))
     expect(code).toBe(0)
+    const lines = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').length
+    expect(stderr).toContain(`audit: ${lines.toLocaleString('en-US')} events through the plugin`)
     expect(stdout).toMatch(/verdict/)
     const readout = stdout.slice(stdout.indexOf('# Experiment coverage'))
     expect(readout).toMatch(/## Repair first/)
