@@ -21,7 +21,9 @@ const CONFIG = { goalEvents: '["checkout_completed", "onboarding_completed", "su
 
 function makeLines(n: number): string[] {
   const lines: string[] = []
-  for (const e of simulate({ seed: 3, flags: 20, users: 1_000_000, days: 14, endMs: END, defects: 'mix' }).events) {
+  // A project sized to the number of events wanted (about 65 events a person over 14 days), so the
+  // lines cover the whole window: flags launch during it, and early hours alone have few exposures.
+  for (const e of simulate({ seed: 3, flags: 20, users: Math.ceil(n / 60), days: 14, endMs: END, defects: 'mix' }).events) {
     lines.push(JSON.stringify(e))
     if (lines.length >= n) break
   }
