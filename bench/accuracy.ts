@@ -1,0 +1,448 @@
+/**
+ * Accuracy benchmark: how often the checks are right, against the simulator's ground truth.
+ *
+ * a. False alarms of `sample_ratio` on healthy projects: the share of tests that fail must sit
+ *    near the configured p-value, not above it. Measured at the default srmPValue (0.001) and at
+ *    srmPValue = 0.05, where a few hundred trials already give a meaningful interval. Only the
+ *    exposure events are audited (the check reads nothing else; the first project is audited both
+ *    ways and must agree), and flag keys are salted per project so that trials are independent
+ *    (see saltFlagKeys; --fixed-keys turns that off, --full audits every event).
+ * b. Recall and precision of every check over projects with one injected defect each (every
+ *    defect, --reps seeds) plus --healthy projects without defects; per defect, how often all of
+ *    its expected checks fired and how often the flag got the verdict the defect deserves.
+ *
+ * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --jobs 2 --only ab]
+ * Projects are simulated and audited in --jobs child processes (one project each at a time);
+ * results do not depend on --jobs. Progress on stderr, the tables on stdout.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { auditEvents } from '../src/cli/audit.js'
+import { CHECK_IDS, type CheckId } from '../src/coverage/checks/types.js'
+import { parseCohorts, parseExperiments, parseFlags, type Definitions } from '../src/coverage/definitions.js'
+import type { Report } from '../src/coverage/report.js'
+import { EXPOSURE_EVENTS } from '../src/events/types.js'
+import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../src/sim/defects.js'
+import { simulate, type Simulation } from '../src/sim/simulation.js'
+
+const END = Date.UTC(2026, 10, 20)
+const DAYS = 14
+const FLAGS = 20
+const NOMINAL_DEFAULT = 0.001 // plugin.json's srmPValue default; checked against the report's thresholds
+const LOOSE = 0.05
+
+// ---------------------------------------------------------------------------------------------
+// Tasks: what a child process does for one project. Results are plain JSON.
+
+interface SrmTask {
+  kind: 'srm'
+  seed: number
+  users: number
+  /** feed every event to the audit (otherwise only exposure events, see below) */
+  full: boolean
+  /** also audit every event and compare sample_ratio with the exposures-only audit */
+  verify: boolean
+  /** give the flags keys of their own in this project (see saltFlagKeys) */
+  salt: boolean
+}
+interface MixTask {
+  kind: 'mix'
+  seed: number
+  users: number
+  /** a defect id, or 'none' */
+  defects: string
+}
+type Task = SrmTask | MixTask
+
+interface SrmTrial {
+  flag: string
+  flagKind: string
+  status: string
+  p: number | null
+  units: number
+}
+interface SrmResult {
+  kind: 'srm'
+  seed: number
+  events: number
+  /** per threshold: the sample_ratio result of every flag */
+  trials: Record<'default' | 'loose', SrmTrial[]>
+  threshold: number
+  /** differences between the exposures-only and the full audit (verify only) */
+  mismatches: string[] | null
+}
+interface FlagOutcome {
+  key: string
+  kind: string
+  verdict: string
+  checks: { id: CheckId; status: string; summary: string }[]
+}
+interface MixResult {
+  kind: 'mix'
+  seed: number
+  defects: string
+  events: number
+  injected: { flag: string; defect: DefectId }[]
+  flags: FlagOutcome[]
+}
+type TaskResult = SrmResult | MixResult
+
+function definitionsOf(sim: Simulation): Definitions {
+  return {
+    flags: parseFlags('flags', sim.project.api.flags),
+    experiments: parseExperiments('experiments', sim.project.api.experiments),
+    cohorts: parseCohorts('cohorts', sim.project.api.cohorts),
+    groupTypes: new Map([[0, 'company']]),
+  }
+}
+
+function srmTrials(report: Report): SrmTrial[] {
+  const out: SrmTrial[] = []
+  for (const f of report.flags) {
+    const c = f.checks.find((x) => x.id === 'sample_ratio')
+    if (!c) continue
+    const ev = c.evidence as { p_value?: number; total_units?: number }
+    out.push({ flag: f.key, flagKind: f.kind, status: c.status, p: ev.p_value ?? null, units: ev.total_units ?? 0 })
+  }
+  return out
+}
+
+/**
+ * The simulator's person ids depend only on the user's index (not on the seed), and the 20-flag
+ * project always has the same flag keys, so every seed buckets user i of flag k into the same
+ * variant: the seeds change which users are exposed, not how the pool of users is split. A flag
+ * whose pool happens to be uneven then fails in project after project, and its trials are not
+ * independent. A suffix on every flag key in this project (before any event is generated: the
+ * traffic reads the plans lazily) re-draws every assignment, as a fresh set of users would.
+ */
+function saltFlagKeys(sim: Simulation, salt: string): void {
+  for (const f of sim.project.flags) (f as { key: string }).key += salt
+  for (const f of sim.project.api.flags as { key: string }[]) f.key += salt
+  for (const e of sim.project.api.experiments as { feature_flag_key: string; feature_flag?: { key: string } }[]) {
+    e.feature_flag_key += salt
+    if (e.feature_flag) e.feature_flag.key += salt
+  }
+}
+
+const isExposure = (e: { event: string }) => (EXPOSURE_EVENTS as readonly string[]).includes(e.event)
+
+/**
+ * sample_ratio reads only the exposure counters (units per variant, minus `$multiple` units), so by
+ * default only exposure events are audited: about a tenth of the events, ten times faster, and many
+ * more trials in the same time. The first project is audited both ways and must agree exactly.
+ */
+async function runSrm(t: SrmTask): Promise<SrmResult> {
+  const sim = simulate({ seed: t.seed, flags: FLAGS, users: t.users, days: DAYS, endMs: END, defects: parseDefectList('none') })
+  if (t.salt) saltFlagKeys(sim, `~s${t.seed}`)
+  const defs = definitionsOf(sim)
+  let count = 0
+  const all: unknown[] = []
+  const events: unknown[] = []
+  for (const e of sim.events) {
+    count++
+    if (t.verify) all.push(e)
+    if (t.full || isExposure(e)) events.push(e)
+  }
+  const strict = await auditEvents(defs, {}, events)
+  const loose = await auditEvents(defs, { srmPValue: String(LOOSE) }, events)
+  let mismatches: string[] | null = null
+  if (t.verify && !t.full) {
+    mismatches = []
+    const full = await auditEvents(defs, {}, all)
+    const a = new Map(srmTrials(strict.report).map((x) => [x.flag, x]))
+    for (const b of srmTrials(full.report)) {
+      const x = a.get(b.flag)
+      if (!x || x.status !== b.status || x.p !== b.p || x.units !== b.units) mismatches.push(`${b.flag}: exposures only ${JSON.stringify(x)}, all events ${JSON.stringify(b)}`)
+    }
+  }
+  return {
+    kind: 'srm',
+    seed: t.seed,
+    events: count,
+    trials: { default: srmTrials(strict.report), loose: srmTrials(loose.report) },
+    threshold: strict.report.thresholds.srmPValue as number,
+    mismatches,
+  }
+}
+
+async function runMix(t: MixTask): Promise<MixResult> {
+  const sim = simulate({ seed: t.seed, flags: FLAGS, users: t.users, days: DAYS, endMs: END, defects: parseDefectList(t.defects) })
+  let events = 0
+  const { report } = await auditEvents(definitionsOf(sim), {}, sim.events, { onEvent: (n) => (events = n) })
+  const truth = sim.truth()
+  return {
+    kind: 'mix',
+    seed: t.seed,
+    defects: t.defects,
+    events,
+    injected: truth.defects.map((d) => ({ flag: d.flag, defect: d.defect })),
+    flags: report.flags.map((f) => ({
+      key: f.key,
+      kind: f.kind,
+      verdict: f.verdict,
+      checks: f.checks.map((c) => ({ id: c.id, status: c.status, summary: fires(c.status) ? c.summary : '' })),
+    })),
+  }
+}
+
+const fires = (status: string) => status === 'warn' || status === 'fail'
+
+// ---------------------------------------------------------------------------------------------
+
+/** Runs the tasks on `jobs` child processes; results come back in task order. */
+async function runPool(tasks: Task[], jobs: number, label: string): Promise<TaskResult[]> {
+  const results: TaskResult[] = new Array(tasks.length)
+  let next = 0
+  let done = 0
+  const started = performance.now()
+  const script = fileURLToPath(import.meta.url)
+  const lane = (child: ChildProcess) =>
+    new Promise<void>((resolve, reject) => {
+      const give = () => {
+        if (next >= tasks.length) {
+          child.disconnect()
+          resolve()
+          return
+        }
+        const i = next++
+        child.once('message', (m: { ok: boolean; result?: TaskResult; error?: string }) => {
+          if (!m.ok) {
+            child.kill()
+            reject(new Error(`task ${JSON.stringify(tasks[i])} failed in the child:\n${m.error}`))
+            return
+          }
+          results[i] = m.result!
+          done++
+          const s = (performance.now() - started) / 1000
+          process.stderr.write(`  ${label}: ${done}/${tasks.length} projects, ${s.toFixed(0)} s\n`)
+          give()
+        })
+        child.send(tasks[i]!)
+      }
+      child.on('error', reject)
+      child.on('exit', (code) => {
+        if (code !== 0 && code !== null) reject(new Error(`a ${label} child exited with code ${code}`))
+      })
+      give()
+    })
+  const lanes = Array.from({ length: Math.min(jobs, tasks.length) }, () => lane(fork(script, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })))
+  await Promise.all(lanes)
+  return results
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting
+
+/** Wilson score interval for k successes in n trials (95% by default). */
+function wilson(k: number, n: number, z = 1.959964): [number, number] {
+  if (n === 0) return [0, 1]
+  const p = k / n
+  const denom = 1 + (z * z) / n
+  const centre = (p + (z * z) / (2 * n)) / denom
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom
+  return [Math.max(0, centre - half), Math.min(1, centre + half)]
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US')
+const pctText = (x: number, digits = 2) => (Number.isFinite(x) ? `${(x * 100).toFixed(digits)}%` : '-')
+const ratioText = (num: number, den: number) => (den === 0 ? '-' : (num / den).toFixed(3))
+const median = (xs: number[]) => (xs.length ? ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number) : NaN)
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({
+    options: {
+      projects: { type: 'string', default: '30' },
+      users: { type: 'string', default: '2000' },
+      reps: { type: 'string', default: '2' },
+      healthy: { type: 'string', default: '3' },
+      'defect-users': { type: 'string', default: '1500' },
+      seed: { type: 'string', default: '1' },
+      jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+      full: { type: 'boolean', default: false },
+      'fixed-keys': { type: 'boolean', default: false },
+      only: { type: 'string', default: 'ab' },
+    },
+  })
+  const num = (name: keyof typeof args) => {
+    const n = Number(args[name])
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a whole number, got ${String(args[name])}`)
+    return n
+  }
+  const PROJECTS = num('projects')
+  const USERS = num('users')
+  const REPS = num('reps')
+  const HEALTHY = num('healthy')
+  const DEFECT_USERS = num('defect-users')
+  const SEED = num('seed')
+  const JOBS = Math.max(1, num('jobs'))
+  const only = args.only ?? 'ab'
+  const t0 = performance.now()
+  let out = ''
+
+  if (only.includes('a') && PROJECTS > 0) {
+    const ta = performance.now()
+    process.stderr.write(`bench:accuracy a: ${PROJECTS} healthy projects of ${FLAGS} flags, ${fmt(USERS)} users each, ${JOBS} jobs${args.full ? ', every event audited' : ', exposure events audited'}${args['fixed-keys'] ? ', flag keys as simulated' : ', flag keys salted per project'}\n`)
+    const salt = !args['fixed-keys']
+    const tasks: Task[] = Array.from({ length: PROJECTS }, (_, i) => ({ kind: 'srm', seed: SEED * 100_000 + 1000 + i, users: USERS, full: args.full ?? false, verify: i === 0, salt }))
+    const results = (await runPool(tasks, JOBS, 'sample_ratio')) as SrmResult[]
+    const mismatches = results.flatMap((r) => r.mismatches ?? [])
+    if (mismatches.length) throw new Error(`the exposures-only audit disagrees with the full audit on sample_ratio:\n${mismatches.join('\n')}`)
+    const threshold = results[0]?.threshold ?? NOMINAL_DEFAULT
+    const secondsA = (performance.now() - ta) / 1000
+
+    const rows: { label: string; nominal: number; trials: SrmTrial[] }[] = [
+      { label: 'default', nominal: threshold, trials: results.flatMap((r) => r.trials.default) },
+      { label: `srmPValue = ${LOOSE}`, nominal: LOOSE, trials: results.flatMap((r) => r.trials.loose) },
+    ]
+    const ran = (t: SrmTrial) => t.status === 'pass' || t.status === 'fail'
+    const allTrials = rows[0]!.trials
+    const tested = allTrials.filter(ran)
+    const units = tested.map((t) => t.units)
+    const events = results.reduce((a, r) => a + r.events, 0)
+    out += `\n### sample_ratio false alarms on healthy projects\n\n`
+    out += `${PROJECTS} simulated projects without defects (${FLAGS} flags, ${fmt(USERS)} users, ${DAYS} days, seeds ${tasks[0]!.seed}..${tasks.at(-1)!.seed}; ${fmt(events)} events), ${(secondsA).toFixed(0)} s; `
+    out += args['fixed-keys'] ? 'flag keys as simulated (the same user-to-variant assignment in every project). ' : 'flag keys salted per project, so every project draws its own assignment. '
+    out += `A trial is a flag where sample_ratio ran (status pass or fail): ${fmt(tested.length)} of ${fmt(allTrials.length)} flag results; units tested per trial: median ${fmt(median(units))}, min ${fmt(Math.min(...units))}, max ${fmt(Math.max(...units))}.\n\n`
+    out += '| srmPValue | trials | alarms (fail) | observed rate | 95% Wilson interval | nominal p | observed / nominal |\n|---|---:|---:|---:|---:|---:|---:|\n'
+    for (const row of rows) {
+      const t = row.trials.filter(ran)
+      const k = t.filter((x) => x.status === 'fail').length
+      const [lo, hi] = wilson(k, t.length)
+      out += `| ${row.label} (${row.nominal}) | ${fmt(t.length)} | ${fmt(k)} | ${pctText(k / t.length, 3)} | ${pctText(lo, 3)} to ${pctText(hi, 3)} | ${pctText(row.nominal, 1)} | ${(k / t.length / row.nominal).toFixed(2)} |\n`
+    }
+    // The same trials by flag kind (srmPValue = 0.05), and the p-values' calibration.
+    out += `\nBy flag kind at srmPValue = ${LOOSE}:\n\n| flag kind | trials | alarms | observed rate | 95% Wilson interval |\n|---|---:|---:|---:|---:|\n`
+    const loose = rows[1]!.trials.filter(ran)
+    for (const kind of [...new Set(loose.map((t) => t.flagKind))].sort()) {
+      const t = loose.filter((x) => x.flagKind === kind)
+      const k = t.filter((x) => x.status === 'fail').length
+      const [lo, hi] = wilson(k, t.length)
+      out += `| ${kind} | ${fmt(t.length)} | ${fmt(k)} | ${pctText(k / t.length)} | ${pctText(lo)} to ${pctText(hi)} |\n`
+    }
+    // Alarms per flag of the template: with fixed keys they pile up on the flags whose user pool is uneven.
+    const perFlag = new Map<string, number>()
+    for (const t of loose) if (t.status === 'fail') perFlag.set(t.flag.replace(/~s\d+$/, ''), (perFlag.get(t.flag.replace(/~s\d+$/, '')) ?? 0) + 1)
+    const top = [...perFlag].sort((a, b) => b[1] - a[1])
+    out += `\nAlarms at srmPValue = ${LOOSE} by flag (of ${PROJECTS} projects each; ${top.length} of ${FLAGS} flags have any): ${top.slice(0, 6).map(([k, n]) => `${k} ${n}`).join(', ') || '-'}${top.length > 6 ? ', ...' : ''}.\n`
+    const ps = tested.map((t) => t.p).filter((p): p is number => p !== null)
+    out += `\nCalibration: share of the ${fmt(ps.length)} p-values (evidence.p_value) below each level; under no mismatch it should be about the level.\n\n| level | share below | 95% Wilson interval |\n|---:|---:|---:|\n`
+    for (const level of [0.001, 0.01, 0.05, 0.1, 0.25, 0.5]) {
+      const k = ps.filter((p) => p < level).length
+      const [lo, hi] = wilson(k, ps.length)
+      out += `| ${level} | ${pctText(k / ps.length)} | ${pctText(lo)} to ${pctText(hi)} |\n`
+    }
+    // Consistency: the statuses must follow the p-values and the configured threshold.
+    for (const row of rows) {
+      const wrong = row.trials.filter((t) => ran(t) && t.p !== null && (t.status === 'fail') !== t.p < row.nominal)
+      if (wrong.length) out += `\n**Inconsistent**: ${wrong.length} trials at ${row.label} whose status does not follow p < ${row.nominal}, e.g. ${JSON.stringify(wrong[0])}\n`
+    }
+    const skipped = new Map<string, number>()
+    for (const t of allTrials.filter((x) => !ran(x))) skipped.set(t.status, (skipped.get(t.status) ?? 0) + 1)
+    if (skipped.size) out += `\nNot counted: ${[...skipped].map(([s, n]) => `${n} ${s}`).join(', ')}.\n`
+    process.stdout.write(out)
+    out = ''
+  }
+
+  if (only.includes('b') && (REPS > 0 || HEALTHY > 0)) {
+    const tb = performance.now()
+    const tasks: MixTask[] = []
+    for (let r = 0; r < REPS; r++) DEFECT_IDS.forEach((id, k) => tasks.push({ kind: 'mix', seed: SEED * 100_000 + 20_000 + r * 100 + k, users: DEFECT_USERS, defects: id }))
+    for (let h = 0; h < HEALTHY; h++) tasks.push({ kind: 'mix', seed: SEED * 100_000 + 30_000 + h, users: DEFECT_USERS, defects: 'none' })
+    process.stderr.write(`bench:accuracy b: ${DEFECT_IDS.length} defects x ${REPS} seeds + ${HEALTHY} healthy projects, ${fmt(DEFECT_USERS)} users each, ${JOBS} jobs\n`)
+    const results = (await runPool(tasks, JOBS, 'checks')) as MixResult[]
+    const secondsB = (performance.now() - tb) / 1000
+
+    type Counts = { tp: number; fn: number; fp: number; fpDefectFlag: number; fpHealthyProject: number; ran: number }
+    const perCheck = new Map<CheckId, Counts>(CHECK_IDS.map((id) => [id, { tp: 0, fn: 0, fp: 0, fpDefectFlag: 0, fpHealthyProject: 0, ran: 0 }]))
+    const fpWhere = new Map<string, { n: number; example: string }>()
+    type DefectRow = { runs: number; allFired: number; verdictOk: number; verdicts: Map<string, number>; missed: Map<string, number>; extra: Map<string, number> }
+    const perDefect = new Map<DefectId, DefectRow>()
+    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1)
+    let flagsJudged = 0
+    let events = 0
+
+    for (const r of results) {
+      events += r.events
+      const defectsOf = new Map<string, DefectId[]>()
+      for (const d of r.injected) defectsOf.set(d.flag, [...(defectsOf.get(d.flag) ?? []), d.defect])
+      for (const f of r.flags) {
+        flagsJudged++
+        const ds = defectsOf.get(f.key) ?? []
+        const expected = new Set<string>(ds.flatMap((d) => DEFECTS.get(d)!.checks))
+        const fired = new Set(f.checks.filter((c) => fires(c.status)).map((c) => c.id))
+        for (const c of f.checks) {
+          const row = perCheck.get(c.id)!
+          if (c.status !== 'not_applicable') row.ran++
+          if (expected.has(c.id)) {
+            if (fires(c.status)) row.tp++
+            else row.fn++
+          } else if (fires(c.status)) {
+            row.fp++
+            if (ds.length) row.fpDefectFlag++
+            if (r.injected.length === 0) row.fpHealthyProject++
+            const where = `${c.id} | ${f.key} | ${ds.length ? `defect flag (${ds.join(', ')})` : r.injected.length ? `healthy flag, ${r.defects} project` : 'healthy project'}`
+            const w = fpWhere.get(where) ?? { n: 0, example: `${c.status}: ${c.summary}` }
+            w.n++
+            fpWhere.set(where, w)
+          }
+        }
+        for (const d of ds) {
+          const row = perDefect.get(d) ?? { runs: 0, allFired: 0, verdictOk: 0, verdicts: new Map(), missed: new Map(), extra: new Map() }
+          row.runs++
+          const want = DEFECTS.get(d)!
+          const missed = want.checks.filter((c) => !fired.has(c))
+          if (missed.length === 0) row.allFired++
+          for (const c of missed) bump(row.missed, c)
+          for (const c of fired) if (!want.checks.includes(c as never)) bump(row.extra, c)
+          if (f.verdict === want.verdict) row.verdictOk++
+          bump(row.verdicts, f.verdict)
+          perDefect.set(d, row)
+        }
+      }
+    }
+
+    out += `\n### Recall and precision per check\n\n`
+    out += `${results.length} projects (${FLAGS} flags, ${fmt(DEFECT_USERS)} users, ${DAYS} days; ${fmt(events)} events; ${fmt(flagsJudged)} flag reports): each of the ${DEFECT_IDS.length} defects alone in ${REPS} projects with different seeds, and ${HEALTHY} healthy projects; ${secondsB.toFixed(0)} s. `
+    out += `A check fires when its status is warn or fail. TP: it fired on a flag whose injected defect expects it; FN: it did not; FP: it fired on any other flag (the defect's own flag included, when the defect does not expect that check).\n\n`
+    out += '| check | TP | FN | FP | recall | precision | FP on the defect\'s own flag | FP in healthy projects | flags where it ran |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    for (const [id, c] of perCheck) {
+      out += `| ${id} | ${c.tp} | ${c.fn} | ${c.fp} | ${ratioText(c.tp, c.tp + c.fn)} | ${ratioText(c.tp, c.tp + c.fp)} | ${c.fpDefectFlag} | ${c.fpHealthyProject} | ${c.ran} |\n`
+    }
+    out += `\n### Per defect\n\n| defect | runs | all expected checks fired | verdict = expected | expected verdict | verdicts seen | expected checks missed | other checks fired on the flag |\n|---|---:|---:|---:|---|---|---|---|\n`
+    const mapText = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || '-'
+    for (const id of DEFECT_IDS) {
+      const row = perDefect.get(id)
+      if (!row) continue
+      out += `| ${id} | ${row.runs} | ${row.allFired}/${row.runs} | ${row.verdictOk}/${row.runs} | ${DEFECTS.get(id)!.verdict} | ${mapText(row.verdicts)} | ${mapText(row.missed)} | ${mapText(row.extra)} |\n`
+    }
+    const fpRows = [...fpWhere].sort((a, b) => b[1].n - a[1].n)
+    if (fpRows.length) {
+      out += `\n### Where the false positives are (check, flag, what the flag is; ${fpRows.length} distinct)\n\n| check | flag | what the flag is | times | example summary |\n|---|---|---|---:|---|\n`
+      for (const [where, w] of fpRows.slice(0, 25)) out += `| ${where} | ${w.n} | ${w.example.replace(/\|/g, '\\|')} |\n`
+      if (fpRows.length > 25) out += `\n(${fpRows.length - 25} more rows left out)\n`
+    }
+    process.stdout.write(out)
+    out = ''
+  }
+  process.stderr.write(`bench:accuracy: ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry: the parent runs main(); a child (forked with --child) runs tasks until the parent disconnects.
+
+if (process.argv.includes('--child')) {
+  process.on('message', (task: Task) => {
+    const run = task.kind === 'srm' ? runSrm(task) : runMix(task)
+    run.then(
+      (result) => process.send!({ ok: true, result }),
+      (e: unknown) => process.send!({ ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+    )
+  })
+} else {
+  await main()
+}
