@@ -142,8 +142,11 @@ function generatedTemplate(i: number): Template {
 function variantsOf(count: number, kind: FlagKind, rng: Rng): VariantPlan[] {
   if (kind === 'boolean_flag') return []
   const keys = count === 3 ? ['control', 'test', 'test-2'] : ['control', 'test']
+  // Traffic follows the whole percentages the flag publishes (34/33/33, not thirds), or a large
+  // project would show a mismatch the simulator itself made.
+  const pct = splitPercent(keys.map(() => 1 / count))
   // A real effect in the first test variant, none in the others: the data has something to find.
-  return keys.map((key, i) => ({ key, share: 1 / count, lift: i === 1 ? 0.05 + rng.float() * 0.1 : 0 }))
+  return keys.map((key, i) => ({ key, share: (pct[i] as number) / 100, lift: i === 1 ? 0.05 + rng.float() * 0.1 : 0 }))
 }
 
 function isEligible(flag: FlagPlan, id: DefectId): boolean {

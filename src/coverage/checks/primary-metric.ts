@@ -38,6 +38,7 @@ export const primaryMetric: Check = {
         [{ category: 'metric', action: `Point the primary metric of "${ctx.experiment?.name ?? ctx.flag.key}" at an event exposed users send`, effort: 'low', blocking: true }],
       )
     }
+    if (dead.length && exposedUnits === 0) return result('unknown', 'No unit has been exposed yet, so the metric cannot be judged.', evidence)
     if (dead.length) return result('warn', `No exposed unit has sent ${dead.map((r) => r.event).join(', ')} yet.`, evidence)
     return result('pass', rows.map((r) => `${r.name}: ${r.units} exposed units converted`).join('; '), evidence)
   },

@@ -7,7 +7,8 @@ const DAY_MS = 86_400_000
 // PostHog shows no result for a variant with fewer than 50 exposures (minExposuresPerVariant).
 export const sampleSize: Check = {
   id: 'sample_size',
-  appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && ctx.running,
+  // Without any exposed unit, exposure_present already says what is wrong; a sample size of zero adds nothing.
+  appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && ctx.running && (ctx.exposure?.units ?? 0) > 0,
   run(ctx) {
     const min = ctx.settings.minExposuresPerVariant
     const planned = ctx.expected.filter((v) => v.share > 0)
