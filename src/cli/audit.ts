@@ -12,6 +12,7 @@ import { compileExpression } from '../hog/compile.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../coverage/settings.js'
 import type { VariantValue } from '../events/types.js'
+import { countedRawValues } from '../posthog/backfill-queries.js'
 import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/client.js'
 import { auditOnline } from '../posthog/online-audit.js'
 import { EmbeddedPlugin } from '../host/embedded.js'
@@ -69,13 +70,9 @@ function loadDefinitions(opts: AuditOptions & { flags: string }): Definitions {
 
 /** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
 export function countedValues(defs: Definitions): (flag: string, value: VariantValue) => boolean {
-  const byKey = new Map(defs.flags.map((f) => [f.key, f]))
-  return (flag, value) => {
-    const def = byKey.get(flag)
-    if (!def) return true
-    const variants = def.filters.multivariate?.variants ?? []
-    return variants.length ? typeof value === 'string' && variants.some((v) => v.key === value) : typeof value === 'boolean'
-  }
+  // The same raw-JSON values the backfill queries count units for: one definition for both.
+  const byKey = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
+  return (flag, value) => byKey.get(flag)?.has(JSON.stringify(value)) ?? true
 }
 
 export interface AuditRun {

@@ -1,7 +1,7 @@
 import { EXPOSURE_EVENTS, REJECT_REASONS, type ExposureEvent } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
-import { DAY_MS, KIND_TOKEN, KeyScheme, dayLabel, dayNumber, tokenToVariant } from './keys.js'
+import { KIND_TOKEN, KeyScheme, dayLabel, dayNumber, tokenToVariant } from './keys.js'
 import {
   LIBS,
   type ExposureObservation,
@@ -204,4 +204,3 @@ function roundUnits(obs: FlagObservation): void {
   }
 }
 
-export { DAY_MS }

@@ -3,7 +3,7 @@ import { dayLabel, dayNumber } from '../counters/keys.js'
 import { LIBS, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
 import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue } from '../events/types.js'
-import { countedRawValues, planBackfill, type BackfillQuery, type BackfillWindow } from './backfill-queries.js'
+import { countedRawValues, type BackfillQuery, type BackfillWindow } from './backfill-queries.js'
 import type { PostHogClient, QueryResult } from './client.js'
 
 export interface BackfillRun {
@@ -156,4 +156,3 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
   }
 }
 
-export { planBackfill }

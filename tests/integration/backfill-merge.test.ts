@@ -1,5 +1,6 @@
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { countedValues } from '../../src/cli/audit.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { mergeObservations } from '../../src/counters/merge.js'
@@ -34,10 +35,7 @@ async function live(watermark: number | null): Promise<Observations> {
     project: PROJECT,
     now: () => END,
     groupTypeOf: (f) => (byKey.get(f)?.filters.aggregation_group_type_index === 0 ? 'company' : null),
-    isCountedValue: (f, v) => {
-      const vs = byKey.get(f)?.filters.multivariate?.variants ?? []
-      return vs.length ? vs.some((x) => x.key === v) : typeof v === 'boolean'
-    },
+    isCountedValue: countedValues(defs),
     watermark: () => watermark,
   })
   for (const e of events) await ingestEvent(ctx, e)
