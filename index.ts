@@ -13,7 +13,7 @@ import {
   handleEvent,
   type PluginHooks,
   type PluginState,
-} from './src/plugin.js'
+} from './src/plugin/state.js'
 
 export interface CoverageInput extends PluginInput {
   config: Record<string, string>

@@ -2,7 +2,7 @@ import * as plugin from '../../index.js'
 import type { ContractCache } from '../counters/cache.js'
 import { MemoryCache } from '../counters/memory-cache.js'
 import type { Observations } from '../counters/observation.js'
-import { OBSERVATIONS_STORAGE_KEY, type PluginHooks } from '../plugin.js'
+import { OBSERVATIONS_STORAGE_KEY, type PluginHooks } from '../plugin/state.js'
 
 /** `meta.storage` in memory: the plugin-server contract (JSON values, `undefined` deletes). */
 export class MemoryStorage {

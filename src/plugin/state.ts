@@ -1,13 +1,13 @@
-import { parseSettings, type CountedEvent, type Settings } from './coverage/settings.js'
-import type { ContractCache } from './counters/cache.js'
-import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from './counters/ingest.js'
-import type { Observations } from './counters/observation.js'
-import type { VariantValue } from './events/types.js'
-import { compileMatcherFilters } from './hog/matchers.js'
-import { mergeObservations } from './counters/merge.js'
-import { BACKFILL_KEY, backfillStep, ensureWatermark, type Storage, type StoredBackfill } from './posthog/backfill-job.js'
-import { PostHogClient } from './posthog/client.js'
-import { readObservations } from './counters/read.js'
+import { parseSettings, type CountedEvent, type Settings } from '../coverage/settings.js'
+import type { ContractCache } from '../counters/cache.js'
+import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from '../counters/ingest.js'
+import type { Observations } from '../counters/observation.js'
+import type { VariantValue } from '../events/types.js'
+import { compileMatcherFilters } from '../hog/matchers.js'
+import { mergeObservations } from '../counters/merge.js'
+import { BACKFILL_KEY, backfillStep, ensureWatermark, type Storage, type StoredBackfill } from '../posthog/backfill-job.js'
+import { PostHogClient } from '../posthog/client.js'
+import { readObservations } from '../counters/read.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
 export interface PluginState {
