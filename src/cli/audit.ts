@@ -7,15 +7,13 @@ import {
   parseGroupTypes,
   type Definitions,
 } from '../coverage/definitions.js'
-import { auditConfig, exposureFilters } from '../coverage/audit-config.js'
-import { compileExpression } from '../hog/compile.js'
+import { auditConfig } from '../coverage/audit-config.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../coverage/settings.js'
-import type { VariantValue } from '../events/types.js'
-import { countedRawValues } from '../posthog/backfill-queries.js'
 import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/client.js'
 import { auditOnline } from '../posthog/online-audit.js'
 import { EmbeddedPlugin } from '../host/embedded.js'
+import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { ExitError } from './errors.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
@@ -68,13 +66,6 @@ function loadDefinitions(opts: AuditOptions & { flags: string }): Definitions {
   }
 }
 
-/** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
-export function countedValues(defs: Definitions): (flag: string, value: VariantValue) => boolean {
-  // The same raw-JSON values the backfill queries count units for: one definition for both.
-  const byKey = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
-  return (flag, value) => byKey.get(flag)?.has(JSON.stringify(value)) ?? true
-}
-
 export interface AuditRun {
   readonly report: Report
   readonly events: number
@@ -98,21 +89,7 @@ export async function auditEvents(
   // absurd timestamp cannot expire everything): counters age exactly as they would have live.
   const ceiling = Date.now() + DAY_MS
   let clock = fixedNow ?? 0
-  const groupTypeOf = new Map<string, string | null>()
-  for (const f of defs.flags) {
-    const index = f.filters.aggregation_group_type_index
-    groupTypeOf.set(f.key, index == null ? null : (defs.groupTypes.get(index) ?? null))
-  }
-  const criteria = new Map<string, readonly unknown[]>()
-  for (const [flag, hogql] of exposureFilters(defs)) criteria.set(flag, await compileExpression(hogql))
-  const plugin = new EmbeddedPlugin(config, {
-    exposureFilterOf: (flag) => criteria.get(flag),
-    now: () => clock,
-    groupTypeOf: (flag) => groupTypeOf.get(flag) ?? null,
-    isCountedValue: countedValues(defs),
-    countedEvents: counted,
-    log: () => {},
-  })
+  const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(defs)), countedEvents: counted, now: () => clock, log: () => {} })
   await plugin.setup()
   let n = 0
   const started = performance.now()

@@ -1,4 +1,5 @@
 import type { Settings } from '../coverage/settings.js'
+import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js'
 import { readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
 import type { ContractCache } from './cache.js'
@@ -23,6 +24,8 @@ export interface IngestContext {
   readonly readOptions: Omit<ReadOptions, 'nowMs'>
   readonly isCountedValue: (flag: string, value: VariantValue) => boolean
   readonly watermark: () => number | null
+  /** The experiment's run for a flag with a launched experiment; null: the rolling lookback. */
+  readonly runOf: (flag: string) => ExperimentRun | null
   /** Per-process memo of counted sightings; never shared, never required for correctness. */
   readonly memo: Map<string, number>
 }
@@ -43,6 +46,12 @@ export interface IngestContextInput {
    * leave them out and no event is counted twice (mergeObservations). Null: count everything.
    */
   readonly watermark?: () => number | null
+  /**
+   * Each experiment's run (from its definition): its flag's exposures, sightings and metric events
+   * count only inside it, and its per-unit state is kept for the run (`experimentMaxDays`), so the
+   * numbers cover the whole experiment as PostHog's experiment page counts it.
+   */
+  readonly experimentRunOf?: (flag: string) => ExperimentRun | null
 }
 
 export function createIngestContext(input: IngestContextInput): IngestContext {
@@ -58,10 +67,11 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,
-    readOptions: { lookbackDays: input.settings.lookbackDays, metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
+    readOptions: { maxAgeDays: retentionDays(input.settings), metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
     memo: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
+    runOf: input.experimentRunOf ?? (() => null),
   }
 }
 
@@ -95,20 +105,43 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<Ing
   if (adds && e.uuid !== null && !(await firstDelivery(ctx, e.uuid, day, nowMs))) return 'duplicate'
 
   if (e.exposure) await countExposure(ctx, e, e.exposure, day, nowMs)
-  for (const s of sightings) await countSighting(ctx, s, day, nowMs)
+  for (const s of sightings) await countSighting(ctx, s, e.timestampMs, day, nowMs)
   for (const unit of metricUnits) await countMetrics(ctx, e, unit, nowMs)
   for (const reason of e.partialRejections) await countRejection(ctx, day, reason, nowMs)
   return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
 
-/** Seconds until a day bucket leaves the lookback window (at least a minute, so late events still land). */
+/**
+ * Seconds until a day bucket leaves the longest window a flag may be read over: the lookback, or
+ * an experiment's run up to `experimentMaxDays` (at least a minute, so late events still land).
+ */
 function dayTtl(ctx: IngestContext, day: number, nowMs: number): number {
-  const end = (day + ctx.settings.lookbackDays + 1) * DAY_MS
+  const end = (day + retentionDays(ctx.settings) + 1) * DAY_MS
   return Math.max(60, Math.ceil((end - nowMs) / 1000))
 }
 
-function unitTtl(ctx: IngestContext): number {
-  return ctx.settings.lookbackDays * 86_400
+/** Per-unit state lives as long as the flag's window: an experiment's run, or the lookback. */
+function unitTtl(ctx: IngestContext, flag: string): number {
+  return (ctx.runOf(flag) ? ctx.settings.experimentMaxDays : ctx.settings.lookbackDays) * 86_400
+}
+
+/** State shared by all of a unit's flags (its exposed pairs, its pending goal events) lives as long as the longest. */
+function unitIndexTtl(ctx: IngestContext): number {
+  return retentionDays(ctx.settings) * 86_400
+}
+
+/**
+ * A unit's state for one flag. An experiment's run is part of the key, so a relaunched experiment
+ * (a new start date) starts from fresh markers, as PostHog counts it from its new start.
+ */
+function unitKey(ctx: IngestContext, flag: string, unit: string): string {
+  return ctx.keys.unit(flag, unit, ctx.runOf(flag)?.startMs ?? null)
+}
+
+/** False for an event of a flag whose experiment's run does not include the event's time. */
+function inFlagWindow(ctx: IngestContext, flag: string, ts: number): boolean {
+  const run = ctx.runOf(flag)
+  return run === null || inRun(run, ts)
 }
 
 /** INCR, and set the TTL when this call created the key; returns the new value. */
@@ -188,6 +221,8 @@ interface PendingMetric {
 }
 
 async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day: number, nowMs: number): Promise<void> {
+  // PostHog's experiment query counts exposures inside the experiment's date range only.
+  if (!inFlagWindow(ctx, x.flag, e.timestampMs)) return
   const token = variantToken(x.variant)
   const name = series.exposure(x.event, token)
   const bumpThis = (counter: string) => bumpSeries(ctx, day, x.flag, name, counter, nowMs)
@@ -202,9 +237,9 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   if (!inUnitSample(x.unit, ctx.settings.unitSampleRate)) return
 
   // Per-unit state, per exposure event kind: PostHog counts units from one exposure event only.
-  const unitTtlS = unitTtl(ctx)
+  const unitTtlS = unitTtl(ctx, x.flag)
   const kind = KIND_TOKEN[x.event]
-  const u = `${ctx.keys.unit(x.flag, x.unit)}:${kind}`
+  const u = `${unitKey(ctx, x.flag, x.unit)}:${kind}`
   // One INCR per exposure event in the common case: the (unit, value, library class) marker.
   if ((await bump(ctx.cache, `${u}:v:${token}:${x.lib}`, unitTtlS)) > 1) return
   // Units by library class, whatever arrived first: exact under any arrival order across workers.
@@ -237,7 +272,7 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
 async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, u: string, day: number, nowMs: number): Promise<void> {
   const first = await ctx.cache.get(`${u}:first`, null)
   if (typeof first !== 'string') return // the other worker will see the second value and count it
-  if ((await bump(ctx.cache, `${u}:firstmulti`, unitTtl(ctx))) !== 1) return
+  if ((await bump(ctx.cache, `${u}:firstmulti`, unitTtl(ctx, x.flag))) !== 1) return
   await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
 }
 
@@ -246,10 +281,12 @@ async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, u: str
  * later goal events find it, claims the goal events that arrived earlier, and feeds the gap count.
  */
 async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, ts: number, day: number, nowMs: number): Promise<void> {
-  const ttl = unitTtl(ctx)
-  const u = ctx.keys.unit(x.flag, x.unit)
+  const ttl = unitTtl(ctx, x.flag)
+  const u = unitKey(ctx, x.flag, x.unit)
   const pair: ExposedPair = { f: x.flag, v: token, t: ts }
-  const added = await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), ttl, CAPS.pairsPerUnit), `${enc(x.flag)}|${token}`, pair)
+  const run = ctx.runOf(x.flag)
+  const id = `${enc(x.flag)}${run ? `@${run.startMs}` : ''}|${token}`
+  const added = await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), unitIndexTtl(ctx), CAPS.pairsPerUnit), id, pair)
   if (!added) return // the other exposure kind listed it already
   if (ctx.settings.metrics.length > 0) {
     const pending = await readMembers<PendingMetric>(ctx.cache, ctx.keys.pendingMetrics(x.unit), CAPS.pendingPerUnit)
@@ -267,7 +304,10 @@ async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, 
  * claim makes sure only one counts. Arrival order between workers does not change the totals.
  */
 async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPair, unit: string, nowMs: number): Promise<void> {
-  const ttl = unitTtl(ctx)
+  // Inside an experiment's run only: the metric event, and the exposure (a pair listed by an earlier
+  // run of a relaunched experiment does not count for the new one).
+  if (!inFlagWindow(ctx, pair.f, p.t) || !inFlagWindow(ctx, pair.f, pair.t)) return
+  const ttl = unitTtl(ctx, pair.f)
   if ((await bump(ctx.cache, ctx.keys.claim(p.g, `${enc(pair.f)}|${pair.v}`), ttl)) !== 1) return
   const day = dayNumber(p.t)
   for (const metric of p.m) {
@@ -276,16 +316,17 @@ async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPa
     // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
     // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
     if (p.t < pair.t) await bumpSeries(ctx, day, pair.f, name, 'pre', nowMs)
-    if ((await bump(ctx.cache, `${ctx.keys.unit(pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl)) === 1) {
+    if ((await bump(ctx.cache, `${unitKey(ctx, pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl)) === 1) {
       await bumpSeries(ctx, day, pair.f, name, 'units', nowMs)
     }
   }
 }
 
 /** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
-async function countSighting(ctx: IngestContext, s: FlagSighting, day: number, nowMs: number): Promise<void> {
-  const ttl = unitTtl(ctx)
-  const u = ctx.keys.unit(s.flag, s.unit)
+async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, day: number, nowMs: number): Promise<void> {
+  if (!inFlagWindow(ctx, s.flag, ts)) return
+  const ttl = unitTtl(ctx, s.flag)
+  const u = unitKey(ctx, s.flag, s.unit)
   const token = variantToken(s.variant)
   if ((await bump(ctx.cache, `${u}:s:${token}`, ttl)) === 1) {
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
@@ -306,7 +347,7 @@ function metricUnitsOf(e: ReadEvent): string[] {
 }
 
 async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowMs: number): Promise<void> {
-  const ttl = unitTtl(ctx)
+  const ttl = unitIndexTtl(ctx)
   // Without a uuid a redelivery cannot be told apart anyway; this id at least keeps claims per event.
   const id = e.uuid ?? `${e.event}|${e.timestampMs}|${e.personUnit}`
   const pending: PendingMetric = { g: id, t: e.timestampMs, m: e.metrics.map((m) => m.name) }

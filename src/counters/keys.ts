@@ -58,8 +58,9 @@ export class KeyScheme {
   duplicates(day: number): string {
     return `${this.root}:d:${day}:dup`
   }
-  unit(flag: string, unit: string): string {
-    return `${this.root}:u:${enc(flag)}:${enc(unit)}`
+  /** A unit's state for a flag; `epoch` (an experiment's start) keeps each run of an experiment apart. */
+  unit(flag: string, unit: string, epoch: number | null = null): string {
+    return `${this.root}:u:${enc(flag)}${epoch === null ? '' : `@${epoch}`}:${enc(unit)}`
   }
   unitIndex(unit: string): string {
     return `${this.root}:x:${enc(unit)}`

@@ -11,11 +11,16 @@ import {
   type VariantExposure,
 } from './observation.js'
 import { readMembers } from './registry.js'
+import { flagWindow, windowDays, type ExperimentRun } from '../coverage/windows.js'
 
 export interface ReadObservationsInput {
   readonly cache: ContractCache
   readonly project: string
   readonly lookbackDays: number
+  /** How long experiments' day buckets are kept (the `experimentMaxDays` setting); the lookback by default. */
+  readonly experimentMaxDays?: number
+  /** Each experiment's run: its flag is read over the run, every other flag over the lookback. */
+  readonly experimentRunOf?: (flag: string) => ExperimentRun | null
   readonly nowMs: number
 }
 
@@ -63,33 +68,44 @@ function entryFor<T extends { value: unknown }>(list: T[], tokens: Map<object, s
 }
 
 /**
- * Reads the counters of the lookback window back into one observation per flag.
- * Day buckets are summed; distinct units are exact because each unit is counted on the day it was
- * first seen within its TTL (equal to the window). Sampled unit counts are scaled up and rounded.
+ * Reads the counters back into one observation per flag, over the flag's own window: its
+ * experiment's run, or the lookback for a flag without one. Day buckets are summed; distinct units
+ * are exact because each unit is counted on the day it was first seen within its TTL (as long as
+ * the window). Sampled unit counts are scaled up and rounded.
  */
 export async function readObservations(input: ReadObservationsInput): Promise<Observations> {
   const { cache } = input
   const keys = new KeyScheme(input.project)
   const today = dayNumber(input.nowMs)
   const firstDay = today - input.lookbackDays + 1
+  const settings = { lookbackDays: input.lookbackDays, experimentMaxDays: input.experimentMaxDays ?? input.lookbackDays }
+  const oldestDay = today - Math.max(settings.lookbackDays, settings.experimentMaxDays) + 1
+  const daysOf = new Map<string, { first: number; last: number }>()
+  const inWindow = (flag: string, day: number) => {
+    let w = daysOf.get(flag)
+    if (!w) daysOf.set(flag, (w = windowDays(flagWindow(input.experimentRunOf?.(flag) ?? null, settings, input.nowMs))))
+    return day >= w.first && day <= w.last
+  }
   const flags = new Map<string, FlagObservation>()
   const tokens = new Map<object, string>()
   const rejections: Observations['rejections'] = {}
   let duplicates = 0
   let unlistedFlags = 0
 
-  for (let day = firstDay; day <= today; day++) {
+  for (let day = oldestDay; day <= today; day++) {
     const label = dayLabel(day)
-    for (const reason of REJECT_REASONS) {
-      const n = await num(cache, keys.rejections(day, reason))
-      if (n > 0) rejections[reason] = (rejections[reason] ?? 0) + n
+    if (day >= firstDay) {
+      for (const reason of REJECT_REASONS) {
+        const n = await num(cache, keys.rejections(day, reason))
+        if (n > 0) rejections[reason] = (rejections[reason] ?? 0) + n
+      }
+      duplicates += await num(cache, keys.duplicates(day))
     }
-    duplicates += await num(cache, keys.duplicates(day))
     const dayFlags = await readMembers<string>(cache, keys.flagsOfDay(day), CAPS.flagsPerDay)
     unlistedFlags += dayFlags.overflow
 
     await Promise.all(
-      dayFlags.values.map(async (flag) => {
+      dayFlags.values.filter((flag) => inWindow(flag, day)).map(async (flag) => {
         const obs = flags.get(flag) ?? newFlag(flag, label)
         flags.set(flag, obs)
         obs.lastDay = label

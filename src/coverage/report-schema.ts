@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { CHECK_IDS } from './checks/types.js'
 
 /**
- * The documented shape of the report JSON (schema_version 1, DESIGN.md "Interfaces"). Others
+ * The documented shape of the report JSON (schema_version 2, DESIGN.md "Interfaces"). Others
  * build on it: tests validate every report against this schema, and it is the reference for the
  * README's description.
  */
@@ -38,6 +38,7 @@ export const flagReportSchema = z.strictObject({
     .nullable(),
   verdict,
   score: z.number().int().min(0).max(100),
+  window: z.strictObject({ from: z.iso.datetime(), to: z.iso.datetime(), basis: z.enum(['experiment', 'lookback']), truncated: z.boolean() }),
   variants: z.array(z.strictObject({ key: z.string(), expected_share: z.number().min(0).max(1), exposures: z.number().int().min(0), units: z.number().int().min(0) })),
   checks: z
     .array(z.strictObject({ id: z.enum(CHECK_IDS), status, summary: z.string().min(1), evidence: z.record(z.string(), z.unknown()), fix: z.string().nullable() }))
@@ -54,7 +55,7 @@ export const flagReportSchema = z.strictObject({
 })
 
 export const reportSchema = z.strictObject({
-  schema_version: z.literal(1),
+  schema_version: z.literal(2),
   generated_at: z.iso.datetime(),
   project: z.string(),
   window: z.strictObject({ from: z.string(), to: z.string(), days: z.number().int().positive() }),

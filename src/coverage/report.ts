@@ -7,8 +7,10 @@ import type { Definitions, FlagDefinition } from './definitions.js'
 import { writeReadout } from './readout.js'
 import type { Settings } from './settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
+import { experimentRun, flagWindow, type FlagWindow } from './windows.js'
 
-export const REPORT_SCHEMA_VERSION = 1
+// 2: each flag's own window (an experiment's run); each check's HogQL query
+export const REPORT_SCHEMA_VERSION = 2
 
 export interface FlagReport {
   key: string
@@ -17,6 +19,11 @@ export interface FlagReport {
   experiment: { id: number; name: string; status: string | null; start_date: string | null; end_date: string | null; exposure_event: string } | null
   verdict: Verdict
   score: number
+  /**
+   * The time the numbers cover: the experiment's run (start to end or now, as PostHog's experiment
+   * page counts it), or the lookback for a flag without an experiment.
+   */
+  window: { from: string; to: string; basis: FlagWindow['basis']; truncated: boolean }
   /** Planned split and what PostHog would count: exposures of the counted event, units without `$multiple`. */
   variants: { key: string; expected_share: number; exposures: number; units: number }[]
   checks: { id: CheckId; status: CheckStatus; summary: string; evidence: Record<string, unknown>; fix: string | null }[]
@@ -82,6 +89,7 @@ export function buildReport(input: ReportInput): Report {
     const ctx = buildContext({ flag, experiment, observation, cohorts, settings, nowMs })
     const results = runChecks(ctx)
     const verdict = verdictOf(ctx, results)
+    const window = flagWindow(experimentRun(experiment), settings, nowMs)
     return {
       key: flag.key,
       name: flag.name || experiment?.name || flag.key,
@@ -91,6 +99,7 @@ export function buildReport(input: ReportInput): Report {
         : null,
       verdict,
       score: scoreOf(results),
+      window: { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), basis: window.basis, truncated: window.truncated },
       variants: ctx.expected.map((v) => ({ key: v.key, expected_share: v.share, exposures: findVariant(ctx.exposure, v.value)?.exposures ?? 0, units: cleanUnits(ctx, v.key) })),
       checks: results.map(({ id, status, summary, evidence, fix }) => ({ id, status, summary, evidence: { ...evidence }, fix })),
       backfill: backfillItems(ctx, results, verdict),
@@ -141,6 +150,10 @@ function assumptionsOf(ctx: CheckContext): string[] {
   }
   if (ctx.observation?.estimated) out.push(`Unit counts are estimated from a ${Math.round(ctx.observation.sampleRate * 100)}% sample of units.`)
   if (ctx.flag.id === -1) out.push('The flag is not in the flag list: deleted, or from another project; it is still being called.')
+  const run = experimentRun(ctx.experiment)
+  if (run && flagWindow(run, ctx.settings, ctx.nowMs).truncated) {
+    out.push(`The experiment has run longer than ${ctx.settings.experimentMaxDays} days (experimentMaxDays): its numbers cover the last ${ctx.settings.experimentMaxDays} days only.`)
+  }
   if (ctx.flag.filters.aggregation_group_type_index != null) out.push('Counted per group (the flag aggregates by group), not per person.')
   return out
 }

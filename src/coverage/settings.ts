@@ -15,6 +15,8 @@ export interface MetricMatcher {
 
 export interface Settings {
   readonly lookbackDays: number
+  /** How long live counters keep an experiment's state; longer runs are counted over their last this many days. */
+  readonly experimentMaxDays: number
   readonly minExposuresPerVariant: number
   readonly srmPValue: number
   readonly srmMinExposures: number
@@ -119,6 +121,7 @@ const hostText = z
 
 const schema = z.object({
   lookbackDays: wholeNumber(1, 400),
+  experimentMaxDays: wholeNumber(1, 400),
   minExposuresPerVariant: wholeNumber(1, 1_000_000),
   srmPValue: numberText.pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1')),
   srmMinExposures: wholeNumber(2, 1_000_000_000),
@@ -193,6 +196,7 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}, ex
   }
   return {
     lookbackDays: s.lookbackDays,
+    experimentMaxDays: s.experimentMaxDays,
     minExposuresPerVariant: s.minExposuresPerVariant,
     srmPValue: s.srmPValue,
     srmMinExposures: s.srmMinExposures,

@@ -13,7 +13,8 @@ import type {
 
 export interface ReadOptions {
   readonly nowMs: number
-  readonly lookbackDays: number
+  /** Events older than this many whole UTC days are too old for any window the counters keep. */
+  readonly maxAgeDays: number
   /** Configured goal and guardrail matchers by event name. */
   readonly metricsByEvent: ReadonlyMap<string, readonly MetricHit[]>
   /**
@@ -155,7 +156,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
 
   const ts = readTimestamp(own(ev, 'timestamp'), opts.nowMs)
   if (typeof ts === 'string') return { ok: false, reason: ts }
-  const windowStart = Math.floor(opts.nowMs / DAY_MS) * DAY_MS - (opts.lookbackDays - 1) * DAY_MS
+  const windowStart = Math.floor(opts.nowMs / DAY_MS) * DAY_MS - (opts.maxAgeDays - 1) * DAY_MS
   if (ts < windowStart) return { ok: false, reason: 'timestamp_too_old' }
   if (ts > opts.nowMs + MAX_FUTURE_MS) return { ok: false, reason: 'timestamp_in_future' }
 

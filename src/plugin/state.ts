@@ -8,6 +8,7 @@ import { mergeObservations } from '../counters/merge.js'
 import { BACKFILL_KEY, backfillStep, ensureWatermark, type Storage, type StoredBackfill } from '../posthog/backfill-job.js'
 import { PostHogClient } from '../posthog/client.js'
 import { readObservations } from '../counters/read.js'
+import type { ExperimentRun } from '../coverage/windows.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
 export interface PluginState {
@@ -34,6 +35,8 @@ export interface PluginHooks {
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
   /** Experiments' exposure criteria, compiled: only matching exposure events count for that flag. */
   readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
+  /** Each experiment's run: its flag's numbers cover the run, whatever the lookback says. */
+  readonly experimentRunOf?: (flag: string) => ExperimentRun | null
   /** Events to count per variant besides the configured goals, so the report can infer goals. */
   readonly countedEvents?: readonly CountedEvent[]
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
@@ -60,6 +63,7 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
       groupTypeOf: hooks.groupTypeOf,
       isCountedValue: hooks.isCountedValue,
       exposureFilterOf: hooks.exposureFilterOf,
+      experimentRunOf: hooks.experimentRunOf,
       filters,
       watermark: () => split.watermark,
     }),
@@ -88,6 +92,8 @@ export async function collectObservations(state: PluginState, cache: ContractCac
     cache,
     project: state.project,
     lookbackDays: state.settings.lookbackDays,
+    experimentMaxDays: state.settings.experimentMaxDays,
+    experimentRunOf: state.ingest.runOf,
     nowMs: state.ingest.now(),
   })
 }

@@ -6,6 +6,7 @@ import { observationsFromBackfill, backfillWindow } from './backfill.js'
 import { planBackfill, type BackfillQuery } from './backfill-queries.js'
 import type { PostHogClient, QueryResult } from './client.js'
 import { fetchDefinitions } from './definitions.js'
+import { experimentRuns } from '../coverage/windows.js'
 
 /** `meta.storage` as the plugin contract gives it. */
 export interface Storage {
@@ -30,6 +31,7 @@ export interface StoredBackfill {
 interface Job {
   readonly watermark: number
   readonly lookbackDays: number
+  readonly experimentMaxDays: number
   readonly project: string
   readonly definitions: Omit<Definitions, 'groupTypes'>
   readonly groupTypes: [number, string][]
@@ -67,10 +69,11 @@ export async function backfillStep(
     const definitions = await fetchDefinitions(client)
     const { config, counted } = auditConfig(opts.userConfig, definitions)
     const settings = parseSettings(config, { countedEvents: counted })
-    const window = backfillWindow(opts.nowMs, settings.lookbackDays, opts.watermark)
+    const window = backfillWindow(opts.nowMs, settings, opts.watermark, experimentRuns(definitions))
     job = {
       watermark: opts.watermark,
       lookbackDays: settings.lookbackDays,
+      experimentMaxDays: settings.experimentMaxDays,
       project: client.options.projectId,
       definitions: { flags: definitions.flags, experiments: definitions.experiments, cohorts: definitions.cohorts },
       groupTypes: [...definitions.groupTypes],
@@ -93,7 +96,7 @@ export async function backfillStep(
   }
   const runs = await Promise.all(job.plan.map(async (query, i) => ({ query, result: (await storage.get(resultKey(i), null)) as QueryResult, ms: 0 })))
   const definitions: Definitions = { ...job.definitions, groupTypes: new Map(job.groupTypes) }
-  const window = backfillWindow(opts.nowMs, job.lookbackDays, job.watermark)
+  const window = backfillWindow(opts.nowMs, job, job.watermark, experimentRuns(definitions))
   const observations = observationsFromBackfill(definitions, runs, job.project, window, job.lookbackDays)
   const result: StoredBackfill = { watermark: job.watermark, completedAt: opts.nowMs, queries: job.plan.length, observations }
   await storage.set(BACKFILL_KEY, result)

@@ -25,9 +25,22 @@ export interface BackfillQuery {
 }
 
 /** Events with `fromMs <= timestamp < toMs`; both whole seconds, as HogQL's toDateTime reads them. */
-export interface BackfillWindow {
+export interface TimeRange {
   readonly fromMs: number
   readonly toMs: number
+}
+
+/**
+ * The lookback range of flags without an experiment, and each experiment's own run (cut at the
+ * watermark), so an experiment's numbers cover its whole run as PostHog's experiment page counts it.
+ */
+export interface BackfillWindow extends TimeRange {
+  readonly byFlag?: ReadonlyMap<string, TimeRange>
+}
+
+/** The range one flag's events are counted over. */
+export function rangeOf(w: BackfillWindow, flag: string): TimeRange {
+  return w.byFlag?.get(flag) ?? w
 }
 
 /** PostHog answers 240 requests a minute and 10 s of execution per query: batches keep both in bounds. */
@@ -51,6 +64,21 @@ function validity(flags: readonly FlagDefinition[]): string {
   return cases.length ? `multiIf(${cases.join(', ')}, 0)` : '0'
 }
 
+/** The outer bounds of a batch: every range of its flags lies inside. */
+function outerRange(flags: readonly FlagDefinition[], w: BackfillWindow): TimeRange {
+  const ranges = flags.map((f) => rangeOf(w, f.key))
+  return { fromMs: Math.min(...ranges.map((r) => r.fromMs)), toMs: Math.max(...ranges.map((r) => r.toMs)) }
+}
+
+const between = (ts: string, r: TimeRange) => `${ts} >= ${dt(r.fromMs)} AND ${ts} < ${dt(r.toMs)}`
+
+/** Each flag's own range (`flagExpr` names the flag in the row): a multiIf when the batch has experiments. */
+function rangeCondition(flags: readonly FlagDefinition[], w: BackfillWindow, flagExpr: string, ts: string): string {
+  const own = flags.filter((f) => w.byFlag?.has(f.key))
+  if (own.length === 0) return between(ts, w)
+  return `multiIf(${own.flatMap((f) => [`${flagExpr} = ${lit(f.key)}`, `(${between(ts, rangeOf(w, f.key))})`]).join(', ')}, (${between(ts, w)}))`
+}
+
 function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
   // An experiment's exposure criteria filters, per flag: the same HogQL the ingest compiles.
   const filtered = flags.filter((f) => filters.has(f.key))
@@ -58,9 +86,9 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
   return [
     criteria,
     `event IN ('$feature_flag_called', '$experiment_exposure')`,
-    `timestamp >= ${dt(w.fromMs)}`,
-    `timestamp < ${dt(w.toMs)}`,
+    between('timestamp', outerRange(flags, w)),
     `properties.$feature_flag IN ${list(flags.map((f) => f.key))}`,
+    rangeCondition(flags, w, 'properties.$feature_flag', 'timestamp'),
     unitColumn === 'person_id' ? 'true' : `${unitColumn} != ''`,
   ].join(' AND ')
 }
@@ -96,9 +124,9 @@ function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: Backf
 FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_day AS last_day, notEmpty(x.unit) AS exposed
   FROM (SELECT flag, unit, groupUniqArray(value) AS vals, min(first_seen) AS first_day, max(first_seen) AS last_day
     FROM (SELECT flag, unit, value, min(day) AS first_seen
-      FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, toDate(timestamp) AS day
-        FROM events WHERE timestamp >= ${dt(w.fromMs)} AND timestamp < ${dt(w.toMs)}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
-      WHERE notEmpty(value)
+      FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, toDate(timestamp) AS day, timestamp AS ts
+        FROM events WHERE ${between('timestamp', outerRange(flags, w))}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
+      WHERE notEmpty(value) AND ${rangeCondition(flags, w, 'flag', 'ts')}
       GROUP BY flag, unit, value)
     GROUP BY flag, unit) AS s
   LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
@@ -116,7 +144,8 @@ FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
   WHERE ${validity(flags)}
   GROUP BY flag, value, unit) AS x
 JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
-  FROM events WHERE event IN ${list([...new Set(metrics.map((m) => m.event))])} AND timestamp >= ${dt(w.fromMs)} AND timestamp < ${dt(w.toMs)}) AS m ON m.unit = x.unit
+  FROM events WHERE event IN ${list([...new Set(metrics.map((m) => m.event))])} AND ${between('timestamp', outerRange(flags, w))}) AS m ON m.unit = x.unit
+WHERE ${rangeCondition(flags, w, 'x.flag', 'm.ts')}
 GROUP BY x.flag, x.value, m.metric
 LIMIT ${QUERY_ROW_LIMIT}`
 }

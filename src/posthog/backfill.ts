@@ -3,7 +3,9 @@ import { dayLabel, dayNumber } from '../counters/keys.js'
 import { LIBS, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
 import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue } from '../events/types.js'
-import { countedRawValues, type BackfillQuery, type BackfillWindow } from './backfill-queries.js'
+import { countedRawValues, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
+import type { Settings } from '../coverage/settings.js'
+import { flagWindow, type ExperimentRun } from '../coverage/windows.js'
 import type { PostHogClient, QueryResult } from './client.js'
 
 export interface BackfillRun {
@@ -27,12 +29,24 @@ export async function runBackfill(client: PostHogClient, plan: readonly Backfill
 }
 
 /**
- * The window the live counters cover: whole UTC days back from today, up to now (the end is
- * exclusive and whole seconds, so "now" is rounded up to the next second), or up to a watermark.
+ * The window the backfill covers: for flags without an experiment, whole UTC days back from today;
+ * for an experiment's flag, its run (see flagWindow). Up to now (the end is exclusive and whole
+ * seconds, so "now" is rounded up to the next second), or up to a watermark.
  */
-export function backfillWindow(nowMs: number, lookbackDays: number, watermarkMs: number | null = null): BackfillWindow {
+export function backfillWindow(
+  nowMs: number,
+  settings: Pick<Settings, 'lookbackDays' | 'experimentMaxDays'>,
+  watermarkMs: number | null = null,
+  runs: ReadonlyMap<string, ExperimentRun> = new Map(),
+): BackfillWindow {
   const end = watermarkMs ?? Math.floor(nowMs / 1000) * 1000 + 1000
-  return { fromMs: (dayNumber(nowMs) - lookbackDays + 1) * 86_400_000, toMs: end }
+  const byFlag = new Map<string, TimeRange>()
+  for (const [flag, run] of runs) {
+    const w = flagWindow(run, settings, nowMs)
+    // The window's end is inclusive to the millisecond; HogQL's is exclusive in whole seconds.
+    byFlag.set(flag, { fromMs: w.fromMs, toMs: Math.max(w.fromMs, Math.min(end, Math.floor(w.toMs / 1000) * 1000 + 1000)) })
+  }
+  return { fromMs: (dayNumber(nowMs) - settings.lookbackDays + 1) * 86_400_000, toMs: end, byFlag }
 }
 
 function parseRaw(raw: unknown): { ok: true; value: VariantValue } | { ok: false } {

@@ -6,6 +6,7 @@ import { parseSettings } from '../coverage/settings.js'
 import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from './backfill.js'
 import { planBackfill } from './backfill-queries.js'
 import type { PostHogClient } from './client.js'
+import { experimentRuns } from '../coverage/windows.js'
 
 export interface OnlineAuditResult {
   readonly report: Report
@@ -26,7 +27,7 @@ export async function auditOnline(
   const definitions = await fetchDefinitions(client)
   const { config, counted } = auditConfig(userConfig, definitions)
   const settings = parseSettings(config, { countedEvents: counted })
-  const window = backfillWindow(opts.nowMs, settings.lookbackDays)
+  const window = backfillWindow(opts.nowMs, settings, null, experimentRuns(definitions))
   const plan = planBackfill(definitions, settings.metrics, window)
   opts.onStage?.(`running ${plan.length} HogQL queries for ${definitions.flags.length} flags`)
   const runs = await runBackfill(client, plan, (run, done) => opts.onQuery?.(run, done, plan.length))

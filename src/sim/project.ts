@@ -58,9 +58,17 @@ export interface ProjectOptions {
   readonly startMs: number
   readonly endMs: number
   readonly defects: DefectRequest[] | 'mix'
+  /**
+   * Experiments start between this many days before the end (uniformly, on whole minutes), rather
+   * than in the first 40% of the window: some before a 30-day lookback, some recently.
+   */
+  readonly experimentStartDays?: readonly [number, number]
+  /** With experimentStartDays: the share of experiments already stopped, their flags still served. */
+  readonly endedShare?: number
 }
 
 const DAY_MS = 86_400_000
+const MIN_MS = 60_000
 // A client app loads at most this many flags: posthog-js puts every loaded flag on every event, so
 // a 1,000-flag project is modelled as several apps (marketing site, product, docs...).
 export const FLAGS_PER_APP = 25
@@ -180,7 +188,13 @@ export function buildProject(opts: ProjectOptions): Project {
     const area = AREA_BY_NAME.get(t.area) as Area
     const isExperiment = t.kind === 'experiment'
     // Experiments started in the first half of the window; some have a planned end (the readout).
-    const startMs = opts.startMs + Math.floor(rng.float() * span * (isExperiment ? 0.4 : 0.1))
+    const spread = isExperiment ? opts.experimentStartDays : undefined
+    const startMs = spread
+      ? Math.floor((opts.endMs - (spread[0] + rng.float() * (spread[1] - spread[0])) * DAY_MS) / MIN_MS) * MIN_MS
+      : opts.startMs + Math.floor(rng.float() * span * (isExperiment ? 0.4 : 0.1))
+    // A stopped experiment ran at least two days, and ended at least a day ago.
+    const ended = spread && rng.chance(opts.endedShare ?? 0) && opts.endMs - startMs > 3 * DAY_MS
+    const endedAt = ended ? startMs + 2 * DAY_MS + Math.floor(rng.float() * (opts.endMs - startMs - 3 * DAY_MS)) : null
     return {
       id: 1000 + i,
       key: `${area.name}-${t.noun}`,
@@ -195,7 +209,8 @@ export function buildProject(opts: ProjectOptions): Project {
       groupType: t.group ? 'company' : null,
       continuity: true,
       startMs,
-      endMs: isExperiment && rng.chance(0.6) ? opts.endMs + Math.floor((2 + rng.float() * 12) * DAY_MS) : null,
+      // Drawn here, in the order seeds have always drawn it, so a seed gives the project it gave.
+      endMs: endedAt ?? (isExperiment && rng.chance(0.6) ? opts.endMs + Math.floor((2 + rng.float() * 12) * DAY_MS) : null),
       experimentId: isExperiment ? 500 + ++experimentId : null,
       exposureEvent: isExperiment && rng.chance(0.3) ? '$experiment_exposure' : '$feature_flag_called',
       defects: new Map(),
@@ -228,7 +243,7 @@ export function buildProject(opts: ProjectOptions): Project {
     apps: Math.max(1, Math.ceil(flags.length / FLAGS_PER_APP)),
     api: {
       flags: flags.map((f) => flagApiObject(f, opts.endMs)),
-      experiments: flags.filter((f) => f.experimentId !== null).map((f) => experimentApiObject(f)),
+      experiments: flags.filter((f) => f.experimentId !== null).map((f) => experimentApiObject(f, opts.endMs)),
       cohorts: cohortApiObjects(opts.endMs),
       // GET /api/projects/:id/groups_types/ (a plain array)
       groupTypes: [{ group_type: 'company', group_type_index: 0, name_singular: 'company', name_plural: 'companies' }],
@@ -304,7 +319,7 @@ function metric(uuid: string, name: string, event: string, type: 'funnel' | 'mea
 }
 
 /** An experiment as `GET /api/projects/:id/experiments/:id/` returns it (the list omits metrics). */
-function experimentApiObject(f: FlagPlan): unknown {
+function experimentApiObject(f: FlagPlan, nowMs: number): unknown {
   const goalEvent = f.defects.has('metric_unreachable') ? 'purchase_completed' : (f.area.funnel.at(-1) as string)
   const metrics = f.defects.has('no_primary_metric') ? [] : [metric(`m-${f.id}-1`, `${goalEvent} conversion`, goalEvent, 'funnel')]
   const secondary = f.defects.has('no_guardrail')
@@ -337,7 +352,7 @@ function experimentApiObject(f: FlagPlan): unknown {
     archived: false,
     deleted: false,
     type: 'product',
-    status: 'running',
+    status: f.endMs !== null && f.endMs <= nowMs ? 'stopped' : 'running',
     exposure_criteria: {
       filterTestAccounts: true,
       exposure_config: { kind: 'ExperimentEventExposureConfig', event: f.exposureEvent, properties: [] },

@@ -13,6 +13,9 @@ export interface SimulationOptions {
   readonly endMs: number
   readonly defects: DefectRequest[] | 'mix'
   readonly redeliveryShare?: number
+  /** Experiments start between this many days before the end (see ProjectOptions). */
+  readonly experimentStartDays?: readonly [number, number]
+  readonly endedShare?: number
 }
 
 export interface Simulation {
@@ -43,6 +46,8 @@ export function simulate(opts: SimulationOptions): Simulation {
     startMs: opts.endMs - opts.days * DAY_MS,
     endMs: opts.endMs,
     defects: opts.defects,
+    experimentStartDays: opts.experimentStartDays,
+    endedShare: opts.endedShare,
   })
   const recorder = new TruthRecorder(project)
   const events = generateTraffic(project, { users: opts.users, redeliveryShare: opts.redeliveryShare }, recorder)

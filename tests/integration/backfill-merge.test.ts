@@ -1,6 +1,7 @@
+import { experimentRuns } from '../../src/coverage/windows.js'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { countedValues } from '../../src/cli/audit.js'
+import { countedValues } from '../../src/plugin/definition-hooks.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { mergeObservations } from '../../src/counters/merge.js'
@@ -20,8 +21,8 @@ const END = Date.UTC(2026, 10, 20, 12)
 const WATERMARK = END - 5 * DAY // whole seconds
 const { events, api, defs, settings } = simulatedProject({ seed: 17, users: 500, days: 12, endMs: END })
 
-let fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings.lookbackDays, WATERMARK))
-let plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings.lookbackDays, WATERMARK))
+let fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
+let plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
 const server = setupServer(...posthogHandlers({ ...api, query: (hogql) => fake(plan.find((p) => p.hogql === hogql)!) }))
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
 afterAll(() => server.close())
@@ -63,7 +64,7 @@ describe('the live counters and the backfill split time at the watermark', () =>
     const before = events.filter((e) => Date.parse(e.timestamp) < WATERMARK).length
     expect(before).toBeGreaterThan(1000)
     expect(events.length - before).toBeGreaterThan(1000)
-    const window = backfillWindow(END, settings.lookbackDays, WATERMARK)
+    const window = backfillWindow(END, settings, WATERMARK, experimentRuns(defs))
     const runs = planBackfill(defs, settings.metrics, window).map((query) => ({ query, result: { ...fake(query), rows: fake(query).results }, ms: 0 }))
     const backfill = observationsFromBackfill(defs, runs.map((r) => ({ ...r, result: { columns: r.result.columns, rows: r.result.results } })), PROJECT, window, settings.lookbackDays)
     const merged = mergeObservations(await live(WATERMARK), backfill)
@@ -76,7 +77,7 @@ describe('the live counters and the backfill split time at the watermark', () =>
   })
 
   it('marks unit counts that come from both sides as estimated (an upper bound)', async () => {
-    const window = backfillWindow(END, settings.lookbackDays, WATERMARK)
+    const window = backfillWindow(END, settings, WATERMARK, experimentRuns(defs))
     const runs = planBackfill(defs, settings.metrics, window).map((query) => ({ query, result: { columns: fake(query).columns, rows: fake(query).results }, ms: 0 }))
     const merged = mergeObservations(await live(WATERMARK), observationsFromBackfill(defs, runs, PROJECT, window, settings.lookbackDays))
     const all = await live(null)
@@ -88,8 +89,8 @@ describe('the live counters and the backfill split time at the watermark', () =>
 
 describe('the stored backfill job', () => {
   it('runs a few queries a step, resumes from storage, stores the observations, then does nothing more', async () => {
-    fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings.lookbackDays, WATERMARK))
-    plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings.lookbackDays, WATERMARK))
+    fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
+    plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
     const storage = new MemoryStorage()
     const seen: RequestInfo[] = []
     const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, onRequest: (r) => seen.push(r) })

@@ -1,3 +1,4 @@
+import { experimentRuns } from '../../src/coverage/windows.js'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { auditEvents, runAudit } from '../../src/cli/audit.js'
@@ -7,7 +8,8 @@ import { join } from 'node:path'
 import { http, HttpResponse } from 'msw'
 import type { Report } from '../../src/coverage/report.js'
 import { hogqlParser } from '../../src/hog/parser.js'
-import { backfillWindow } from '../../src/posthog/backfill.js'
+import { backfillWindow, observationsFromBackfill } from '../../src/posthog/backfill.js'
+import { buildReport } from '../../src/coverage/report.js'
 import { planBackfill } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
 import { auditOnline } from '../../src/posthog/online-audit.js'
@@ -17,7 +19,7 @@ import { HOST, KEY, PROJECT, base, posthogHandlers } from '../support/posthog-ap
 
 const END = Date.UTC(2026, 10, 20, 12)
 const { events, api, defs, settings } = simulatedProject({ seed: 13, users: 700, days: 14, endMs: END })
-const window = backfillWindow(END, settings.lookbackDays)
+const window = backfillWindow(END, settings, null, experimentRuns(defs))
 const plan = planBackfill(defs, settings.metrics, window)
 const answer = makeFakeClickHouse(events, defs, window)
 const byName = new Map(plan.map((q) => [q.name, q]))
@@ -63,6 +65,28 @@ describe('the online audit', () => {
       expect(ast.error ? `${q.name}: ${ast.message}` : 'ok').toBe('ok')
       expect(ast.limit, q.name).toBeTruthy()
     }
+  })
+})
+
+describe("the backfill of experiments that started before the lookback window", () => {
+  it("queries each experiment's own run, and gives the same experiment reports as the offline audit", async () => {
+    // Experiments started up to 44 days ago, some before the 30-day lookback, a quarter stopped.
+    const p = simulatedProject({ seed: 13, users: 700, days: 45, endMs: END, experimentStartDays: [5, 44], endedShare: 0.25 })
+    const w = backfillWindow(END, p.settings, null, experimentRuns(p.defs))
+    const fake = makeFakeClickHouse(p.events, p.defs, w)
+    const runs = planBackfill(p.defs, p.settings.metrics, w).map((query) => {
+      const { columns, results } = fake(query)
+      return { query, result: { columns, rows: results }, ms: 0 }
+    })
+    const online = buildReport({ definitions: p.defs, observations: observationsFromBackfill(p.defs, runs, PROJECT, w, p.settings.lookbackDays), settings: p.settings, nowMs: END })
+    const offline = (await auditEvents(p.defs, {}, p.events, { now: END })).report
+    const experiments = (r: Report) => normalized(r).flags.filter((f) => f.kind === 'experiment')
+    expect(experiments(offline).filter((f) => Date.parse(f.window.from) < END - 30 * 86_400_000).length).toBeGreaterThan(0)
+    expect(experiments(offline).filter((f) => f.experiment?.status === 'stopped').length).toBeGreaterThan(0)
+    expect(experiments(online)).toEqual(experiments(offline))
+    // Flags without an experiment keep the lookback: their exposure events add up the same way.
+    const lookback = (r: Report) => r.flags.filter((f) => f.kind !== 'experiment').map((f) => [f.key, f.window, f.variants.map((v) => v.exposures)])
+    expect(lookback(online)).toEqual(lookback(offline))
   })
 })
 

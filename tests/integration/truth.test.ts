@@ -39,3 +39,28 @@ describe.each(DEFECT_IDS.map((id) => [id]))('the injected defect %s', (id) => {
     if (flag.verdict !== 'trustworthy') expect(report.readout + JSON.stringify(report.plan)).toContain(key)
   })
 })
+
+describe('experiments that started before the lookback window', () => {
+  it("count their whole run, as PostHog's experiment page does: per-variant units and exposures equal truth.json exactly", async () => {
+    // Experiments started 5 to 60 days ago (a quarter already stopped, their flags still served),
+    // judged with the default 30-day lookback.
+    const sim = simulate({ seed: 33, flags: 20, users: 1500, days: 61, endMs: END, defects: [], experimentStartDays: [5, 60], endedShare: 0.25 })
+    const { report } = await auditEvents(definitionsOf(sim.project), {}, sim.events, { now: END })
+    const truth = sim.truth()
+    const experiments = truth.flags.filter((f) => f.kind === 'experiment')
+    const plans = new Map(sim.project.flags.map((f) => [f.key, f]))
+    // The case is real: some runs began before the lookback, some ended before now.
+    expect(experiments.filter((f) => plans.get(f.key)!.startMs < END - 30 * 86_400_000).length).toBeGreaterThanOrEqual(2)
+    expect(experiments.filter((f) => (plans.get(f.key)!.endMs ?? Infinity) < END).length).toBeGreaterThanOrEqual(1)
+    for (const t of experiments) {
+      const flag = flagOf(report, t.key)
+      const plan = plans.get(t.key)!
+      expect(flag.window).toMatchObject({ basis: 'experiment', from: new Date(plan.startMs).toISOString(), truncated: false })
+      expect.soft(
+        flag.variants.map((v) => [v.key, v.units, v.exposures]),
+        t.key,
+      ).toEqual(t.variants.map((v) => [v.key, v.units, v.exposures]))
+    }
+    expect(experiments.reduce((n, t) => n + t.variants.reduce((m, v) => m + v.units, 0), 0)).toBeGreaterThan(1000)
+  })
+})

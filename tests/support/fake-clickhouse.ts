@@ -1,5 +1,5 @@
 import type { BackfillQuery, BackfillWindow } from '../../src/posthog/backfill-queries.js'
-import { countedRawValues } from '../../src/posthog/backfill-queries.js'
+import { countedRawValues, rangeOf } from '../../src/posthog/backfill-queries.js'
 import type { Definitions } from '../../src/coverage/definitions.js'
 import { classifyLib } from '../../src/events/lib-class.js'
 import type { SimEvent } from '../../src/sim/traffic.js'
@@ -16,10 +16,12 @@ const day = (ts: string) => ts.slice(0, 10)
 
 export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definitions, window: BackfillWindow) {
   const groupTypes = defs.groupTypes
-  const inWindow = events.filter((e) => {
-    const t = Date.parse(e.timestamp)
-    return t >= window.fromMs && t < window.toMs
-  })
+  // Each flag's own range (an experiment's run, or the lookback), as the queries' multiIf reads it.
+  const inRange = (flag: string, ts: string) => {
+    const r = rangeOf(window, flag)
+    const t = Date.parse(ts)
+    return t >= r.fromMs && t < r.toMs
+  }
   const unitOf = (e: SimEvent, column: string): string => {
     if (column === 'person_id') return e.person?.id ?? e.distinct_id
     const type = groupTypes.get(Number(column.replace('$group_', '')))
@@ -35,10 +37,11 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
   }
   const counted = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
   const exposures = (q: BackfillQuery) =>
-    inWindow.filter(
+    events.filter(
       (e) =>
         (e.event === '$feature_flag_called' || e.event === '$experiment_exposure') &&
         q.flags.includes(String(e.properties.$feature_flag)) &&
+        inRange(String(e.properties.$feature_flag), e.timestamp) &&
         unitOf(e, q.unitColumn) !== '',
     )
   const valid = (flag: string, value: string) => counted.get(flag)?.has(value) ?? false
@@ -108,12 +111,12 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
     const exposed = exposedUnits(q)
     const exposedUnit = (flag: string, unit: string) => [...(exposed.get(flag)?.keys() ?? [])].some((k) => k.startsWith(`${unit}\u0000`))
     const firstSeen = new Map<string, string>() // flag, unit, value -> first day
-    for (const e of inWindow) {
+    for (const e of events) {
       const unit = unitOf(e, q.unitColumn)
       if (q.unitColumn !== 'person_id' && unit === '') continue
       for (const flag of q.flags) {
         const k = `$feature/${flag}`
-        if (!own(e.properties, k)) continue
+        if (!own(e.properties, k) || !inRange(flag, e.timestamp)) continue
         const id = JSON.stringify([flag, unit, JSON.stringify(e.properties[k] ?? null)])
         if (!firstSeen.has(id) || day(e.timestamp) < firstSeen.get(id)!) firstSeen.set(id, day(e.timestamp))
       }
@@ -145,12 +148,12 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
 
   function metricsRows(q: BackfillQuery): { columns: string[]; results: Row[] } {
     const exposed = exposedUnits(q)
-    const metricEvents = new Map<string, { metric: string; ts: number; d: string }[]>() // unit -> events
-    for (const e of inWindow) {
+    const metricEvents = new Map<string, { metric: string; ts: number; d: string; at: string }[]>() // unit -> events
+    for (const e of events) {
       for (const m of q.metrics) {
         if (m.event !== e.event || m.filter) continue
         const unit = unitOf(e, q.unitColumn)
-        metricEvents.set(unit, [...(metricEvents.get(unit) ?? []), { metric: m.name, ts: Date.parse(e.timestamp), d: day(e.timestamp) }])
+        metricEvents.set(unit, [...(metricEvents.get(unit) ?? []), { metric: m.name, ts: Date.parse(e.timestamp), d: day(e.timestamp), at: e.timestamp }])
       }
     }
     const out = new Map<string, { row: Row; units: Set<string> }>()
@@ -158,6 +161,7 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
       for (const [id, firstTs] of pairs) {
         const [unit, value] = id.split('\u0000') as [string, string]
         for (const m of metricEvents.get(unit) ?? []) {
+          if (!inRange(flag, m.at)) continue
           const key = JSON.stringify([flag, value, m.metric])
           const g = out.get(key) ?? { row: [flag, value, m.metric, 0, 0, 0, m.d, m.d], units: new Set<string>() }
           const r = g.row as (string | number)[]

@@ -161,8 +161,8 @@ describe('cost and bounds', () => {
     expect(h.cache.total).toBe(before)
   })
 
-  it('every counter expires with the lookback window; nothing is left in the cache', async () => {
-    const h = harness({ lookbackDays: '3', goalEvents: '["buy"]' })
+  it('every counter expires with the longest window it serves (lookback, experimentMaxDays); nothing is left in the cache', async () => {
+    const h = harness({ lookbackDays: '3', experimentMaxDays: '2', goalEvents: '["buy"]' })
     await h.ingest(
       flagCalled('exp', 'a', { distinct_id: 'u1' }),
       flagCalled('exp', 'b', { distinct_id: 'u1' }),

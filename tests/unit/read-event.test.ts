@@ -5,7 +5,7 @@ import { NOW, customEvent, flagCalled, iso } from '../support/events.js'
 
 const opts: ReadOptions = {
   nowMs: NOW,
-  lookbackDays: 30,
+  maxAgeDays: 30,
   metricsByEvent: new Map([['checkout_completed', [{ name: 'checkout', kind: 'goal' as const }]]]),
   groupTypeOf: (flag) => (flag === 'company-flag' ? 'company' : null),
 }

@@ -81,7 +81,7 @@ function optsFor(f: Fixture): ReadOptions {
   const last = Math.max(...f.events.map((e) => Date.parse(String(e.timestamp))))
   return {
     nowMs: last + 60_000,
-    lookbackDays: 30,
+    maxAgeDays: 30,
     metricsByEvent: new Map(),
     groupTypeOf: (flag) => (flag === 'company-beta' ? 'company' : null),
   }

@@ -49,7 +49,7 @@ describe('a healthy project', () => {
       const ts = Date.parse(e.timestamp)
       expect(ts).toBeGreaterThanOrEqual(last)
       last = ts
-      const read = readEvent(e, { nowMs: END, lookbackDays: 30, metricsByEvent: new Map(), groupTypeOf: (f) => (f === 'onboarding-progress-bar' ? 'company' : null) })
+      const read = readEvent(e, { nowMs: END, maxAgeDays: 30, metricsByEvent: new Map(), groupTypeOf: (f) => (f === 'onboarding-progress-bar' ? 'company' : null) })
       expect(read.ok && read.event.partialRejections).toEqual([])
     }
     expect(new Set(events.map((e) => e.uuid)).size).toBe(events.length)

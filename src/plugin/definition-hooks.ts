@@ -1,0 +1,46 @@
+import { auditConfig, exposureFilters } from '../coverage/audit-config.js'
+import type { Definitions } from '../coverage/definitions.js'
+import type { CountedEvent } from '../coverage/settings.js'
+import { experimentRuns, type ExperimentRun } from '../coverage/windows.js'
+import type { VariantValue } from '../events/types.js'
+import { compileExpression } from '../hog/compile.js'
+import { countedRawValues } from '../posthog/backfill-queries.js'
+
+/**
+ * What the counters learn from the project's definitions, so the live plugin counts what the
+ * backfill and the offline audit count: each flag's own values, its group type, its experiment's
+ * exposure criteria and run, and the metric events of every experiment.
+ */
+export interface DefinitionHooks {
+  readonly groupTypeOf: (flag: string) => string | null
+  readonly isCountedValue: (flag: string, value: VariantValue) => boolean
+  readonly exposureFilterOf: (flag: string) => readonly unknown[] | undefined
+  readonly experimentRunOf: (flag: string) => ExperimentRun | null
+  readonly countedEvents: readonly CountedEvent[]
+}
+
+/** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
+export function countedValues(defs: Pick<Definitions, 'flags'>): (flag: string, value: VariantValue) => boolean {
+  // The same raw-JSON values the backfill queries count units for: one definition for both.
+  const byKey = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
+  return (flag, value) => byKey.get(flag)?.has(JSON.stringify(value)) ?? true
+}
+
+/** Builds the hooks (compiling the exposure criteria filters once). */
+export async function hooksFromDefinitions(defs: Definitions): Promise<DefinitionHooks> {
+  const groupTypes = new Map<string, string | null>()
+  for (const f of defs.flags.filter((x) => !x.deleted)) {
+    const index = f.filters.aggregation_group_type_index
+    groupTypes.set(f.key, index == null ? null : (defs.groupTypes.get(index) ?? null))
+  }
+  const criteria = new Map<string, readonly unknown[]>()
+  for (const [flag, hogql] of exposureFilters(defs)) criteria.set(flag, await compileExpression(hogql))
+  const runs = experimentRuns(defs)
+  return {
+    groupTypeOf: (flag) => groupTypes.get(flag) ?? null,
+    isCountedValue: countedValues(defs),
+    exposureFilterOf: (flag) => criteria.get(flag),
+    experimentRunOf: (flag) => runs.get(flag) ?? null,
+    countedEvents: auditConfig({}, defs).counted,
+  }
+}
