@@ -5,8 +5,8 @@
  *    near the configured p-value, not above it. Measured at the default srmPValue (0.001) and at
  *    srmPValue = 0.05, where a few hundred trials already give a meaningful interval. Only the
  *    exposure events are audited (the check reads nothing else; the first project is audited both
- *    ways and must agree), and flag keys are salted per project so that trials are independent
- *    (see saltFlagKeys; --fixed-keys turns that off, --full audits every event).
+ *    ways and must agree; --full audits every event). The simulator's person ids depend on the seed,
+ *    so every project splits its users anew: the trials are independent.
  * b. Recall and precision of every check over projects with one injected defect each (every
  *    defect, --reps seeds) plus --healthy projects without defects; per defect, how often all of
  *    its expected checks fired and how often the flag got the verdict the defect deserves.
@@ -45,8 +45,6 @@ interface SrmTask {
   full: boolean
   /** also audit every event and compare sample_ratio with the exposures-only audit */
   verify: boolean
-  /** give the flags keys of their own in this project (see saltFlagKeys) */
-  salt: boolean
 }
 interface MixTask {
   kind: 'mix'
@@ -110,23 +108,6 @@ function srmTrials(report: Report): SrmTrial[] {
   return out
 }
 
-/**
- * The simulator's person ids depend only on the user's index (not on the seed), and the 20-flag
- * project always has the same flag keys, so every seed buckets user i of flag k into the same
- * variant: the seeds change which users are exposed, not how the pool of users is split. A flag
- * whose pool happens to be uneven then fails in project after project, and its trials are not
- * independent. A suffix on every flag key in this project (before any event is generated: the
- * traffic reads the plans lazily) re-draws every assignment, as a fresh set of users would.
- */
-function saltFlagKeys(sim: Simulation, salt: string): void {
-  for (const f of sim.project.flags) (f as { key: string }).key += salt
-  for (const f of sim.project.api.flags as { key: string }[]) f.key += salt
-  for (const e of sim.project.api.experiments as { feature_flag_key: string; feature_flag?: { key: string } }[]) {
-    e.feature_flag_key += salt
-    if (e.feature_flag) e.feature_flag.key += salt
-  }
-}
-
 const isExposure = (e: { event: string }) => (EXPOSURE_EVENTS as readonly string[]).includes(e.event)
 
 /**
@@ -136,7 +117,6 @@ const isExposure = (e: { event: string }) => (EXPOSURE_EVENTS as readonly string
  */
 async function runSrm(t: SrmTask): Promise<SrmResult> {
   const sim = simulate({ seed: t.seed, flags: FLAGS, users: t.users, days: DAYS, endMs: END, defects: parseDefectList('none') })
-  if (t.salt) saltFlagKeys(sim, `~s${t.seed}`)
   const defs = definitionsOf(sim)
   let count = 0
   const all: unknown[] = []
@@ -264,7 +244,6 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
       full: { type: 'boolean', default: false },
-      'fixed-keys': { type: 'boolean', default: false },
       only: { type: 'string', default: 'ab' },
     },
   })
@@ -286,9 +265,8 @@ async function main(): Promise<void> {
 
   if (only.includes('a') && PROJECTS > 0) {
     const ta = performance.now()
-    process.stderr.write(`bench:accuracy a: ${PROJECTS} healthy projects of ${FLAGS} flags, ${fmt(USERS)} users each, ${JOBS} jobs${args.full ? ', every event audited' : ', exposure events audited'}${args['fixed-keys'] ? ', flag keys as simulated' : ', flag keys salted per project'}\n`)
-    const salt = !args['fixed-keys']
-    const tasks: Task[] = Array.from({ length: PROJECTS }, (_, i) => ({ kind: 'srm', seed: SEED * 100_000 + 1000 + i, users: USERS, full: args.full ?? false, verify: i === 0, salt }))
+    process.stderr.write(`bench:accuracy a: ${PROJECTS} healthy projects of ${FLAGS} flags, ${fmt(USERS)} users each, ${JOBS} jobs${args.full ? ', every event audited' : ', exposure events audited'}\n`)
+    const tasks: Task[] = Array.from({ length: PROJECTS }, (_, i) => ({ kind: 'srm', seed: SEED * 100_000 + 1000 + i, users: USERS, full: args.full ?? false, verify: i === 0 }))
     const results = (await runPool(tasks, JOBS, 'sample_ratio')) as SrmResult[]
     const mismatches = results.flatMap((r) => r.mismatches ?? [])
     if (mismatches.length) throw new Error(`the exposures-only audit disagrees with the full audit on sample_ratio:\n${mismatches.join('\n')}`)
@@ -306,7 +284,7 @@ async function main(): Promise<void> {
     const events = results.reduce((a, r) => a + r.events, 0)
     out += `\n### sample_ratio false alarms on healthy projects\n\n`
     out += `${PROJECTS} simulated projects without defects (${FLAGS} flags, ${fmt(USERS)} users, ${DAYS} days, seeds ${tasks[0]!.seed}..${tasks.at(-1)!.seed}; ${fmt(events)} events), ${(secondsA).toFixed(0)} s; `
-    out += args['fixed-keys'] ? 'flag keys as simulated (the same user-to-variant assignment in every project). ' : 'flag keys salted per project, so every project draws its own assignment. '
+    out += 'person ids depend on the seed, so every project draws its own assignment. '
     out += `A trial is a flag where sample_ratio ran (status pass or fail): ${fmt(tested.length)} of ${fmt(allTrials.length)} flag results; units tested per trial: median ${fmt(median(units))}, min ${fmt(Math.min(...units))}, max ${fmt(Math.max(...units))}.\n\n`
     out += '| srmPValue | trials | alarms (fail) | observed rate | 95% Wilson interval | nominal p | observed / nominal |\n|---|---:|---:|---:|---:|---:|---:|\n'
     for (const row of rows) {

@@ -57,8 +57,13 @@ interface PersonState {
   visit: number
 }
 
-function uuidPersonId(index: number): string {
-  return `0190${(index >>> 16).toString(16).padStart(4, '0')}-${(index & 0xffff).toString(16).padStart(4, '0')}-7000-8000-${index.toString(16).padStart(12, '0')}`
+/**
+ * A person's UUID, unique per index and different for every seed: flags bucket by it, so projects
+ * simulated with different seeds split their users independently (separate trials).
+ */
+function uuidPersonId(seed: number, index: number): string {
+  const tag = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0).toString(16).padStart(8, '0')
+  return `${tag}-${(index >>> 16).toString(16).padStart(4, '0')}-7${(index & 0xfff).toString(16).padStart(3, '0')}-8000-${index.toString(16).padStart(12, '0')}`
 }
 
 function profileOf(project: Project, index: number): Profile {
@@ -83,7 +88,7 @@ function profileOf(project: Project, index: number): Profile {
   const plan = rng.chance(0.2) ? 'enterprise' : rng.chance(0.3) ? 'pro' : 'free'
   return {
     index,
-    personId: uuidPersonId(index),
+    personId: uuidPersonId(project.seed, index),
     anonId: `0190${rng.hex8()}-${rng.hex8().slice(0, 4)}-7${rng.hex8().slice(0, 3)}-a${rng.hex8().slice(0, 3)}-${rng.hex8()}${rng.hex8().slice(0, 4)}`,
     userId: `user_${project.seed}_${index}`,
     app: index % project.apps,
