@@ -26,6 +26,9 @@ export interface IngestContext {
   readonly watermark: () => number | null
   /** The experiment's run for a flag with a launched experiment; null: the rolling lookback. */
   readonly runOf: (flag: string) => ExperimentRun | null
+  /** Flags whose experiment's surface is measured, by the metric matcher that marks reaching it. */
+  readonly surfaceFlagsByMetric: ReadonlyMap<string, readonly string[]>
+  readonly surfaceFlags: ReadonlySet<string>
   /** Per-process memo of counted sightings; never shared, never required for correctness. */
   readonly memo: Map<string, number>
 }
@@ -52,6 +55,11 @@ export interface IngestContextInput {
    * numbers cover the whole experiment as PostHog's experiment page counts it.
    */
   readonly experimentRunOf?: (flag: string) => ExperimentRun | null
+  /**
+   * Per experiment flag, the metric matchers (names in the settings' metrics) whose events mark a
+   * unit as having reached the experiment's surface: its primary metrics' goal events.
+   */
+  readonly surfaceMetrics?: ReadonlyMap<string, readonly string[]>
 }
 
 export function createIngestContext(input: IngestContextInput): IngestContext {
@@ -72,7 +80,15 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
     runOf: input.experimentRunOf ?? (() => null),
+    surfaceFlagsByMetric: invert(input.surfaceMetrics ?? new Map()),
+    surfaceFlags: new Set(input.surfaceMetrics?.keys() ?? []),
   }
+}
+
+function invert(byFlag: ReadonlyMap<string, readonly string[]>): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const [flag, metrics] of byFlag) for (const m of new Set(metrics)) out.set(m, [...(out.get(m) ?? []), flag])
+  return out
 }
 
 export type IngestOutcome = 'counted' | 'ignored' | 'duplicate' | 'rejected'
@@ -107,6 +123,7 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<Ing
   if (e.exposure) await countExposure(ctx, e, e.exposure, day, nowMs)
   for (const s of sightings) await countSighting(ctx, s, e.timestampMs, day, nowMs)
   for (const unit of metricUnits) await countMetrics(ctx, e, unit, nowMs)
+  if (metricUnits.length > 0) await countSurfaceReached(ctx, e, nowMs)
   for (const reason of e.partialRejections) await countRejection(ctx, day, reason, nowMs)
   return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
@@ -229,6 +246,7 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   await bumpThis('ev')
   await bumpThis(`lib:${x.lib}`)
   if (x.bootstrapped) await bumpThis('boot')
+  if (x.bootstrapMismatch) await bumpThis('bootmis')
   if (x.locallyEvaluated) await bumpThis('local')
   if (x.error !== null) await bumpThis('err')
   // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
@@ -240,6 +258,8 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   const unitTtlS = unitTtl(ctx, x.flag)
   const kind = KIND_TOKEN[x.event]
   const u = `${unitKey(ctx, x.flag, x.unit)}:${kind}`
+  // Units exposed to this value although their page was bootstrapped with another one.
+  if (x.bootstrapMismatch && (await bump(ctx.cache, `${u}:bm:${token}`, unitTtlS)) === 1) await bumpThis('bmunits')
   // One INCR per exposure event in the common case: the (unit, value, library class) marker.
   if ((await bump(ctx.cache, `${u}:v:${token}:${x.lib}`, unitTtlS)) > 1) return
   // Units by library class, whatever arrived first: exact under any arrival order across workers.
@@ -293,6 +313,7 @@ async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, 
     for (const p of pending.values) await claimMetric(ctx, p, pair, x.unit, nowMs)
   }
   if ((await bump(ctx.cache, `${u}:any`, ttl)) !== 1) return
+  if (ctx.surfaceFlags.has(x.flag)) await joinSurface(ctx, x.flag, u, 'exposed', day, nowMs)
   // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
   if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, x.flag, 'both', nowMs)
 }
@@ -331,6 +352,9 @@ async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, da
   if ((await bump(ctx.cache, `${u}:s:${token}`, ttl)) === 1) {
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
     await bumpSeries(ctx, day, s.flag, series.sighting(token), 'units', nowMs)
+    if (s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag) && (await bump(ctx.cache, `${u}:sv`, ttl)) === 1) {
+      await joinSurface(ctx, s.flag, u, 'carried', day, nowMs)
+    }
     if ((await bump(ctx.cache, `${u}:s`, ttl)) === 1) {
       await bumpFlag(ctx, day, s.flag, 'sunits', nowMs)
       if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, s.flag, 'both', nowMs)
@@ -354,6 +378,33 @@ async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowM
   await addMember(registry(ctx, ctx.keys.pendingMetrics(unit), ttl, CAPS.pendingPerUnit), enc(id), pending)
   const pairs = await readMembers<ExposedPair>(ctx.cache, ctx.keys.unitIndex(unit), CAPS.pairsPerUnit)
   for (const pair of pairs.values) await claimMetric(ctx, pending, pair, unit, nowMs)
+}
+
+/**
+ * The experiment's surface, per unit: it carried a value of the flag (`carried`), sent one of the
+ * experiment's primary metric events (`metric`), and was exposed (`exposed`). Each side calls this
+ * once, the first time it becomes true; two INCR counters then see 2 (carried and metric: the unit
+ * reached the surface) and 3 (and exposed) exactly once, whatever order workers see the sides in.
+ */
+async function joinSurface(ctx: IngestContext, flag: string, u: string, side: 'carried' | 'metric' | 'exposed', day: number, nowMs: number): Promise<void> {
+  const ttl = unitTtl(ctx, flag)
+  if (side !== 'exposed' && (await bump(ctx.cache, `${u}:r2`, ttl)) === 2) await bumpFlag(ctx, day, flag, 'reach', nowMs)
+  if ((await bump(ctx.cache, `${u}:r3`, ttl)) === 3) await bumpFlag(ctx, day, flag, 'reachx', nowMs)
+}
+
+/** A primary metric event of an experiment: its unit reached the experiment's surface, exposed or not. */
+async function countSurfaceReached(ctx: IngestContext, e: ReadEvent, nowMs: number): Promise<void> {
+  const flags = new Set(e.metrics.flatMap((m) => ctx.surfaceFlagsByMetric.get(m.name) ?? []))
+  for (const flag of flags) {
+    if (!inFlagWindow(ctx, flag, e.timestampMs)) continue
+    const type = ctx.readOptions.groupTypeOf?.(flag) ?? null
+    const key = type === null ? e.personUnit : e.groups.get(type)
+    if (key === undefined) continue
+    const unit = type === null ? key : `$group:${type}:${key}`
+    if (!inUnitSample(unit, ctx.settings.unitSampleRate)) continue
+    const u = unitKey(ctx, flag, unit)
+    if ((await bump(ctx.cache, `${u}:sm`, unitTtl(ctx, flag))) === 1) await joinSurface(ctx, flag, u, 'metric', dayNumber(e.timestampMs), nowMs)
+  }
 }
 
 function memoKey(s: FlagSighting): string {

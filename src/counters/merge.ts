@@ -59,6 +59,8 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
       t.units += v.units
       t.multipleVariantUnits += v.multipleVariantUnits
       t.bootstrapped += v.bootstrapped
+      t.bootstrapMismatch += v.bootstrapMismatch
+      t.bootstrapMismatchUnits += v.bootstrapMismatchUnits
       t.locallyEvaluated += v.locallyEvaluated
       t.errored += v.errored
       for (const lib of LIBS) {
@@ -71,6 +73,8 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
   out.sightings = {
     units: a.sightings.units + b.sightings.units,
     unitsExposed: a.sightings.unitsExposed + b.sightings.unitsExposed,
+    reached: a.sightings.reached + b.sightings.reached,
+    reachedExposed: a.sightings.reachedExposed + b.sightings.reachedExposed,
     variants: [...a.sightings.variants.map((v) => ({ ...v }))],
   }
   for (const v of b.sightings.variants) {

@@ -27,6 +27,9 @@ export interface VariantExposure {
    */
   unitsByLib: LibCounts
   bootstrapped: number
+  /** Exposure events whose page was bootstrapped with another value, and their distinct units. */
+  bootstrapMismatch: number
+  bootstrapMismatchUnits: number
   locallyEvaluated: number
   errored: number
 }
@@ -48,6 +51,14 @@ export interface SightingObservation {
   unitsExposed: number
   /** Units per value carried; a unit that carried two values counts in both. */
   variants: { readonly value: VariantValue; units: number }[]
+  /**
+   * Units that reached the experiment's surface: they carried a value of the flag (not `false`)
+   * and sent one of the experiment's primary metric events inside its run. Counted only for flags
+   * whose experiment documents a metric; 0 elsewhere.
+   */
+  reached: number
+  /** Of those, the units that were exposed: the rest did what the experiment measures and are missing from it. */
+  reachedExposed: number
 }
 
 export interface MetricObservation {
@@ -90,3 +101,19 @@ export interface Observations {
 }
 
 export const LIBS: readonly LibClass[] = ['client', 'server', 'unknown']
+
+/** An observation with nothing counted yet: the one builder the counters, the backfill and the merge share. */
+export function emptyFlagObservation(flag: string, source: FlagObservation['source'], firstDay: string, lastDay: string): FlagObservation {
+  return {
+    flag,
+    source,
+    firstDay,
+    lastDay,
+    sampleRate: 1,
+    estimated: false,
+    exposure: {},
+    sightings: { units: 0, unitsExposed: 0, variants: [], reached: 0, reachedExposed: 0 },
+    metrics: [],
+    unlistedSeries: 0,
+  }
+}

@@ -4,6 +4,7 @@ import { CAPS } from './ingest.js'
 import { KIND_TOKEN, KeyScheme, dayLabel, dayNumber, tokenToVariant } from './keys.js'
 import {
   LIBS,
+  emptyFlagObservation,
   type ExposureObservation,
   type FlagObservation,
   type LibCounts,
@@ -30,6 +31,8 @@ const EXPOSURE_COUNTERS = [
   'units',
   'multi',
   'boot',
+  'bootmis',
+  'bmunits',
   'local',
   'err',
   ...LIBS.map((l) => `lib:${l}`),
@@ -42,21 +45,6 @@ async function num(cache: ContractCache, key: string): Promise<number> {
 }
 
 const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
-
-function newFlag(flag: string, day: string): FlagObservation {
-  return {
-    flag,
-    source: 'live',
-    firstDay: day,
-    lastDay: day,
-    sampleRate: 1,
-    estimated: false,
-    exposure: {},
-    sightings: { units: 0, unitsExposed: 0, variants: [] },
-    metrics: [],
-    unlistedSeries: 0,
-  }
-}
 
 /** Finds or adds the entry whose value is the same response (by token, so "true" and true stay apart). */
 function entryFor<T extends { value: unknown }>(list: T[], tokens: Map<object, string>, token: string, make: () => T): T {
@@ -106,7 +94,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
 
     await Promise.all(
       dayFlags.values.filter((flag) => inWindow(flag, day)).map(async (flag) => {
-        const obs = flags.get(flag) ?? newFlag(flag, label)
+        const obs = flags.get(flag) ?? emptyFlagObservation(flag, 'live', label, label)
         flags.set(flag, obs)
         obs.lastDay = label
         const base = keys.flagDay(day, flag)
@@ -130,6 +118,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
               exposuresByLib: zeroLibs(),
               unitsByLib: zeroLibs(),
               bootstrapped: 0,
+              bootstrapMismatch: 0,
+              bootstrapMismatchUnits: 0,
               locallyEvaluated: 0,
               errored: 0,
             }))
@@ -140,6 +130,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             v.units += c('units') * scale
             v.multipleVariantUnits += c('multi') * scale
             v.bootstrapped += c('boot')
+            v.bootstrapMismatch += c('bootmis')
+            v.bootstrapMismatchUnits += c('bmunits') * scale
             v.locallyEvaluated += c('local')
             v.errored += c('err')
             for (const lib of LIBS) {
@@ -161,6 +153,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
         }
         obs.sightings.units += (await num(cache, `${base}:sunits`)) * scale
         obs.sightings.unitsExposed += (await num(cache, `${base}:both`)) * scale
+        obs.sightings.reached += (await num(cache, `${base}:reach`)) * scale
+        obs.sightings.reachedExposed += (await num(cache, `${base}:reachx`)) * scale
         for (const kind of EXPOSURE_EVENTS) {
           const exp = obs.exposure[kind]
           if (!exp) continue
@@ -202,11 +196,14 @@ function roundUnits(obs: FlagObservation): void {
     for (const v of exp.variants) {
       v.units = Math.round(v.units)
       v.multipleVariantUnits = Math.round(v.multipleVariantUnits)
+      v.bootstrapMismatchUnits = Math.round(v.bootstrapMismatchUnits)
       for (const lib of LIBS) v.unitsByLib[lib] = Math.round(v.unitsByLib[lib])
     }
   }
   obs.sightings.units = Math.round(obs.sightings.units)
   obs.sightings.unitsExposed = Math.round(obs.sightings.unitsExposed)
+  obs.sightings.reached = Math.round(obs.sightings.reached)
+  obs.sightings.reachedExposed = Math.round(obs.sightings.reachedExposed)
   for (const s of obs.sightings.variants) s.units = Math.round(s.units)
   obs.sightings.variants.sort(byValueOrder)
   obs.metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

@@ -59,3 +59,20 @@ export function auditConfig(base: Record<string, unknown>, defs: Definitions): {
   return { config, counted: [...counted.values()] }
 }
 
+/**
+ * Per experiment flag, the matchers of its primary metrics' goal steps (the names the settings'
+ * metrics carry): a unit that sends one while carrying a value of the flag has reached what the
+ * experiment measures. A step whose filter cannot run live is left out.
+ */
+export function surfaceMetrics(defs: Pick<Definitions, 'experiments'>): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const e of defs.experiments) {
+    if (e.deleted) continue
+    const names = (e.metrics ?? []).flatMap((m) => {
+      const goal = metricMatchers(m).at(-1)
+      return goal === undefined || goal === null ? [] : [typeof goal === 'string' ? goal : goal.name]
+    })
+    if (names.length) out.set(e.feature_flag_key, names)
+  }
+  return out
+}

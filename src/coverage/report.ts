@@ -136,6 +136,7 @@ export function buildReport(input: ReportInput): Report {
       unknownVariantShare: settings.unknownVariantShare,
       serverSideShare: settings.serverSideShare,
       exposureGapShare: settings.exposureGapShare,
+      surfaceGapShare: settings.surfaceGapShare,
       noExposureHours: settings.noExposureHours,
     },
   }

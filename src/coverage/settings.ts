@@ -24,6 +24,7 @@ export interface Settings {
   readonly unknownVariantShare: number
   readonly serverSideShare: number
   readonly exposureGapShare: number
+  readonly surfaceGapShare: number
   readonly noExposureHours: number
   readonly metrics: readonly MetricMatcher[]
   /** flag key -> readout deadline (ms) */
@@ -129,6 +130,7 @@ const schema = z.object({
   unknownVariantShare: share(false),
   serverSideShare: share(false),
   exposureGapShare: share(false),
+  surfaceGapShare: share(false),
   noExposureHours: numberText.pipe(z.number().min(0, 'must be at least 0').max(24 * 365, 'must be at most a year')),
   goalEvents: metricList,
   guardrailEvents: metricList,
@@ -204,6 +206,7 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}, ex
     unknownVariantShare: s.unknownVariantShare,
     serverSideShare: s.serverSideShare,
     exposureGapShare: s.exposureGapShare,
+    surfaceGapShare: s.surfaceGapShare,
     noExposureHours: s.noExposureHours,
     metrics,
     readoutDeadlines: new Map(Object.entries(s.readoutDeadlines).map(([k, d]) => [k, Date.parse(d)])),

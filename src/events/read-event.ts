@@ -214,6 +214,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
       partial.push('group_key_missing')
     } else {
       const error = own(props, '$feature_flag_error')
+      const booted = readVariant(own(props, '$feature_flag_bootstrapped_response'))
       exposure = {
         event: exposureEvent,
         flag,
@@ -221,6 +222,8 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
         unit,
         lib: classifyLib(own(props, '$lib')),
         bootstrapped: own(props, '$used_bootstrap_value') === true,
+        // posthog-js sends null when nothing was bootstrapped; a value of another type differs too.
+        bootstrapMismatch: booted !== null && booted !== INVALID && booted !== variant,
         locallyEvaluated: own(props, 'locally_evaluated') === true,
         error: typeof error === 'string' && error.length > 0 ? error.slice(0, MAX_VARIANT) : null,
       }

@@ -20,6 +20,11 @@ export interface Exposure {
   readonly unit: string
   readonly lib: LibClass
   readonly bootstrapped: boolean
+  /**
+   * The page was bootstrapped with another value than this exposure's (posthog-js sends
+   * `$feature_flag_bootstrapped_response` beside the server's `$feature_flag_response`).
+   */
+  readonly bootstrapMismatch: boolean
   readonly locallyEvaluated: boolean
   /** `$feature_flag_error` as the SDK sent it (posthog-node 5: `flag_missing`), or null when the evaluation did not fail. */
   readonly error: string | null

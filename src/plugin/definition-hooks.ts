@@ -1,4 +1,4 @@
-import { auditConfig, exposureFilters } from '../coverage/audit-config.js'
+import { auditConfig, exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
 import type { CountedEvent } from '../coverage/settings.js'
 import { experimentRuns, type ExperimentRun } from '../coverage/windows.js'
@@ -17,6 +17,7 @@ export interface DefinitionHooks {
   readonly exposureFilterOf: (flag: string) => readonly unknown[] | undefined
   readonly experimentRunOf: (flag: string) => ExperimentRun | null
   readonly countedEvents: readonly CountedEvent[]
+  readonly surfaceMetrics: ReadonlyMap<string, readonly string[]>
 }
 
 /** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
@@ -42,5 +43,6 @@ export async function hooksFromDefinitions(defs: Definitions): Promise<Definitio
     exposureFilterOf: (flag) => criteria.get(flag),
     experimentRunOf: (flag) => runs.get(flag) ?? null,
     countedEvents: auditConfig({}, defs).counted,
+    surfaceMetrics: surfaceMetrics(defs),
   }
 }

@@ -37,6 +37,8 @@ export interface PluginHooks {
   readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
   /** Each experiment's run: its flag's numbers cover the run, whatever the lookback says. */
   readonly experimentRunOf?: (flag: string) => ExperimentRun | null
+  /** Per experiment flag, the primary metric matchers that mark a unit as having reached its surface. */
+  readonly surfaceMetrics?: ReadonlyMap<string, readonly string[]>
   /** Events to count per variant besides the configured goals, so the report can infer goals. */
   readonly countedEvents?: readonly CountedEvent[]
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
@@ -64,6 +66,7 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
       isCountedValue: hooks.isCountedValue,
       exposureFilterOf: hooks.exposureFilterOf,
       experimentRunOf: hooks.experimentRunOf,
+      surfaceMetrics: hooks.surfaceMetrics,
       filters,
       watermark: () => split.watermark,
     }),

@@ -1,6 +1,6 @@
 import hogvm from '@posthog/hogvm'
 import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
-import { exposureFilters } from '../coverage/audit-config.js'
+import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import type { MetricMatcher } from '../coverage/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
 import { QUERY_ROW_LIMIT } from './client.js'
@@ -12,7 +12,7 @@ import { QUERY_ROW_LIMIT } from './client.js'
  * values outside a flag's variants count as exposure events but not as units; a unit with several
  * values counts in each and once as `$multiple`; goal events count for units exposed to the value.
  */
-export type BackfillKind = 'exposures' | 'units' | 'sightings' | 'metrics'
+export type BackfillKind = 'exposures' | 'units' | 'sightings' | 'metrics' | 'reach'
 
 export interface BackfillQuery {
   readonly name: string
@@ -93,11 +93,14 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
   ].join(' AND ')
 }
 
+/** posthog-js sends the bootstrapped value beside the server's (null when nothing was bootstrapped); raw JSON keeps types apart. */
+const BOOT_MISMATCH = `JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') NOT IN ('', 'null') AND JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') != ${RESPONSE}`
+
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
 function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
-  return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(toDate(timestamp)) AS first_day, max(toDate(timestamp)) AS last_day
-FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, properties.$used_bootstrap_value = true AS bootstrapped, properties.locally_evaluated = true AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
+  return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(boot_mismatch) AS bootstrap_mismatch, count(DISTINCT if(boot_mismatch, unit, NULL)) AS bootstrap_mismatch_units, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(toDate(timestamp)) AS first_day, max(toDate(timestamp)) AS last_day
+FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, properties.$used_bootstrap_value = true AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, properties.locally_evaluated = true AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
   FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
 GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
@@ -151,11 +154,41 @@ LIMIT ${QUERY_ROW_LIMIT}`
 }
 
 /**
+ * Units that reached an experiment's surface (carried a value of its flag and sent one of its
+ * primary metric events, inside its run), and of those the ones exposed: what the counters' surface
+ * join counts. `surface` maps each flag to its matchers.
+ */
+function reachQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, surface: ReadonlyMap<string, readonly MetricMatcher[]>): string {
+  const measured = flags.filter((f) => surface.has(f.key))
+  const matches = (ms: readonly MetricMatcher[]) => ms.map((m) => `(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''})`).join(' OR ')
+  const events = [...new Set(measured.flatMap((f) => surface.get(f.key)!.map((m) => m.event)))]
+  const groupOnly = unit === 'person_id' ? '' : ` AND ${unit} != ''`
+  return `SELECT s.flag AS flag, count() AS units, countIf(notEmpty(x.unit)) AS units_exposed
+FROM (SELECT DISTINCT flag, unit
+  FROM (SELECT arrayJoin([${measured.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, timestamp AS ts
+    FROM events WHERE ${between('timestamp', outerRange(measured, w))}${groupOnly})
+  WHERE value NOT IN ('', 'false', 'null') AND ${rangeCondition(measured, w, 'flag', 'ts')}) AS s
+JOIN (SELECT DISTINCT flag, unit
+  FROM (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${measured.map((f) => `if(${matches(surface.get(f.key)!)}, ${lit(f.key)}, '')`).join(', ')}])) AS flag, ${unit} AS unit, timestamp AS ts
+    FROM events WHERE event IN ${list(events)} AND ${between('timestamp', outerRange(measured, w))}${groupOnly})
+  WHERE ${rangeCondition(measured, w, 'flag', 'ts')}) AS m ON m.flag = s.flag AND m.unit = s.unit
+LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(measured, unit, w, filters)}) WHERE ${validity(measured)}) AS x ON x.flag = s.flag AND x.unit = s.unit
+GROUP BY flag
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+/**
  * The queries of one backfill: per batch of flags counted by the same unit, exposures, units,
  * sightings and (with goal or guardrail events) metrics. Grows with flags / FLAGS_PER_QUERY.
  */
 export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, batchSize = FLAGS_PER_QUERY): BackfillQuery[] {
   const filters = exposureFilters(defs)
+  const byName = new Map(metrics.map((m) => [m.name, m]))
+  const surface = new Map<string, MetricMatcher[]>()
+  for (const [flag, names] of surfaceMetrics(defs)) {
+    const ms = names.flatMap((n) => byName.get(n) ?? [])
+    if (ms.length) surface.set(flag, ms)
+  }
   const byUnit = new Map<string, FlagDefinition[]>()
   for (const f of defs.flags.filter((x) => !x.deleted)) {
     const index = f.filters.aggregation_group_type_index
@@ -172,6 +205,7 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
       const q = (kind: BackfillKind, hogql: string): BackfillQuery => ({ name: `experiment-coverage ${kind} (${label})`, kind, hogql, flags: keys, unitColumn: unit, metrics })
       plan.push(q('exposures', exposuresQuery(batch, unit, w, filters)), q('units', unitsQuery(batch, unit, w, filters)), q('sightings', sightingsQuery(batch, unit, w, filters)))
       if (metrics.length) plan.push(q('metrics', metricsQuery(batch, unit, w, filters, metrics)))
+      if (batch.some((f) => surface.has(f.key))) plan.push(q('reach', reachQuery(batch, unit, w, filters, surface)))
     }
   }
   return plan

@@ -1,6 +1,6 @@
 import type { Definitions } from '../coverage/definitions.js'
 import { dayLabel, dayNumber } from '../counters/keys.js'
-import { LIBS, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
+import { LIBS, emptyFlagObservation, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
 import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue } from '../events/types.js'
 import { countedRawValues, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
@@ -74,7 +74,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
   const flag = (k: string): FlagObservation => {
     let f = flags.get(k)
     if (!f) {
-      f = { flag: k, source: 'backfill', firstDay: '9999-12-31', lastDay: '0000-01-01', sampleRate: 1, estimated: false, exposure: {}, sightings: { units: 0, unitsExposed: 0, variants: [] }, metrics: [], unlistedSeries: 0 }
+      f = emptyFlagObservation(k, 'backfill', '9999-12-31', '0000-01-01')
       flags.set(k, f)
     }
     return f
@@ -87,7 +87,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
   const variantOf = (exp: ExposureObservation, value: VariantValue): VariantExposure => {
     let v = exp.variants.find((x) => key(x.value) === key(value))
     if (!v) {
-      v = { value, exposures: 0, units: 0, multipleVariantUnits: 0, exposuresByLib: zeroLibs(), unitsByLib: zeroLibs(), bootstrapped: 0, locallyEvaluated: 0, errored: 0 }
+      v = { value, exposures: 0, units: 0, multipleVariantUnits: 0, exposuresByLib: zeroLibs(), unitsByLib: zeroLibs(), bootstrapped: 0, bootstrapMismatch: 0, bootstrapMismatchUnits: 0, locallyEvaluated: 0, errored: 0 }
       exp.variants.push(v)
     }
     return v
@@ -126,6 +126,8 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
           if (counted.get(k)?.has(String(at(row, 'value'))) ?? true) v.unitsByLib[lib] += num(at(row, 'units'))
         }
         v.bootstrapped += num(at(row, 'bootstrapped'))
+        v.bootstrapMismatch += num(at(row, 'bootstrap_mismatch'))
+        if (counted.get(k)?.has(String(at(row, 'value'))) ?? true) v.bootstrapMismatchUnits += num(at(row, 'bootstrap_mismatch_units'))
         v.locallyEvaluated += num(at(row, 'locally_evaluated'))
         v.errored += num(at(row, 'errored'))
         days(f, at(row, 'first_day'), at(row, 'last_day'))
@@ -139,6 +141,10 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         }
         const parsed = parseRaw(at(row, 'value'))
         if (parsed.ok) f.sightings.variants.push({ value: parsed.value, units: num(at(row, 'units')) })
+      } else if (query.kind === 'reach') {
+        const f = flag(k)
+        f.sightings.reached += num(at(row, 'units'))
+        f.sightings.reachedExposed += num(at(row, 'units_exposed'))
       } else if (query.kind === 'metrics') {
         const f = flag(k)
         const parsed = parseRaw(at(row, 'value'))

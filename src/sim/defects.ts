@@ -20,7 +20,12 @@ export const DEFECT_IDS = [
   'double_exposure_event',
   'server_side_exposure',
   'underpowered',
+  'payload_only_share',
+  'payload_only_server',
+  'bootstrap_stale',
 ] as const
+/** Defects outside the default `mix` (each is asked for by name, or by a scenario). */
+export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale']
 export type DefectId = (typeof DEFECT_IDS)[number]
 
 export type CheckId =
@@ -83,6 +88,11 @@ const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
   double_exposure_event: 'needs_backfill',
   server_side_exposure: 'needs_backfill',
   underpowered: 'insufficient_data',
+  payload_only_share: 'needs_backfill',
+  payload_only_server: 'needs_backfill',
+  // Users who read the flag before /flags answered saw two variants; the rest are counted right, and
+  // the analysis can leave the others out.
+  bootstrap_stale: 'needs_backfill',
 }
 
 export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
@@ -103,6 +113,9 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('dynamic_cohort_exposure', 'the flag targets a dynamic cohort, so the audience shifts during the experiment', ['audience'], true, true),
     spec('double_exposure_event', 'both $feature_flag_called and $experiment_exposure arrive for every exposure', ['exposure_event'], true, true),
     spec('server_side_exposure', 'the server also evaluates the flag on every request, exposing users who never see the change', ['exposure_source'], false, true, 0.6),
+    spec('payload_only_share', 'on the web, most users get the variant through getFeatureFlagPayload (no exposure event) yet convert', ['exposure_gap'], true, false, 0.8),
+    spec('payload_only_server', 'the server reads most users\' variant as a payload (no exposure event); their requests carry the flag, and they convert', ['exposure_gap'], true, false, 0.8),
+    spec('bootstrap_stale', 'the server bootstraps the page with a stale variant that /flags then corrects, so those users are exposed to two variants', ['exposure_source', 'multiple_variants'], true, true, 0.3),
     spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )

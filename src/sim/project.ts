@@ -1,6 +1,6 @@
 import type { ExposureEvent } from '../events/types.js'
 import { AREAS, AREA_BY_NAME, GUARDRAIL_EVENTS, type Area } from './catalog.js'
-import { DEFECTS, DEFECT_IDS, type DefectId, type DefectRequest } from './defects.js'
+import { DEFECTS, DEFECT_IDS, OPT_IN_DEFECTS, type DefectId, type DefectRequest } from './defects.js'
 import { Rng } from './rng.js'
 
 export type FlagKind = 'experiment' | 'multivariate_flag' | 'boolean_flag'
@@ -165,13 +165,16 @@ function isEligible(flag: FlagPlan, id: DefectId): boolean {
   // Mixed evaluation is the defect: a flag evaluated only on the server is expected to be server-side.
   if (id === 'server_side_exposure' && (flag.lib === 'posthog-node' || flag.groupType !== null)) return false
   if ((id === 'exposure_after_goal' || id === 'double_exposure_event') && flag.lib === 'posthog-node') return false
+  if ((id === 'payload_only_share' || id === 'bootstrap_stale') && (flag.lib === 'posthog-node' || flag.groupType !== null)) return false
+  if (id === 'payload_only_server' && flag.groupType !== null) return false
   return true
 }
 
 /** Applies a defect to the plan (what the traffic generator reads) and returns it for the record. */
 function applyDefect(flag: FlagPlan, id: DefectId, param: number | null, project: { startMs: number; endMs: number }): void {
   flag.defects.set(id, param)
-  if (id === 'missing_exposure_server') flag.lib = 'posthog-node'
+  if (id === 'missing_exposure_server' || id === 'payload_only_server') flag.lib = 'posthog-node'
+  if (id === 'bootstrap_stale') flag.lib = 'bootstrap'
   if (id === 'double_exposure_event') flag.exposureEvent = '$feature_flag_called'
   if (id === 'underpowered') flag.rollout = param ?? 0.04
   // Crossing needs a person exposed on more than one visit: the flag sits where people return.
@@ -223,7 +226,7 @@ export function buildProject(opts: ProjectOptions): Project {
     opts.defects === 'mix'
       ? templates === DEMO
         ? DEMO_MIX.map(([id, flag, size]) => ({ id, flag, param: size ?? DEFECTS.get(id)!.defaultParam }))
-        : DEFECT_IDS.filter((id) => id !== 'underpowered').map((id) => ({ id, flag: null, param: DEFECTS.get(id)!.defaultParam }))
+        : DEFECT_IDS.filter((id) => id !== 'underpowered' && !OPT_IN_DEFECTS.includes(id)).map((id) => ({ id, flag: null, param: DEFECTS.get(id)!.defaultParam }))
       : opts.defects
   for (const req of requests) {
     const target = req.flag

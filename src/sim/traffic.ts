@@ -292,6 +292,12 @@ function assignedValue(f: FlagPlan, p: PersonState, distinctId: string, ts: numb
   return f.variants[f.variants.length - 1]!.key
 }
 
+/** The next variant of the flag: what a stale definition would have given. */
+function otherVariant(f: FlagPlan, key: string): string {
+  const i = f.variants.findIndex((v) => v.key === key)
+  return f.variants[(i + 1) % f.variants.length]!.key
+}
+
 /** What the client puts in `$feature_flag_response`: the assigned value, or a defect's version of it. */
 function sentValue(f: FlagPlan, personId: string, value: SentValue | undefined): SentValue | 'lost' {
   if (value === undefined) return null
@@ -414,11 +420,17 @@ function* session(
   function* readOnWeb(f: FlagPlan, firstPage: boolean): Generator<SimEvent> {
     if (t < f.startMs) return // the code that reads it has not shipped yet
     if (f.defects.has('missing_exposure_payload_only')) return // getFeatureFlagPayload sends nothing
+    if (f.defects.has('payload_only_share') && bucket(`${f.key}.payload_only_share`, profile.personId) < (f.defects.get('payload_only_share') ?? 0.8)) return
     const assigned = assignedValue(f, person, distinct(), t)
     if (assigned === undefined && f.groupType) return
     if (f.defects.has('dynamic_cohort_exposure') && assigned === false) return // only cohort members reach the code
-    const value = sentValue(f, profile.personId, assigned)
-    if (value === 'lost') return
+    const served = sentValue(f, profile.personId, assigned)
+    if (served === 'lost') return
+    // A stale bootstrap: the server rendered the page with another variant; posthog-js exposes it
+    // until /flags answers, then the real one.
+    const stale = f.defects.has('bootstrap_stale') && typeof served === 'string' && bucket(`${f.key}.bootstrap_stale`, profile.personId) < (f.defects.get('bootstrap_stale') ?? 0.3)
+    const booted = stale ? otherVariant(f, served) : served
+    const value = stale && firstPage ? booted : served
     // posthog-js reports a flag once per value per session.
     const dedup = `${f.key}|${String(value)}`
     if (webReported.has(dedup)) return
@@ -433,7 +445,7 @@ function* session(
     if (f.experimentId !== null) extra.$feature_flag_has_experiment = true
     if (f.lib === 'bootstrap') {
       // The server bootstrapped the value; a read before /flags answers uses it.
-      extra.$feature_flag_bootstrapped_response = value
+      extra.$feature_flag_bootstrapped_response = booted
       extra.$used_bootstrap_value = firstPage
     }
     yield* exposureEvents(f, webProps(extra), value)
@@ -453,7 +465,8 @@ function* session(
       [featureKey(f)]: value,
     }
     truth.carried(person.truth, flagIndex.get(f)!, unitOf(f))
-    if (f.defects.has('missing_exposure_server')) {
+    const payloadOnly = f.defects.has('payload_only_server') && bucket(`${f.key}.payload_only_server`, profile.personId) < (f.defects.get('payload_only_server') ?? 0.8)
+    if (f.defects.has('missing_exposure_server') || payloadOnly) {
       // getAllFlags sends no exposure; the request's own event carries the flags (sendFeatureFlags).
       yield emit('api_request_completed', { ...nodeProps, endpoint: `/api${pagePath}`, $active_feature_flags: value ? [f.key] : [] })
       return

@@ -54,6 +54,7 @@ export interface VariantSpec {
   multi?: number
   server?: number
   errored?: number
+  bootstrapMismatchUnits?: number
 }
 
 export function exposureObs(variants: VariantSpec[], event: ExposureObservation['event'] = '$feature_flag_called', multipleVariantUnits?: number): ExposureObservation {
@@ -65,6 +66,8 @@ export function exposureObs(variants: VariantSpec[], event: ExposureObservation[
     exposuresByLib: { client: (v.exposures ?? v.units * 2) - (v.server ?? 0), server: v.server ?? 0, unknown: 0 },
     unitsByLib: { client: v.units - (v.server ?? 0), server: v.server ?? 0, unknown: 0 },
     bootstrapped: 0,
+    bootstrapMismatch: v.bootstrapMismatchUnits ?? 0,
+    bootstrapMismatchUnits: v.bootstrapMismatchUnits ?? 0,
     locallyEvaluated: 0,
     errored: v.errored ?? 0,
   }))
@@ -86,7 +89,7 @@ export function observation(over: Partial<FlagObservation> = {}): FlagObservatio
     sampleRate: 1,
     estimated: false,
     exposure: { $feature_flag_called: exposureObs([{ value: 'control', units: 500 }, { value: 'test', units: 500 }]) },
-    sightings: { units: 2000, unitsExposed: 1000, variants: [{ value: 'control', units: 1000 }, { value: 'test', units: 1000 }] },
+    sightings: { units: 2000, unitsExposed: 1000, variants: [{ value: 'control', units: 1000 }, { value: 'test', units: 1000 }], reached: 0, reachedExposed: 0 },
     metrics: [
       { name: 'checkout_completed', variants: [{ value: 'control', events: 120, units: 100, eventsBeforeExposure: 5 }, { value: 'test', events: 140, units: 115, eventsBeforeExposure: 6 }] },
       { name: '$exception', variants: [{ value: 'control', events: 12, units: 10, eventsBeforeExposure: 0 }, { value: 'test', events: 11, units: 9, eventsBeforeExposure: 0 }] },

@@ -1,6 +1,7 @@
 import type { BackfillQuery, BackfillWindow } from '../../src/posthog/backfill-queries.js'
 import { countedRawValues, rangeOf } from '../../src/posthog/backfill-queries.js'
 import type { Definitions } from '../../src/coverage/definitions.js'
+import { surfaceMetrics } from '../../src/coverage/audit-config.js'
 import { classifyLib } from '../../src/events/lib-class.js'
 import type { SimEvent } from '../../src/sim/traffic.js'
 
@@ -47,13 +48,18 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
   const valid = (flag: string, value: string) => counted.get(flag)?.has(value) ?? false
 
   function exposuresRows(q: BackfillQuery): { columns: string[]; results: Row[] } {
-    const groups = new Map<string, { row: Row; units: Set<string> }>()
+    const groups = new Map<string, { row: Row; units: Set<string>; mismatched: Set<string> }>()
     for (const e of exposures(q)) {
       const p = e.properties
       const key = [p.$feature_flag, e.event, response(e), classifyLib(p.$lib)]
       const id = JSON.stringify(key)
       let g = groups.get(id)
-      if (!g) groups.set(id, (g = { row: [...key, 0, 0, 0, 0, 0, day(e.timestamp), day(e.timestamp)], units: new Set() }))
+      if (!g) groups.set(id, (g = { row: [...key, 0, 0, 0, 0, 0, day(e.timestamp), day(e.timestamp), 0, 0], units: new Set(), mismatched: new Set() }))
+      const booted = own(p, '$feature_flag_bootstrapped_response') ? JSON.stringify(p.$feature_flag_bootstrapped_response ?? null) : ''
+      if (booted !== '' && booted !== 'null' && booted !== response(e)) {
+        ;(g.row as number[])[11] = ((g.row as number[])[11] as number) + 1
+        g.mismatched.add(unitOf(e, q.unitColumn))
+      }
       const r = g.row as (string | number)[]
       r[4] = (r[4] as number) + 1
       if (p.$used_bootstrap_value === true) r[5] = (r[5] as number) + 1
@@ -63,8 +69,8 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
       if (day(e.timestamp) < (r[9] as string)) r[9] = day(e.timestamp)
       if (day(e.timestamp) > (r[10] as string)) r[10] = day(e.timestamp)
     }
-    const results = [...groups.values()].map((g) => ((g.row[8] = g.units.size), g.row))
-    return { columns: ['flag', 'event', 'value', 'lib', 'exposures', 'bootstrapped', 'locally_evaluated', 'errored', 'units', 'first_day', 'last_day'], results }
+    const results = [...groups.values()].map((g) => ((g.row[8] = g.units.size), (g.row[12] = g.mismatched.size), g.row))
+    return { columns: ['flag', 'event', 'value', 'lib', 'exposures', 'bootstrapped', 'locally_evaluated', 'errored', 'units', 'first_day', 'last_day', 'bootstrap_mismatch', 'bootstrap_mismatch_units'], results }
   }
 
   function unitsRows(q: BackfillQuery): { columns: string[]; results: Row[] } {
@@ -178,8 +184,38 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
     return { columns: ['flag', 'value', 'metric', 'events', 'units', 'events_before_exposure', 'first_day', 'last_day'], results }
   }
 
+  function reachRows(q: BackfillQuery): { columns: string[]; results: Row[] } {
+    const surface = surfaceMetrics(defs)
+    const exposed = exposedUnits(q)
+    const carried = new Set<string>() // flag, unit: carried a value (not false) inside the flag's range
+    const reached = new Set<string>() // flag, unit: sent a surface metric event inside the range
+    for (const e of events) {
+      const unit = unitOf(e, q.unitColumn)
+      if (q.unitColumn !== 'person_id' && unit === '') continue
+      for (const flag of q.flags) {
+        const names = surface.get(flag)
+        if (!names || !inRange(flag, e.timestamp)) continue
+        const k = `$feature/${flag}`
+        if (own(e.properties, k) && e.properties[k] !== false && e.properties[k] !== null) carried.add(`${flag}\u0000${unit}`)
+        if (q.metrics.some((m) => names.includes(m.name) && m.event === e.event && !m.filter)) reached.add(`${flag}\u0000${unit}`)
+      }
+    }
+    const out = new Map<string, Row>()
+    for (const id of reached) {
+      if (!carried.has(id)) continue
+      const [flag, unit] = id.split('\u0000') as [string, string]
+      const r = (out.get(flag) ?? [flag, 0, 0]) as (string | number)[]
+      r[1] = (r[1] as number) + 1
+      if ([...(exposed.get(flag)?.keys() ?? [])].some((k) => k.startsWith(`${unit}\u0000`))) r[2] = (r[2] as number) + 1
+      out.set(flag, r)
+    }
+    return { columns: ['flag', 'units', 'units_exposed'], results: [...out.values()] }
+  }
+
   return (q: BackfillQuery) => {
     switch (q.kind) {
+      case 'reach':
+        return reachRows(q)
       case 'exposures':
         return exposuresRows(q)
       case 'units':

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { readEvent, type ReadOptions } from '../../src/events/read-event.js'
 import type { ReadEvent } from '../../src/events/types.js'
+import { harness } from '../support/ingest.js'
 
 type Json = Record<string, unknown>
 
@@ -364,6 +365,22 @@ describe.each(webFixtures.map((x) => [x.fixture.version, x.fixture] as const))('
     expect(after).toMatchObject({ $feature_flag_response: boot.remoteVariant, $feature_flag_bootstrapped_response: boot.bootstrapVariant, $used_bootstrap_value: false })
   })
 
+  it('the exposure after /flags corrected a bootstrapped value is read as a bootstrap mismatch, and counted once per unit', async () => {
+    const opts = optsFor(f)
+    const before = read(asIngested(one(f, 'bootstrap-read-before-flags')), opts)
+    const after = read(asIngested(one(f, 'bootstrap-read-after-flags')), opts)
+    expect(before.exposure).toMatchObject({ bootstrapped: true, bootstrapMismatch: false })
+    expect(after.exposure).toMatchObject({ bootstrapped: false, bootstrapMismatch: true })
+    const h = harness()
+    h.clock.now = opts.nowMs
+    await h.ingest(...f.events.map(asIngested), asIngested(one(f, 'bootstrap-read-after-flags')))
+    const called = (await h.flag('checkout-redesign'))!.exposure.$feature_flag_called!
+    const boot = (f.notes.returnedValues as Json).bootstrap as Json
+    const remote = called.variants.find((v) => v.value === boot.remoteVariant)!
+    expect(remote).toMatchObject({ bootstrapMismatchUnits: 1 })
+    expect(called.variants.find((v) => v.value === boot.bootstrapVariant)).toMatchObject({ bootstrapMismatchUnits: 0 })
+  })
+
   it('read as sent (distinct_id only inside properties), every event still has its unit', () => {
     const opts = optsFor(f)
     for (const raw of f.events) {
@@ -385,6 +402,7 @@ describe.each(webFixtures.map((x) => [x.fixture.version, x.fixture] as const))('
           variant: p.$feature_flag_response,
           lib: 'client',
           bootstrapped: p.$used_bootstrap_value === true,
+          bootstrapMismatch: p.$feature_flag_bootstrapped_response != null && p.$feature_flag_bootstrapped_response !== p.$feature_flag_response,
           locallyEvaluated: false,
           error: null,
           unit: p.$feature_flag === 'company-beta' ? '$group:company:acme' : p.distinct_id,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { readEvent } from '../../src/events/read-event.js'
-import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
+import { DEFECTS, DEFECT_IDS, OPT_IN_DEFECTS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
 import { simulate } from '../../src/sim/simulation.js'
 import { serializeSimEvent, type SimEvent } from '../../src/sim/traffic.js'
 import type { FlagTruth, Truth } from '../../src/sim/truth.js'
@@ -181,6 +181,21 @@ describe.each(DEFECT_IDS.map((id) => [id]))('defect %s', (id) => {
       case 'underpowered':
         expect(flag.variants.every((v) => v.units < 50)).toBe(true)
         break
+      case 'payload_only_share':
+      case 'payload_only_server':
+        // most carriers never get an exposure, but some do: the experiment still shows data
+        expect(exposures.length).toBeGreaterThan(0)
+        expect(flag.units_carrying_never_exposed / flag.units_carrying_flag).toBeGreaterThan(0.6)
+        expect(new Set(exposures.map((e) => e.properties.$lib))).toEqual(new Set([id === 'payload_only_server' ? 'posthog-node' : 'web']))
+        break
+      case 'bootstrap_stale': {
+        const stale = exposures.filter((e) => e.properties.$feature_flag_bootstrapped_response !== e.properties.$feature_flag_response)
+        expect(stale.length).toBeGreaterThan(5)
+        // first the bootstrapped value (read before /flags answers), then the server's
+        expect(stale.every((e) => e.properties.$used_bootstrap_value === false)).toBe(true)
+        expect(flag.multiple_units).toBeGreaterThan(5)
+        break
+      }
     }
   })
 })
@@ -204,6 +219,6 @@ describe('--defects', () => {
     const sim = simulate({ seed: 1, flags: 300, users: 50, days: 2, endMs: END, defects: 'mix' })
     expect(sim.project.flags).toHaveLength(300)
     expect(new Set(sim.project.flags.map((f) => f.key)).size).toBe(300)
-    expect(sim.project.injected.map((d) => d.defect).sort()).toEqual(DEFECT_IDS.filter((d) => d !== 'underpowered').sort())
+    expect(sim.project.injected.map((d) => d.defect).sort()).toEqual(DEFECT_IDS.filter((d) => d !== 'underpowered' && !OPT_IN_DEFECTS.includes(d)).sort())
   })
 })

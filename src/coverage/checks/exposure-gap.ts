@@ -1,6 +1,15 @@
 import { pct } from '../context.js'
+import type { CheckContext } from './types.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
+
+// Below this many units at the surface a share says little; the check then falls back to carriers.
+const MIN_REACHED = 20
+
+/** The experiment documents a primary metric the counters can see: its surface can be measured. */
+function measuresSurface(ctx: CheckContext): boolean {
+  return ctx.kind === 'experiment' && ctx.metrics.some((m) => m.role === 'primary' && m.source === 'experiment' && m.matcher)
+}
 
 export const exposureGap: Check = {
   id: 'exposure_gap',
@@ -13,20 +22,51 @@ export const exposureGap: Check = {
     const carriers = Math.min(s.units, assigned)
     const never = Math.max(0, carriers - s.unitsExposed)
     const share = carriers ? never / carriers : 0
-    const evidence = { units_carrying_flag: s.units, units_carrying_a_value: carriers, units_exposed: s.unitsExposed, never_exposed: never, share }
-    if (carriers === 0) return result('pass', 'Units carry the flag only as false: none was given a value.', evidence)
-    // posthog-js attaches every loaded flag to every event, so many carriers never reach the page
-    // that reads the flag; nearly all of them missing an exposure means it is not being sent.
+    const reachedNever = Math.max(0, s.reached - s.reachedExposed)
+    const surfaceShare = s.reached ? reachedNever / s.reached : 0
+    const surface = measuresSurface(ctx) && s.reached >= MIN_REACHED
+    const evidence = {
+      units_carrying_flag: s.units,
+      units_carrying_a_value: carriers,
+      units_exposed: s.unitsExposed,
+      never_exposed: never,
+      share,
+      units_at_surface: s.reached,
+      units_at_surface_exposed: s.reachedExposed,
+      units_at_surface_never_exposed: reachedNever,
+      surface_share: surface ? surfaceShare : null,
+      measured: surface ? 'surface' : 'carriers',
+    }
+    if (carriers === 0 && s.reached === 0) return result('pass', 'Units carry the flag only as false: none was given a value.', evidence)
+    const repairs = [
+      { category: 'property' as const, action: `Backfill exposure of "${ctx.flag.key}" from $feature/${ctx.flag.key} on the units that sent the experiment's metric`, effort: 'low' as const, blocking: true },
+      { category: 'event' as const, action: `Send $feature_flag_called for "${ctx.flag.key}" where the variant is shown (getFeatureFlag, not getFeatureFlagPayload)`, effort: 'medium' as const, blocking: false },
+    ]
+    if (surface) {
+      // The units that did what the experiment measures while carrying a value of the flag: an
+      // exposure missing there means the analysis drops people who converted (a payload-only read,
+      // `send_event: false`, or a server that evaluates without sending events).
+      if (surfaceShare > ctx.settings.surfaceGapShare) {
+        return result(
+          'fail',
+          `${pct(surfaceShare)} of the ${s.reached} units that sent the experiment's metric event while carrying a value of the flag were never exposed: PostHog's analysis leaves them out.`,
+          evidence,
+          `Send the exposure where the variant is shown (getFeatureFlag or isFeatureEnabled send it; getFeatureFlagPayload and send_event: false do not); meanwhile $feature/${ctx.flag.key} on their events tells their variant.`,
+          repairs,
+        )
+      }
+      return result('pass', `${pct(1 - surfaceShare)} of the ${s.reached} units that sent the experiment's metric event while carrying the flag were exposed.`, evidence)
+    }
+    // Without a metric to mark the surface: posthog-js attaches every loaded flag to every event, so
+    // many carriers never reach the page that reads the flag; nearly all of them missing an
+    // exposure means it is not being sent.
     if (share > ctx.settings.exposureGapShare) {
       return result(
         'fail',
         `${pct(share)} of the ${carriers} units whose events carry a value of the flag never sent an exposure event.`,
         evidence,
         `Send an exposure where the variant is shown; meanwhile the $feature/${ctx.flag.key} property can stand in for it.`,
-        [
-          { category: 'property', action: `Backfill exposure of "${ctx.flag.key}" from $feature/${ctx.flag.key} on the page that shows it`, effort: 'low', blocking: true },
-          { category: 'event', action: `Send $feature_flag_called for "${ctx.flag.key}" where the variant is shown`, effort: 'medium', blocking: false },
-        ],
+        repairs,
       )
     }
     return result('pass', `${pct(1 - share)} of the units carrying a value of the flag were exposed.`, evidence)

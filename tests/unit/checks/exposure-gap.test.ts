@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { exposureGap } from '../../../src/coverage/checks/exposure-gap.js'
 import { context, observation } from '../../support/context.js'
 
-const run = (units: number, exposed: number, falseUnits = 0) =>
+const run = (units: number, exposed: number, falseUnits = 0, reached = 0, reachedExposed = 0) =>
   exposureGap.run(
     context({
       observation: observation({
-        sightings: { units: units + falseUnits, unitsExposed: exposed, variants: [{ value: 'test', units }, ...(falseUnits ? [{ value: false, units: falseUnits }] : [])] },
+        sightings: { units: units + falseUnits, unitsExposed: exposed, variants: [{ value: 'test', units }, ...(falseUnits ? [{ value: false, units: falseUnits }] : [])], reached, reachedExposed },
       }),
     }),
   )
@@ -20,5 +20,17 @@ describe('exposure_gap', () => {
   })
   it('does not count units carrying false: they are outside the rollout', () => {
     expect(run(100, 60, 5000).status).toBe('pass')
+  })
+  it.each([
+    ['80% of the units that sent the metric read only the payload', 1000, 700, 200, 40, 'fail'],
+    ['a healthy page where every flag rides on every event: most carriers never reach it', 1000, 300, 200, 170, 'pass'],
+    ['a quarter of converters on a visit that did not read the flag stays quiet', 1000, 600, 200, 150, 'pass'],
+  ] as const)('at the experiment surface: %s', (_why, units, exposed, reached, reachedExposed, status) => {
+    const r = run(units, exposed, 0, reached, reachedExposed)
+    expect(r.status).toBe(status)
+    expect(r.evidence).toMatchObject({ measured: 'surface', units_at_surface: reached, units_at_surface_exposed: reachedExposed })
+  })
+  it('falls back to the carriers when too few units reached the surface to judge', () => {
+    expect(run(1000, 20, 0, 5, 0).evidence).toMatchObject({ measured: 'carriers' })
   })
 })

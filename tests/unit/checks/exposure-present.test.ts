@@ -3,7 +3,7 @@ import { exposurePresent } from '../../../src/coverage/checks/exposure-present.j
 import { context, experimentDef, exposureObs, observation, NOW } from '../../support/context.js'
 
 const HOUR = 3_600_000
-const none = observation({ exposure: {}, sightings: { units: 0, unitsExposed: 0, variants: [] } })
+const none = observation({ exposure: {}, sightings: { units: 0, unitsExposed: 0, variants: [], reached: 0, reachedExposed: 0 } })
 
 describe('exposure_present', () => {
   it('passes with exposures of the counted event', () => {
@@ -15,7 +15,7 @@ describe('exposure_present', () => {
     expect(exposurePresent.run(context({ observation: none })).status).toBe('fail')
   })
   it('names the payload-only read when units carry the flag but none was exposed', () => {
-    const carried = observation({ exposure: {}, sightings: { units: 800, unitsExposed: 0, variants: [{ value: 'test', units: 800 }] } })
+    const carried = observation({ exposure: {}, sightings: { units: 800, unitsExposed: 0, variants: [{ value: 'test', units: 800 }], reached: 0, reachedExposed: 0 } })
     const r = exposurePresent.run(context({ observation: carried }))
     expect(r.status).toBe('fail')
     expect(r.summary).toMatch(/800 units carry the flag/)
