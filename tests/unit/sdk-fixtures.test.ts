@@ -11,6 +11,10 @@ import { describe, expect, it } from 'vitest'
 import { readEvent, type ReadOptions } from '../../src/events/read-event.js'
 import type { ReadEvent } from '../../src/events/types.js'
 import { harness } from '../support/ingest.js'
+import { parseSettings } from '../../src/coverage/settings.js'
+import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
+import { MemoryCache } from '../../src/counters/memory-cache.js'
+import { readObservations } from '../../src/counters/read.js'
 
 type Json = Record<string, unknown>
 
@@ -363,6 +367,21 @@ describe.each(webFixtures.map((x) => [x.fixture.version, x.fixture] as const))('
     // After /flags answers with another value, the same read is a new exposure: one unit, two variants.
     const after = props(one(f, 'bootstrap-read-after-flags'))
     expect(after).toMatchObject({ $feature_flag_response: boot.remoteVariant, $feature_flag_bootstrapped_response: boot.bootstrapVariant, $used_bootstrap_value: false })
+  })
+
+  it("a payload-only read (getFeatureFlagPayload, send_event: false) sends no exposure, yet the experiment's metric event carries the variant: the unit reached the surface unexposed", async () => {
+    const visitor = (f.notes.returnedValues as Json).payloadOnlyDistinctId
+    expect(f.notes.payloadOnlyExposureCount).toBe(0)
+    expect(eventsIn(f, 'payload-only-read').filter(isExposure)).toEqual([])
+    expect(eventsIn(f, 'send-event-false-read').filter(isExposure)).toEqual([])
+    const metric = one(f, 'payload-only-metric', (e) => e.event === 'checkout_completed')
+    expect(props(metric)).toMatchObject({ distinct_id: visitor, '$feature/checkout-redesign': (f.notes.returnedValues as Json).sendEventFalseValue })
+    const settings = parseSettings({ goalEvents: '["checkout_completed"]' })
+    const cache = new MemoryCache(() => optsFor(f).nowMs)
+    const ctx = createIngestContext({ cache, settings, project: 'web', now: () => optsFor(f).nowMs, surfaceMetrics: new Map([['checkout-redesign', ['checkout_completed']]]) })
+    for (const e of f.events) await ingestEvent(ctx, asIngested(e))
+    const obs = await readObservations({ cache, project: 'web', lookbackDays: 30, nowMs: optsFor(f).nowMs })
+    expect(obs.flags.find((x) => x.flag === 'checkout-redesign')!.sightings).toMatchObject({ reached: 1, reachedExposed: 0 })
   })
 
   it('the exposure after /flags corrected a bootstrapped value is read as a bootstrap mismatch, and counted once per unit', async () => {
