@@ -11,9 +11,17 @@ import {
   createPluginState,
   observeWithBackfill,
   handleEvent,
+  lookForDefinitions,
+  refreshDefinitions,
   type PluginHooks,
   type PluginState,
 } from './src/plugin/state.js'
+
+// plugin-server's VM has no queueMicrotask (a Node and browser global, not JavaScript's), and the
+// API client's request queue (p-queue) calls it: a promise job does the same.
+if (typeof globalThis.queueMicrotask !== 'function') {
+  globalThis.queueMicrotask = (task: () => void) => void Promise.resolve().then(task)
+}
 
 export interface CoverageInput extends PluginInput {
   config: Record<string, string>
@@ -29,19 +37,29 @@ function stateOf(meta: CoverageMeta): PluginState {
 export async function setupPlugin(meta: CoverageMeta): Promise<void> {
   // A SettingsError names each bad field; plugin-server shows it where the plugin fails to start.
   const state = await createPluginState(meta.config, meta.cache as ContractCache, meta.global.hooks)
-  // With PostHog credentials, live counters count from the backfill watermark on.
-  if (canBackfill(state)) state.split.watermark = await ensureWatermark(meta.storage, state.ingest.now())
+  // With PostHog credentials, live counters count from the backfill watermark on, and count what
+  // the project's experiments define (fetched now, refreshed from runEveryMinute).
+  if (canBackfill(state)) {
+    state.split.watermark = await ensureWatermark(meta.storage, state.ingest.now())
+    await refreshDefinitions(state, meta.storage, { fetch: true })
+  }
   meta.global.state = state
 }
 
 export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<void> {
   const state = meta.global.state
   if (!state) return // setup failed: PostHog already shows why; counting nothing is the honest result
+  try {
+    await lookForDefinitions(state, meta.storage)
+  } catch {
+    // storage unavailable: keep counting with the definitions this worker has
+  }
   await handleEvent(state, event)
 }
 
 export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
   const state = stateOf(meta)
+  await refreshDefinitions(state, meta.storage, { fetch: true })
   const observations = await observeWithBackfill(state, meta.cache as ContractCache, meta.storage, meta.config)
   await meta.storage.set(OBSERVATIONS_STORAGE_KEY, observations)
   const { counted, ignored, duplicate, rejected, failed } = state.local

@@ -9,17 +9,28 @@ import { BACKFILL_KEY, backfillStep, ensureWatermark, type Storage, type StoredB
 import { PostHogClient } from '../posthog/client.js'
 import { readObservations } from '../counters/read.js'
 import type { ExperimentRun } from '../coverage/windows.js'
+import type { Definitions } from '../coverage/definitions.js'
+import { fetchDefinitions } from '../posthog/definitions.js'
+import { hooksFromDefinitions } from './definition-hooks.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
 export interface PluginState {
-  readonly settings: Settings
+  settings: Settings
   readonly project: string
-  readonly ingest: IngestContext
+  ingest: IngestContext
   /** This worker's own tallies, for logs only: the shared counters are in the cache. */
   readonly local: Record<IngestOutcome | 'failed', number>
   readonly log: (level: 'info' | 'warn', message: string) => void
   /** the backfill watermark once PostHog credentials are set: live counters count from it on */
   readonly split: { watermark: number | null }
+  /** What the state was built from, so definitions fetched later can rebuild it. */
+  readonly config: Record<string, unknown>
+  readonly cache: ContractCache
+  readonly hooks: PluginHooks
+  /** When the definitions this worker counts with were fetched (shared through storage); null: none. */
+  definitionsAt: number | null
+  /** This worker looks at storage for newer definitions no earlier than this (its own clock). */
+  nextDefinitionsLook: number
 }
 
 export interface PluginHooks {
@@ -49,14 +60,29 @@ export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
 
 /** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
 export async function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): Promise<PluginState> {
-  const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
-  const filters = settings.metrics.some((m) => m.filter) ? await compileMatcherFilters(settings) : undefined
-  const project = settings.posthogProjectId || 'default'
   const split = { watermark: null as number | null }
+  const { settings, ingest } = await buildIngest(config, cache, hooks, split)
   return {
     split,
     settings,
-    project,
+    project: settings.posthogProjectId || 'default',
+    ingest,
+    local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
+    log: hooks.log ?? ((level, message) => console[level](message)),
+    config,
+    cache,
+    hooks,
+    definitionsAt: null,
+    nextDefinitionsLook: 0,
+  }
+}
+
+async function buildIngest(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks, split: { watermark: number | null }): Promise<{ settings: Settings; ingest: IngestContext }> {
+  const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
+  const filters = settings.metrics.some((m) => m.filter) ? await compileMatcherFilters(settings) : undefined
+  const project = settings.posthogProjectId || 'default'
+  return {
+    settings,
     ingest: createIngestContext({
       cache,
       settings,
@@ -70,9 +96,77 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
       filters,
       watermark: () => split.watermark,
     }),
-    local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
-    log: hooks.log ?? ((level, message) => console[level](message)),
   }
+}
+
+export const DEFINITIONS_STORAGE_KEY = 'coverage/definitions'
+// PostHog's own flag definitions poll (posthog-node local evaluation) is every 30 s; experiments
+// change far less often than flags, and each refresh costs a few API pages and one GET per experiment.
+export const DEFINITIONS_REFRESH_MS = 10 * 60_000
+// How often each worker looks in storage for definitions another worker fetched.
+const DEFINITIONS_LOOK_MS = 60_000
+
+/** Definitions as storage keeps them (JSON: group types as pairs, not a Map). */
+interface StoredDefinitions {
+  readonly fetchedAt: number
+  readonly flags: Definitions['flags']
+  readonly experiments: Definitions['experiments']
+  readonly cohorts: Definitions['cohorts']
+  readonly groupTypes: [number, string][]
+}
+
+/** The host (or a test) gave the definitions' hooks itself: the plugin then never fetches its own. */
+function hostGivesDefinitions(state: PluginState): boolean {
+  return state.hooks.isCountedValue !== undefined || state.hooks.experimentRunOf !== undefined
+}
+
+function clientOf(state: PluginState): PostHogClient {
+  return new PostHogClient({
+    host: state.settings.posthogHost,
+    projectId: state.settings.posthogProjectId,
+    personalApiKey: state.settings.posthogPersonalApiKey,
+    timers: typeof setTimeout === 'function',
+  })
+}
+
+/** Rebuilds the counters' view of the project from definitions (the watermark and tallies stay). */
+async function applyDefinitions(state: PluginState, stored: StoredDefinitions): Promise<void> {
+  const defs: Definitions = { flags: stored.flags, experiments: stored.experiments, cohorts: stored.cohorts, groupTypes: new Map(stored.groupTypes) }
+  const fromDefs = await hooksFromDefinitions(defs)
+  const { settings, ingest } = await buildIngest(state.config, state.cache, { ...state.hooks, ...fromDefs }, state.split)
+  state.settings = settings
+  state.ingest = ingest
+  state.definitionsAt = stored.fetchedAt
+}
+
+/**
+ * With PostHog credentials, the counters count what the experiments define (their metric events
+ * and filters, exposure criteria, runs, the flags' own values and group types), as the backfill and
+ * the offline audit do. Definitions are fetched at setup and when older than DEFINITIONS_REFRESH_MS
+ * (from runEveryMinute, which runs on one worker), and kept in storage, where every worker finds them.
+ * A failed fetch is logged; the plugin keeps counting with what it had.
+ */
+export async function refreshDefinitions(state: PluginState, storage: Storage, opts: { fetch: boolean }): Promise<void> {
+  if (!canBackfill(state) || hostGivesDefinitions(state)) return
+  const nowMs = Date.now()
+  let stored = (await storage.get(DEFINITIONS_STORAGE_KEY, null)) as StoredDefinitions | null
+  if (opts.fetch && (!stored || nowMs - stored.fetchedAt >= DEFINITIONS_REFRESH_MS)) {
+    try {
+      const defs = await fetchDefinitions(clientOf(state))
+      stored = { fetchedAt: nowMs, flags: defs.flags, experiments: defs.experiments, cohorts: defs.cohorts, groupTypes: [...defs.groupTypes] }
+      await storage.set(DEFINITIONS_STORAGE_KEY, stored)
+    } catch (e) {
+      state.log('warn', `experiment-coverage: could not fetch the project's flags and experiments, counting with ${stored ? 'the ones fetched before' : 'none'}: ${(e as Error).message}`)
+    }
+  }
+  state.nextDefinitionsLook = nowMs + DEFINITIONS_LOOK_MS
+  if (stored && stored.fetchedAt !== state.definitionsAt) await applyDefinitions(state, stored)
+}
+
+/** Every worker: at most once a minute, picks up definitions another worker stored. */
+export async function lookForDefinitions(state: PluginState, storage: Storage): Promise<void> {
+  if (Date.now() < state.nextDefinitionsLook) return
+  await refreshDefinitions(state, storage, { fetch: false })
 }
 
 /**
@@ -117,13 +211,7 @@ export async function observeWithBackfill(state: PluginState, cache: ContractCac
   const nowMs = state.ingest.now()
   state.split.watermark ??= await ensureWatermark(storage, nowMs)
   try {
-    const client = new PostHogClient({
-      host: state.settings.posthogHost,
-      projectId: state.settings.posthogProjectId,
-      personalApiKey: state.settings.posthogPersonalApiKey,
-      timers: typeof setTimeout === 'function',
-    })
-    await backfillStep(storage, client, { nowMs, watermark: state.split.watermark, userConfig: config })
+    await backfillStep(storage, clientOf(state), { nowMs, watermark: state.split.watermark, userConfig: config })
   } catch (e) {
     state.log('warn', `experiment-coverage: backfill step failed, will retry: ${(e as Error).message}`)
   }

@@ -19,9 +19,9 @@ export async function runBackfill(client: PostHogClient, plan: readonly Backfill
   let done = 0
   return Promise.all(
     plan.map(async (query) => {
-      const t0 = performance.now()
+      const t0 = Date.now()
       const result = await client.query(query.hogql, query.name)
-      const run = { query, result, ms: performance.now() - t0 }
+      const run = { query, result, ms: Date.now() - t0 }
       onDone?.(run, ++done)
       return run
     }),

@@ -104,8 +104,9 @@ export class PostHogClient {
 
   private started = new WeakMap<Request, number>()
   private report(request: Request, status: number | null): void {
-    const t0 = this.started.get(request) ?? performance.now()
-    this.options.onRequest?.({ method: request.method, path: new URL(request.url).pathname, status, ms: performance.now() - t0 })
+    // Date, not performance: plugin-server's VM has no performance global.
+    const t0 = this.started.get(request) ?? Date.now()
+    this.options.onRequest?.({ method: request.method, path: new URL(request.url).pathname, status, ms: Date.now() - t0 })
   }
 
   /** One request through the rate limit, with PostHog's errors turned into messages that say what to do. */
@@ -117,7 +118,7 @@ export class PostHogClient {
           method,
           json,
           ...((this.options.timers ?? true) ? { timeout } : {}),
-          hooks: { beforeRequest: [(request) => void this.started.set(request, performance.now())] },
+          hooks: { beforeRequest: [(request) => void this.started.set(request, Date.now())] },
         })
         return (await response.json()) as T
       } catch (e) {

@@ -8,6 +8,14 @@ import { OBSERVATIONS_STORAGE_KEY } from '../../src/plugin/state.js'
 import type { Observations } from '../../src/counters/observation.js'
 import { buildPlugin } from '../../scripts/build-plugin.mjs'
 import { customEvent, flagCalled } from '../support/events.js'
+import { setupServer } from 'msw/node'
+import { afterAll } from 'vitest'
+import { auditEvents } from '../../src/cli/audit.js'
+import { buildReport, type Report } from '../../src/coverage/report.js'
+import { simulatedProject } from '../support/sim-project.js'
+import { HOST, KEY, PROJECT, posthogHandlers } from '../support/posthog-api.js'
+
+const DAY = 86_400_000
 
 interface PluginModule {
   setupPlugin(meta: unknown): Promise<void>
@@ -26,9 +34,10 @@ beforeAll(async () => {
  * Loads dist/plugin.js the way plugin-server's VM did: a fresh context with `exports` and a console,
  * no setTimeout/setInterval, no `require`, no `process`.
  */
-function loadInPluginVm(): { plugin: PluginModule; context: vm.Context } {
+function loadInPluginVm(extra: Record<string, unknown> = {}): { plugin: PluginModule; context: vm.Context; logs: unknown[][] } {
   const logs: unknown[][] = []
   const sandbox = {
+    ...extra,
     console: { log: (...a: unknown[]) => logs.push(a), info: (...a: unknown[]) => logs.push(a), warn: (...a: unknown[]) => logs.push(a), error: (...a: unknown[]) => logs.push(a), debug: () => {} },
     module: { exports: {} as Record<string, unknown> },
     exports: {} as Record<string, unknown>,
@@ -36,7 +45,7 @@ function loadInPluginVm(): { plugin: PluginModule; context: vm.Context } {
   sandbox.exports = sandbox.module.exports
   const context = vm.createContext(sandbox)
   vm.runInContext(code, context, { filename: 'plugin.js' })
-  return { plugin: sandbox.module.exports as unknown as PluginModule, context }
+  return { plugin: sandbox.module.exports as unknown as PluginModule, context, logs }
 }
 
 /** A cache offering exactly the contract's four calls and nothing else. */
@@ -122,5 +131,44 @@ describe('dist/plugin.js in a plugin-server-like VM', () => {
     const { plugin } = loadInPluginVm()
     const meta = { config: { srmPValue: 'often' }, cache: contractOnlyCache().cache, storage: storage(), global: {} }
     await expect(plugin.setupPlugin(meta)).rejects.toThrow(/srmPValue/)
+  })
+})
+
+describe('dist/plugin.js with PostHog credentials, in the VM', () => {
+  const END = Date.UTC(2026, 10, 20, 12)
+  const p = simulatedProject({ seed: 19, users: 500, days: 12, endMs: END })
+  const requests: string[] = []
+  const server = setupServer(...posthogHandlers({ ...p.api, query: () => ({ columns: [], results: [] }) }))
+  server.events.on('request:start', ({ request }) => void requests.push(`${request.method} ${new URL(request.url).pathname}`))
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+  afterAll(() => server.close())
+
+  it("reads the project's definitions through the API and counts, live, what the offline audit counts: the same report", async () => {
+    // plugin-server's VM offered fetch; the clock is the VM's own Date, moved with the events as a
+    // live stream would move it (the watermark is set at setup, before the first event).
+    const clock = { now: END - 12 * DAY }
+    const { plugin, context, logs } = loadInPluginVm({ fetch, Request, Response, Headers, URL, URLSearchParams, __clock: clock })
+    vm.runInContext('Date.now = () => __clock.now', context)
+    const store = storage()
+    const config = { posthogHost: HOST, posthogProjectId: PROJECT, posthogPersonalApiKey: KEY }
+    const meta = { config, cache: new MemoryCache(() => clock.now), storage: store, global: {}, attachments: {} }
+    await plugin.setupPlugin(meta)
+    expect(logs.filter((l) => String(l[0]).includes('could not'))).toEqual([])
+    expect(requests).toContain(`GET /api/projects/${PROJECT}/feature_flags/`)
+    expect(requests.some((r) => /experiments\/\d+\/$/.test(r))).toBe(true)
+    for (const e of p.events) {
+      clock.now = Math.max(clock.now, Date.parse(e.timestamp))
+      await plugin.onEvent(JSON.parse(JSON.stringify(e)), meta)
+    }
+    clock.now = END
+    await plugin.runEveryMinute(meta)
+    const observations = store.map.get(OBSERVATIONS_STORAGE_KEY) as Observations
+    const live = buildReport({ definitions: p.defs, observations, settings: p.settings, nowMs: END })
+    const offline = (await auditEvents(p.defs, {}, p.events, { now: END })).report
+    const flags = (r: Report) => r.flags.map((f) => ({ ...f, data: { ...f.data, source: 'any' } }))
+    // The project has experiments with metrics and runs, so equality means the definitions were used.
+    expect(live.flags.filter((f) => f.kind === 'experiment' && f.checks.some((c) => c.id === 'primary_metric' && c.status === 'pass')).length).toBeGreaterThan(3)
+    expect(flags(live)).toEqual(flags(offline))
+    await plugin.teardownPlugin(meta)
   })
 })
