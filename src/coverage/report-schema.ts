@@ -41,7 +41,17 @@ export const flagReportSchema = z.strictObject({
   window: z.strictObject({ from: z.iso.datetime(), to: z.iso.datetime(), basis: z.enum(['experiment', 'lookback']), truncated: z.boolean() }),
   variants: z.array(z.strictObject({ key: z.string(), expected_share: z.number().min(0).max(1), exposures: z.number().int().min(0), units: z.number().int().min(0) })),
   checks: z
-    .array(z.strictObject({ id: z.enum(CHECK_IDS), status, summary: z.string().min(1), evidence: z.record(z.string(), z.unknown()), fix: z.string().nullable() }))
+    .array(
+      z.strictObject({
+        id: z.enum(CHECK_IDS),
+        status,
+        summary: z.string().min(1),
+        evidence: z.record(z.string(), z.unknown()),
+        fix: z.string().nullable(),
+        query: z.string().min(1).nullable(),
+        query_url: z.url().nullable(),
+      }),
+    )
     .length(CHECK_IDS.length),
   backfill: z.array(backfillItemSchema),
   assumptions: z.array(z.string()),

@@ -8,6 +8,7 @@ import { writeReadout } from './readout.js'
 import type { Settings } from './settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
 import { experimentRun, flagWindow, type FlagWindow } from './windows.js'
+import { checkQuery, sqlEditorUrl } from './queries.js'
 
 // 2: each flag's own window (an experiment's run); each check's HogQL query
 export const REPORT_SCHEMA_VERSION = 2
@@ -26,7 +27,11 @@ export interface FlagReport {
   window: { from: string; to: string; basis: FlagWindow['basis']; truncated: boolean }
   /** Planned split and what PostHog would count: exposures of the counted event, units without `$multiple`. */
   variants: { key: string; expected_share: number; exposures: number; units: number }[]
-  checks: { id: CheckId; status: CheckStatus; summary: string; evidence: Record<string, unknown>; fix: string | null }[]
+  /**
+   * `query`: the HogQL that shows the finding in PostHog (null where there is nothing to query);
+   * `query_url`: that query opened in the project's SQL editor, when the project is known.
+   */
+  checks: { id: CheckId; status: CheckStatus; summary: string; evidence: Record<string, unknown>; fix: string | null; query: string | null; query_url: string | null }[]
   backfill: BackfillItem[]
   assumptions: string[]
   /** Where the numbers come from and how fresh they are. */
@@ -101,7 +106,10 @@ export function buildReport(input: ReportInput): Report {
       score: scoreOf(results),
       window: { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), basis: window.basis, truncated: window.truncated },
       variants: ctx.expected.map((v) => ({ key: v.key, expected_share: v.share, exposures: findVariant(ctx.exposure, v.value)?.exposures ?? 0, units: cleanUnits(ctx, v.key) })),
-      checks: results.map(({ id, status, summary, evidence, fix }) => ({ id, status, summary, evidence: { ...evidence }, fix })),
+      checks: results.map(({ id, status, summary, evidence, fix }) => {
+        const query = status === 'not_applicable' ? null : checkQuery(ctx, id, window)
+        return { id, status, summary, evidence: { ...evidence }, fix, query, query_url: query ? sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, query) : null }
+      }),
       backfill: backfillItems(ctx, results, verdict),
       assumptions: assumptionsOf(ctx),
       data: {

@@ -36,6 +36,22 @@ export const flagState: Check = {
       }
       return result('pass', 'The flag is on and splits users as planned.', evidence)
     }
+    // PostHog's flag_state (A5) also warns when the flag still splits users outside the run: after
+    // the end (unless one variant is shipped) and before the launch of a draft.
+    const activeVariants = (flag.filters.multivariate?.variants ?? []).filter((v) => v.rollout_percentage !== 0).length
+    const splitting = flag.active && !flag.deleted && activeVariants > 1 && maxRollout > 0
+    const ended = experiment !== null && (experiment.status === 'stopped' || (experiment.end_date != null && Date.parse(experiment.end_date) <= ctx.nowMs))
+    const draft = experiment !== null && !ended && !experiment.start_date && !experiment.archived
+    if (experiment && splitting && ended && !full) {
+      return result('warn', `The experiment has ended, but its flag "${flag.key}" still splits users across ${activeVariants} variants.`, evidence, 'Roll out the chosen variant or switch the flag off; or resume the experiment.', [
+        { category: 'flag_config', action: `Ship the winning variant of "${flag.key}" or switch it off`, effort: 'low', blocking: false },
+      ])
+    }
+    if (experiment && splitting && draft) {
+      return result('warn', `The experiment has not launched, but its flag "${flag.key}" already exposes users to ${activeVariants} variants.`, evidence, 'Switch the flag off until launch, or launch the experiment (its results start at the launch).', [
+        { category: 'flag_config', action: `Switch "${flag.key}" off until the experiment launches`, effort: 'low', blocking: false },
+      ])
+    }
     if (experiment) return result('pass', `The experiment is ${experiment.status ?? (ctx.startMs === null ? 'a draft' : 'not running')}.`, evidence)
     if (flag.deleted || !flag.active) return result('pass', 'The flag is switched off.', evidence)
     if (forced.length && ctx.deFactoExperiment) {

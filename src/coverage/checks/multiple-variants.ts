@@ -5,6 +5,17 @@ import { result } from './types.js'
 // GrowthBook and Statsig call more than 1% of units with several variants unhealthy; PostHog warns
 // above 10% (multipleVariantShare). Between the two, it is worth a look.
 const NOTICE_SHARE = 0.01
+// PostHog's bias_risk check (health/checks/bias_risk.py, A1): above 0.1% of users in `$multiple`,
+// an uneven split with `exclude` handling drops them more often from the smaller variant.
+const BIAS_RISK_SHARE = 0.001
+
+/** PostHog's even split (variant_distribution.py): 100 // n each, the remainder to the first ones. */
+export function isEvenSplit(percentages: readonly number[]): boolean {
+  const n = percentages.length
+  if (n === 0) return true
+  const base = Math.floor(100 / n)
+  return percentages.every((p, i) => p === base + (i < 100 - base * n ? 1 : 0))
+}
 
 export const multipleVariants: Check = {
   id: 'multiple_variants',
@@ -21,6 +32,16 @@ export const multipleVariants: Check = {
         evidence,
         'Turn on "persist flag across authentication" (experience continuity) or evaluate the flag on a stable id; look for cleared storage or cross-device use.',
         [{ category: 'flag_config', action: `Keep users of "${ctx.flag.key}" in one variant (experience continuity or a stable bucketing id)`, effort: 'medium', blocking: true }],
+      )
+    }
+    const percentages = (ctx.flag.filters.multivariate?.variants ?? []).map((v) => v.rollout_percentage)
+    if (ctx.kind === 'experiment' && ctx.running && handling === 'exclude' && !isEvenSplit(percentages) && share > BIAS_RISK_SHARE) {
+      return result(
+        'warn',
+        `${pct(share)} of units saw more than one variant, on an uneven split (${percentages.join('/')}) with the Exclude handling: they are dropped more often from the smaller variant, so its metrics can be biased.`,
+        { ...evidence, split: percentages },
+        'Use an even split and control exposure with the overall rollout, or switch the handling to First seen (as PostHog advises).',
+        [{ category: 'flag_config', action: `Even out the split of "${ctx.flag.key}" (control exposure with the rollout) or use First seen handling`, effort: 'low', blocking: false }],
       )
     }
     if (share > NOTICE_SHARE) return result('warn', `${pct(share)} of units saw more than one variant.`, evidence, 'Check identity merges and cleared storage.')

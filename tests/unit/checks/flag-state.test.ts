@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { flagState } from '../../../src/coverage/checks/flag-state.js'
-import { context, flagDef } from '../../support/context.js'
+import { NOW, context, experimentDef, flagDef } from '../../support/context.js'
 
 describe('flag_state', () => {
   it.each([
@@ -18,5 +18,14 @@ describe('flag_state', () => {
   })
   it('a switched-off flag without an experiment is simply off', () => {
     expect(flagState.run(context({ flag: flagDef({ active: false }), experiment: null })).summary).toMatch(/switched off/)
+  })
+  it.each([
+    ['an ended experiment whose flag still splits users (PostHog: live after end)', experimentDef({ status: 'stopped', end_date: new Date(NOW - 86_400_000).toISOString() }), flagDef(), 'warn'],
+    ['an ended experiment whose winner is shipped at 100%', experimentDef({ status: 'stopped', end_date: new Date(NOW - 86_400_000).toISOString() }), flagDef({ variants: [['control', 0], ['test', 100]] }), 'pass'],
+    ['an ended experiment whose flag is off', experimentDef({ status: 'stopped', end_date: new Date(NOW - 86_400_000).toISOString() }), flagDef({ active: false }), 'pass'],
+    ['a draft whose flag already splits users (PostHog: live before launch)', experimentDef({ status: 'draft', start_date: null }), flagDef(), 'warn'],
+    ['a draft whose flag is at 0%', experimentDef({ status: 'draft', start_date: null }), flagDef({ rollout: 0 }), 'pass'],
+  ])('%s: %s', (_why, experiment, flag, status) => {
+    expect(flagState.run(context({ flag, experiment })).status).toBe(status)
   })
 })

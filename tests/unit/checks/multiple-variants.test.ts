@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { multipleVariants } from '../../../src/coverage/checks/multiple-variants.js'
-import { context, exposureObs, observation } from '../../support/context.js'
+import { isEvenSplit, multipleVariants } from '../../../src/coverage/checks/multiple-variants.js'
+import { context, experimentDef, exposureObs, flagDef, observation } from '../../support/context.js'
 
 describe('multiple_variants', () => {
   it.each([
@@ -12,5 +12,31 @@ describe('multiple_variants', () => {
     const exposure = exposureObs([{ value: 'control', units: 500 + multi, multi }, { value: 'test', units: 500 + multi, multi }], '$feature_flag_called', multi)
     exposure.units = 1000
     expect(multipleVariants.run(context({ observation: observation({ exposure: { $feature_flag_called: exposure } }) })).status).toBe(status)
+  })
+})
+
+describe("PostHog's bias risk (A1): $multiple on an uneven split with Exclude handling", () => {
+  const run = (split: [string, number][], multi: number, handling = 'exclude') => {
+    const exposure = exposureObs([{ value: split[0]![0], units: 700, multi }, { value: split[1]![0], units: 300, multi }], '$feature_flag_called', multi)
+    exposure.units = 1000
+    const experiment = experimentDef({ exposure_criteria: { multiple_variant_handling: handling } })
+    return multipleVariants.run(context({ flag: flagDef({ variants: split }), experiment, observation: observation({ exposure: { $feature_flag_called: exposure } }) }))
+  }
+  it.each([
+    ['0.5% crossed on a 70/30 split: warns (PostHog: above 0.1%)', [['control', 70], ['test', 30]], 5, 'exclude', 'warn'],
+    ['0.1% exactly on a 70/30 split: PostHog needs more than 0.1%', [['control', 70], ['test', 30]], 1, 'exclude', 'pass'],
+    ['0.5% crossed on an even 50/50 split: no bias from Exclude', [['control', 50], ['test', 50]], 5, 'exclude', 'pass'],
+    ['0.5% crossed on 70/30 with First seen handling: nobody is dropped', [['control', 70], ['test', 30]], 5, 'first_seen', 'pass'],
+  ] as const)('%s', (_why, split, multi, handling, status) => {
+    expect(run(split.map(([k, v]) => [k, v]), multi, handling).status).toBe(status)
+  })
+  it.each([
+    [[50, 50], true],
+    [[34, 33, 33], true],
+    [[15, 15, 14, 14, 14, 14, 14], true],
+    [[33, 34, 33], false],
+    [[80, 20], false],
+  ])("PostHog's even split: %j is %s", (split, even) => {
+    expect(isEvenSplit(split)).toBe(even)
   })
 })

@@ -1,0 +1,100 @@
+import hogvm from '@posthog/hogvm'
+import type { CheckContext, CheckId } from './checks/types.js'
+import type { FlagWindow } from './windows.js'
+
+/**
+ * The HogQL query that shows a check's finding in the project itself: who is in `$multiple`, the
+ * values outside the variants and who sent them, the units with a metric event but no exposure,
+ * exposures by library and bootstrap... Users open it in PostHog's SQL editor and see the rows
+ * behind the number. Each covers the flag's window and has an explicit LIMIT; tests parse every
+ * one with PostHog's own parser.
+ */
+const lit = (s: string) => hogvm.escapeString(s)
+const list = (xs: readonly string[]) => `(${xs.map(lit).join(', ')})`
+const dt = (ms: number) => `toDateTime(${lit(new Date(ms).toISOString().slice(0, 19).replace('T', ' '))}, 'UTC')`
+// The JSON of the response as sent, so `"test"`, `true` and `null` stay apart, as the counters keep them.
+const RESPONSE = `JSONExtractRaw(properties, '$feature_flag_response')`
+const LIMIT = 500
+
+interface QueryParts {
+  readonly unit: string
+  readonly window: string
+  readonly exposures: string
+  readonly own: string
+}
+
+function partsOf(ctx: CheckContext, w: FlagWindow): QueryParts {
+  const index = ctx.flag.filters.aggregation_group_type_index
+  const unit = index == null ? 'person_id' : `$group_${index}`
+  const window = `timestamp >= ${dt(w.fromMs)} AND timestamp <= ${dt(w.toMs)}`
+  const exposures = `event = ${lit(ctx.exposureEvent)} AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${window}${unit === 'person_id' ? '' : ` AND ${unit} != ''`}`
+  const own = `${RESPONSE} IN ${list(ctx.expected.map((v) => JSON.stringify(v.value)))}`
+  return { unit, window, exposures, own }
+}
+
+/** Per unit: the values it was exposed to (PostHog's `$multiple` when more than one). */
+function perUnit(p: QueryParts): string {
+  return `SELECT ${p.unit} AS unit, groupUniqArray(${RESPONSE}) AS values, min(timestamp) AS first_exposure, count() AS exposures FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
+}
+
+function metricEventsOf(ctx: CheckContext, role: 'primary' | 'guardrail'): string[] {
+  return [...new Set(ctx.metrics.filter((m) => m.role === role).map((m) => m.events.at(-1)!))]
+}
+
+type Builder = (ctx: CheckContext, p: QueryParts) => string | null
+
+const BUILDERS: Record<CheckId, Builder> = {
+  // Exposures per day and value: when they started, stopped, or changed values.
+  exposure_present: (_ctx, p) =>
+    `SELECT toDate(timestamp) AS day, ${RESPONSE} AS value, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY day, value ORDER BY day, value LIMIT ${LIMIT}`,
+  // Both exposure events side by side, and the library that sends each.
+  exposure_event: (ctx, p) =>
+    `SELECT event, properties.$lib AS lib, count() AS events, count(DISTINCT ${p.unit}) AS units FROM events WHERE event IN ('$feature_flag_called', '$experiment_exposure', ${lit(ctx.exposureEvent)}) AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${p.window} GROUP BY event, lib ORDER BY events DESC LIMIT ${LIMIT}`,
+  // The values outside the flag's variants, who sent them and from which library.
+  variant_values: (_ctx, p) =>
+    `SELECT ${RESPONSE} AS value, properties.$lib AS lib, properties.$lib_version AS lib_version, count() AS exposures, count(DISTINCT ${p.unit}) AS units, arraySlice(groupUniqArray(distinct_id), 1, 10) AS example_distinct_ids FROM events WHERE ${p.exposures} AND NOT (${p.own}) GROUP BY value, lib, lib_version ORDER BY exposures DESC LIMIT ${LIMIT}`,
+  // Units per variant as PostHog's exposure query counts them, `$multiple` apart.
+  sample_ratio: (_ctx, p) =>
+    `SELECT if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS units FROM (${perUnit(p)}) GROUP BY variant ORDER BY variant LIMIT ${LIMIT}`,
+  // The units in `$multiple`: the values each saw and when it was first exposed.
+  multiple_variants: (_ctx, p) => `SELECT unit, values, first_exposure, exposures FROM (${perUnit(p)}) WHERE length(values) > 1 ORDER BY exposures DESC LIMIT ${LIMIT}`,
+  // Exposures by library, bootstrap and whether the bootstrapped value differs from the server's.
+  exposure_source: (_ctx, p) =>
+    `SELECT properties.$lib AS lib, properties.$used_bootstrap_value AS used_bootstrap, JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') NOT IN ('', 'null') AND JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') != ${RESPONSE} AS bootstrap_differs, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY lib, used_bootstrap, bootstrap_differs, errored ORDER BY exposures DESC LIMIT ${LIMIT}`,
+  // The units that carried a value of the flag and sent the experiment's metric event (or any
+  // event, without a metric), but never sent an exposure: the analysis leaves them out.
+  exposure_gap: (ctx, p) => {
+    const metrics = metricEventsOf(ctx, 'primary')
+    const carried = `JSONExtractRaw(properties, ${lit(`$feature/${ctx.flag.key}`)})`
+    const which = metrics.length ? `event IN ${list(metrics)} AND ` : ''
+    return `SELECT m.unit AS unit, m.value AS carried_value, m.events AS events, m.first_seen AS first_seen FROM (SELECT ${p.unit} AS unit, any(${carried}) AS value, count() AS events, min(timestamp) AS first_seen FROM events WHERE ${which}${carried} NOT IN ('', 'false', 'null') AND ${p.window} GROUP BY unit) AS m LEFT JOIN (SELECT DISTINCT ${p.unit} AS unit FROM events WHERE ${p.exposures}) AS x ON x.unit = m.unit WHERE empty(x.unit) ORDER BY events DESC LIMIT ${LIMIT}`
+  },
+  // The metric events of exposed units per variant, and how many came before the unit's exposure.
+  primary_metric: (ctx, p) => metricQuery(metricEventsOf(ctx, 'primary'), p),
+  guardrails: (ctx, p) => metricQuery(metricEventsOf(ctx, 'guardrail'), p),
+  // New units per week and variant: an audience that shifts shows in who arrives when.
+  audience: (_ctx, p) =>
+    `SELECT toStartOfWeek(first_exposure) AS week, if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY week, variant ORDER BY week, variant LIMIT ${LIMIT}`,
+  // New units per day and variant: how fast each variant fills up.
+  sample_size: (_ctx, p) =>
+    `SELECT toDate(first_exposure) AS day, if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY day, variant ORDER BY day, variant LIMIT ${LIMIT}`,
+  // What the flag returned over time: a switched-off flag or a pinned variant shows in the values.
+  flag_state: (_ctx, p) =>
+    `SELECT toDate(timestamp) AS day, ${RESPONSE} AS value, properties.$feature_flag_reason AS reason, count() AS exposures FROM events WHERE ${p.exposures} GROUP BY day, value, reason ORDER BY day, exposures DESC LIMIT ${LIMIT}`,
+}
+
+function metricQuery(events: readonly string[], p: QueryParts): string | null {
+  if (events.length === 0) return null
+  return `SELECT x.value AS variant, m.event AS event, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_exposure) AS events_before_exposure FROM (SELECT ${p.unit} AS unit, ${RESPONSE} AS value, min(timestamp) AS first_exposure FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit, value) AS x JOIN (SELECT ${p.unit} AS unit, event, timestamp AS ts FROM events WHERE event IN ${list(events)} AND ${p.window}) AS m ON m.unit = x.unit GROUP BY variant, event ORDER BY variant, event LIMIT ${LIMIT}`
+}
+
+/** The query behind a check over the flag's window; null where there is nothing to show (no metric to query). */
+export function checkQuery(ctx: CheckContext, id: CheckId, w: FlagWindow): string | null {
+  return BUILDERS[id](ctx, partsOf(ctx, w))
+}
+
+/** A link that opens the query in the project's SQL editor (PostHog's `urls.sqlEditor(query)`). */
+export function sqlEditorUrl(host: string, projectId: string, query: string): string | null {
+  if (!host || !projectId) return null
+  return `${host}/project/${encodeURIComponent(projectId)}/sql?open_query=${encodeURIComponent(query)}`
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { auditEvents } from '../../src/cli/audit.js'
+import { hogqlParser } from '../../src/hog/parser.js'
+import { parseDefectList } from '../../src/sim/defects.js'
+import { definitionsOf, simulate } from '../../src/sim/simulation.js'
+
+const END = Date.UTC(2026, 10, 20)
+
+describe("each check's HogQL query", () => {
+  it("parses with PostHog's parser, has a LIMIT, covers the flag's window, and opens in the project's SQL editor", async () => {
+    const sim = simulate({ seed: 5, flags: 20, users: 600, days: 14, endMs: END, defects: parseDefectList('mix') })
+    const config = { posthogHost: 'https://eu.posthog.com', posthogProjectId: '12345' }
+    const { report } = await auditEvents(definitionsOf(sim.project), config, sim.events)
+    const parser = await hogqlParser()
+    let parsed = 0
+    for (const f of report.flags) {
+      for (const c of f.checks) {
+        // Every finding comes with the rows behind it (a metric check without a metric event has none to show).
+        if ((c.status === 'fail' || c.status === 'warn') && !(c.id === 'primary_metric' || c.id === 'guardrails')) expect(c.query, `${f.key} ${c.id}`).toBeTruthy()
+        if (!c.query) continue
+        const ast = JSON.parse(parser.parseSelect(c.query, true)) as { error?: boolean; message?: string; limit?: unknown }
+        expect(ast.error ? `${f.key} ${c.id}: ${ast.message}` : 'ok').toBe('ok')
+        expect(ast.limit, `${f.key} ${c.id}`).toBeTruthy()
+        expect(c.query).toContain(f.window.from.slice(0, 19).replace('T', ' '))
+        expect(c.query_url).toBe(`https://eu.posthog.com/project/12345/sql?open_query=${encodeURIComponent(c.query)}`)
+        parsed++
+      }
+    }
+    expect(parsed).toBeGreaterThan(150)
+  })
+
+  it('names the values outside the variants and the units in $multiple, the questions users ask PostHog for', async () => {
+    const sim = simulate({ seed: 5, flags: 20, users: 300, days: 14, endMs: END, defects: parseDefectList('crossover') })
+    const { report } = await auditEvents(definitionsOf(sim.project), {}, sim.events)
+    const flag = report.flags.find((f) => f.key === sim.truth().defects[0]!.flag)!
+    const q = (id: string) => flag.checks.find((c) => c.id === id)!.query!
+    expect(q('multiple_variants')).toMatch(/groupUniqArray\(JSONExtractRaw\(properties, '\$feature_flag_response'\)\).*length\(values\) > 1/)
+    expect(q('variant_values')).toMatch(/NOT \(JSONExtractRaw\(properties, '\$feature_flag_response'\) IN \('"control"', '"test"'/)
+    expect(flag.checks.find((c) => c.id === 'multiple_variants')!.query_url).toBeNull() // no project configured
+  })
+})
