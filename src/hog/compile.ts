@@ -45,6 +45,7 @@ const Operation = {
   JUMP: code('JUMP'),
   JUMP_IF_FALSE: code('JUMP_IF_FALSE'),
   ARRAY: code('ARRAY'),
+  DICT: code('DICT'),
   TUPLE: code('TUPLE'),
   GET_PROPERTY: code('GET_PROPERTY'),
   JUMP_IF_STACK_NOT_NULL: code('JUMP_IF_STACK_NOT_NULL'),
@@ -95,7 +96,15 @@ function fail(message: string, node: AstNode, source: string): never {
  * real-time filter cannot run (cohorts, unknown functions, queries) is refused with its position.
  */
 class ExpressionCompiler {
-  constructor(private readonly source: string) {}
+  /**
+   * `filter`: the expression will run on each event as a real-time filter, so a query or `sql()`
+   * inside it (which PostHog compiles to AST data, never true) is refused; otherwise it compiles
+   * as PostHog's compiler does.
+   */
+  constructor(
+    private readonly source: string,
+    private readonly filter: boolean,
+  ) {}
 
   visit(node: AstNode): Bytecode {
     switch (node.node) {
@@ -113,9 +122,10 @@ class ExpressionCompiler {
       case 'CompareOperation': {
         const op = node.op as string
         if (op === 'in cohort' || op === 'not in cohort') {
-          const right = node.right as AstNode
-          const id = right.node === 'Constant' ? ` (cohort ${String((right as { value?: unknown }).value)})` : ''
-          fail(`Cohorts cannot be used in real-time filters; inline the cohort's conditions${id}`, node, this.source)
+          // PostHog's own message (compiler/bytecode.py, visit_compare_operation).
+          const value = (node.right as { node: string; value?: unknown }).node === 'Constant' ? (node.right as { value?: unknown }).value : undefined
+          const name = value === undefined ? '' : Number.isInteger(value) ? ` (cohort id=${String(value)})` : ` (cohort: ${String(value)})`
+          fail(`Can't use cohorts in real-time filters. Please inline the relevant expressions${name}.`, node, this.source)
         }
         const code = COMPARE[op]
         if (code === undefined) fail(`The comparison "${op}" is not supported`, node, this.source)
@@ -137,6 +147,15 @@ class ExpressionCompiler {
         const exprs = (node.exprs as AstNode[]) ?? []
         return [...exprs.flatMap((e) => this.visit(e)), Operation.ARRAY, exprs.length]
       }
+      case 'Dict': {
+        const items = (node.items as [AstNode, AstNode][]) ?? []
+        return [...items.flatMap(([k, v]) => [...this.visit(k), ...this.visit(v)]), Operation.DICT, items.length]
+      }
+      case 'SelectQuery':
+      case 'SelectSetQuery':
+        // A query inside an expression is data (PostHog's "ast" mode), not something to compute.
+        if (this.filter) fail(`${node.node} is not supported in a real-time filter`, node, this.source)
+        return serializeAst(node)
       case 'Tuple': {
         const exprs = (node.exprs as AstNode[]) ?? []
         return [...exprs.flatMap((e) => this.visit(e)), Operation.TUPLE, exprs.length]
@@ -176,7 +195,15 @@ class ExpressionCompiler {
     const name = node.name as string
     const args = (node.args as AstNode[]) ?? []
     if (name === 'not' && args.length === 1) return [...this.visit(args[0]!), Operation.NOT]
-    if ((name === 'and' || name === 'or') && args.length > 1) return [...args.flatMap((a) => this.visit(a)), name === 'and' ? Operation.AND : Operation.OR, args.length]
+    // PostHog's compiler turns and(...)/or(...) with two or more arguments into AND/OR. With one it
+    // would call the STL function of that name; the filters PostHog stores are built from And/Or
+    // nodes, whose text is exactly `or(and(event = '$pageview'))`, and their bytecode is AND 1 / OR 1
+    // (["_H", 1, 32, "$pageview", 32, "event", 1, 1, 11, 3, 1, 4, 1]): the same result, the stored form.
+    if ((name === 'and' || name === 'or') && args.length >= 1) return [...args.flatMap((a) => this.visit(a)), name === 'and' ? Operation.AND : Operation.OR, args.length]
+    if (name === 'sql' && args.length === 1) {
+      if (this.filter) fail('sql() builds a query, which a real-time filter cannot run', node, this.source)
+      return serializeAst(args[0]!)
+    }
     if (name === 'if' && args.length >= 2) return this.ifThen(args[0]!, args[1]!, args[2])
     if (name === 'multiIf' && args.length >= 2) {
       if (args.length <= 3) return this.ifThen(args[0]!, args[1]!, args[2])
@@ -205,11 +232,69 @@ class ExpressionCompiler {
   }
 }
 
-export function compileAst(ast: AstNode, source: string): Bytecode {
-  return [HOGQL_BYTECODE_IDENTIFIER, HOGQL_BYTECODE_VERSION, ...new ExpressionCompiler(source).visit(ast)]
+/**
+ * The fields of PostHog's AST nodes in their dataclass order (posthog/hogql/ast.py), with the
+ * defaults the Python AST has and the parser's JSON leaves out. PostHog serialises a node as a
+ * dict `{__hx_ast: <class>, <field>: <value>...}`, skipping start/end/type and None.
+ */
+const AST_FIELDS: Record<string, readonly (string | [string, unknown])[]> = {
+  Constant: ['value'],
+  Field: ['chain', ['from_asterisk', false]],
+  ArithmeticOperation: ['left', 'right', 'op'],
+  CompareOperation: ['left', 'right', 'op'],
+  And: ['exprs'],
+  Or: ['exprs'],
+  Not: ['expr'],
+  Alias: ['alias', 'expr', ['hidden', false]],
+  Array: ['exprs'],
+  Tuple: ['exprs'],
+  Call: ['name', 'args', 'params', ['distinct', false]],
+  SelectQuery: ['ctes', 'select', 'distinct', 'select_from', 'array_join_op', 'array_join_list', 'window_exprs', 'where', 'prewhere', 'having', 'group_by', 'order_by', 'limit', 'limit_by', 'limit_with_ties', 'offset', 'settings', 'view_name'],
+  JoinExpr: ['join_type', 'table', 'table_args', 'alias', 'table_final', 'constraint', 'next_join', 'sample'],
+  JoinConstraint: ['expr', 'constraint_type'],
+  OrderExpr: ['expr', 'order'],
 }
 
-/** Parses and compiles a HogQL expression; throws a HogQLError with the position of what is wrong. */
-export async function compileExpression(source: string): Promise<Bytecode> {
-  return compileAst(await parseExpression(source), source)
+function serializeValue(value: unknown): Bytecode {
+  if (Array.isArray(value)) return [...value.flatMap(serializeValue), Operation.ARRAY, value.length]
+  if (value !== null && typeof value === 'object' && 'node' in value) return serializeAst(value as AstNode)
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+    return [...entries.flatMap(([k, v]) => [Operation.STRING, k, ...serializeValue(v)]), Operation.DICT, entries.length]
+  }
+  // PostHog checks `isinstance(value, int)` before `value is False`: Python booleans are ints, so they
+  // go out as INTEGER true/false, as its compiler test expects (`op.INTEGER, False`).
+  if (typeof value === 'boolean') return [Operation.INTEGER, value]
+  if (typeof value === 'number') return Number.isInteger(value) ? [Operation.INTEGER, value] : [Operation.FLOAT, value]
+  if (typeof value === 'string') return [Operation.STRING, value]
+  return [Operation.NULL]
+}
+
+function serializeAst(node: AstNode): Bytecode {
+  const raw = node as Record<string, unknown>
+  const known = AST_FIELDS[node.node]
+  const fields = known ?? Object.keys(raw).filter((k) => !['node', 'start', 'end', 'type'].includes(k))
+  const out: Bytecode = [Operation.STRING, '__hx_ast', Operation.STRING, node.node]
+  let count = 1
+  for (const f of fields) {
+    const [name, fallback] = Array.isArray(f) ? f : [f, undefined]
+    const value = raw[name] ?? fallback
+    if (value === undefined || value === null) continue
+    out.push(Operation.STRING, name, ...serializeValue(value))
+    count++
+  }
+  return [...out, Operation.DICT, count]
+}
+
+export function compileAst(ast: AstNode, source: string, opts: { realtimeFilter?: boolean } = {}): Bytecode {
+  return [HOGQL_BYTECODE_IDENTIFIER, HOGQL_BYTECODE_VERSION, ...new ExpressionCompiler(source, opts.realtimeFilter ?? true).visit(ast)]
+}
+
+/**
+ * Parses and compiles a HogQL expression; throws a HogQLError with the position of what is wrong.
+ * By default it is compiled as a real-time filter; `realtimeFilter: false` compiles queries and
+ * `sql()` to AST data as PostHog's compiler does.
+ */
+export async function compileExpression(source: string, opts: { realtimeFilter?: boolean } = {}): Promise<Bytecode> {
+  return compileAst(await parseExpression(source), source, opts)
 }

@@ -33,6 +33,6 @@ describe('experiment-coverage hog', () => {
   it('refuses what it cannot compile, with the position, and exit 2', async () => {
     const { code, stderr } = await cli('hog', 'compile', "properties.plan = 'pro' and person.id in cohort 3")
     expect(code).toBe(2)
-    expect(stderr).toMatch(/Cohorts cannot be used in real-time filters.*at character 29/)
+    expect(stderr).toMatch(/Can't use cohorts in real-time filters\. Please inline the relevant expressions.*at character 29/)
   })
 })
