@@ -11,7 +11,7 @@
  *    defect, --reps seeds) plus --healthy projects without defects; per defect, how often all of
  *    its expected checks fired and how often the flag got the verdict the defect deserves.
  *
- * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --jobs 2 --only ab]
+ * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --srm-defect-users 6000 --jobs 2 --only ab]
  * Projects are simulated and audited in --jobs child processes (one project each at a time);
  * results do not depend on --jobs. Progress on stderr, the tables on stdout.
  */
@@ -241,6 +241,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '2' },
       healthy: { type: 'string', default: '3' },
       'defect-users': { type: 'string', default: '1500' },
+      'srm-defect-users': { type: 'string', default: '6000' },
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
       full: { type: 'boolean', default: false },
@@ -257,6 +258,7 @@ async function main(): Promise<void> {
   const REPS = num('reps')
   const HEALTHY = num('healthy')
   const DEFECT_USERS = num('defect-users')
+  const SRM_DEFECT_USERS = num('srm-defect-users')
   const SEED = num('seed')
   const JOBS = Math.max(1, num('jobs'))
   const only = args.only ?? 'ab'
@@ -329,7 +331,10 @@ async function main(): Promise<void> {
   if (only.includes('b') && (REPS > 0 || HEALTHY > 0)) {
     const tb = performance.now()
     const tasks: MixTask[] = []
-    for (let r = 0; r < REPS; r++) DEFECT_IDS.forEach((id, k) => tasks.push({ kind: 'mix', seed: SEED * 100_000 + 20_000 + r * 100 + k, users: DEFECT_USERS, defects: id }))
+    // A quarter of one variant's units lost is a mismatch chi-square sees reliably from about 1,500
+    // units a flag (4x the users of the other projects); at 1,500 users it is a coin toss (power, not a miss).
+    const usersFor = (id: string) => (id === 'sample_ratio_mismatch' ? Math.max(DEFECT_USERS, SRM_DEFECT_USERS) : DEFECT_USERS)
+    for (let r = 0; r < REPS; r++) DEFECT_IDS.forEach((id, k) => tasks.push({ kind: 'mix', seed: SEED * 100_000 + 20_000 + r * 100 + k, users: usersFor(id), defects: id }))
     for (let h = 0; h < HEALTHY; h++) tasks.push({ kind: 'mix', seed: SEED * 100_000 + 30_000 + h, users: DEFECT_USERS, defects: 'none' })
     process.stderr.write(`bench:accuracy b: ${DEFECT_IDS.length} defects x ${REPS} seeds + ${HEALTHY} healthy projects, ${fmt(DEFECT_USERS)} users each, ${JOBS} jobs\n`)
     const results = (await runPool(tasks, JOBS, 'checks')) as MixResult[]
@@ -385,7 +390,7 @@ async function main(): Promise<void> {
     }
 
     out += `\n### Recall and precision per check\n\n`
-    out += `${results.length} projects (${FLAGS} flags, ${fmt(DEFECT_USERS)} users, ${DAYS} days; ${fmt(events)} events; ${fmt(flagsJudged)} flag reports): each of the ${DEFECT_IDS.length} defects alone in ${REPS} projects with different seeds, and ${HEALTHY} healthy projects; ${secondsB.toFixed(0)} s. `
+    out += `${results.length} projects (${FLAGS} flags, ${fmt(DEFECT_USERS)} users, ${DAYS} days; ${fmt(events)} events; ${fmt(flagsJudged)} flag reports): each of the ${DEFECT_IDS.length} defects alone in ${REPS} projects with different seeds (sample_ratio_mismatch with ${fmt(Math.max(DEFECT_USERS, SRM_DEFECT_USERS))} users), and ${HEALTHY} healthy projects; ${secondsB.toFixed(0)} s. `
     out += `A check fires when its status is warn or fail. TP: it fired on a flag whose injected defect expects it; FN: it did not; FP: it fired on any other flag (the defect's own flag included, when the defect does not expect that check).\n\n`
     out += '| check | TP | FN | FP | recall | precision | FP on the defect\'s own flag | FP in healthy projects | flags where it ran |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
     for (const [id, c] of perCheck) {

@@ -6,6 +6,7 @@ import { runDemo } from './demo.js'
 import { runHogCompile, runHogEval } from './hog.js'
 import { FORMATS } from './formats.js'
 import { runSimulate } from './simulate.js'
+import { SCENARIOS } from '../sim/scenarios.js'
 import { ExitError } from './errors.js'
 
 function positiveInt(name: string) {
@@ -62,8 +63,9 @@ export function buildProgram(): Command {
     .option('--end <date>', 'end of the window (default: the start of this hour, UTC)')
     .option('--gzip', 'write events.ndjson.gz', false)
     .option('--redeliver <share>', 'share of events delivered twice with the same uuid', shareArg('--redeliver'), 0)
-    .action(async (opts) => {
-      await runSimulate(opts)
+    .option('--scenario <name>', `a named project: ${Object.entries(SCENARIOS).map(([k, s]) => `${k} (${s.description})`).join('; ')}`)
+    .action(async (opts, cmd: Command) => {
+      await runSimulate({ ...opts, given: { days: cmd.getOptionValueSource('days') === 'cli', defects: cmd.getOptionValueSource('defects') === 'cli' } })
     })
 
   const hog = program.command('hog').description('Check a HogQL matcher before you save it: compile it to Hog bytecode, or run it on an event')

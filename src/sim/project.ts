@@ -231,7 +231,8 @@ export function buildProject(opts: ProjectOptions): Project {
   for (const req of requests) {
     const target = req.flag
       ? flags.find((f) => f.key === req.flag)
-      : flags.find((f, i) => i > 0 && f.defects.size === 0 && isEligible(f, req.id)) // flag 0 stays healthy
+      : // flag 0 stays healthy; a stopped experiment shows no defect a running one would
+        flags.find((f, i) => i > 0 && f.defects.size === 0 && isEligible(f, req.id) && !(f.endMs !== null && f.endMs <= opts.endMs))
     if (!target) throw new Error(`no flag can take the defect ${req.id}${req.flag ? ` (flag ${req.flag} not found)` : ''}`)
     if (!isEligible(target, req.id)) throw new Error(`flag ${target.key} cannot take the defect ${req.id}: it needs ${DEFECTS.get(req.id)!.needsExperiment ? 'an experiment' : 'a multivariate flag'}`)
     applyDefect(target, req.id, req.param, opts)

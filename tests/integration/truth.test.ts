@@ -3,6 +3,7 @@ import { auditEvents } from '../../src/cli/audit.js'
 import type { Report } from '../../src/coverage/report.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
+import { SCENARIOS } from '../../src/sim/scenarios.js'
 
 const END = Date.UTC(2026, 10, 20)
 
@@ -63,5 +64,27 @@ describe('experiments that started before the lookback window', () => {
       ).toEqual(t.variants.map((v) => [v.key, v.units, v.exposures]))
     }
     expect(experiments.reduce((n, t) => n + t.variants.reduce((m, v) => m + v.units, 0), 0)).toBeGreaterThan(1000)
+  })
+})
+
+describe('the long-running scenario: experiments begun before the lookback, with the SDK defects real traffic shows', () => {
+  it('catches each defect with its checks and verdict, and counts every healthy experiment exactly', async () => {
+    const scenario = SCENARIOS['long-running']!
+    const sim = simulate({ seed: 41, flags: 20, users: 2000, days: scenario.days, endMs: END, defects: parseDefectList(scenario.defects), ...scenario.options })
+    const { report } = await auditEvents(definitionsOf(sim.project), {}, sim.events, { now: END })
+    const truth = sim.truth()
+    expect(truth.defects.map((d) => d.defect).sort()).toEqual(['bootstrap_stale', 'payload_only_server', 'payload_only_share'])
+    for (const d of truth.defects) {
+      const flag = flagOf(report, d.flag)
+      const fired = flag.checks.filter((c) => c.status === 'fail' || c.status === 'warn').map((c) => c.id)
+      for (const check of DEFECTS.get(d.defect)!.checks) expect(fired, `${d.defect} on ${d.flag}: ${JSON.stringify(flag.checks.map((c) => [c.id, c.status, c.summary]))}`).toContain(check)
+      expect(flag.verdict, d.defect).toBe(DEFECTS.get(d.defect)!.verdict)
+    }
+    const defective = new Set(truth.defects.map((d) => d.flag))
+    for (const t of truth.flags.filter((f) => f.kind === 'experiment' && !defective.has(f.key))) {
+      const flag = flagOf(report, t.key)
+      expect.soft(flag.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.summary}`), t.key).toEqual([])
+      expect.soft(flag.variants.map((v) => [v.key, v.units, v.exposures]), t.key).toEqual(t.variants.map((v) => [v.key, v.units, v.exposures]))
+    }
   })
 })
