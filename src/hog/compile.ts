@@ -1,5 +1,5 @@
 import hogvm from '@posthog/hogvm'
-import { HogQLError, parseExpression, type AstNode } from './parser.js'
+import { HogQLError, parseExpression, parseProgram, type AstNode } from './parser.js'
 
 // Operation codes as the VM itself numbers them (its `operations` table), so the two never drift.
 const OPS = new Map(hogvm.operations.map((name, code) => [name, code]))
@@ -50,6 +50,16 @@ const Operation = {
   GET_PROPERTY: code('GET_PROPERTY'),
   JUMP_IF_STACK_NOT_NULL: code('JUMP_IF_STACK_NOT_NULL'),
   GET_PROPERTY_NULLISH: code('GET_PROPERTY_NULLISH'),
+  SET_PROPERTY: code('SET_PROPERTY'),
+  RETURN: code('RETURN'),
+  GET_LOCAL: code('GET_LOCAL'),
+  SET_LOCAL: code('SET_LOCAL'),
+  GET_UPVALUE: code('GET_UPVALUE'),
+  SET_UPVALUE: code('SET_UPVALUE'),
+  CLOSE_UPVALUE: code('CLOSE_UPVALUE'),
+  CALLABLE: code('CALLABLE'),
+  CLOSURE: code('CLOSURE'),
+  CALL_LOCAL: code('CALL_LOCAL'),
 } as const
 
 /** Bytecode header: PostHog's identifier and version (common/hogvm/python/operation.py). */
@@ -95,19 +105,111 @@ function fail(message: string, node: AstNode, source: string): never {
  * fields as a chain read from the globals, short-circuit forms for if/multiIf/ifNull. What a
  * real-time filter cannot run (cohorts, unknown functions, queries) is refused with its position.
  */
-class ExpressionCompiler {
+/** A variable of a Hog program, as PostHog's compiler tracks it. */
+interface Local {
+  readonly name: string
+  readonly depth: number
+  captured: boolean
+}
+interface UpValue {
+  readonly index: number
+  readonly isLocal: boolean
+}
+
+class BytecodeCompiler {
+  readonly locals: Local[] = []
+  readonly upvalues: UpValue[] = []
+  private depth = 0
+
   /**
    * `filter`: the expression will run on each event as a real-time filter, so a query or `sql()`
-   * inside it (which PostHog compiles to AST data, never true) is refused; otherwise it compiles
-   * as PostHog's compiler does.
+   * inside it (which PostHog compiles to AST data, never true) is refused, and every function must
+   * exist in the Hog VM; otherwise it compiles as PostHog's compiler does. A function's body is
+   * compiled by a compiler of its own whose `enclosing` is the function's, with `args` as locals.
    */
   constructor(
     private readonly source: string,
     private readonly filter: boolean,
-  ) {}
+    private readonly enclosing: BytecodeCompiler | null = null,
+    args: readonly string[] = [],
+    private readonly inRepl = false,
+  ) {
+    for (const arg of args) this.declareLocal(arg, null)
+  }
+
+  private startScope(): void {
+    this.depth++
+  }
+
+  /** Pops the scope's locals (closing the captured ones); a REPL keeps its top-level locals. */
+  private endScope(): Bytecode {
+    this.depth--
+    if (this.inRepl && this.depth === 0) return []
+    const out: Bytecode = []
+    while (this.locals.length > 0 && this.locals[this.locals.length - 1]!.depth > this.depth) {
+      out.push(this.locals.pop()!.captured ? Operation.CLOSE_UPVALUE : Operation.POP)
+    }
+    return out
+  }
+
+  private declareLocal(name: string, node: AstNode | null): number {
+    for (let i = this.locals.length - 1; i >= 0 && this.locals[i]!.depth >= this.depth; i--) {
+      if (this.locals[i]!.name === name) fail(`Variable \`${name}\` already declared in this scope`, node ?? { node: 'Program' }, this.source)
+    }
+    this.locals.push({ name, depth: this.depth, captured: false })
+    return this.locals.length - 1
+  }
+
+  private localIndex(name: string): number {
+    for (let i = this.locals.length - 1; i >= 0; i--) if (this.locals[i]!.name === name) return i
+    return -1
+  }
+
+  private addUpvalue(index: number, isLocal: boolean): number {
+    const found = this.upvalues.findIndex((u) => u.index === index && u.isLocal === isLocal)
+    if (found >= 0) return found
+    this.upvalues.push({ index, isLocal })
+    return this.upvalues.length - 1
+  }
+
+  /** A variable of an enclosing function: captured there, reached here through an upvalue. */
+  private resolveUpvalue(name: string): number {
+    if (!this.enclosing) return -1
+    const local = this.enclosing.localIndex(name)
+    if (local >= 0) {
+      this.enclosing.locals[local]!.captured = true
+      return this.addUpvalue(local, true)
+    }
+    const up = this.enclosing.resolveUpvalue(name)
+    return up === -1 ? -1 : this.addUpvalue(up, false)
+  }
+
+  private statements(list: readonly AstNode[]): Bytecode {
+    this.startScope()
+    const out = list.flatMap((d) => this.visit(d))
+    return [...out, ...this.endScope()]
+  }
 
   visit(node: AstNode): Bytecode {
     switch (node.node) {
+      case 'Program':
+      case 'Block':
+        return this.statements((node.declarations as AstNode[]) ?? [])
+      case 'ExprStatement':
+        return node.expr ? [...this.visit(node.expr as AstNode), Operation.POP] : []
+      case 'ReturnStatement':
+        return [...(node.expr ? this.visit(node.expr as AstNode) : [Operation.NULL]), Operation.RETURN]
+      case 'IfStatement':
+        return this.ifThen(node.expr as AstNode, node.then as AstNode, (node.else_ as AstNode | null) ?? undefined)
+      case 'VariableDeclaration':
+        this.declareLocal(node.name as string, node)
+        return node.expr ? this.visit(node.expr as AstNode) : [Operation.NULL]
+      case 'VariableAssignment':
+        return this.assignment(node)
+      case 'Function':
+        return this.function(node)
+      case 'HogQLXTag':
+        return this.tag(node)
       case 'Constant':
         return this.constant(node)
       case 'Field':
@@ -186,9 +288,73 @@ class ExpressionCompiler {
   }
 
   private field(node: AstNode): Bytecode {
-    // An expression has no local variables: every field is read from the globals (the event).
     const chain = node.chain as (string | number)[]
+    const head = String(chain[0])
+    const local = this.localIndex(head)
+    const up = local >= 0 ? -1 : this.resolveUpvalue(head)
+    if (local >= 0 || up >= 0) {
+      const out: Bytecode = local >= 0 ? [Operation.GET_LOCAL, local] : [Operation.GET_UPVALUE, up]
+      for (const part of chain.slice(1)) out.push(typeof part === 'number' ? Operation.INTEGER : Operation.STRING, part, Operation.GET_PROPERTY)
+      return out
+    }
+    // Neither a local nor an upvalue: read from the globals (in a filter, the event).
     return [...[...chain].reverse().flatMap((part) => [Operation.STRING, part]), Operation.GET_GLOBAL, chain.length]
+  }
+
+  /** `x := value` on a local or an upvalue, or on a property of one; never on a global (PostHog's rule and message). */
+  private assignment(node: AstNode): Bytecode {
+    const left = node.left as AstNode
+    if (left.node === 'TupleAccess') return [...this.visit(left.tuple as AstNode), Operation.INTEGER, left.index as number, ...this.visit(node.right as AstNode), Operation.SET_PROPERTY]
+    if (left.node === 'ArrayAccess') return [...this.visit(left.array as AstNode), ...this.visit(left.property as AstNode), ...this.visit(node.right as AstNode), Operation.SET_PROPERTY]
+    if (left.node !== 'Field') return fail('Can not assign to this type of expression', node, this.source)
+    const chain = left.chain as (string | number)[]
+    const name = String(chain[0])
+    const local = this.localIndex(name)
+    const up = local >= 0 ? -1 : this.resolveUpvalue(name)
+    if (local < 0 && up < 0) fail(`Variable "${name}" not declared in this scope. Can not assign to globals.`, node, this.source)
+    const right = this.visit(node.right as AstNode)
+    if (chain.length === 1) return [...right, local >= 0 ? Operation.SET_LOCAL : Operation.SET_UPVALUE, local >= 0 ? local : up]
+    const out: Bytecode = local >= 0 ? [Operation.GET_LOCAL, local] : [Operation.GET_UPVALUE, up]
+    for (const part of chain.slice(1, -1)) out.push(typeof part === 'number' ? Operation.INTEGER : Operation.STRING, part, Operation.GET_PROPERTY)
+    const last = chain[chain.length - 1]!
+    return [...out, typeof last === 'number' ? Operation.INTEGER : Operation.STRING, last, ...right, Operation.SET_PROPERTY]
+  }
+
+  /** `fun name(params) { ... }`: a callable with an implicit `return null`, closed over its upvalues. */
+  private function(node: AstNode): Bytecode {
+    const name = node.name as string
+    const params = (node.params as string[]) ?? []
+    let body = node.body as AstNode
+    const declarations = body.node === 'Block' ? ((body.declarations as AstNode[]) ?? []) : [body]
+    if (body.node !== 'ReturnStatement' && (declarations.length === 0 || declarations[declarations.length - 1]!.node !== 'ReturnStatement')) {
+      body = { node: 'Block', declarations: [...declarations, { node: 'ReturnStatement', expr: null }] }
+    }
+    this.declareLocal(name, node)
+    const inner = new BytecodeCompiler(this.source, this.filter, this, params)
+    const code = inner.visit(body)
+    return [
+      Operation.CALLABLE,
+      name,
+      params.length,
+      inner.upvalues.length,
+      code.length,
+      ...code,
+      Operation.CLOSURE,
+      inner.upvalues.length,
+      ...inner.upvalues.flatMap((u) => [u.isLocal, u.index]),
+    ]
+  }
+
+  /** `<Tag attr={...} />`: a dict with `__hx_tag`, or a call when the tag names a local function. */
+  private tag(node: AstNode): Bytecode {
+    const kind = node.kind as string
+    const attributes = ((node.attributes as AstNode[]) ?? []).map((a) => [a.name as string, a.value] as const)
+    const value = (v: unknown): Bytecode => (v !== null && typeof v === 'object' && 'node' in v ? this.visit(v as AstNode) : serializeValue(v))
+    const attrs = attributes.flatMap(([k, v]) => [Operation.STRING, k, ...value(v)])
+    if (this.localIndex(kind) >= 0 || this.resolveUpvalue(kind) >= 0) {
+      return [...attrs, Operation.DICT, attributes.length, ...this.field({ node: 'Field', chain: [kind] }), Operation.CALL_LOCAL, 1]
+    }
+    return [Operation.STRING, '__hx_tag', Operation.STRING, kind, ...attrs, Operation.DICT, attributes.length + 1]
   }
 
   private call(node: AstNode): Bytecode {
@@ -220,8 +386,14 @@ class ExpressionCompiler {
       return [...this.visit(args[0]!), Operation.JUMP_IF_STACK_NOT_NULL, fallback.length + 1, Operation.POP, ...fallback]
     }
     if (node.params) fail(`${name}(...)(...) with parameters is not supported in a real-time filter`, node, this.source)
-    if (!(name in hogvm.STL)) fail(`The function ${name}() is not available in real-time filters`, node, this.source)
-    return [...args.flatMap((a) => this.visit(a)), Operation.CALL_GLOBAL, name, args.length]
+    const pushed = args.flatMap((a) => this.visit(a))
+    // A function of the program itself (a local, or one of an enclosing function) is called as a closure.
+    const local = this.localIndex(name)
+    if (local >= 0) return [...pushed, Operation.GET_LOCAL, local, Operation.CALL_LOCAL, args.length]
+    const up = this.resolveUpvalue(name)
+    if (up >= 0) return [...pushed, Operation.GET_UPVALUE, up, Operation.CALL_LOCAL, args.length]
+    if (this.filter && !(name in hogvm.STL)) fail(`The function ${name}() is not available in real-time filters`, node, this.source)
+    return [...pushed, Operation.CALL_GLOBAL, name, args.length]
   }
 
   private ifThen(condition: AstNode, thenNode: AstNode, elseNode: AstNode | undefined): Bytecode {
@@ -286,8 +458,36 @@ function serializeAst(node: AstNode): Bytecode {
   return [...out, Operation.DICT, count]
 }
 
-export function compileAst(ast: AstNode, source: string, opts: { realtimeFilter?: boolean } = {}): Bytecode {
-  return [HOGQL_BYTECODE_IDENTIFIER, HOGQL_BYTECODE_VERSION, ...new ExpressionCompiler(source, opts.realtimeFilter ?? true).visit(ast)]
+export function compileAst(ast: AstNode, source: string, opts: { realtimeFilter?: boolean; inRepl?: boolean } = {}): Bytecode {
+  return [HOGQL_BYTECODE_IDENTIFIER, HOGQL_BYTECODE_VERSION, ...new BytecodeCompiler(source, opts.realtimeFilter ?? true, null, [], opts.inRepl ?? false).visit(ast)]
+}
+
+/**
+ * Parses and compiles a Hog program (statements, `let`, functions), as PostHog's compiler does;
+ * `inRepl` keeps the top-level locals on the stack, as its REPL does.
+ */
+export async function compileProgram(source: string, opts: { inRepl?: boolean } = {}): Promise<Bytecode> {
+  return compileAst(await parseProgram(source), source, { realtimeFilter: false, inRepl: opts.inRepl })
+}
+
+/**
+ * Compiles and runs a Hog program in @posthog/hogvm, as PostHog's `execute_hog` does: a one-line
+ * program that is not an assignment is returned (`return <line>;`).
+ */
+export async function executeHog(source: string, globals: Record<string, unknown> = {}): Promise<unknown> {
+  let text = source.trim()
+  if (!text.includes('\n')) {
+    if (!text.startsWith('return') && !text.includes(':=')) text = `return ${text}`
+    if (!text.endsWith(';')) text = `${text};`
+  }
+  return plain(hogvm.exec(await compileProgram(text), { globals }).result)
+}
+
+/** The VM's dicts are Maps; as values they read like PostHog's (Python dicts): plain objects. */
+function plain(value: unknown): unknown {
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [k, plain(v)]))
+  if (Array.isArray(value)) return value.map(plain)
+  return value
 }
 
 /**

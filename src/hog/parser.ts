@@ -56,3 +56,11 @@ export async function parseSelect(source: string): Promise<AstNode> {
   if ('error' in ast && ast.error) throw new HogQLError(`HogQL does not parse: ${ast.message}`, ast.start?.offset ?? null, source)
   return ast as AstNode
 }
+
+/** Parses a Hog program (statements, `let`, functions), or throws a HogQLError naming the position. */
+export async function parseProgram(source: string): Promise<AstNode> {
+  const p = await hogqlParser()
+  const ast = parseJson(p.parseProgram(source, false))
+  if ('error' in ast && ast.error) throw new HogQLError(`Hog does not parse: ${ast.message}`, ast.start?.offset ?? null, source)
+  return ast as AstNode
+}

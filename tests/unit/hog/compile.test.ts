@@ -1,6 +1,6 @@
 import hogvm from '@posthog/hogvm'
 import { describe, expect, it } from 'vitest'
-import { compileExpression } from '../../../src/hog/compile.js'
+import { compileExpression, compileProgram, executeHog } from '../../../src/hog/compile.js'
 import { globalsOf, runBytecode } from '../../../src/hog/run.js'
 
 const op = (name: string) => {
@@ -156,5 +156,36 @@ describe('running a compiled filter on an event', () => {
     ["properties.plan in ('Pro', 'Team')", true],
   ])('%s is %s', async (expression, expected) => {
     expect(runBytecode(await compileExpression(expression), event)).toBe(expected)
+  })
+})
+
+/** The program cases of PostHog's test_bytecode.py: REPL scope, execution, HogQLX, assignments to globals. */
+describe("Hog programs, as PostHog's compiler tests them", () => {
+  it('let a := 1 pops its local at the end of the program, and keeps it in a REPL (test_bytecode_in_repl)', async () => {
+    expect(await compileProgram('let a:=1')).toEqual(bc('INTEGER', 1, 'POP'))
+    expect(await compileProgram('let a:=1', { inRepl: true })).toEqual(bc('INTEGER', 1))
+  })
+  it('runs in the Hog VM (test_bytecode_execute): 1 + 2, and a recursive function', async () => {
+    expect(await executeHog('1 + 2')).toBe(3)
+    const fibonacci = `
+            fun fibonacci(number) {
+                if (number < 2) {
+                    return number;
+                } else {
+                    return fibonacci(number - 1) + fibonacci(number - 2);
+                }
+            }
+            return fibonacci(6);
+        `
+    expect(await executeHog(fibonacci)).toBe(8)
+  })
+  it('a HogQLX tag is a dict with __hx_tag (test_bytecode_hogqlx)', async () => {
+    expect(await executeHog('<Sparkline data={[1,2,3]} />')).toEqual({ __hx_tag: 'Sparkline', data: [1, 2, 3] })
+  })
+  it.each(['globalVar := 1;', 'globalVar.properties.bla := 1;'])('%s is refused with PostHog\'s message (test_bytecode_create_query_error)', async (program) => {
+    await expect(executeHog(program)).rejects.toThrow('Variable "globalVar" not declared in this scope. Can not assign to globals.')
+  })
+  it('a function sees the locals of the program it is declared in, through an upvalue', async () => {
+    expect(await executeHog('let base := 10\nfun add(x) { return x + base; }\nreturn add(5);')).toBe(15)
   })
 })
