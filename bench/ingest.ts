@@ -10,7 +10,9 @@ import { CountingCache, type ContractCache } from '../src/counters/cache.js'
 import { MemoryCache } from '../src/counters/memory-cache.js'
 import { RedisCache } from '../src/counters/redis-cache.js'
 import { EmbeddedPlugin } from '../src/host/embedded.js'
-import { simulate } from '../src/sim/simulation.js'
+import { definitionsOf, simulate } from '../src/sim/simulation.js'
+import { hooksFromDefinitions } from '../src/plugin/definition-hooks.js'
+import type { PluginHooks } from '../src/plugin/state.js'
 
 const { values: args } = parseArgs({
   options: { events: { type: 'string', default: '60000' }, runs: { type: 'string', default: '5' }, 'redis-events': { type: 'string', default: '20000' } },
@@ -19,21 +21,29 @@ const RUNS = Number(args.runs)
 const END = Date.UTC(2026, 10, 20)
 const CONFIG = { goalEvents: '["checkout_completed", "onboarding_completed", "subscription_upgraded"]', guardrailEvents: '["$exception"]' }
 
-function makeLines(n: number): string[] {
+/**
+ * A project sized to the number of events wanted (about 65 events a person over 14 days), so the
+ * lines cover the whole window: flags launch during it, and early hours alone have few exposures.
+ * The plugin counts with the project's definitions, as it does with PostHog credentials and under
+ * the host: experiments' runs, metric events and their surface, variant values, group types.
+ */
+async function makeProject(n: number): Promise<{ lines: string[]; hooks: PluginHooks; goals: Set<string> }> {
+  const sim = simulate({ seed: 3, flags: 20, users: Math.ceil(n / 60), days: 14, endMs: END, defects: 'mix' })
   const lines: string[] = []
-  // A project sized to the number of events wanted (about 65 events a person over 14 days), so the
-  // lines cover the whole window: flags launch during it, and early hours alone have few exposures.
-  for (const e of simulate({ seed: 3, flags: 20, users: Math.ceil(n / 60), days: 14, endMs: END, defects: 'mix' }).events) {
+  for (const e of sim.events) {
     lines.push(JSON.stringify(e))
     if (lines.length >= n) break
   }
-  return lines
+  const defs = definitionsOf(sim.project)
+  const hooks: PluginHooks = { ...(await hooksFromDefinitions(defs)), now, log: () => {} }
+  const goals = new Set(['checkout_completed', 'onboarding_completed', 'subscription_upgraded', '$exception', ...hooks.countedEvents!.map((c) => (typeof c === 'string' ? c : c.event))])
+  return { lines, hooks, goals }
 }
 
 type Kind = 'exposure' | 'goal' | 'carries $feature/' | 'no flag'
 function kindOf(e: { event: string; properties: Record<string, unknown> }): Kind {
   if (e.event === '$feature_flag_called' || e.event === '$experiment_exposure') return 'exposure'
-  if (['checkout_completed', 'onboarding_completed', 'subscription_upgraded', '$exception'].includes(e.event)) return 'goal'
+  if (project.goals.has(e.event)) return 'goal'
   return Object.keys(e.properties).some((k) => k.startsWith('$feature/')) ? 'carries $feature/' : 'no flag'
 }
 
@@ -49,7 +59,7 @@ function baseline(lines: string[]): number {
 }
 
 async function throughPlugin(lines: string[], cache: ContractCache, inFlight: number): Promise<number> {
-  const plugin = new EmbeddedPlugin(CONFIG, { now, log: () => {} }, cache)
+  const plugin = new EmbeddedPlugin(CONFIG, project.hooks, cache)
   await plugin.setup()
   const t0 = performance.now()
   let next = 0
@@ -63,7 +73,7 @@ async function throughPlugin(lines: string[], cache: ContractCache, inFlight: nu
 /** One untimed pass that attributes cache calls to the kind of event that caused them. */
 async function callsPerKind(lines: string[]): Promise<Map<Kind, { events: number; calls: number }>> {
   const cache = new CountingCache(new MemoryCache(now))
-  const plugin = new EmbeddedPlugin(CONFIG, { now, log: () => {} }, cache)
+  const plugin = new EmbeddedPlugin(CONFIG, project.hooks, cache)
   await plugin.setup()
   const out = new Map<Kind, { events: number; calls: number }>()
   for (const line of lines) {
@@ -94,7 +104,8 @@ async function measure(label: string, lines: string[], makeCache: () => Promise<
   return { label, events: lines.length, eps: Math.round((lines.length / p) * 1000), baseEps: Math.round((lines.length / b) * 1000), ratio: p / b }
 }
 
-const lines = makeLines(Number(args.events))
+const project = await makeProject(Number(args.events))
+const lines = project.lines
 process.stderr.write(`bench:ingest: ${lines.length} simulated events, ${RUNS} runs each\n`)
 const rows = [await measure('in-memory cache, sequential', lines, async () => new MemoryCache(now), 1)]
 const redisUrl = process.env.REDIS_URL
