@@ -29,7 +29,7 @@ export interface Simulation {
 const DAY_MS = 86_400_000
 
 /** The project's definitions, validated as the audit validates PostHog's answers. */
-export function definitionsOf(project: Project): Definitions {
+export function definitionsOf(project: Pick<Project, 'api'>): Definitions {
   return {
     flags: parseFlags('simulated flags', project.api.flags),
     experiments: parseExperiments('simulated experiments', project.api.experiments),

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { randomUUID } from 'node:crypto'
 import { uniformInt } from 'pure-rand/distribution/uniformInt'
@@ -12,7 +12,8 @@ import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'
 import { RedisCache } from '../../src/counters/redis-cache.js'
-import { simulate } from '../../src/sim/simulation.js'
+import { definitionsOf, simulate } from '../../src/sim/simulation.js'
+import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'
 import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
 
 const run = promisify(execFile)
@@ -21,8 +22,10 @@ const NOW = Date.UTC(2026, 10, 20, 0, 0, 0)
 const CONFIG = { goalEvents: '["checkout_completed", "onboarding_completed"]', guardrailEvents: '["$exception"]', unitSampleRate: '1' }
 
 /** One stream with everything that can race: repeats, redeliveries, crossovers, goals before exposures, junk. */
+const SIM = () => simulate({ seed: 7, flags: 20, users: 400, days: 6, endMs: NOW, defects: 'mix', redeliveryShare: 0.05, experimentStartDays: [1, 6], endedShare: 0.3 })
+
 function shuffledStream(): unknown[] {
-  const events: unknown[] = [...simulate({ seed: 7, flags: 20, users: 400, days: 6, endMs: NOW, defects: 'mix', redeliveryShare: 0.05 }).events]
+  const events: unknown[] = [...SIM().events]
   events.push(null, { event: '$feature_flag_called', properties: { $feature_flag: 5 }, distinct_id: 'x' }, { event: 'x' })
   const rng = xoroshiro128plus(99)
   for (let i = events.length - 1; i > 0; i--) {
@@ -45,25 +48,32 @@ describe.skipIf(skip !== null)('four worker processes, one Redis', () => {
     const events = shuffledStream()
     const file = join(mkdtempSync(join(tmpdir(), 'ec-multi-')), 'events.ndjson')
     writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'))
+    // Every worker counts with the project's definitions: experiments' runs (some ended), their
+    // surface join, variant values, group types, as the plugin does with PostHog credentials.
+    const api = SIM().project.api
+    const definitionsFile = join(dirname(file), 'definitions.json')
+    writeFileSync(definitionsFile, JSON.stringify(api))
+    const hooks = await hooksFromDefinitions(definitionsOf({ api }))
 
     const workers = await Promise.all(
       [0, 1, 2, 3].map((i) =>
-        run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', REDIS_URL as string, prefix, String(NOW), JSON.stringify(CONFIG)]),
+        run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', REDIS_URL as string, prefix, String(NOW), JSON.stringify(CONFIG), definitionsFile]),
       ),
     )
     expect(workers.reduce((n, w) => n + Number(w.stdout.trim()), 0)).toBe(events.length)
 
     const single = new MemoryCache(() => NOW)
-    const ctx = createIngestContext({ cache: single, settings: parseSettings(CONFIG), project: 'multi', now: () => NOW })
+    const ctx = createIngestContext({ cache: single, settings: parseSettings(CONFIG, { countedEvents: hooks.countedEvents }), project: 'multi', now: () => NOW, ...hooks })
     for (const e of events) await ingestEvent(ctx, JSON.parse(JSON.stringify(e)))
 
-    const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, nowMs: NOW })
+    const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, experimentMaxDays: 90, experimentRunOf: hooks.experimentRunOf, nowMs: NOW })
     const [fromWorkers, fromSingle] = await Promise.all([read(cache as RedisCache), read(single)])
     // The stream must exercise what can race, or equality would prove little.
     const crossed = fromSingle.flags.find((f) => f.flag === 'onboarding-checklist')!
     expect(crossed.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
     expect(fromSingle.duplicates).toBeGreaterThan(100)
     expect(fromSingle.flags.some((f) => f.metrics.length > 0)).toBe(true)
+    expect(fromSingle.flags.filter((f) => f.sightings.reached > 0).length).toBeGreaterThan(3)
     // Whether a goal event came before "the" exposure compares it with the first exposure of the
     // pair to arrive, which concurrent workers may see in another order; every other number is exact.
     const withoutBefore = (o: typeof fromSingle) =>

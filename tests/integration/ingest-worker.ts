@@ -7,16 +7,21 @@ import { readFileSync } from 'node:fs'
 import { parseSettings } from '../../src/coverage/settings.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { RedisCache } from '../../src/counters/redis-cache.js'
+import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'
+import { definitionsOf } from '../../src/sim/simulation.js'
 
-const [file, index, workers, redisUrl, prefix, nowMs, configJson] = process.argv.slice(2) as string[]
+const [file, index, workers, redisUrl, prefix, nowMs, configJson, definitionsFile] = process.argv.slice(2) as string[]
 const lines = readFileSync(file as string, 'utf8').split('\n').filter(Boolean)
 const mine = lines.filter((_, i) => i % Number(workers) === Number(index))
 const cache = RedisCache.connect(redisUrl as string, prefix as string)
+// With the project's definitions, as the plugin counts with PostHog credentials and under the host.
+const hooks = definitionsFile ? await hooksFromDefinitions(definitionsOf({ api: JSON.parse(readFileSync(definitionsFile, 'utf8')) })) : null
 const ctx = createIngestContext({
   cache,
-  settings: parseSettings(JSON.parse(configJson as string)),
+  settings: parseSettings(JSON.parse(configJson as string), { countedEvents: hooks?.countedEvents }),
   project: 'multi',
   now: () => Number(nowMs),
+  ...(hooks ?? {}),
 })
 
 const IN_FLIGHT = 16
