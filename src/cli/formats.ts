@@ -43,9 +43,17 @@ function csvCell(v: unknown): string {
 
 /** One row per flag and check: spreadsheets filter and pivot it. */
 export function formatCsv(report: Report): string {
-  const header = ['flag', 'kind', 'experiment', 'verdict', 'score', 'check', 'status', 'summary', 'fix']
-  const rows = report.flags.flatMap((f) => f.checks.map((c) => [f.key, f.kind, f.experiment?.name ?? '', f.verdict, f.score, c.id, c.status, c.summary, c.fix ?? '']))
+  const header = ['flag', 'kind', 'experiment', 'verdict', 'score', 'check', 'status', 'summary', 'fix', 'window_from', 'window_to', 'query', 'query_url']
+  const rows = report.flags.flatMap((f) =>
+    f.checks.map((c) => [f.key, f.kind, f.experiment?.name ?? '', f.verdict, f.score, c.id, c.status, c.summary, c.fix ?? '', f.window.from, f.window.to, c.query ?? '', c.query_url ?? '']),
+  )
   return `${[header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`
+}
+
+/** The check's HogQL: a link into the project's SQL editor when known, else the text to copy. */
+function queryCell(c: Report['flags'][number]['checks'][number]): string {
+  if (c.query_url) return `<a href="${esc(c.query_url)}" target="_blank" rel="noopener">open the query</a>`
+  return c.query ? `<details><summary>HogQL</summary><pre>${esc(c.query)}</pre></details>` : ''
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
@@ -62,8 +70,9 @@ export function formatHtml(report: Report): string {
   const flags = report.flags
     .map(
       (f) => `<details${f.verdict === 'blocked' || f.verdict === 'needs_backfill' ? ' open' : ''}><summary><code>${esc(f.key)}</code> ${badge(f.verdict)} <small>${esc(f.kind)} · score ${f.score} · ${esc(units(f))}</small></summary>
-<table><tr><th>check</th><th>status</th><th>summary</th><th>fix</th></tr>
-${f.checks.map((c) => `<tr class="${c.status}"><td>${c.id}</td><td>${STATUS_MARK[c.status]}</td><td>${esc(c.summary)}</td><td>${esc(c.fix ?? '')}</td></tr>`).join('\n')}
+<p><small>${f.window.basis === 'experiment' ? 'the experiment\'s run' : 'the lookback'}: ${esc(f.window.from.slice(0, 16).replace('T', ' '))} to ${esc(f.window.to.slice(0, 16).replace('T', ' '))} UTC${f.window.truncated ? ' (its last days only)' : ''}</small></p>
+<table><tr><th>check</th><th>status</th><th>summary</th><th>fix</th><th>in PostHog</th></tr>
+${f.checks.map((c) => `<tr class="${c.status}"><td>${c.id}</td><td>${STATUS_MARK[c.status]}</td><td>${esc(c.summary)}</td><td>${esc(c.fix ?? '')}</td><td>${queryCell(c)}</td></tr>`).join('\n')}
 </table></details>`,
     )
     .join('\n')

@@ -65,7 +65,7 @@ describe('experiment-coverage audit', () => {
 
   it.each([
     ['markdown', /^# Experiment coverage/m],
-    ['csv', /^flag,kind,experiment,verdict,score,check,status,summary,fix\r\n/],
+    ['csv', /^flag,kind,experiment,verdict,score,check,status,summary,fix,window_from,window_to,query,query_url\r\n/],
     ['html', /^<!doctype html>/],
   ])('writes %s', async (format, pattern) => {
     const { code, stdout } = await cli('audit', ...files(dir), '--format', format)
