@@ -40,6 +40,7 @@ const flagSchema = z.looseObject({
     holdout_groups: z.array(z.unknown()).nullish(),
   }),
   created_at: z.string().nullish(),
+  updated_at: z.string().nullish(),
 })
 
 const eventsNode = z.looseObject({

@@ -85,7 +85,7 @@ export function buildReport(input: ReportInput): Report {
     definitions.experiments.filter((e) => !e.deleted).map((e) => [e.feature_flag_key, e] as const),
   )
   const cohorts = new Map(definitions.cohorts.map((c) => [c.id, c]))
-  const flags = definitions.flags.filter((f) => !f.deleted || obsByFlag.has(f.key))
+  const flags = definitions.flags.filter((f) => obsByFlag.has(f.key) || (!f.deleted && isReviewed(f, experimentByFlag.get(f.key) ?? null, settings, nowMs)))
   for (const obs of observations.flags) if (!flags.some((f) => f.key === obs.flag)) flags.push(unknownFlag(obs))
 
   const reports: FlagReport[] = flags.map((flag) => {
@@ -150,6 +150,19 @@ export function buildReport(input: ReportInput): Report {
   }
   report.readout = writeReadout(report)
   return report
+}
+
+/**
+ * The flags a review covers: active ones, running experiments, and the others that were created,
+ * changed, launched or ended within the lookback (a flag switched off long ago is history, not a
+ * decision to make). Flags the events still mention are always covered.
+ */
+function isReviewed(flag: FlagDefinition, experiment: Definitions['experiments'][number] | null, settings: Settings, nowMs: number): boolean {
+  if (flag.active) return true
+  if (experiment && experiment.status === 'running') return true
+  const since = nowMs - settings.lookbackDays * 86_400_000
+  const recent = (s: string | null | undefined) => typeof s === 'string' && Date.parse(s) >= since
+  return recent(flag.updated_at) || recent(flag.created_at) || recent(experiment?.start_date) || recent(experiment?.end_date)
 }
 
 function assumptionsOf(ctx: CheckContext): string[] {
