@@ -14,6 +14,7 @@ import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/cli
 import { auditOnline } from '../posthog/online-audit.js'
 import { EmbeddedPlugin } from '../host/embedded.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
+import { configuredGoals } from '../plugin/state.js'
 import { ExitError } from './errors.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
@@ -89,7 +90,7 @@ export async function auditEvents(
   // absurd timestamp cannot expire everything): counters age exactly as they would have live.
   const ceiling = Date.now() + DAY_MS
   let clock = fixedNow ?? 0
-  const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(defs)), countedEvents: counted, now: () => clock, log: () => {} })
+  const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(defs, configuredGoals(settings))), countedEvents: counted, now: () => clock, log: () => {} })
   await plugin.setup()
   let n = 0
   const started = performance.now()

@@ -62,9 +62,10 @@ export function auditConfig(base: Record<string, unknown>, defs: Definitions): {
 /**
  * Per experiment flag, the matchers of its primary metrics' goal steps (the names the settings'
  * metrics carry): a unit that sends one while carrying a value of the flag has reached what the
- * experiment measures. A step whose filter cannot run live is left out.
+ * experiment measures. A step whose filter cannot run live is left out. An experiment that
+ * documents no primary metric is measured at the configured goals (`goalEvents`), if any.
  */
-export function surfaceMetrics(defs: Pick<Definitions, 'experiments'>): Map<string, string[]> {
+export function surfaceMetrics(defs: Pick<Definitions, 'experiments'>, configuredGoals: readonly string[] = []): Map<string, string[]> {
   const out = new Map<string, string[]>()
   for (const e of defs.experiments) {
     if (e.deleted) continue
@@ -72,6 +73,7 @@ export function surfaceMetrics(defs: Pick<Definitions, 'experiments'>): Map<stri
       const goal = metricMatchers(m).at(-1)
       return goal === undefined || goal === null ? [] : [typeof goal === 'string' ? goal : goal.name]
     })
+    if ((e.metrics ?? []).length === 0) names.push(...configuredGoals)
     if (names.length) out.set(e.feature_flag_key, names)
   }
   return out

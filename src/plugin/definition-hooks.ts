@@ -28,7 +28,7 @@ export function countedValues(defs: Pick<Definitions, 'flags'>): (flag: string, 
 }
 
 /** Builds the hooks (compiling the exposure criteria filters once). */
-export async function hooksFromDefinitions(defs: Definitions): Promise<DefinitionHooks> {
+export async function hooksFromDefinitions(defs: Definitions, configuredGoals: readonly string[] = []): Promise<DefinitionHooks> {
   const groupTypes = new Map<string, string | null>()
   for (const f of defs.flags.filter((x) => !x.deleted)) {
     const index = f.filters.aggregation_group_type_index
@@ -43,6 +43,6 @@ export async function hooksFromDefinitions(defs: Definitions): Promise<Definitio
     exposureFilterOf: (flag) => criteria.get(flag),
     experimentRunOf: (flag) => runs.get(flag) ?? null,
     countedEvents: auditConfig({}, defs).counted,
-    surfaceMetrics: surfaceMetrics(defs),
+    surfaceMetrics: surfaceMetrics(defs, configuredGoals),
   }
 }

@@ -115,6 +115,11 @@ interface StoredDefinitions {
   readonly groupTypes: [number, string][]
 }
 
+/** The goal matchers the user configured (`goalEvents`), by name. */
+export function configuredGoals(settings: Settings): string[] {
+  return settings.metrics.filter((m) => m.kind === 'goal').map((m) => m.name)
+}
+
 /** The host (or a test) gave the definitions' hooks itself: the plugin then never fetches its own. */
 function hostGivesDefinitions(state: PluginState): boolean {
   return state.hooks.isCountedValue !== undefined || state.hooks.experimentRunOf !== undefined
@@ -132,7 +137,7 @@ function clientOf(state: PluginState): PostHogClient {
 /** Rebuilds the counters' view of the project from definitions (the watermark and tallies stay). */
 async function applyDefinitions(state: PluginState, stored: StoredDefinitions): Promise<void> {
   const defs: Definitions = { flags: stored.flags, experiments: stored.experiments, cohorts: stored.cohorts, groupTypes: new Map(stored.groupTypes) }
-  const fromDefs = await hooksFromDefinitions(defs)
+  const fromDefs = await hooksFromDefinitions(defs, configuredGoals(state.settings))
   const { settings, ingest } = await buildIngest(state.config, state.cache, { ...state.hooks, ...fromDefs }, state.split)
   state.settings = settings
   state.ingest = ingest

@@ -185,7 +185,7 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
   const filters = exposureFilters(defs)
   const byName = new Map(metrics.map((m) => [m.name, m]))
   const surface = new Map<string, MetricMatcher[]>()
-  for (const [flag, names] of surfaceMetrics(defs)) {
+  for (const [flag, names] of surfaceMetrics(defs, metrics.filter((m) => m.kind === 'goal').map((m) => m.name))) {
     const ms = names.flatMap((n) => byName.get(n) ?? [])
     if (ms.length) surface.set(flag, ms)
   }

@@ -185,7 +185,7 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
   }
 
   function reachRows(q: BackfillQuery): { columns: string[]; results: Row[] } {
-    const surface = surfaceMetrics(defs)
+    const surface = surfaceMetrics(defs, q.metrics.filter((m) => m.kind === 'goal').map((m) => m.name))
     const exposed = exposedUnits(q)
     const carried = new Set<string>() // flag, unit: carried a value (not false) inside the flag's range
     const reached = new Set<string>() // flag, unit: sent a surface metric event inside the range

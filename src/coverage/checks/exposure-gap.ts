@@ -6,9 +6,15 @@ import { result } from './types.js'
 // Below this many units at the surface a share says little; the check then falls back to carriers.
 const MIN_REACHED = 20
 
-/** The experiment documents a primary metric the counters can see: its surface can be measured. */
+/**
+ * The experiment documents a primary metric the counters can see, or (without one) goals are
+ * configured: its surface can be measured (surfaceMetrics gives the counters the same choice).
+ */
 function measuresSurface(ctx: CheckContext): boolean {
-  return ctx.kind === 'experiment' && ctx.metrics.some((m) => m.role === 'primary' && m.source === 'experiment' && m.matcher)
+  if (ctx.kind !== 'experiment') return false
+  const documented = (ctx.experiment?.metrics ?? []).length > 0
+  if (documented) return ctx.metrics.some((m) => m.role === 'primary' && m.source === 'experiment' && m.matcher)
+  return ctx.settings.metrics.some((m) => m.kind === 'goal')
 }
 
 export const exposureGap: Check = {

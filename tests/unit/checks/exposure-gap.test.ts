@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { exposureGap } from '../../../src/coverage/checks/exposure-gap.js'
-import { context, observation } from '../../support/context.js'
+import { context, experimentDef, observation } from '../../support/context.js'
 
 const run = (units: number, exposed: number, falseUnits = 0, reached = 0, reachedExposed = 0) =>
   exposureGap.run(
@@ -32,5 +32,17 @@ describe('exposure_gap', () => {
   })
   it('falls back to the carriers when too few units reached the surface to judge', () => {
     expect(run(1000, 20, 0, 5, 0).evidence).toMatchObject({ measured: 'carriers' })
+  })
+})
+
+describe('exposure_gap for an experiment without a documented metric', () => {
+  const sightings = { units: 1000, unitsExposed: 700, variants: [{ value: 'test', units: 1000 }], reached: 200, reachedExposed: 40 }
+  it('measures the surface at the configured goals', () => {
+    const r = exposureGap.run(context({ experiment: experimentDef({ metrics: [] }), config: { goalEvents: '["checkout_completed"]' }, observation: observation({ sightings }) }))
+    expect(r).toMatchObject({ status: 'fail', evidence: { measured: 'surface' } })
+  })
+  it('falls back to the carriers without configured goals', () => {
+    const r = exposureGap.run(context({ experiment: experimentDef({ metrics: [] }), observation: observation({ sightings }) }))
+    expect(r).toMatchObject({ status: 'pass', evidence: { measured: 'carriers' } })
   })
 })
