@@ -1,4 +1,4 @@
-import { LIBS, type ExposureObservation, type FlagObservation, type Observations } from './observation.js'
+import { LIBS, withCurrentFields, type ExposureObservation, type FlagObservation, type Observations } from './observation.js'
 import { byValueOrder } from './read.js'
 
 /**
@@ -13,7 +13,7 @@ import { byValueOrder } from './read.js'
 export function mergeObservations(live: Observations, backfill: Observations | null): Observations {
   if (!backfill) return live
   const flags = new Map<string, FlagObservation>()
-  for (const f of backfill.flags) flags.set(f.flag, structuredClone(f))
+  for (const f of backfill.flags) flags.set(f.flag, withCurrentFields(structuredClone(f)))
   for (const f of live.flags) {
     const into = flags.get(f.flag)
     flags.set(f.flag, into ? mergeFlag(into, f) : structuredClone(f))

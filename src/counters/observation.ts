@@ -102,6 +102,22 @@ export interface Observations {
 
 export const LIBS: readonly LibClass[] = ['client', 'server', 'unknown']
 
+/**
+ * Fills in what observations stored by an earlier version do not have (the bootstrap mismatch and
+ * surface counts): none counted. Storage outlives upgrades; a missing number must not become NaN.
+ */
+export function withCurrentFields(f: FlagObservation): FlagObservation {
+  f.sightings.reached ??= 0
+  f.sightings.reachedExposed ??= 0
+  for (const exp of Object.values(f.exposure)) {
+    for (const v of exp?.variants ?? []) {
+      v.bootstrapMismatch ??= 0
+      v.bootstrapMismatchUnits ??= 0
+    }
+  }
+  return f
+}
+
 /** An observation with nothing counted yet: the one builder the counters, the backfill and the merge share. */
 export function emptyFlagObservation(flag: string, source: FlagObservation['source'], firstDay: string, lastDay: string): FlagObservation {
   return {

@@ -31,7 +31,8 @@ export interface StoredBackfill {
 interface Job {
   readonly watermark: number
   readonly lookbackDays: number
-  readonly experimentMaxDays: number
+  /** absent in jobs stored before experiments had windows of their own */
+  readonly experimentMaxDays?: number
   readonly project: string
   readonly definitions: Omit<Definitions, 'groupTypes'>
   readonly groupTypes: [number, string][]
@@ -96,7 +97,8 @@ export async function backfillStep(
   }
   const runs = await Promise.all(job.plan.map(async (query, i) => ({ query, result: (await storage.get(resultKey(i), null)) as QueryResult, ms: 0 })))
   const definitions: Definitions = { ...job.definitions, groupTypes: new Map(job.groupTypes) }
-  const window = backfillWindow(opts.nowMs, job, job.watermark, experimentRuns(definitions))
+  // A job stored by an earlier version has no experimentMaxDays: its plan used the lookback alone.
+  const window = backfillWindow(opts.nowMs, { lookbackDays: job.lookbackDays, experimentMaxDays: job.experimentMaxDays ?? job.lookbackDays }, job.watermark, experimentRuns(definitions))
   const observations = observationsFromBackfill(definitions, runs, job.project, window, job.lookbackDays)
   const result: StoredBackfill = { watermark: job.watermark, completedAt: opts.nowMs, queries: job.plan.length, observations }
   await storage.set(BACKFILL_KEY, result)
