@@ -72,10 +72,13 @@ export class PostHogClient {
   private readonly requests: PQueue
   private readonly queries: PQueue
   readonly base: string
+  /** scheme, host and port the personal API key may be sent to: the configured PostHog, nothing else */
+  private readonly origin: string
 
   constructor(readonly options: PostHogClientOptions) {
     const host = options.host.replace(/\/+$/, '')
     this.base = `${host}/api/projects/${encodeURIComponent(options.projectId)}/`
+    this.origin = new URL(this.base).origin
     const timers = options.timers ?? true
     this.requests = timers ? new PQueue({ intervalCap: options.requestsPerMinute ?? 240, interval: 60_000 }) : new PQueue()
     this.queries = new PQueue({ concurrency: options.maxConcurrentQueries ?? 3 })
@@ -83,6 +86,8 @@ export class PostHogClient {
       fetch: options.fetch,
       headers: { Authorization: `Bearer ${options.personalApiKey}`, Accept: 'application/json' },
       timeout: timers ? (options.timeoutMs ?? 30_000) : false,
+      // A redirect could carry the Authorization header elsewhere: none is followed, each is reported.
+      redirect: 'manual',
       retry: {
         limit: timers ? (options.retries ?? 4) : 0,
         // HogQL queries are reads: retrying the POST is safe.
@@ -109,9 +114,26 @@ export class PostHogClient {
     this.options.onRequest?.({ method: request.method, path: new URL(request.url).pathname, status, ms: Date.now() - t0 })
   }
 
+  /**
+   * The URL a request may go to: on the configured origin (scheme, host and port), or refused.
+   * `next` links come from the server's answers; the personal API key must never follow one away.
+   */
+  private checkedUrl(url: string, what: string): URL {
+    let parsed: URL
+    try {
+      parsed = new URL(url, this.base)
+    } catch {
+      throw new PostHogApiError(`${what}: ${JSON.stringify(url.slice(0, 200))} is not a URL; refusing to follow it.`, null, what)
+    }
+    if (parsed.origin !== this.origin) {
+      throw new PostHogApiError(`${what}: the answer points to ${parsed.protocol}//${parsed.host || '(no host)'}, not ${this.origin}; refusing to send the personal API key there.`, null, what)
+    }
+    return parsed
+  }
+
   /** One request through the rate limit, with PostHog's errors turned into messages that say what to do. */
   private async send<T>(method: 'get' | 'post', url: string, json?: unknown, timeout?: number): Promise<T> {
-    const path = new URL(url).pathname
+    const path = this.checkedUrl(url, 'request').pathname
     return (await this.requests.add(async () => {
       try {
         const response = await this.http(url, {
@@ -132,6 +154,16 @@ export class PostHogClient {
     if (e instanceof TimeoutError) return new PostHogApiError(`PostHog did not answer ${path} within ${timeoutMs / 1000} s.`, null, path)
     if (e instanceof HTTPError) {
       const status = e.response.status
+      if (status >= 300 && status < 400) {
+        const location = e.response.headers.get('location')
+        let where = 'elsewhere'
+        try {
+          where = location ? new URL(location, this.base).origin : where
+        } catch {
+          // an unreadable Location: say only that it redirected
+        }
+        return new PostHogApiError(`${host} redirected ${path} (${status}) to ${where}; redirects are not followed, so the personal API key stays with ${this.origin}. Set POSTHOG_HOST to the address PostHog answers on.`, status, path)
+      }
       let detail: string | null = null
       try {
         const body = (await e.response.clone().json()) as { detail?: unknown; code?: unknown }
@@ -153,13 +185,17 @@ export class PostHogClient {
   /** Every result of a list endpoint, following `next` until it is null. */
   async list(path: string): Promise<unknown[]> {
     const out: unknown[] = []
+    const visited = new Set<string>()
     let url: string | null = `${this.base}${path}${path.includes('?') ? '&' : '?'}limit=${PAGE_LIMIT}`
     for (let pages = 0; url; pages++) {
       if (pages > 10_000) throw new PostHogApiError(`${path}: pagination did not end`, null, path)
       const body = page.safeParse(await this.send('get', url))
       if (!body.success) throw new PostHogApiError(`${path}: expected a list page {next, results}, got ${JSON.stringify(body.error.issues[0])}`, 200, path)
       out.push(...body.data.results)
-      url = body.data.next ?? null
+      visited.add(url)
+      const next: string | null = body.data.next ? this.checkedUrl(body.data.next, `${path} next page`).href : null
+      if (next !== null && visited.has(next)) throw new PostHogApiError(`${path}: the next page is one already read (${new URL(next).search || 'no query'}); the pagination loops.`, null, path)
+      url = next
     }
     return out
   }

@@ -16,6 +16,7 @@ export class TimeoutError extends Error {}
 interface Options {
   readonly fetch?: typeof fetch
   readonly headers?: Record<string, string>
+  readonly redirect?: 'follow' | 'error' | 'manual'
   readonly method?: string
   readonly json?: unknown
   readonly hooks?: {
@@ -28,7 +29,7 @@ function create(defaults: Options) {
   return async (url: string, options: Options = {}): Promise<Response> => {
     const headers: Record<string, string> = { ...defaults.headers }
     if (options.json !== undefined) headers['Content-Type'] = 'application/json'
-    const request = new Request(url, { method: (options.method ?? 'get').toUpperCase(), headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) })
+    const request = new Request(url, { method: (options.method ?? 'get').toUpperCase(), headers, redirect: defaults.redirect, body: options.json === undefined ? undefined : JSON.stringify(options.json) })
     for (const hook of options.hooks?.beforeRequest ?? []) hook(request)
     const response = await (defaults.fetch ?? fetch)(request)
     for (const hook of defaults.hooks?.afterResponse ?? []) hook(request, options, response)

@@ -105,3 +105,47 @@ describe('the PostHog client', () => {
     await expect(client().listCohorts()).rejects.toThrow(/expected a list page/)
   })
 })
+
+describe('the personal API key stays with the configured PostHog', () => {
+  const elsewhere: string[] = []
+  const evil = (label: string) => http.all(`https://evil.test/*`, ({ request }) => (elsewhere.push(`${label} ${request.headers.get('authorization') ?? ''}`), HttpResponse.json({ results: [], next: null })))
+  const page1 = (next: string) => http.get(`${base}/cohorts/`, () => HttpResponse.json({ count: 1, next, previous: null, results: [{ id: 1 }] }))
+
+  it.each([
+    ['a next page on another host', 'https://evil.test/api/projects/4242/cohorts/?offset=100', /points to https:\/\/evil\.test, not https:\/\/eu\.posthog\.test; refusing to send the personal API key there/],
+    ['a next page on another port of the same host', 'https://eu.posthog.test:8443/api/projects/4242/cohorts/?offset=100', /points to https:\/\/eu\.posthog\.test:8443/],
+    ['a next page over plain http', 'http://eu.posthog.test/api/projects/4242/cohorts/?offset=100', /points to http:\/\/eu\.posthog\.test/],
+    ['a file: next page', 'file:///etc/passwd', /points to file:\/\/\(no host\)/],
+    ['a data: next page', 'data:application/json,{"results":[],"next":null}', /points to data:/],
+    ['a next page that is not a URL', 'http://[::1', /is not a URL; refusing to follow it/],
+  ])('refuses %s, before any request leaves', async (_why, next, message) => {
+    server.use(page1(next), evil('next'))
+    await expect(client().listCohorts()).rejects.toThrow(message)
+    expect(elsewhere).toEqual([])
+  })
+
+  it('follows a relative next page on the same origin', async () => {
+    let calls = 0
+    server.use(
+      http.get(`${base}/cohorts/`, ({ request }) => {
+        calls++
+        return new URL(request.url).searchParams.get('offset') === '1'
+          ? HttpResponse.json({ count: 2, next: null, previous: null, results: [{ id: 2 }] })
+          : HttpResponse.json({ count: 2, next: `/api/projects/${PROJECT}/cohorts/?limit=1&offset=1`, previous: null, results: [{ id: 1 }] })
+      }),
+    )
+    expect(await client().listCohorts()).toEqual([{ id: 1 }, { id: 2 }])
+    expect(calls).toBe(2)
+  })
+
+  it('stops on a next page it has already read', async () => {
+    server.use(http.get(`${base}/cohorts/`, ({ request }) => HttpResponse.json({ count: 9, next: request.url, previous: null, results: [{ id: 1 }] })))
+    await expect(client().listCohorts()).rejects.toThrow(/the next page is one already read.*the pagination loops/)
+  })
+
+  it('does not follow a redirect, to another host or at all, and says where it pointed', async () => {
+    server.use(http.get(`${base}/groups_types/`, () => new HttpResponse(null, { status: 302, headers: { Location: 'https://evil.test/steal' } })), evil('redirect'))
+    await expect(client().listGroupTypes()).rejects.toThrow(/redirected .*groups_types\/ \(302\) to https:\/\/evil\.test; redirects are not followed/)
+    expect(elsewhere).toEqual([])
+  })
+})
