@@ -93,11 +93,17 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
     return v
   }
 
+  let invalidRows = 0
   for (const { query, result } of runs) {
     const col = (name: string) => result.columns.indexOf(name)
     const at = (row: unknown[], name: string) => row[col(name)]
     for (const row of result.rows) {
-      const k = String(at(row, 'flag'))
+      const rawFlag = Array.isArray(row) ? at(row, 'flag') : undefined
+      if (typeof rawFlag !== 'string' || rawFlag.length === 0 || !query.flags.includes(rawFlag)) {
+        invalidRows++ // not one of the flags the query asked about: a broken or hostile answer
+        continue
+      }
+      const k = rawFlag
       if (query.kind === 'exposures' || query.kind === 'units') {
         const event = at(row, 'event') as ExposureEvent
         if (!(EXPOSURE_EVENTS as readonly string[]).includes(event)) continue
@@ -170,7 +176,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
     generatedAt: new Date(window.toMs).toISOString(),
     window: { from: dayLabel(dayNumber(window.fromMs)), to: dayLabel(dayNumber(window.toMs)), days: lookbackDays },
     flags: list,
-    rejections: {},
+    rejections: invalidRows ? { backfill_row_invalid: invalidRows } : {},
     duplicates: 0,
     unlistedFlags: 0,
   }
