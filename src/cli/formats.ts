@@ -1,3 +1,4 @@
+import { stringify } from 'csv-stringify/sync'
 import Table from 'cli-table3'
 import type { Report } from '../coverage/report.js'
 
@@ -36,18 +37,18 @@ export function formatMarkdown(report: Report): string {
   return `${report.readout}\n## Coverage\n\n| flag | kind | verdict | score | units per variant | checks that fired |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n`
 }
 
-function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
-}
-
-/** One row per flag and check: spreadsheets filter and pivot it. */
+/**
+ * One row per flag and check: spreadsheets filter and pivot it. Any cell may come from event data
+ * (a flag key only events mention, a variant value): csv-stringify's `escape_formulas` prefixes a
+ * cell starting with = + - @ tab or CR with a quote, as OWASP advises, so no spreadsheet runs it,
+ * and a lone CR or LF is always quoted.
+ */
 export function formatCsv(report: Report): string {
   const header = ['flag', 'kind', 'experiment', 'verdict', 'score', 'check', 'status', 'summary', 'fix', 'window_from', 'window_to', 'query', 'query_url']
   const rows = report.flags.flatMap((f) =>
     f.checks.map((c) => [f.key, f.kind, f.experiment?.name ?? '', f.verdict, f.score, c.id, c.status, c.summary, c.fix ?? '', f.window.from, f.window.to, c.query ?? '', c.query_url ?? '']),
   )
-  return `${[header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`
+  return stringify([header, ...rows], { escape_formulas: true, record_delimiter: 'windows', quoted_match: /[\r\n]/, cast: { number: String, boolean: String } })
 }
 
 /** The check's HogQL: a link into the project's SQL editor when known, else the text to copy. */
