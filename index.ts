@@ -62,8 +62,9 @@ export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
   await refreshDefinitions(state, meta.storage, { fetch: true })
   const observations = await observeWithBackfill(state, meta.cache as ContractCache, meta.storage, meta.config)
   await meta.storage.set(OBSERVATIONS_STORAGE_KEY, observations)
-  const { counted, ignored, duplicate, rejected, failed } = state.local
+  const { counted, ignored, duplicate, rejected, failed, error } = state.local
   if (failed > 0) state.log('warn', `experiment-coverage: ${failed} events could not be counted (cache unavailable)`)
+  if (error > 0) state.log('warn', `experiment-coverage: ${error} events could not be counted because of a fault in the plugin (last: ${state.lastError ?? 'unknown'}); please report it`)
   state.log(
     'info',
     `experiment-coverage: ${observations.flags.length} flags observed; this worker counted ${counted}, ignored ${ignored}, duplicates ${duplicate}, rejected ${rejected}`,

@@ -18,6 +18,28 @@ export interface ContractCache {
   set(key: string, value: unknown, ttlSeconds?: number, options?: CacheOptions): Promise<void>
 }
 
+/** The shared cache failed (Redis gone, a timeout): not a fault of the event or of this code. */
+export class CacheUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the cache is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'CacheUnavailableError'
+  }
+}
+
+const unavailable = (e: unknown): never => {
+  throw e instanceof CacheUnavailableError ? e : new CacheUnavailableError(e)
+}
+
+/** The same cache, its failures marked as CacheUnavailableError, so callers tell them from bugs. */
+export function markCacheFailures(cache: ContractCache): ContractCache {
+  return {
+    incr: (key) => cache.incr(key).then(undefined, unavailable),
+    expire: (key, ttl) => cache.expire(key, ttl).then(undefined, unavailable),
+    get: (key, d, o) => cache.get(key, d, o).then(undefined, unavailable),
+    set: (key, v, ttl, o) => cache.set(key, v, ttl, o).then(undefined, unavailable),
+  }
+}
+
 export type CacheMethod = keyof ContractCache
 export const CACHE_METHODS: readonly CacheMethod[] = ['incr', 'expire', 'get', 'set']
 

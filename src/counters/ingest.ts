@@ -2,7 +2,7 @@ import type { Settings } from '../coverage/settings.js'
 import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js'
 import { readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
-import type { ContractCache } from './cache.js'
+import { markCacheFailures, type ContractCache } from './cache.js'
 import { inUnitSample } from './hash.js'
 import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
 import { addMember, readMembers, type Registry } from './registry.js'
@@ -71,7 +71,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     metricsByEvent.set(m.event, list)
   }
   return {
-    cache: input.cache,
+    cache: markCacheFailures(input.cache),
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,

@@ -34,6 +34,10 @@ const MAX_VARIANT = 400
 // PostHog's capture truncates distinct ids at 200 characters; allow room for person UUIDs and groups.
 const MAX_UNIT = 400
 const MAX_UUID = 100
+// PostHog names a group type in at most 400 characters (GroupTypeMapping.group_type) and a project
+// has at most five group types: an event with more `$groups` entries than that is not PostHog's.
+const MAX_GROUP_TYPE = 400
+const MAX_GROUPS = 5
 const MAX_EVENT_NAME = 400
 // posthog-js attaches one $feature/<key> per loaded flag; projects with more than this are not plausible.
 const MAX_SIGHTINGS = 1000
@@ -178,15 +182,24 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   const personUnit = personId ?? distinctId
   if (personUnit === null) return { ok: false, reason: 'unit_missing' }
 
+  const partial: RejectReason[] = []
   const groups = new Map<string, string>()
   const rawGroups = own(props, '$groups')
   if (isObject(rawGroups)) {
-    for (const [type, key] of Object.entries(rawGroups)) {
-      const id = readUnitId(key)
-      if (typeof id === 'string' && id !== 'unit_invalid' && !UNSAFE_KEYS.has(type)) groups.set(type, id)
+    let invalid = false
+    for (const type of Object.keys(rawGroups)) {
+      if (groups.size >= MAX_GROUPS) {
+        invalid = true
+        break
+      }
+      const id = readUnitId(rawGroups[type])
+      if (type.length === 0 || type.length > MAX_GROUP_TYPE || !isWellFormed(type) || UNSAFE_KEYS.has(type)) invalid = true
+      else if (id === 'unit_invalid') invalid = true
+      else if (id !== null) groups.set(type, id)
     }
+    // Counted once per event, whatever the number of bad entries: the good groups still count.
+    if (invalid) partial.push('group_invalid')
   }
-  const partial: RejectReason[] = []
   const unitFor = (flag: string): string | null => {
     const type = opts.groupTypeOf?.(flag) ?? null
     if (type === null) return personUnit

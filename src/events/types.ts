@@ -81,6 +81,8 @@ export const REJECT_REASONS = [
   'variant_invalid',
   'group_key_missing',
   'sighting_invalid',
+  // a `$groups` entry that cannot name a group (broken unicode, too long, unsafe), or one past the cap
+  'group_invalid',
   // a HogQL backfill row whose flag is not a flag key (null, a number): skipped, never a flag "null"
   'backfill_row_invalid',
 ] as const

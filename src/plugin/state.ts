@@ -1,5 +1,5 @@
 import { parseSettings, type CountedEvent, type Settings } from '../coverage/settings.js'
-import type { ContractCache } from '../counters/cache.js'
+import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
 import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from '../counters/ingest.js'
 import type { Observations } from '../counters/observation.js'
 import type { VariantValue } from '../events/types.js'
@@ -19,7 +19,8 @@ export interface PluginState {
   readonly project: string
   ingest: IngestContext
   /** This worker's own tallies, for logs only: the shared counters are in the cache. */
-  readonly local: Record<IngestOutcome | 'failed', number>
+  /** `failed`: the cache was unavailable; `error`: this code failed on the event (a bug to report). */
+  readonly local: Record<IngestOutcome | 'failed' | 'error', number>
   readonly log: (level: 'info' | 'warn', message: string) => void
   /** the backfill watermark once PostHog credentials are set: live counters count from it on */
   readonly split: { watermark: number | null }
@@ -29,6 +30,8 @@ export interface PluginState {
   readonly hooks: PluginHooks
   /** When the definitions this worker counts with were fetched (shared through storage); null: none. */
   definitionsAt: number | null
+  /** The last failure of this code on an event, for the minute's log line. */
+  lastError?: string
   /** This worker looks at storage for newer definitions no earlier than this (its own clock). */
   nextDefinitionsLook: number
 }
@@ -67,7 +70,7 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
     settings,
     project: settings.posthogProjectId || 'default',
     ingest,
-    local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0 },
+    local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0, error: 0 },
     log: hooks.log ?? ((level, message) => console[level](message)),
     config,
     cache,
@@ -178,14 +181,20 @@ export async function lookForDefinitions(state: PluginState, storage: Storage): 
  * Counts one event. Never throws: a bad event is counted by reason inside `ingestEvent`; a cache
  * failure (Redis gone) loses this event's update, is tallied, and is logged once per minute.
  */
-export async function handleEvent(state: PluginState, event: unknown): Promise<IngestOutcome | 'failed'> {
+export async function handleEvent(state: PluginState, event: unknown): Promise<IngestOutcome | 'failed' | 'error'> {
   try {
     const outcome = await ingestEvent(state.ingest, event)
     state.local[outcome]++
     return outcome
-  } catch {
-    state.local.failed++
-    return 'failed'
+  } catch (e) {
+    if (e instanceof CacheUnavailableError) {
+      state.local.failed++
+      return 'failed'
+    }
+    // Not the cache: this code failed on the event. Said as such (once a minute), never as the cache.
+    state.local.error++
+    state.lastError = e instanceof Error ? e.message : String(e)
+    return 'error'
   }
 }
 

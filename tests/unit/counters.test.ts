@@ -268,8 +268,48 @@ describe('the plugin adapter', () => {
     expect(state.local.failed).toBe(1)
   })
 
+  it("reports a fault of the plugin's own code as such, never as the cache being unavailable", async () => {
+    const state = await createPluginState({}, new MemoryCache(), {
+      groupTypeOf: () => {
+        throw new Error('a bug in a hook')
+      },
+    })
+    await expect(handleEvent(state, flagCalled('exp', 'a'))).resolves.toBe('error')
+    expect(state.local).toMatchObject({ error: 1, failed: 0 })
+    expect(state.lastError).toBe('a bug in a hook')
+  })
+
   it('onEvent before a successful setup counts nothing and does not throw', async () => {
     const meta = { config: {}, cache: new MemoryCache(), storage: {}, global: {} } as never
     await expect(onEvent(flagCalled('exp', 'a') as never, meta)).resolves.toBeUndefined()
+  })
+})
+
+describe('hostile $groups', () => {
+  const group = (groups: Record<string, unknown>, distinct_id = 'u1') =>
+    flagCalled('company-flag', 'test', { distinct_id, props: { $groups: groups } })
+
+  it.each([
+    ['a lone surrogate in a group type', { ['\uD800bad']: 'acme', company: 'acme' }],
+    ['a group type of a megabyte', { ['x'.repeat(1_000_000)]: 'acme', company: 'acme' }],
+    ['a group key that is an object', { other: { nested: true }, company: 'acme' }],
+  ])('%s: the entry is dropped and counted, the good group still counts, nothing throws', async (_why, groups) => {
+    const h = harness()
+    expect(await h.ingest(group(groups))).toEqual(['counted'])
+    const o = await h.observe()
+    expect(o.rejections).toEqual({ group_invalid: 1 })
+    expect(o.flags.find((f) => f.flag === 'company-flag')!.exposure.$feature_flag_called!.units).toBe(1)
+    expect([...h.memory!.keys()].every((k) => k.length < 2_000)).toBe(true)
+  })
+
+  it('an event with 10,000 groups reads at most five (PostHog has at most five group types)', async () => {
+    // A goal event counts for the person and each of its groups: unbounded, each group costs calls.
+    const h = harness({ goalEvents: '["buy"]' })
+    const groups: Record<string, string> = {}
+    for (let i = 0; i < 10_000; i++) groups[`type${i}`] = `g${i}`
+    const before = h.cache.total
+    await h.ingest(customEvent('buy', { distinct_id: 'u1', props: { $groups: groups } }))
+    expect(h.cache.total - before).toBeLessThan(60)
+    expect((await h.observe()).rejections).toEqual({ group_invalid: 1 })
   })
 })
