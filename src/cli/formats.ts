@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync'
 import Table from 'cli-table3'
+import { mdCell, mdCode } from '../coverage/markdown.js'
 import type { Report } from '../coverage/report.js'
 
 export type Format = 'table' | 'markdown' | 'json' | 'csv' | 'html'
@@ -30,10 +31,8 @@ export function formatTable(report: Report): string {
   return `${table.toString()}\n\n${report.readout}`
 }
 
-const mdEscape = (s: string) => s.replace(/\|/g, '\\|')
-
 export function formatMarkdown(report: Report): string {
-  const rows = report.flags.map((f) => `| \`${f.key}\` | ${f.kind} | ${f.verdict} | ${f.score} | ${mdEscape(units(f))} | ${mdEscape(failing(f) || '-')} |`)
+  const rows = report.flags.map((f) => `| ${mdCode(f.key).replace(/\|/g, '\\|')} | ${f.kind} | ${f.verdict} | ${f.score} | ${mdCell(units(f))} | ${mdCell(failing(f) || '-')} |`)
   return `${report.readout}\n## Coverage\n\n| flag | kind | verdict | score | units per variant | checks that fired |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n`
 }
 

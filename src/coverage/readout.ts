@@ -1,3 +1,4 @@
+import { mdCode, mdText } from './markdown.js'
 import type { Report } from './report.js'
 
 // Failures that block a readout, shown first: the assignment itself is broken.
@@ -11,7 +12,7 @@ function inDays(days: number): string {
 // The readout is read in a minute: a few lines per section, the rest is in the table.
 const MAX_ITEMS = 5
 
-const name = (f: Report['flags'][number]) => (f.experiment ? `**${f.experiment.name}** (\`${f.key}\`)` : `\`${f.key}\``)
+const name = (f: Report['flags'][number]) => (f.experiment ? `**${mdText(f.experiment.name)}** (${mdCode(f.key)})` : mdCode(f.key))
 
 /** A short Markdown decision summary: what can be trusted now, what to repair first and why, what was assumed. */
 export function writeReadout(report: Report): string {
@@ -37,7 +38,7 @@ export function writeReadout(report: Report): string {
     for (const f of blocked.slice(0, MAX_ITEMS)) {
       const fails = f.checks.filter((c) => c.status === 'fail')
       const why = BLOCKING_FIRST.map((id) => fails.find((c) => c.id === id)).find(Boolean) ?? fails[0]
-      lines.push(`- ${name(f)}: ${why?.summary ?? 'a blocking check failed.'}`)
+      lines.push(`- ${name(f)}: ${mdText(why?.summary ?? 'a blocking check failed.')}`)
     }
     if (blocked.length > MAX_ITEMS) lines.push(`- and ${blocked.length - MAX_ITEMS} more.`)
   }
@@ -47,7 +48,7 @@ export function writeReadout(report: Report): string {
     lines.push('', '## Needs repair or backfill before a readout')
     for (const f of repair.slice(0, MAX_ITEMS * 2)) {
       const fired = f.checks.filter((c) => c.status === 'fail')
-      lines.push(`- ${name(f)}: ${fired.map((c) => c.id).join(', ')}. ${fired[0]?.summary ?? ''}`)
+      lines.push(`- ${name(f)}: ${fired.map((c) => c.id).join(', ')}. ${mdText(fired[0]?.summary ?? '')}`)
     }
     if (repair.length > MAX_ITEMS * 2) lines.push(`- and ${repair.length - MAX_ITEMS * 2} more.`)
   }
@@ -56,11 +57,11 @@ export function writeReadout(report: Report): string {
   if (report.plan.length === 0) lines.push('Nothing to repair.')
   report.plan.slice(0, MAX_ITEMS).forEach((item, i) => {
     const deadline = item.days_to_deadline !== null ? `, ${inDays(item.days_to_deadline)}` : ''
-    lines.push(`${i + 1}. \`${item.flag}\`: ${item.action} (${item.category}, ${item.effort} effort${deadline}). Why: ${item.reason}`)
+    lines.push(`${i + 1}. ${mdCode(item.flag)}: ${mdText(item.action)} (${item.category}, ${item.effort} effort${deadline}). Why: ${mdText(item.reason)}`)
   })
   if (report.plan.length > MAX_ITEMS) lines.push(`\n${report.plan.length - MAX_ITEMS} more repairs are in the plan.`)
 
-  const assumptions = report.flags.flatMap((f) => f.assumptions.map((a) => `\`${f.key}\`: ${a}`))
+  const assumptions = report.flags.flatMap((f) => f.assumptions.map((a) => `${mdCode(f.key)}: ${mdText(a)}`))
   if (assumptions.length) {
     lines.push('', '## Assumptions')
     for (const a of assumptions.slice(0, MAX_ITEMS * 2)) lines.push(`- ${a}`)

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
-import { formatCsv } from '../../src/cli/formats.js'
+import { formatCsv, formatMarkdown } from '../../src/cli/formats.js'
 import { NOW, flagDef } from '../support/context.js'
 import { flagCalled } from '../support/events.js'
 
@@ -14,5 +14,26 @@ describe('CSV output of hostile event data', () => {
     const cells = (parse(csv, { relax_column_count: true }) as string[][]).flat()
     for (const key of hostile) expect(cells).toContain(`'${key}`)
     expect(cells.some((c) => /^[=+\-@\t\r]/.test(c))).toBe(false)
+  })
+})
+
+describe('Markdown output of hostile event data', () => {
+  it('keeps raw HTML, backticks and line breaks from flag keys and values as text', async () => {
+    const keys = ['<img src=x onerror=alert(1)>', 'a\n| broken | row |', 'tick`<b>x</b>`tock']
+    const events = [
+      ...keys.map((key, i) => flagCalled(key, '<script>alert(1)</script>', { distinct_id: `u${i}`, ts: NOW - 60_000 })),
+      flagCalled('exp-flag', '<script>alert(2)</script>', { distinct_id: 'v', ts: NOW - 60_000 }),
+    ]
+    const { report } = await auditEvents({ flags: [flagDef()], experiments: [], cohorts: [], groupTypes: new Map() }, {}, events, { now: NOW })
+    const md = formatMarkdown(report)
+    // Raw HTML appears nowhere but inside code spans, which CommonMark renders as text.
+    const outsideCode = md.replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, '')
+    expect(outsideCode).not.toMatch(/<script|<img|<b>/i)
+    expect(md).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(md).toContain('`` tick`<b>x</b>`tock ``')
+    // Every table row keeps its six cells: no key opens a new row or cell.
+    const table = md.slice(md.indexOf('| flag | kind |')).trim().split('\n')
+    for (const row of table.filter((l) => !l.startsWith('|---'))) expect(row.split(/(?<!\\)\|/).length - 2, row).toBe(6)
+    expect(table.length).toBe(2 + report.flags.length)
   })
 })
