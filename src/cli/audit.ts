@@ -16,6 +16,7 @@ import { EmbeddedPlugin } from '../host/embedded.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { configuredGoals } from '../plugin/state.js'
 import { ExitError } from './errors.js'
+import { forTerminal } from './terminal.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
 import { readNdjson, type NdjsonLine } from './read-ndjson.js'
@@ -151,7 +152,7 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
   if (opts.now && !Number.isFinite(fixedNow)) throw new ExitError(`--now: "${opts.now}" is not a date`, 2)
   const userConfig = opts.config ? readJsonFile(opts.config) : {}
   if (typeof userConfig !== 'object' || userConfig === null || Array.isArray(userConfig)) throw new ExitError(`${opts.config}: expected a JSON object of plugin settings`, 2)
-  const warn = (message: string) => process.stderr.write(`${message}\n`)
+  const warn = (message: string) => process.stderr.write(`${forTerminal(message)}\n`)
   let report: Report
   if (opts.events || opts.flags) {
     if (!opts.events || !opts.flags) throw new ExitError('an offline audit needs both --events and --flags (and, for experiments, --experiments)', 2)
@@ -167,7 +168,8 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
 
   const text = formatReport(report, opts.format)
   if (opts.out) writeFileSync(opts.out, text)
-  else process.stdout.write(text)
+  // The table is for terminals; any other format is data, kept as it is unless it goes to one.
+  else process.stdout.write(opts.format === 'table' || process.stdout.isTTY ? forTerminal(text) : text)
 
   const failing = opts.failOn === 'blocked' ? ['blocked'] : opts.failOn === 'needs_backfill' ? ['blocked', 'needs_backfill'] : []
   const hits = report.flags.filter((f) => failing.includes(f.verdict))

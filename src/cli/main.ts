@@ -8,6 +8,7 @@ import { FORMATS } from './formats.js'
 import { runSimulate } from './simulate.js'
 import { SCENARIOS } from '../sim/scenarios.js'
 import { ExitError } from './errors.js'
+import { forTerminal } from './terminal.js'
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
     await buildProgram().parseAsync(argv)
   } catch (e) {
     if (e instanceof ExitError || e instanceof SettingsError) {
-      process.stderr.write(`experiment-coverage: ${e.message}\n`)
+      process.stderr.write(`experiment-coverage: ${forTerminal(e.message)}\n`)
       process.exitCode = e instanceof ExitError ? e.code : 2
       return
     }

@@ -1,3 +1,4 @@
+import { forTerminal } from './terminal.js'
 /** A one-line progress display on stderr, only when stderr is a terminal (CI logs stay clean). */
 export class Progress {
   private last = 0
@@ -16,6 +17,6 @@ export class Progress {
 
   done(message: string): void {
     if (this.tty) process.stderr.write('\r\x1b[2K')
-    process.stderr.write(`${message}\n`)
+    process.stderr.write(`${forTerminal(message)}\n`)
   }
 }

@@ -62,6 +62,8 @@ const queryResponse = z.looseObject({
 })
 export type QueryResult = { columns: string[]; rows: unknown[][] }
 
+// PostHog's error details are a sentence; past this a message is no longer read.
+const MAX_DETAIL = 300
 // The largest page PostHog's list endpoints serve; fewer round trips for big projects.
 const PAGE_LIMIT = 100
 // PostHog returns at most 50,000 rows for a HogQL query with an explicit LIMIT.
@@ -167,7 +169,10 @@ export class PostHogClient {
       let detail: string | null = null
       try {
         const body = (await e.response.clone().json()) as { detail?: unknown; code?: unknown }
-        detail = typeof body.detail === 'string' ? body.detail : typeof body.code === 'string' ? body.code : null
+        const words = typeof body.detail === 'string' ? body.detail : typeof body.code === 'string' ? body.code : null
+        // The server's own words, on one line and cut: a hostile answer must not fill the screen.
+        const line = words?.replace(/\s+/g, ' ').trim() ?? null
+        detail = line === null ? null : line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}... (${line.length - MAX_DETAIL} more characters)` : line
       } catch {
         detail = null
       }

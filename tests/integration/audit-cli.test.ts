@@ -125,3 +125,22 @@ describe('experiment-coverage audit', () => {
     for (const option of ['--events', '--flags', '--experiments', '--cohorts', '--format', '--out', '--fail-on']) expect(stdout).toContain(option)
   })
 })
+
+describe('what the CLI prints to a terminal', () => {
+  it('carries no raw control character from event data: flag keys, values, the echoed bad lines', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ec-esc-'))
+    const esc = '\u001b]0;owned\u0007\u001b[2J\u202e'
+    const ts = new Date(END - 3_600_000).toISOString()
+    const lines = [
+      JSON.stringify({ uuid: 'a', event: '$feature_flag_called', distinct_id: 'u1', timestamp: ts, properties: { $feature_flag: `flag${esc}`, $feature_flag_response: `v${esc}` } }),
+      `{"broken ${esc}`,
+      ...Array.from({ length: 12 }, (_, i) => JSON.stringify({ uuid: `b${i}`, event: '$pageview', distinct_id: `u${i}`, timestamp: ts, properties: {} })),
+    ]
+    writeFileSync(join(d, 'events.ndjson'), lines.join('\n'))
+    writeFileSync(join(d, 'flags.json'), '[]')
+    const { code, stdout, stderr } = await cli('audit', '--events', join(d, 'events.ndjson'), '--flags', join(d, 'flags.json'), '--now', new Date(END).toISOString())
+    expect(code).toBe(0)
+    expect(stdout).toContain('flag\\x1b]0;owned\\x07') // shown as its escape
+    expect(stdout + stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
+  })
+})
