@@ -97,8 +97,7 @@ export async function auditEvents(
   const started = performance.now()
   for await (const value of events) {
     if (fixedNow === null) {
-      const v = value as { timestamp?: unknown; event?: { timestamp?: unknown } } | null
-      const ts = Date.parse(String(v?.timestamp ?? v?.event?.timestamp ?? ''))
+      const ts = eventTime(value)
       if (Number.isFinite(ts) && ts > clock && ts <= ceiling) clock = ts
     }
     await plugin.onEvent(value)
@@ -110,6 +109,19 @@ export async function auditEvents(
   await plugin.teardown()
   const report = buildReport({ definitions: defs, observations, settings, nowMs: clock })
   return { report, events: n, seconds: (performance.now() - started) / 1000 }
+}
+
+/**
+ * An event's time as the reader would read it (an ISO string or epoch ms), or NaN: the clock never
+ * `String()`s what a line carries (a 10,000-deep array would overflow the stack).
+ */
+function eventTime(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return NaN
+  const outer = (value as { timestamp?: unknown }).timestamp
+  const inner = (value as { event?: unknown }).event
+  const t = outer ?? (typeof inner === 'object' && inner !== null ? (inner as { timestamp?: unknown }).timestamp : undefined)
+  if (typeof t === 'number') return t
+  return typeof t === 'string' && t.length <= 64 ? Date.parse(t) : NaN
 }
 
 async function* values(lines: AsyncIterable<NdjsonLine>): AsyncGenerator<unknown> {

@@ -144,3 +144,20 @@ describe('what the CLI prints to a terminal', () => {
     expect(stdout + stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
   })
 })
+
+describe('event lines built to crash the audit', () => {
+  it('a timestamp that is a 10,000-deep array is a rejected event, not a stack trace', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ec-deep-'))
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`
+    const ts = new Date(END - 3_600_000).toISOString()
+    const good = (i: number) => JSON.stringify({ uuid: `g${i}`, event: '$feature_flag_called', distinct_id: `u${i}`, timestamp: ts, properties: { $feature_flag: 'f', $feature_flag_response: true } })
+    writeFileSync(join(d, 'events.ndjson'), [good(1), `{"uuid":"x","event":"$pageview","distinct_id":"u","timestamp":${deep},"properties":{}}`, good(2)].join('\n'))
+    writeFileSync(join(d, 'flags.json'), '[]')
+    const { code, stdout, stderr } = await cli('audit', '--events', join(d, 'events.ndjson'), '--flags', join(d, 'flags.json'), '--now', new Date(END).toISOString(), '--format', 'json')
+    expect(stderr).not.toMatch(/RangeError|Maximum call stack|at .*\.js:\d+/)
+    expect(code).toBe(0)
+    const report = JSON.parse(stdout) as { events: { rejected: Record<string, number> }; flags: { key: string; variants: { units: number }[] }[] }
+    expect(report.events.rejected).toMatchObject({ timestamp_invalid: 1 })
+    expect(report.flags.find((f) => f.key === 'f')!.variants.reduce((n, v) => n + v.units, 0)).toBe(2)
+  })
+})
