@@ -32,6 +32,8 @@ export interface AuditOptions {
   readonly format: Format
   readonly out?: string
   readonly failOn?: 'blocked' | 'needs_backfill'
+  /** longest event line read, in characters (MAX_LINE_CHARS by default); longer ones are skipped */
+  readonly maxLine?: number
 }
 
 const DAY_MS = 86_400_000
@@ -170,7 +172,10 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
     if (!opts.events || !opts.flags) throw new ExitError('an offline audit needs both --events and --flags (and, for experiments, --experiments)', 2)
     const defs = loadDefinitions({ ...opts, flags: opts.flags })
     const progress = new Progress(`audit: reading ${opts.events}`)
-    const lines = readNdjson(opts.events, (read, size) => progress.tick(read, size), (lineNo, reason) => warn(`${opts.events}:${lineNo}: skipped, ${reason}`))
+    const lines = readNdjson(opts.events, (read, size) => progress.tick(read, size), (lineNo, reason) => warn(`${opts.events}:${lineNo}: skipped, ${reason}`), {
+      maxLineChars: opts.maxLine,
+      onEmpty: () => warn(`${opts.events}: the file has no line at all; the report has no observations`),
+    })
     const run = await auditEvents(defs, userConfig as Record<string, unknown>, values(lines), { now: fixedNow })
     progress.done(`audit: ${run.events.toLocaleString('en-US')} events through the plugin in ${run.seconds.toFixed(1)} s; ${defs.flags.length} flags, ${defs.experiments.length} experiments`)
     report = run.report

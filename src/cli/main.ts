@@ -8,6 +8,7 @@ import { FORMATS } from './formats.js'
 import { runSimulate } from './simulate.js'
 import { SCENARIOS } from '../sim/scenarios.js'
 import { ExitError } from './errors.js'
+import { MAX_LINE_CHARS } from './read-ndjson.js'
 import { forTerminal } from './terminal.js'
 
 function positiveInt(name: string) {
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
     .option('--group-types <file>', 'group types as GET /api/projects/:id/groups_types/ returns them')
     .option('--config <file>', 'plugin settings as JSON (thresholds, goal and guardrail events)')
     .option('--now <date>', 'judge as of this moment (default: the latest event)')
+    .option('--max-line <chars>', 'longest event line read, in characters; longer lines are skipped with their line number', positiveInt('--max-line'), MAX_LINE_CHARS)
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
     .option('--out <file>', 'write the output to a file instead of stdout')
     .addOption(new Option('--fail-on <verdict>', 'exit 1 when any flag has this verdict (or worse)').choices(['blocked', 'needs_backfill']))

@@ -161,3 +161,43 @@ describe('event lines built to crash the audit', () => {
     expect(report.flags.find((f) => f.key === 'f')!.variants.reduce((n, v) => n + v.units, 0)).toBe(2)
   })
 })
+
+describe('event files that hold no event', () => {
+  const audit = async (name: string, content: string | Buffer, ...extra: string[]) => {
+    const d = mkdtempSync(join(tmpdir(), 'ec-none-'))
+    writeFileSync(join(d, name), content)
+    writeFileSync(join(d, 'flags.json'), '[]')
+    return cli('audit', '--events', join(d, name), '--flags', join(d, 'flags.json'), '--now', new Date(END).toISOString(), '--format', 'json', ...extra)
+  }
+  const event = (i: number) => JSON.stringify({ uuid: `e${i}`, event: '$feature_flag_called', distinct_id: `u${i}`, timestamp: new Date(END - 3_600_000).toISOString(), properties: { $feature_flag: 'f', $feature_flag_response: true } })
+
+  it.each([
+    ['a few lines of garbage', 'hello\nworld\n{nope\n', /no event in 3 lines; no line is JSON: it is not NDJSON/],
+    ['JSON lines that are not events', '1\n"two"\n[3]\n', /no event in 3 lines; its lines are JSON, but none is an event object/],
+    ['UTF-16 with its byte order mark', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${event(1)}\n`, 'utf16le')]), /is UTF-16 \(its byte order mark is FF FE\); save it as UTF-8/],
+  ])('%s stops the audit (exit 2) and names the likely cause', async (_why, content, message) => {
+    const { code, stderr } = await audit('events.ndjson', content)
+    expect(code).toBe(2)
+    expect(stderr).toMatch(message)
+  })
+
+  it('an empty file is a warning, not an error', async () => {
+    const { code, stderr } = await audit('events.ndjson', '')
+    expect(code).toBe(0)
+    expect(stderr).toMatch(/has no line at all/)
+  })
+
+  it('reads a UTF-8 byte order mark as nothing', async () => {
+    const { code, stdout } = await audit('events.ndjson', `\uFEFF${event(1)}\n${event(2)}\n`)
+    expect(code).toBe(0)
+    expect((JSON.parse(stdout) as { flags: { key: string; variants: { units: number }[] }[] }).flags[0]!.variants.reduce((n, v) => n + v.units, 0)).toBe(2)
+  })
+
+  it('skips a line past --max-line with its number, and counts the lines after it', async () => {
+    const long = `{"event":"$pageview","properties":{"x":"${'a'.repeat(200_000)}"}}`
+    const { code, stdout, stderr } = await audit('events.ndjson', [event(1), long, event(3)].join('\n'), '--max-line', '100000')
+    expect(code).toBe(0)
+    expect(stderr).toMatch(/events\.ndjson:2: skipped, longer than 100,000 characters/)
+    expect((JSON.parse(stdout) as { flags: { variants: { units: number }[] }[] }).flags[0]!.variants.reduce((n, v) => n + v.units, 0)).toBe(2)
+  })
+})
