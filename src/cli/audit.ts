@@ -59,7 +59,7 @@ export function readJsonFile(file: string): unknown {
 function loadDefinitions(opts: AuditOptions & { flags: string }): Definitions {
   try {
     return {
-      flags: parseFlags(opts.flags, readJsonFile(opts.flags)),
+      flags: parseFlags(opts.flags, readJsonFile(opts.flags), (m) => process.stderr.write(`${forTerminal(m)}\n`)),
       experiments: opts.experiments ? parseExperiments(opts.experiments, readJsonFile(opts.experiments)) : [],
       cohorts: opts.cohorts ? parseCohorts(opts.cohorts, readJsonFile(opts.cohorts)) : [],
       groupTypes: opts.groupTypes ? parseGroupTypes(opts.groupTypes, readJsonFile(opts.groupTypes)) : new Map(),

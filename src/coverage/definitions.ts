@@ -13,9 +13,11 @@ const propertyFilter = z.looseObject({
   operator: z.string().nullish(),
 })
 
+// PostHog keeps rollouts between 0 and 100 and makes a flag's variants add up to 100.
+const percentage = z.number().min(0, 'a rollout percentage cannot be negative').max(100, 'a rollout percentage cannot be over 100')
 const releaseGroup = z.looseObject({
   properties: z.array(propertyFilter).nullish().transform((v) => v ?? []),
-  rollout_percentage: z.number().nullish(),
+  rollout_percentage: percentage.nullish(),
   variant: z.string().nullish(),
 })
 
@@ -33,7 +35,11 @@ const flagSchema = z.looseObject({
     groups: z.array(releaseGroup).nullish().transform((v) => v ?? []),
     multivariate: z
       .looseObject({
-        variants: z.array(z.looseObject({ key: z.string(), name: z.string().nullish(), rollout_percentage: z.number() })),
+        variants: z
+          .array(z.looseObject({ key: z.string(), name: z.string().nullish(), rollout_percentage: percentage }))
+          .refine((vs) => vs.length === 0 || Math.abs(vs.reduce((n, v) => n + v.rollout_percentage, 0) - 100) < 0.01, {
+            message: 'the variants\' rollout percentages must add up to 100',
+          }),
       })
       .nullish(),
     aggregation_group_type_index: z.number().nullish(),
@@ -156,8 +162,25 @@ function parseList<T>(source: string, value: unknown, schema: z.ZodType<T>, what
   return out
 }
 
-export function parseFlags(source: string, value: unknown): FlagDefinition[] {
-  return parseList(source, value, flagSchema, 'flag')
+/**
+ * The flags, one per key, as PostHog resolves them: a deleted flag never shadows a live one with
+ * the same key (PostHog keeps deleted flags, and a new flag may reuse the key); between two of the
+ * same kind the newer (higher id) stays. What is dropped is said through `onDropped`.
+ */
+export function parseFlags(source: string, value: unknown, onDropped?: (message: string) => void): FlagDefinition[] {
+  const byKey = new Map<string, FlagDefinition>()
+  for (const flag of parseList(source, value, flagSchema, 'flag')) {
+    const kept = byKey.get(flag.key)
+    if (!kept) {
+      byKey.set(flag.key, flag)
+      continue
+    }
+    const better = kept.deleted !== flag.deleted ? (kept.deleted ? flag : kept) : flag.id > kept.id ? flag : kept
+    const dropped = better === flag ? kept : flag
+    byKey.set(flag.key, better)
+    onDropped?.(`${source}: two flags have the key "${flag.key}"; kept id ${better.id}${better.deleted ? ' (deleted)' : ''}, dropped id ${dropped.id}${dropped.deleted ? ' (deleted)' : ''}`)
+  }
+  return [...byKey.values()]
 }
 export function parseExperiments(source: string, value: unknown): ExperimentDefinition[] {
   return parseList(source, value, experimentSchema, 'experiment')
