@@ -64,6 +64,9 @@ export type QueryResult = { columns: string[]; rows: unknown[][] }
 
 // PostHog's error details are a sentence; past this a message is no longer read.
 const MAX_DETAIL = 300
+// The largest answer read: a HogQL result of 50,000 rows of a few columns is a few MB, a page of
+// 100 flags well under one. A larger body is not PostHog's, and reading it would only cost memory.
+export const MAX_BODY_BYTES = 64 * 1024 * 1024
 // The largest page PostHog's list endpoints serve; fewer round trips for big projects.
 const PAGE_LIMIT = 100
 // PostHog returns at most 50,000 rows for a HogQL query with an explicit LIMIT.
@@ -136,19 +139,70 @@ export class PostHogClient {
   /** One request through the rate limit, with PostHog's errors turned into messages that say what to do. */
   private async send<T>(method: 'get' | 'post', url: string, json?: unknown, timeout?: number): Promise<T> {
     const path = this.checkedUrl(url, 'request').pathname
+    const timers = this.options.timers ?? true
+    const timeoutMs = timeout ?? this.options.timeoutMs ?? 30_000
     return (await this.requests.add(async () => {
+      let response: Response
+      const started = Date.now()
       try {
-        const response = await this.http(url, {
+        response = await this.http(url, {
           method,
           json,
-          ...((this.options.timers ?? true) ? { timeout } : {}),
+          // Only an explicit timeout overrides the client's: `timeout: undefined` would be ky's 10 s.
+          ...(timers && timeout !== undefined ? { timeout } : {}),
           hooks: { beforeRequest: [(request) => void this.started.set(request, Date.now())] },
         })
-        return (await response.json()) as T
       } catch (e) {
-        throw await this.explain(e, path, timeout ?? this.options.timeoutMs ?? 30_000)
+        throw await this.explain(e, path, timeoutMs)
+      }
+      // The body too must arrive within the time: a server may send its headers and then trickle.
+      const text = await this.readBody(response, path, timers ? Math.max(1, timeoutMs - (Date.now() - started)) : null, timeoutMs)
+      try {
+        return JSON.parse(text) as T
+      } catch {
+        const type = response.headers.get('content-type') ?? 'no content type'
+        throw new PostHogApiError(`${this.options.host} answered ${path} (${response.status}, ${type}) with something that is not JSON: is POSTHOG_HOST PostHog's address?`, response.status, path)
       }
     })) as T
+  }
+
+  /** Reads a body of at most MAX_BODY_BYTES, within `remainingMs` when timers exist. */
+  private async readBody(response: Response, path: string, remainingMs: number | null, timeoutMs: number): Promise<string> {
+    const reader = response.body?.getReader()
+    if (!reader) return ''
+    const chunks: Uint8Array[] = []
+    let bytes = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline =
+      remainingMs === null
+        ? null
+        : new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new PostHogApiError(`PostHog did not finish sending ${path} within ${timeoutMs / 1000} s.`, null, path)), remainingMs)
+          })
+    try {
+      for (;;) {
+        const next = reader.read()
+        const { done, value } = deadline ? await Promise.race([next, deadline]) : await next
+        if (done) break
+        bytes += value.byteLength
+        if (bytes > MAX_BODY_BYTES) throw new PostHogApiError(`PostHog's answer to ${path} is over ${MAX_BODY_BYTES / 1024 / 1024} MiB; it was not read further.`, response.status, path)
+        chunks.push(value)
+      }
+    } catch (e) {
+      void reader.cancel().catch(() => {})
+      if (e instanceof PostHogApiError) throw e
+      throw new PostHogApiError(`Reading PostHog's answer to ${path} failed: ${(e as Error).message}`, response.status, path)
+    } finally {
+      if (timer) clearTimeout(timer)
+    }
+    const all = new Uint8Array(bytes)
+    let at = 0
+    for (const c of chunks) {
+      all.set(c, at)
+      at += c.byteLength
+    }
+    // Response decodes UTF-8 wherever fetch exists; plugin-server's VM has no TextDecoder.
+    return new Response(all).text()
   }
 
   private async explain(e: unknown, path: string, timeoutMs: number): Promise<PostHogApiError> {

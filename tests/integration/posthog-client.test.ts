@@ -149,3 +149,51 @@ describe('the personal API key stays with the configured PostHog', () => {
     expect(elsewhere).toEqual([])
   })
 })
+
+describe('answers that reach the client but are not what PostHog sends', () => {
+  it('times out a body that trickles after its headers, within the configured time', async () => {
+    server.use(
+      http.get(`${base}/groups_types/`, () => {
+        const stream = new ReadableStream({
+          async start(controller) {
+            controller.enqueue(new TextEncoder().encode('['))
+            await delay(3_000)
+            controller.enqueue(new TextEncoder().encode(']'))
+            controller.close()
+          },
+        })
+        return new HttpResponse(stream, { headers: { 'Content-Type': 'application/json' } })
+      }),
+    )
+    await expect(client({ timeoutMs: 400, retries: 0 }).listGroupTypes()).rejects.toThrow(/did not finish sending .*groups_types\/ within 0.4 s/)
+  })
+
+  it('stops reading an answer past its size cap instead of holding it all', async () => {
+    const mib = new Uint8Array(1024 * 1024).fill(0x20)
+    let sent = 0
+    server.use(
+      http.get(`${base}/groups_types/`, () => {
+        const stream = new ReadableStream({
+          pull(controller) {
+            if (sent++ >= 200) controller.close()
+            else controller.enqueue(mib)
+          },
+        })
+        return new HttpResponse(stream, { headers: { 'Content-Type': 'application/json' } })
+      }),
+    )
+    await expect(client({ retries: 0 }).listGroupTypes()).rejects.toThrow(/answer to .*groups_types\/ is over 64 MiB; it was not read further/)
+    expect(sent).toBeLessThan(100) // the rest of the 200 MiB was never pulled
+  })
+
+  it('keeps the configured timeout for GETs (not the HTTP library\'s own 10 s)', async () => {
+    server.use(http.get(`${base}/groups_types/`, async () => (await delay(1_500), HttpResponse.json([]))))
+    expect(await client({ timeoutMs: 5_000, retries: 0 }).listGroupTypes()).toEqual([])
+    await expect(client({ timeoutMs: 300, retries: 0 }).listGroupTypes()).rejects.toThrow(/within 0.3 s/)
+  })
+
+  it('says an answer that is not JSON is not JSON, not that the host was unreachable', async () => {
+    server.use(http.get(`${base}/groups_types/`, () => new HttpResponse('<html>login</html>', { headers: { 'Content-Type': 'text/html' } })))
+    await expect(client({ retries: 0 }).listGroupTypes()).rejects.toThrow(/answered .*groups_types\/ \(200, text\/html\) with something that is not JSON/)
+  })
+})
