@@ -168,6 +168,12 @@ export class PostHogClient {
 
   /** Reads a body of at most MAX_BODY_BYTES, within `remainingMs` when timers exist. */
   private async readBody(response: Response, path: string, remainingMs: number | null, timeoutMs: number): Promise<string> {
+    if (remainingMs === null) {
+      // plugin-server's VM: node-fetch's body is a Node stream and there are no timers; its length
+      // header is the cap there.
+      if (Number(response.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw new PostHogApiError(`PostHog's answer to ${path} is over ${MAX_BODY_BYTES / 1024 / 1024} MiB; it was not read.`, response.status, path)
+      return response.text()
+    }
     const reader = response.body?.getReader()
     if (!reader) return ''
     const chunks: Uint8Array[] = []

@@ -29,9 +29,12 @@ function create(defaults: Options) {
   return async (url: string, options: Options = {}): Promise<Response> => {
     const headers: Record<string, string> = { ...defaults.headers }
     if (options.json !== undefined) headers['Content-Type'] = 'application/json'
-    const request = new Request(url, { method: (options.method ?? 'get').toUpperCase(), headers, redirect: defaults.redirect, body: options.json === undefined ? undefined : JSON.stringify(options.json) })
+    // plugin-server's VM offers `fetch` (node-fetch) and `URL`, not Request: the hooks get what they read.
+    const method = (options.method ?? 'get').toUpperCase()
+    const request = { url, method } as unknown as Request
     for (const hook of options.hooks?.beforeRequest ?? []) hook(request)
-    const response = await (defaults.fetch ?? fetch)(request)
+    const body = options.json === undefined ? undefined : JSON.stringify(options.json)
+    const response = await (defaults.fetch ?? fetch)(url, { method, headers, body, redirect: defaults.redirect })
     for (const hook of defaults.hooks?.afterResponse ?? []) hook(request, options, response)
     if (!response.ok) throw new HTTPError(response)
     return response

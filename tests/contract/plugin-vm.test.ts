@@ -144,11 +144,13 @@ describe('dist/plugin.js with PostHog credentials, in the VM', () => {
   afterAll(() => server.close())
 
   it("reads the project's definitions through the API and counts, live, what the offline audit counts: the same report", async () => {
-    // plugin-server's VM offered fetch; the clock is the VM's own Date, moved with the events as a
-    // live stream would move it (the watermark is set at setup, before the first event).
+    // plugin-server's VM (plugin-server/src/worker/vm/vm.ts) offered `fetch` and `URL`, nothing more
+    // of the web platform; the clock is the VM's own Date, moved with the events as a live stream
+    // would move it (the watermark is set at setup, before the first event).
     const clock = { now: END - 12 * DAY }
-    const { plugin, context, logs } = loadInPluginVm({ fetch, Request, Response, Headers, URL, URLSearchParams, __clock: clock })
+    const { plugin, context, logs } = loadInPluginVm({ fetch, URL, __clock: clock })
     vm.runInContext('Date.now = () => __clock.now', context)
+    expect(vm.runInContext('[typeof Request, typeof Response, typeof performance, typeof TextDecoder, typeof AbortController].join()', context)).toBe('undefined,undefined,undefined,undefined,undefined')
     const store = storage()
     const config = { posthogHost: HOST, posthogProjectId: PROJECT, posthogPersonalApiKey: KEY }
     const meta = { config, cache: new MemoryCache(() => clock.now), storage: store, global: {}, attachments: {} }
