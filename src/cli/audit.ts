@@ -139,7 +139,13 @@ async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs: number
     throw new ExitError('give --events and --flags for an offline audit, or set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST, default https://us.posthog.com) for an online one', 2)
   }
   const requests: RequestInfo[] = []
-  const client = new PostHogClient({ host, projectId, personalApiKey: key, onRequest: (r) => requests.push(r) })
+  const client = new PostHogClient({
+    host,
+    projectId,
+    personalApiKey: key,
+    onRequest: (r) => requests.push(r),
+    onWait: (w) => say(`audit: PostHog asks to wait ${w.seconds} s before retrying ${w.path} (${w.status}); waiting`),
+  })
   const progress = new Progress('audit: HogQL queries done')
   const t0 = performance.now()
   try {

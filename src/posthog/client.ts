@@ -30,6 +30,8 @@ export interface PostHogClientOptions {
   readonly timers?: boolean
   /** called after each HTTP exchange (including retried ones): the online audit prints a summary */
   readonly onRequest?: (info: RequestInfo) => void
+  /** PostHog asked to wait before a retry (Retry-After, within MAX_RETRY_AFTER_MS): how long, and why. */
+  readonly onWait?: (info: { path: string; status: number; seconds: number }) => void
 }
 
 export interface RequestInfo {
@@ -64,6 +66,30 @@ export type QueryResult = { columns: string[]; rows: unknown[][] }
 
 // PostHog's error details are a sentence; past this a message is no longer read.
 const MAX_DETAIL = 300
+// PostHog's own webhook retries honour Retry-After up to 5 minutes; an audit waits up to two and
+// says so. A longer wait (hours, days) is refused with the reason rather than hanging silently.
+export const MAX_RETRY_AFTER_MS = 120_000
+
+/** Raised from the response hook: ky rethrows its TimeoutError subclasses at once, without retrying. */
+class RetryAfterTooLong extends TimeoutError {
+  constructor(
+    request: Request,
+    readonly waitMs: number,
+    readonly status: number,
+  ) {
+    super(request)
+  }
+}
+
+/** Retry-After as seconds or an HTTP date, in ms; null when absent or unreadable. */
+function retryAfterMs(value: string | null): number | null {
+  if (!value) return null
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const at = Date.parse(value)
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null
+}
+
 // The largest answer read: a HogQL result of 50,000 rows of a few columns is a few MB, a page of
 // 100 flags well under one. A larger body is not PostHog's, and reading it would only cost memory.
 export const MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -99,13 +125,18 @@ export class PostHogClient {
         methods: ['get', 'post'],
         statusCodes: [408, 429, 500, 502, 503, 504],
         afterStatusCodes: [413, 429, 503],
-        maxRetryAfter: 120_000,
+        maxRetryAfter: MAX_RETRY_AFTER_MS,
         backoffLimit: 30_000,
       },
       hooks: {
         afterResponse: [
           (request, _options, response) => {
             this.report(request, response.status)
+            if (response.status !== 429 && response.status !== 503) return
+            const wait = retryAfterMs(response.headers.get('retry-after'))
+            if (wait === null) return
+            if (wait > MAX_RETRY_AFTER_MS) throw new RetryAfterTooLong(request, wait, response.status)
+            if (timers) this.options.onWait?.({ path: new URL(request.url).pathname, status: response.status, seconds: Math.ceil(wait / 1000) })
           },
         ],
       },
@@ -213,6 +244,10 @@ export class PostHogClient {
 
   private async explain(e: unknown, path: string, timeoutMs: number): Promise<PostHogApiError> {
     const host = this.options.host
+    if (e instanceof RetryAfterTooLong) {
+      const wait = e.waitMs >= 7_200_000 ? `${(e.waitMs / 3_600_000).toFixed(1)} hours` : `${Math.ceil(e.waitMs / 1000)} s`
+      return new PostHogApiError(`PostHog asked to wait ${wait} before retrying ${path} (${e.status}, Retry-After); that is more than the ${MAX_RETRY_AFTER_MS / 1000} s an audit waits. Try again later: the project's rate limit or quota is used up.`, e.status, path)
+    }
     if (e instanceof TimeoutError) return new PostHogApiError(`PostHog did not answer ${path} within ${timeoutMs / 1000} s.`, null, path)
     if (e instanceof HTTPError) {
       const status = e.response.status

@@ -197,3 +197,20 @@ describe('answers that reach the client but are not what PostHog sends', () => {
     await expect(client({ retries: 0 }).listGroupTypes()).rejects.toThrow(/answered .*groups_types\/ \(200, text\/html\) with something that is not JSON/)
   })
 })
+
+describe('Retry-After', () => {
+  it('a wait of days fails at once with the reason, instead of hanging', async () => {
+    let calls = 0
+    server.use(http.get(`${base}/groups_types/`, () => (calls++, HttpResponse.json({ detail: 'Request was throttled.' }, { status: 429, headers: { 'Retry-After': String(3 * 86_400) } }))))
+    await expect(client().listGroupTypes()).rejects.toThrow(/PostHog asked to wait 72\.0 hours before retrying .*groups_types\/ \(429, Retry-After\); that is more than the 120 s an audit waits/)
+    expect(calls).toBe(1)
+  })
+  it('a short wait is said, then waited', async () => {
+    let calls = 0
+    const waits: { seconds: number; status: number }[] = []
+    server.use(http.get(`${base}/groups_types/`, () => (++calls === 1 ? HttpResponse.json({ detail: 'busy' }, { status: 503, headers: { 'Retry-After': '1' } }) : HttpResponse.json([]))))
+    expect(await client({ onWait: (w) => waits.push(w) }).listGroupTypes()).toEqual([])
+    expect(waits).toEqual([{ path: `/api/projects/${PROJECT}/groups_types/`, status: 503, seconds: 1 }])
+    expect(calls).toBe(2)
+  })
+})
