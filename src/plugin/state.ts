@@ -160,7 +160,7 @@ export async function refreshDefinitions(state: PluginState, storage: Storage, o
   let stored = (await storage.get(DEFINITIONS_STORAGE_KEY, null)) as StoredDefinitions | null
   if (opts.fetch && (!stored || nowMs - stored.fetchedAt >= DEFINITIONS_REFRESH_MS)) {
     try {
-      const defs = await fetchDefinitions(clientOf(state))
+      const defs = await fetchDefinitions(clientOf(state), (m) => state.log('warn', `experiment-coverage: ${m}`))
       stored = { fetchedAt: nowMs, flags: defs.flags, experiments: defs.experiments, cohorts: defs.cohorts, groupTypes: [...defs.groupTypes] }
       await storage.set(DEFINITIONS_STORAGE_KEY, stored)
     } catch (e) {

@@ -24,7 +24,7 @@ export async function auditOnline(
   opts: { nowMs: number; onStage?: (message: string) => void; onQuery?: (run: BackfillRun, done: number, total: number) => void },
 ): Promise<OnlineAuditResult> {
   opts.onStage?.('fetching flags, experiments, cohorts and group types')
-  const definitions = await fetchDefinitions(client)
+  const definitions = await fetchDefinitions(client, opts.onStage)
   const { config, counted } = auditConfig(userConfig, definitions)
   const settings = parseSettings(config, { countedEvents: counted })
   const window = backfillWindow(opts.nowMs, settings, null, experimentRuns(definitions))
