@@ -61,7 +61,11 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** A self-contained page: the readout, then each flag with its badge and checks. */
 export function formatHtml(report: Report): string {
   const badge = (v: string) => `<span class="badge ${v}">${v.replace('_', ' ')}</span>`
-  const readout = esc(report.readout)
+  // The readout is Markdown whose text is already entity-escaped (mdText): escape the rest only.
+  const readout = report.readout
+    .replace(/&(?!(?:amp|lt|gt|quot|#\d+);)/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
     .split('\n')
     .map((l) => (l.startsWith('# ') ? `<h1>${l.slice(2)}</h1>` : l.startsWith('## ') ? `<h2>${l.slice(3)}</h2>` : l ? `<p>${l}</p>` : ''))
     .join('\n')

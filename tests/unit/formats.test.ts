@@ -1,8 +1,8 @@
 import { parse } from 'csv-parse/sync'
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
-import { formatCsv, formatMarkdown } from '../../src/cli/formats.js'
-import { NOW, flagDef } from '../support/context.js'
+import { formatCsv, formatHtml, formatMarkdown } from '../../src/cli/formats.js'
+import { NOW, experimentDef, flagDef } from '../support/context.js'
 import { flagCalled } from '../support/events.js'
 
 describe('CSV output of hostile event data', () => {
@@ -35,5 +35,16 @@ describe('Markdown output of hostile event data', () => {
     const table = md.slice(md.indexOf('| flag | kind |')).trim().split('\n')
     for (const row of table.filter((l) => !l.startsWith('|---'))) expect(row.split(/(?<!\\)\|/).length - 2, row).toBe(6)
     expect(table.length).toBe(2 + report.flags.length)
+  })
+})
+
+describe('HTML output', () => {
+  it('shows an experiment name with & once escaped, and hostile values as text', async () => {
+    const events = [flagCalled('exp-flag', '<script>alert(1)</script>', { distinct_id: 'u', ts: NOW - 60_000 })]
+    const { report } = await auditEvents({ flags: [flagDef()], experiments: [experimentDef({ name: 'Search & filter' })], cohorts: [], groupTypes: new Map() }, {}, events, { now: NOW })
+    const html = formatHtml(report)
+    expect(html).not.toMatch(/<script>alert/)
+    expect(html).not.toContain('&amp;amp;')
+    expect(html).toContain('Search &amp; filter')
   })
 })
