@@ -28,7 +28,9 @@ export function formatTable(report: Report): string {
     wordWrap: true,
   })
   for (const f of report.flags) table.push([f.key, f.kind, f.verdict, f.score, units(f), failing(f) || '-'])
-  return `${table.toString()}\n\n${report.readout}`
+  // A terminal is no HTML renderer: the readout's entities read as the characters they stand for.
+  const readout = report.readout.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+  return `${table.toString()}\n\n${readout}`
 }
 
 export function formatMarkdown(report: Report): string {

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
-import { formatCsv, formatHtml, formatMarkdown } from '../../src/cli/formats.js'
+import { formatCsv, formatHtml, formatMarkdown, formatTable } from '../../src/cli/formats.js'
 import { NOW, experimentDef, flagDef } from '../support/context.js'
 import { flagCalled } from '../support/events.js'
 
@@ -46,5 +46,17 @@ describe('HTML output', () => {
     expect(html).not.toMatch(/<script>alert/)
     expect(html).not.toContain('&amp;amp;')
     expect(html).toContain('Search &amp; filter')
+  })
+})
+
+describe('the terminal table', () => {
+  it('shows an & in an experiment name as itself, not as an entity', async () => {
+    const { report } = await auditEvents({ flags: [flagDef()], experiments: [experimentDef({ name: 'Search & filter' })], cohorts: [], groupTypes: new Map() }, {}, [flagCalled('exp-flag', 'test', { distinct_id: 'u', ts: NOW - 60_000 })], { now: NOW })
+    // The readout's Markdown carries entities (mdText); the terminal shows the characters.
+    report.readout = `- **${'Search &amp; filter'}** (\`exp-flag\`): value &lt;b&gt; seen.\n`
+    const text = formatTable(report)
+    expect(text).toContain('Search & filter')
+    expect(text).toContain('value <b> seen')
+    expect(text).not.toContain('&amp;')
   })
 })
