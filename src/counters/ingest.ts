@@ -1,6 +1,6 @@
 import type { Settings } from '../coverage/settings.js'
 import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js'
-import { readEvent, type ReadOptions } from '../events/read-event.js'
+import { groupUnit, readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
 import { markCacheFailures, type ContractCache } from './cache.js'
 import { inUnitSample } from './hash.js'
@@ -366,7 +366,7 @@ async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, da
 /** Goals and guardrails count for the person and for each group the event belongs to. */
 function metricUnitsOf(e: ReadEvent): string[] {
   const units = [e.personUnit]
-  for (const [type, key] of e.groups) units.push(`$group:${type}:${key}`)
+  for (const [type, key] of e.groups) units.push(groupUnit(type, key))
   return units
 }
 
@@ -400,7 +400,7 @@ async function countSurfaceReached(ctx: IngestContext, e: ReadEvent, nowMs: numb
     const type = ctx.readOptions.groupTypeOf?.(flag) ?? null
     const key = type === null ? e.personUnit : e.groups.get(type)
     if (key === undefined) continue
-    const unit = type === null ? key : `$group:${type}:${key}`
+    const unit = type === null ? key : groupUnit(type, key)
     if (!inUnitSample(unit, ctx.settings.unitSampleRate)) continue
     const u = unitKey(ctx, flag, unit)
     if ((await bump(ctx.cache, `${u}:sm`, unitTtl(ctx, flag))) === 1) await joinSurface(ctx, flag, u, 'metric', dayNumber(e.timestampMs), nowMs)

@@ -8,6 +8,7 @@ import { writeReadout } from './readout.js'
 import type { Settings } from './settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
 import { experimentRun, flagWindow, type FlagWindow } from './windows.js'
+import { DAY_MS } from '../counters/keys.js'
 import { checkQuery, sqlEditorUrl } from './queries.js'
 
 // 2: each flag's own window (an experiment's run); each check's HogQL query
@@ -160,7 +161,7 @@ export function buildReport(input: ReportInput): Report {
 function isReviewed(flag: FlagDefinition, experiment: Definitions['experiments'][number] | null, settings: Settings, nowMs: number): boolean {
   if (flag.active) return true
   if (experiment && experiment.status === 'running') return true
-  const since = nowMs - settings.lookbackDays * 86_400_000
+  const since = nowMs - settings.lookbackDays * DAY_MS
   const recent = (s: string | null | undefined) => typeof s === 'string' && Date.parse(s) >= since
   return recent(flag.updated_at) || recent(flag.created_at) || recent(experiment?.start_date) || recent(experiment?.end_date)
 }

@@ -158,6 +158,11 @@ function toMetrics(entries: z.infer<typeof metricEntry>[], kind: MetricMatcher['
  * Missing or empty values take plugin.json's defaults; anything invalid throws a SettingsError
  * that names each field, so PostHog shows it where the plugin fails to set up.
  */
+/** The goal matchers the user configured (`goalEvents`), by name. */
+export function configuredGoals(settings: Pick<Settings, 'metrics'>): string[] {
+  return settings.metrics.filter((m) => m.kind === 'goal').map((m) => m.name)
+}
+
 /** An event to count besides the configured goals: by name, or with a HogQL filter. */
 export type CountedEvent = string | { readonly name: string; readonly event: string; readonly filter: string }
 

@@ -50,6 +50,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 type Obj = Record<string, unknown>
 
+/** The counting unit of a group: what group-aggregated flags and the group's goal events count by. */
+export function groupUnit(type: string, key: string): string {
+  return `$group:${type}:${key}`
+}
+
 function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
@@ -204,7 +209,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
     const type = opts.groupTypeOf?.(flag) ?? null
     if (type === null) return personUnit
     const key = groups.get(type)
-    return key === undefined ? null : `$group:${type}:${key}`
+    return key === undefined ? null : groupUnit(type, key)
   }
 
   let exposure: Exposure | null = null

@@ -1,4 +1,4 @@
-import { parseSettings, type CountedEvent, type Settings } from '../coverage/settings.js'
+import { configuredGoals, parseSettings, type CountedEvent, type Settings } from '../coverage/settings.js'
 import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
 import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from '../counters/ingest.js'
 import type { Observations } from '../counters/observation.js'
@@ -18,8 +18,10 @@ export interface PluginState {
   settings: Settings
   readonly project: string
   ingest: IngestContext
-  /** This worker's own tallies, for logs only: the shared counters are in the cache. */
-  /** `failed`: the cache was unavailable; `error`: this code failed on the event (a bug to report). */
+  /**
+   * This worker's own tallies, for logs only (the shared counters are in the cache). `failed`: the
+   * cache was unavailable; `error`: this code failed on the event (a bug to report).
+   */
   readonly local: Record<IngestOutcome | 'failed' | 'error', number>
   readonly log: (level: 'info' | 'warn', message: string) => void
   /** the backfill watermark once PostHog credentials are set: live counters count from it on */
@@ -116,11 +118,6 @@ interface StoredDefinitions {
   readonly experiments: Definitions['experiments']
   readonly cohorts: Definitions['cohorts']
   readonly groupTypes: [number, string][]
-}
-
-/** The goal matchers the user configured (`goalEvents`), by name. */
-export function configuredGoals(settings: Settings): string[] {
-  return settings.metrics.filter((m) => m.kind === 'goal').map((m) => m.name)
 }
 
 /** The host (or a test) gave the definitions' hooks itself: the plugin then never fetches its own. */

@@ -1,7 +1,7 @@
 import hogvm from '@posthog/hogvm'
 import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
 import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
-import type { MetricMatcher } from '../coverage/settings.js'
+import { configuredGoals, type MetricMatcher } from '../coverage/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
 import { QUERY_ROW_LIMIT } from './client.js'
 
@@ -185,7 +185,7 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
   const filters = exposureFilters(defs)
   const byName = new Map(metrics.map((m) => [m.name, m]))
   const surface = new Map<string, MetricMatcher[]>()
-  for (const [flag, names] of surfaceMetrics(defs, metrics.filter((m) => m.kind === 'goal').map((m) => m.name))) {
+  for (const [flag, names] of surfaceMetrics(defs, configuredGoals({ metrics }))) {
     const ms = names.flatMap((n) => byName.get(n) ?? [])
     if (ms.length) surface.set(flag, ms)
   }

@@ -2,6 +2,7 @@ import type { BackfillQuery, BackfillWindow } from '../../src/posthog/backfill-q
 import { countedRawValues, rangeOf } from '../../src/posthog/backfill-queries.js'
 import type { Definitions } from '../../src/coverage/definitions.js'
 import { surfaceMetrics } from '../../src/coverage/audit-config.js'
+import { configuredGoals } from '../../src/coverage/settings.js'
 import { classifyLib } from '../../src/events/lib-class.js'
 import type { SimEvent } from '../../src/sim/traffic.js'
 
@@ -185,7 +186,7 @@ export function makeFakeClickHouse(events: readonly SimEvent[], defs: Definition
   }
 
   function reachRows(q: BackfillQuery): { columns: string[]; results: Row[] } {
-    const surface = surfaceMetrics(defs, q.metrics.filter((m) => m.kind === 'goal').map((m) => m.name))
+    const surface = surfaceMetrics(defs, configuredGoals({ metrics: q.metrics }))
     const exposed = exposedUnits(q)
     const carried = new Set<string>() // flag, unit: carried a value (not false) inside the flag's range
     const reached = new Set<string>() // flag, unit: sent a surface metric event inside the range

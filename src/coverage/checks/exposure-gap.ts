@@ -1,20 +1,18 @@
+import { surfaceMetrics } from '../audit-config.js'
 import { pct } from '../context.js'
-import type { CheckContext } from './types.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { configuredGoals } from '../settings.js'
+import { result, type Check, type CheckContext } from './types.js'
 
 // Below this many units at the surface a share says little; the check then falls back to carriers.
 const MIN_REACHED = 20
 
 /**
- * The experiment documents a primary metric the counters can see, or (without one) goals are
- * configured: its surface can be measured (surfaceMetrics gives the counters the same choice).
+ * The experiment's surface is measured when the counters measure it: by the same rule
+ * (surfaceMetrics: its primary goal steps that can be counted live, else the configured goals).
  */
 function measuresSurface(ctx: CheckContext): boolean {
-  if (ctx.kind !== 'experiment') return false
-  const documented = (ctx.experiment?.metrics ?? []).length > 0
-  if (documented) return ctx.metrics.some((m) => m.role === 'primary' && m.source === 'experiment' && m.matcher)
-  return ctx.settings.metrics.some((m) => m.kind === 'goal')
+  if (ctx.kind !== 'experiment' || !ctx.experiment) return false
+  return surfaceMetrics({ experiments: [ctx.experiment] }, configuredGoals(ctx.settings)).has(ctx.flag.key)
 }
 
 export const exposureGap: Check = {
