@@ -1,4 +1,4 @@
-import hogvm from '@posthog/hogvm'
+import { dt, list, lit } from '../hog/literals.js'
 import type { CheckContext, CheckId } from './checks/types.js'
 import type { FlagWindow } from './windows.js'
 
@@ -9,9 +9,6 @@ import type { FlagWindow } from './windows.js'
  * behind the number. Each covers the flag's window and has an explicit LIMIT; tests parse every
  * one with PostHog's own parser.
  */
-const lit = (s: string) => hogvm.escapeString(s)
-const list = (xs: readonly string[]) => `(${xs.map(lit).join(', ')})`
-const dt = (ms: number) => `toDateTime(${lit(new Date(ms).toISOString().slice(0, 19).replace('T', ' '))}, 'UTC')`
 // The JSON of the response as sent, so `"test"`, `true` and `null` stay apart, as the counters keep them.
 const RESPONSE = `JSONExtractRaw(properties, '$feature_flag_response')`
 const LIMIT = 500

@@ -1,4 +1,4 @@
-import hogvm from '@posthog/hogvm'
+import { dt, list, lit } from '../hog/literals.js'
 import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
 import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import { configuredGoals, type MetricMatcher } from '../coverage/settings.js'
@@ -46,9 +46,6 @@ export function rangeOf(w: BackfillWindow, flag: string): TimeRange {
 /** PostHog answers 240 requests a minute and 10 s of execution per query: batches keep both in bounds. */
 export const FLAGS_PER_QUERY = 50
 
-const lit = (s: string) => hogvm.escapeString(s)
-const list = (xs: readonly string[]) => `(${xs.map(lit).join(', ')})`
-const dt = (ms: number) => `toDateTime(${lit(new Date(ms).toISOString().slice(0, 19).replace('T', ' '))}, 'UTC')`
 
 /** The raw JSON of the response, as the reader reads it: `$feature/<key>` stands in on a custom `$experiment_exposure`. */
 const RESPONSE = `if(JSONHas(properties, '$feature_flag_response'), JSONExtractRaw(properties, '$feature_flag_response'), if(event = '$experiment_exposure' AND JSONHas(properties, concat('$feature/', properties.$feature_flag)), JSONExtractRaw(properties, concat('$feature/', properties.$feature_flag)), 'null'))`
