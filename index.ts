@@ -12,6 +12,7 @@ import {
   observeWithBackfill,
   handleEvent,
   lookForDefinitions,
+  type EventOutcome,
   refreshDefinitions,
   type PluginHooks,
   type PluginState,
@@ -46,15 +47,19 @@ export async function setupPlugin(meta: CoverageMeta): Promise<void> {
   meta.global.state = state
 }
 
-export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<void> {
+/**
+ * Counts one event. plugin-server ignores what onEvent returns; the host answers the webhook with
+ * it (2xx only once the counters hold the event, 503 when the cache failed).
+ */
+export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<EventOutcome | 'not_set_up'> {
   const state = meta.global.state
-  if (!state) return // setup failed: PostHog already shows why; counting nothing is the honest result
+  if (!state) return 'not_set_up' // setup failed: PostHog already shows why; counting nothing is the honest result
   try {
     await lookForDefinitions(state, meta.storage)
   } catch {
     // storage unavailable: keep counting with the definitions this worker has
   }
-  await handleEvent(state, event)
+  return handleEvent(state, event)
 }
 
 export async function runEveryMinute(meta: CoverageMeta): Promise<void> {

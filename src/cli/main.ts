@@ -10,6 +10,8 @@ import { SCENARIOS } from '../sim/scenarios.js'
 import { ExitError } from './errors.js'
 import { MAX_LINE_CHARS } from './read-ndjson.js'
 import { forTerminal } from './terminal.js'
+import { DEFAULT_MAX_BODY_BYTES, ProjectError, runServe } from './serve.js'
+import { DEFAULT_DESTINATION_NAME, runConnect, runDisconnect } from './connect.js'
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -71,6 +73,49 @@ export function buildProgram(): Command {
       await runSimulate({ ...opts, given: { days: cmd.getOptionValueSource('days') === 'cli', defects: cmd.getOptionValueSource('defects') === 'cli' } })
     })
 
+  const hostOptions = (cmd: Command) =>
+    cmd
+      .addOption(new Option('--data-dir <dir>', 'where the SQLite store and the generated secret key live').env('COVERAGE_DATA_DIR').default('.coverage'))
+      .addOption(new Option('--redis <url>', 'Redis for the counters (meta.cache), shared by every host process; default: in memory').env('REDIS_URL'))
+      .addOption(new Option('--database <url>', 'PostgreSQL for storage, shared by every host process; default: SQLite in --data-dir').env('DATABASE_URL'))
+
+  hostOptions(
+    program
+      .command('serve')
+      .description('Run the host: the plugin per project, fed by PostHog\'s HTTP Webhook destination at POST /ingest/:project, with its JSON API; the demo project when none is configured')
+      .addOption(new Option('--port <n>', 'port to listen on (0: any free one)').env('PORT').default(8787).argParser(portArg))
+      .addOption(new Option('--hostname <address>', 'address to bind; beyond loopback every API request needs COVERAGE_API_TOKEN').env('COVERAGE_HOSTNAME').default('127.0.0.1'))
+      .addOption(new Option('--secret <whsec>', 'the intake signing secret for projects added at start (Standard Webhooks, whsec_...); default: one generated per project').env('COVERAGE_INGEST_SECRET'))
+      .addOption(new Option('--api-token <token>', 'token every /api and /metrics request must carry as Authorization: Bearer').env('COVERAGE_API_TOKEN'))
+      .addOption(new Option('--public-url <url>', 'the address PostHog reaches this host at (printed intake URLs)').env('COVERAGE_PUBLIC_URL'))
+      .option('--demo', 'also serve the demo project, fed by the simulator over HTTP (the default when no project is configured)', false)
+      .option('--demo-rate <n>', 'demo events posted per second', positiveInt('--demo-rate'), 300)
+      .option('--max-body <bytes>', 'largest intake body', positiveInt('--max-body'), DEFAULT_MAX_BODY_BYTES),
+  ).action(async (opts) => {
+    await runServe(opts)
+  })
+
+  hostOptions(
+    program
+      .command('connect')
+      .description('Create or update (found by name) the HTTP Webhook destination that feeds this host, in the PostHog project of POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY')
+      .addOption(new Option('--url <url>', 'the address PostHog reaches this host at').env('COVERAGE_PUBLIC_URL'))
+      .option('--name <name>', 'the destination\'s name in PostHog (how connect finds it again)', DEFAULT_DESTINATION_NAME)
+      .addOption(new Option('--secret <whsec>', 'use this signing secret for the project instead of the stored one').env('COVERAGE_INGEST_SECRET'))
+      .option('--dry-run', 'print the request instead of sending it', false),
+  ).action(async (opts) => {
+    await runConnect(opts)
+  })
+
+  program
+    .command('disconnect')
+    .description('Remove the destination that connect created (PATCH deleted: true, as PostHog removes hog functions)')
+    .option('--name <name>', 'the destination\'s name in PostHog', DEFAULT_DESTINATION_NAME)
+    .option('--dry-run', 'say what would be sent', false)
+    .action(async (opts) => {
+      await runDisconnect(opts)
+    })
+
   const hog = program.command('hog').description('Check a HogQL matcher before you save it: compile it to Hog bytecode, or run it on an event')
   hog
     .command('compile')
@@ -91,6 +136,12 @@ export function buildProgram(): Command {
   return program
 }
 
+function portArg(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be a port number from 0 to 65535')
+  return n
+}
+
 function shareArg(name: string) {
   return (value: string): number => {
     const n = Number(value)
@@ -103,6 +154,11 @@ async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv)
   } catch (e) {
+    if (e instanceof ProjectError) {
+      process.stderr.write(`experiment-coverage: ${forTerminal(e.message)}${e.problems.map((p) => `\n- ${p.key}: ${forTerminal(p.message)}`).join('')}\n`)
+      process.exitCode = 2
+      return
+    }
     if (e instanceof ExitError || e instanceof SettingsError) {
       process.stderr.write(`experiment-coverage: ${forTerminal(e.message)}\n`)
       process.exitCode = e instanceof ExitError ? e.code : 2

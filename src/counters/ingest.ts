@@ -24,6 +24,8 @@ export interface IngestContext {
   readonly readOptions: Omit<ReadOptions, 'nowMs'>
   readonly isCountedValue: (flag: string, value: VariantValue) => boolean
   readonly watermark: () => number | null
+  /** Periods the host is filling from HogQL after an outage: live events in them are left out. */
+  readonly filling: () => readonly FillingPeriod[]
   /** The experiment's run for a flag with a launched experiment; null: the rolling lookback. */
   readonly runOf: (flag: string) => ExperimentRun | null
   /** Flags whose experiment's surface is measured, by the metric matcher that marks reaching it. */
@@ -49,6 +51,12 @@ export interface IngestContextInput {
    * leave them out and no event is counted twice (mergeObservations). Null: count everything.
    */
   readonly watermark?: () => number | null
+  /**
+   * Periods missed while no host was counting, being filled from HogQL (the host's gap fill):
+   * live events whose time falls in one are left out, as before the watermark, and the fill's
+   * replay counts them. None by default.
+   */
+  readonly filling?: () => readonly FillingPeriod[]
   /**
    * Each experiment's run (from its definition): its flag's exposures, sightings and metric events
    * count only inside it, and its per-unit state is kept for the run (`experimentMaxDays`), so the
@@ -79,6 +87,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     memo: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
+    filling: input.filling ?? (() => []),
     runOf: input.experimentRunOf ?? (() => null),
     surfaceFlagsByMetric: invert(input.surfaceMetrics ?? new Map()),
     surfaceFlags: new Set(input.surfaceMetrics?.keys() ?? []),
@@ -93,12 +102,23 @@ function invert(byFlag: ReadonlyMap<string, readonly string[]>): Map<string, str
 
 export type IngestOutcome = 'counted' | 'ignored' | 'duplicate' | 'rejected'
 
+/** A period of event time, start inclusive, end exclusive (ms). */
+export interface FillingPeriod {
+  readonly fromMs: number
+  readonly toMs: number
+}
+
+/** How an event reaches the counters: live (the default), or replayed by the gap fill. */
+export interface IngestVia {
+  readonly replay?: boolean
+}
+
 /**
  * Reads one event and updates the shared counters. Never throws for bad events: they are counted
  * by reason. An event that carries nothing to count (most events) costs no cache call at all.
  * Cache failures do propagate: the caller decides whether a lost update is worth a retry.
  */
-export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<IngestOutcome> {
+export async function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {}): Promise<IngestOutcome> {
   const nowMs = ctx.now()
   const read = readEvent(raw, { ...ctx.readOptions, nowMs })
   if (!read.ok) {
@@ -108,6 +128,8 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown): Promise<Ing
   const e = read.event
   const watermark = ctx.watermark()
   if (watermark !== null && e.timestampMs < watermark) return 'ignored' // the backfill's side of the split
+  // A period being filled from HogQL: its replay counts these, the live delivery does not.
+  if (!via.replay && ctx.filling().some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return 'ignored'
   const rate = ctx.settings.unitSampleRate
   const sightings = e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate))
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : []

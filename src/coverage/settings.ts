@@ -33,6 +33,8 @@ export interface Settings {
   readonly posthogHost: string
   readonly posthogProjectId: string
   readonly posthogPersonalApiKey: string
+  /** the project's test account filters apply to the webhook destination and the outage fill */
+  readonly filterTestAccounts: boolean
 }
 
 /** Raised by `parseSettings`: names every setting that is wrong, by key and by the name users see. */
@@ -142,6 +144,7 @@ const schema = z.object({
     .transform(String)
     .refine((v) => v === '' || /^\d+$/.test(v), 'must be the numeric project id from the project URL'),
   posthogPersonalApiKey: z.string().trim(),
+  filterTestAccounts: z.enum(['Yes', 'No'], 'must be Yes or No').transform((v) => v === 'Yes'),
 })
 
 /** The setting keys this version understands; plugin.json must list exactly these. */
@@ -219,5 +222,6 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}, ex
     posthogHost: s.posthogHost,
     posthogProjectId: s.posthogProjectId,
     posthogPersonalApiKey: s.posthogPersonalApiKey,
+    filterTestAccounts: s.filterTestAccounts,
   }
 }

@@ -47,7 +47,7 @@ export class EmbeddedPlugin {
     return plugin.setupPlugin(this.anyMeta)
   }
 
-  onEvent(event: unknown): Promise<void> {
+  onEvent(event: unknown): ReturnType<typeof plugin.onEvent> {
     return plugin.onEvent(event as Parameters<typeof plugin.onEvent>[0], this.anyMeta)
   }
 

@@ -1,6 +1,6 @@
 import { configuredGoals, parseSettings, type CountedEvent, type Settings } from '../coverage/settings.js'
 import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
-import { createIngestContext, ingestEvent, type IngestContext, type IngestOutcome } from '../counters/ingest.js'
+import { createIngestContext, ingestEvent, type FillingPeriod, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
 import type { Observations } from '../counters/observation.js'
 import type { VariantValue } from '../events/types.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
@@ -57,6 +57,8 @@ export interface PluginHooks {
   readonly surfaceMetrics?: ReadonlyMap<string, readonly string[]>
   /** Events to count per variant besides the configured goals, so the report can infer goals. */
   readonly countedEvents?: readonly CountedEvent[]
+  /** Periods the host fills from HogQL after an outage (live events in them are left out). */
+  readonly filling?: () => readonly FillingPeriod[]
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
   readonly log?: (level: 'info' | 'warn', message: string) => void
 }
@@ -100,6 +102,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       surfaceMetrics: hooks.surfaceMetrics,
       filters,
       watermark: () => split.watermark,
+      filling: hooks.filling,
     }),
   }
 }
@@ -178,9 +181,11 @@ export async function lookForDefinitions(state: PluginState, storage: Storage): 
  * Counts one event. Never throws: a bad event is counted by reason inside `ingestEvent`; a cache
  * failure (Redis gone) loses this event's update, is tallied, and is logged once per minute.
  */
-export async function handleEvent(state: PluginState, event: unknown): Promise<IngestOutcome | 'failed' | 'error'> {
+export type EventOutcome = IngestOutcome | 'failed' | 'error'
+
+export async function handleEvent(state: PluginState, event: unknown, via: IngestVia = {}): Promise<EventOutcome> {
   try {
-    const outcome = await ingestEvent(state.ingest, event)
+    const outcome = await ingestEvent(state.ingest, event, via)
     state.local[outcome]++
     return outcome
   } catch (e) {
@@ -204,6 +209,14 @@ export async function collectObservations(state: PluginState, cache: ContractCac
     experimentRunOf: state.ingest.runOf,
     nowMs: state.ingest.now(),
   })
+}
+
+/** The live counters merged with the backfill already stored (no backfill step: for reads between runs). */
+export async function observeStored(state: PluginState, cache: ContractCache, storage: Storage): Promise<Observations> {
+  const live = await collectObservations(state, cache)
+  if (!canBackfill(state) || state.split.watermark === null) return live
+  const stored = (await storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
+  return mergeObservations(live, stored && stored.watermark === state.split.watermark ? stored.observations : null)
 }
 
 /** True when the settings can reach PostHog's API (a project and a personal API key). */

@@ -168,7 +168,7 @@ export class PostHogClient {
   }
 
   /** One request through the rate limit, with PostHog's errors turned into messages that say what to do. */
-  private async send<T>(method: 'get' | 'post', url: string, json?: unknown, timeout?: number): Promise<T> {
+  private async send<T>(method: 'get' | 'post' | 'patch' | 'delete', url: string, json?: unknown, timeout?: number, opts: { write?: boolean } = {}): Promise<T> {
     const path = this.checkedUrl(url, 'request').pathname
     const timers = this.options.timers ?? true
     const timeoutMs = timeout ?? this.options.timeoutMs ?? 30_000
@@ -181,6 +181,8 @@ export class PostHogClient {
           json,
           // Only an explicit timeout overrides the client's: `timeout: undefined` would be ky's 10 s.
           ...(timers && timeout !== undefined ? { timeout } : {}),
+          // A write is sent once: retrying a POST that PostHog did apply would create a second object.
+          ...(opts.write ? { retry: { limit: 0 } } : {}),
           hooks: { beforeRequest: [(request) => void this.started.set(request, Date.now())] },
         })
       } catch (e) {
@@ -188,6 +190,7 @@ export class PostHogClient {
       }
       // The body too must arrive within the time: a server may send its headers and then trickle.
       const text = await this.readBody(response, path, timers ? Math.max(1, timeoutMs - (Date.now() - started)) : null, timeoutMs)
+      if (text === '' && (response.status === 204 || method === 'delete')) return null as T
       try {
         return JSON.parse(text) as T
       } catch {
@@ -328,11 +331,19 @@ export class PostHogClient {
     return Promise.all(ids.map((id) => this.get(`experiments/${id}/`)))
   }
 
-  /** Runs a HogQL query (at most 3 at once) and returns its columns and rows. */
-  async query(hogql: string, name: string): Promise<QueryResult> {
+  /** A write (POST, PATCH or DELETE) to a path of the project, sent once (never retried). */
+  write<T = unknown>(method: 'post' | 'patch' | 'delete', path: string, json?: unknown): Promise<T> {
+    return this.send<T>(method, `${this.base}${path}`, json, undefined, { write: true })
+  }
+
+  /**
+   * Runs a HogQL query (at most 3 at once) and returns its columns and rows. `filters` are
+   * PostHog's HogQL filters, applied where the query says `{filters}` (e.g. filterTestAccounts).
+   */
+  async query(hogql: string, name: string, filters?: { filterTestAccounts?: boolean }): Promise<QueryResult> {
     return (await this.queries.add(async () => {
       const body = queryResponse.safeParse(
-        await this.send('post', `${this.base}query/`, { query: { kind: 'HogQLQuery', query: hogql }, name }, this.options.queryTimeoutMs ?? 60_000),
+        await this.send('post', `${this.base}query/`, { query: { kind: 'HogQLQuery', query: hogql, ...(filters ? { filters } : {}) }, name }, this.options.queryTimeoutMs ?? 60_000),
       )
       if (!body.success) throw new PostHogApiError(`query "${name}": expected {results, columns}, got ${JSON.stringify(body.error.issues[0])}`, 200, 'query/')
       return { columns: body.data.columns ?? [], rows: body.data.results }

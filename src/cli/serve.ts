@@ -1,0 +1,136 @@
+import { resolve } from 'node:path'
+import pino from 'pino'
+import { createApp, DEFAULT_MAX_BODY_BYTES } from '../host/app.js'
+import { feedDemo } from '../host/demo-feed.js'
+import { Host, ProjectError } from '../host/host.js'
+import { isLoopback, listen } from '../host/node.js'
+import { DEMO_SPEC_KEY, type DemoSpec } from '../host/project.js'
+import { pluginStorage } from '../host/store.js'
+import { ExitError } from './errors.js'
+import { forTerminal } from './terminal.js'
+
+export interface HostCliOptions {
+  readonly dataDir: string
+  readonly redis?: string
+  readonly database?: string
+}
+
+export interface ServeOptions extends HostCliOptions {
+  readonly port: number
+  readonly hostname: string
+  readonly secret?: string
+  readonly apiToken?: string
+  readonly publicUrl?: string
+  readonly demo: boolean
+  readonly demoRate: number
+  readonly maxBody: number
+}
+
+const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
+const HOUR_MS = 3_600_000
+
+/** The same host parts `serve` uses, from the options and the environment. */
+export async function openHost(opts: HostCliOptions, extra: { logger?: pino.Logger } = {}): Promise<Host> {
+  try {
+    return await Host.open({
+      dataDir: resolve(opts.dataDir),
+      redisUrl: opts.redis || undefined,
+      databaseUrl: opts.database || undefined,
+      secretKey: process.env.COVERAGE_SECRET_KEY || undefined,
+      logger: extra.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2)),
+    })
+  } catch (e) {
+    throw new ExitError(`cannot open the host's storage: ${(e as Error).message}`, 2)
+  }
+}
+
+/** A project from POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY, added or updated at start. */
+async function projectFromEnv(host: Host, secret: string | undefined): Promise<string | null> {
+  const id = process.env.POSTHOG_PROJECT_ID
+  const key = process.env.POSTHOG_PERSONAL_API_KEY
+  if (!id || !key) return null
+  const config: Record<string, string> = { posthogProjectId: id, posthogPersonalApiKey: key, posthogHost: process.env.POSTHOG_HOST ?? 'https://us.posthog.com' }
+  await host.addProject({ id, config, ingestSecret: secret, start: false })
+  return id
+}
+
+export function checkSigningSecret(secret: string): void {
+  const encoded = secret.startsWith('whsec_') ? secret.slice(6) : secret
+  // PostHog signs only with a base64 secret of at least 24 bytes (nodejs/src/cdp/utils/standard-webhooks.ts).
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || Buffer.from(encoded, 'base64').length < 24) {
+    throw new ExitError('--secret must be a Standard Webhooks secret: "whsec_" and at least 24 random bytes in base64 (PostHog refuses shorter ones); e.g. whsec_$(openssl rand -base64 32)', 2)
+  }
+}
+
+/**
+ * `experiment-coverage serve`: the host. Projects come from the store, from POSTHOG_* at start,
+ * and (with no project at all, or --demo) the demo project, fed by the simulator over HTTP.
+ */
+export async function runServe(opts: ServeOptions): Promise<void> {
+  if (!isLoopback(opts.hostname) && !opts.apiToken) {
+    throw new ExitError(`binding to ${opts.hostname} exposes the API beyond this machine: set COVERAGE_API_TOKEN (or --api-token) so every request needs it`, 2)
+  }
+  if (opts.secret) checkSigningSecret(opts.secret)
+  const host = await openHost(opts)
+  const fromEnv = await projectFromEnv(host, opts.secret)
+  let demo: DemoSpec | null = null
+  if (opts.demo || (!fromEnv && (await host.projects()).length === 0)) {
+    const existing = await host.project('demo')
+    const stored = existing ? ((await pluginStorage(host.store, 'demo').get(DEMO_SPEC_KEY, null)) as DemoSpec | null) : null
+    // Each start of the demo simulates the last two weeks up to this hour.
+    demo = { seed: 1, flags: 20, users: 1500, days: 14, endMs: Math.floor(Date.now() / HOUR_MS) * HOUR_MS }
+    if (existing && stored) await pluginStorage(host.store, 'demo').set(DEMO_SPEC_KEY, demo)
+    await host.addProject({ id: 'demo', demo, ingestSecret: opts.secret, start: false })
+  }
+  await host.start()
+  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody })
+  let bound
+  try {
+    bound = await listen(app, host, { port: opts.port, hostname: opts.hostname })
+  } catch (e) {
+    await host.stop()
+    throw new ExitError(`cannot listen on ${opts.hostname}:${opts.port}: ${(e as Error).message}`, 2)
+  }
+  const base = opts.publicUrl?.replace(/\/+$/, '') ?? bound.url
+  say(`experiment-coverage: serving on ${bound.url} (port ${bound.port}; cache: ${host.cacheKind}; storage: ${host.store.where}; secrets key: ${host.keySource})`)
+  say(`  JSON API:  ${bound.url}/api/projects`)
+  say(`  health:    ${bound.url}/healthz, ${bound.url}/readyz, ${bound.url}/metrics`)
+  for (const p of await host.projects()) {
+    say(`  project ${p.id}${p.enabled ? '' : ' (disabled)'}: intake POST ${base}/ingest/${p.id}, report ${bound.url}/api/projects/${p.id}/report`)
+  }
+  if (!opts.publicUrl && !isLoopback(opts.hostname)) say('  set COVERAGE_PUBLIC_URL to the address PostHog reaches this host at, so `connect` points the destination there')
+
+  const stopFeed = new AbortController()
+  if (demo) {
+    const row = (await host.project('demo'))!
+    say(`demo: posting the simulated project's events to ${bound.url}/ingest/demo, signed, about ${opts.demoRate} a second; watch ${bound.url}/api/projects/demo/report`)
+    let lastShown = 0
+    void feedDemo({
+      url: `${bound.url}/ingest/demo`,
+      secret: host.ingestSecret(row),
+      spec: demo,
+      perSecond: opts.demoRate,
+      signal: stopFeed.signal,
+      onProgress: (p) => {
+        if (!p.done && Date.now() - lastShown < 10_000) return
+        lastShown = Date.now()
+        say(`demo: ${p.sent.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} events delivered${p.refused ? `, ${p.refused} refused` : ''}${p.done ? ' (done; the host keeps serving)' : ''}`)
+      },
+    }).catch((e) => say(`demo: the feed stopped: ${(e as Error).message}`))
+  }
+
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      say(`experiment-coverage: ${signal}: finishing in-flight requests, then stopping`)
+      stopFeed.abort()
+      void bound.close().then(done, (e) => {
+        say(`experiment-coverage: stopping failed: ${(e as Error).message}`)
+        done()
+      })
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+}
+
+export { ProjectError, DEFAULT_MAX_BODY_BYTES }

@@ -1,0 +1,251 @@
+import { timingSafeEqual } from 'node:crypto'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { Webhook, WebhookVerificationError } from 'standardwebhooks'
+import { z } from 'zod'
+import pluginJson from '../../plugin.json' with { type: 'json' }
+import { Host, ProjectError } from './host.js'
+import type { ProjectRow } from './store.js'
+
+export interface AppOptions {
+  /** largest intake body, bytes (PostHog's events are at most about 1 MB) */
+  readonly maxBodyBytes?: number
+  /** every /api and /metrics request needs `Authorization: Bearer <token>` (required when bound beyond loopback) */
+  readonly apiToken?: string
+  /** largest number of events in one intake body (an array) */
+  readonly maxEventsPerRequest?: number
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+const MAX_EVENTS = 1000
+
+// The body PostHog's HTTP Webhook destination sends by default: {"event": {...}, "person": {...}}.
+// A body templated as "{event}" alone (a bare event object) is taken too. Deeper fields are the
+// reader's to judge: an event it cannot count is counted as rejected, by reason.
+const bareEvent = z.looseObject({ event: z.string('must be the event name, a string').min(1, 'must not be empty') })
+const envelope = z.looseObject({ event: bareEvent, person: z.union([z.looseObject({}), z.null()]).optional() })
+const item = z.union([envelope, bareEvent], 'must be {"event": {...}, "person": {...}} as PostHog\'s webhook destination sends it, or one event object')
+const body = z.union([item, z.array(item).min(1, 'an empty list holds no event').max(MAX_EVENTS, `at most ${MAX_EVENTS} events a request`)])
+
+function shapeProblem(error: z.ZodError): string {
+  // The union's own message says what is expected; the path says where it went wrong.
+  const issue = error.issues[0]!
+  const deepest = issue.code === 'invalid_union' && issue.errors.length ? issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0] : null
+  const at = [...issue.path, ...(deepest?.path ?? [])].map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
+  return `body${at}: ${deepest ? `${deepest.message} (${issue.message})` : issue.message}`
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** Standard Webhooks (PostHog's `signing_secret`) or `Authorization: Bearer <the same secret>`. */
+function authorizeIntake(c: Context, raw: string, secret: string): string | null {
+  const signature = c.req.header('webhook-signature')
+  if (signature !== undefined) {
+    try {
+      new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': signature })
+      return null
+    } catch (e) {
+      return e instanceof WebhookVerificationError ? `the Standard Webhooks signature does not verify (${e.message})` : 'the Standard Webhooks signature does not verify'
+    }
+  }
+  const auth = c.req.header('authorization')
+  if (auth?.startsWith('Bearer ')) return sameSecret(auth.slice(7).trim(), secret) ? null : 'the bearer secret is not this project\'s'
+  return 'no signature: set the destination\'s signing secret (webhook-signature header) or send Authorization: Bearer <secret>'
+}
+
+/** Requests to the API and metrics carry the host's token (when one is set). */
+function apiToken(token: string | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    if (!token) return next()
+    const auth = c.req.header('authorization') ?? ''
+    if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7).trim(), token)) return c.json({ error: 'this host needs its API token: Authorization: Bearer <COVERAGE_API_TOKEN>' }, 401)
+    return next()
+  }
+}
+
+/** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
+export function createApp(host: Host, opts: AppOptions = {}): Hono {
+  const app = new Hono()
+  const m = host.metrics
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+
+  app.use('*', requestId())
+  app.use('*', async (c, next) => {
+    await next()
+    m.responses.inc({ route: c.req.routePath, status: String(c.res.status) })
+  })
+  app.onError((e, c) => {
+    if (e instanceof ProjectError) return c.json({ error: e.message, problems: e.problems }, e.status)
+    host.log.error({ err: e.message, path: c.req.path, requestId: c.get('requestId') }, 'request failed')
+    return c.json({ error: 'the host failed on this request; see its log', request_id: c.get('requestId') }, 500)
+  })
+
+  app.get('/healthz', (c) => c.json({ ok: true }))
+  app.get('/readyz', (c) => {
+    const r = host.ready()
+    return c.json(r, r.ready ? 200 : 503)
+  })
+  app.use('/metrics', apiToken(opts.apiToken))
+  app.get('/metrics', async (c) => c.text(await m.registry.metrics(), 200, { 'content-type': m.registry.contentType }))
+
+  // ---- intake ---------------------------------------------------------------------------------
+  app.post(
+    '/ingest/:project',
+    bodyLimit({
+      maxSize: maxBody,
+      onError: (c) => {
+        m.refused.inc({ reason: 'too_large' })
+        return c.json({ error: `the body is over ${maxBody} bytes` }, 413)
+      },
+    }),
+    async (c) => {
+      const t0 = performance.now()
+      try {
+        const id = c.req.param('project')
+        const row = await host.project(id)
+        if (!row) {
+          m.refused.inc({ reason: 'unknown_project' })
+          return c.json({ error: `no project ${id} on this host` }, 404)
+        }
+        const raw = await c.req.text()
+        const why = authorizeIntake(c, raw, host.ingestSecret(row))
+        if (why) {
+          m.refused.inc({ reason: 'unauthorized' })
+          return c.json({ error: why }, 401)
+        }
+        if (!row.enabled) {
+          m.refused.inc({ reason: 'disabled' })
+          return c.json({ error: `project ${id} is disabled on this host` }, 403)
+        }
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(raw)
+        } catch (e) {
+          m.refused.inc({ reason: 'malformed' })
+          return c.json({ error: `the body is not JSON: ${(e as Error).message}` }, 400)
+        }
+        const shaped = body.safeParse(parsed)
+        if (!shaped.success) {
+          m.refused.inc({ reason: 'shape' })
+          return c.json({ error: shapeProblem(shaped.error) }, 400)
+        }
+        const rt = host.runtime(id)
+        if (!rt || !rt.state) {
+          m.refused.inc({ reason: 'not_set_up' })
+          return c.json({ error: `project ${id} is not counting: ${rt?.setupError ?? 'it is starting'}` }, 503, { 'retry-after': '10' })
+        }
+        if (!host.storeHealthy) {
+          m.refused.inc({ reason: 'unavailable' })
+          return c.json({ error: 'storage is unavailable' }, 503, { 'retry-after': '5' })
+        }
+        const outcomes = await rt.ingest(Array.isArray(shaped.data) ? shaped.data : [shaped.data])
+        const tally: Record<string, number> = {}
+        for (const o of outcomes) tally[o] = (tally[o] ?? 0) + 1
+        if (tally.failed) {
+          m.refused.inc({ reason: 'unavailable' })
+          return c.json({ error: `the ${host.cacheKind} cache is unavailable; retry`, outcomes: tally }, 503, { 'retry-after': '5' })
+        }
+        if (tally.error) return c.json({ error: 'the plugin failed on an event; see the host log', outcomes: tally }, 500)
+        return c.json({ ok: true, outcomes: tally }, 200)
+      } finally {
+        m.intakeSeconds.observe((performance.now() - t0) / 1000)
+      }
+    },
+  )
+
+  // ---- the JSON API -----------------------------------------------------------------------------
+  const api = new Hono()
+  api.use('*', apiToken(opts.apiToken))
+  const view = (row: ProjectRow) => {
+    const rt = host.runtime(row.id)
+    return {
+      id: row.id,
+      name: row.name,
+      enabled: row.enabled,
+      demo: row.demo,
+      intake_path: `/ingest/${row.id}`,
+      status: !row.enabled ? 'disabled' : !rt ? 'stopped' : rt.setupError ? 'settings_invalid' : rt.cacheHealthy ? 'counting' : 'cache_unavailable',
+      problems: rt?.problems ?? [],
+      gaps: (rt?.gaps ?? []).map((g) => ({ from: new Date(g.fromMs).toISOString(), to: new Date(g.toMs).toISOString(), state: g.state, events_read: g.done, note: g.note })),
+      created_at: new Date(row.createdAt).toISOString(),
+      updated_at: new Date(row.updatedAt).toISOString(),
+    }
+  }
+  const need = async (id: string): Promise<ProjectRow> => {
+    const row = await host.project(id)
+    if (!row) throw new ProjectError(`no project ${id} on this host`, 404)
+    return row
+  }
+  const jsonBody = async (c: Context): Promise<Record<string, unknown>> => {
+    let v: unknown
+    try {
+      v = await c.req.json()
+    } catch {
+      throw new ProjectError('the body is not JSON', 400)
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProjectError('the body must be a JSON object', 400)
+    return v as Record<string, unknown>
+  }
+
+  api.get('/projects', async (c) => c.json({ projects: (await host.projects()).map(view) }))
+  api.post('/projects', async (c) => {
+    const b = await jsonBody(c)
+    if (typeof b.id !== 'string') throw new ProjectError('give the project id', 400, [{ key: 'id', message: 'required' }])
+    if (await host.project(b.id)) throw new ProjectError(`project ${b.id} exists; change its settings with PUT /api/projects/${b.id}/settings`, 409)
+    const config = (typeof b.settings === 'object' && b.settings !== null ? b.settings : {}) as Record<string, unknown>
+    const row = await host.addProject({ id: b.id, name: typeof b.name === 'string' ? b.name : undefined, config })
+    return c.json(view(row), 201)
+  })
+  api.get('/projects/:project', async (c) => c.json(view(await need(c.req.param('project')))))
+  api.get('/projects/:project/report', async (c) => {
+    const row = await need(c.req.param('project'))
+    const rt = host.runtime(row.id)
+    if (!rt?.state) {
+      const stored = await host.store.latestReport(row.id)
+      if (stored) return c.json(stored.report)
+      return c.json({ error: `project ${row.id} is not counting: ${rt?.setupError ?? (row.enabled ? 'it is starting' : 'it is disabled')}` }, 409)
+    }
+    return c.json((await rt.report()).report)
+  })
+  api.get('/projects/:project/flags/:key', async (c) => {
+    const row = await need(c.req.param('project'))
+    const rt = host.runtime(row.id)
+    if (!rt?.state) return c.json({ error: `project ${row.id} is not counting` }, 409)
+    const detail = await rt.flag(c.req.param('key'))
+    if (!detail) return c.json({ error: `no flag ${c.req.param('key')} in project ${row.id}` }, 404)
+    return c.json({ key: c.req.param('key'), generated_at: new Date(detail.at).toISOString(), flag: detail.report, live: detail.live })
+  })
+  api.get('/projects/:project/settings', async (c) => {
+    const row = await need(c.req.param('project'))
+    return c.json({ settings: host.maskedConfig(row), schema: pluginJson.config, problems: host.runtime(row.id)?.problems ?? [] })
+  })
+  api.put('/projects/:project/settings', async (c) => {
+    const row = await need(c.req.param('project'))
+    const b = await jsonBody(c)
+    const change = (typeof b.settings === 'object' && b.settings !== null ? b.settings : b) as Record<string, unknown>
+    const next = await host.updateSettings(row.id, change)
+    return c.json({ settings: host.maskedConfig(next), problems: host.runtime(row.id)?.problems ?? [] })
+  })
+  for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
+    api.post(`/projects/:project/${path}`, async (c) => {
+      const row = await need(c.req.param('project'))
+      return c.json(view(await host.setEnabled(row.id, enabled)))
+    })
+  }
+  app.route('/api', api)
+
+  app.get('/', (c) =>
+    c.json({
+      name: 'Experiment Coverage for PostHog',
+      api: '/api/projects',
+      intake: 'POST /ingest/:project',
+      health: ['/healthz', '/readyz', '/metrics'],
+    }),
+  )
+  return app
+}

@@ -1,0 +1,293 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import pino, { type Logger } from 'pino'
+import pluginJson from '../../plugin.json' with { type: 'json' }
+import type { ContractCache } from '../counters/cache.js'
+import { MemoryCache } from '../counters/memory-cache.js'
+import { RedisCache, pluginKeyPrefix } from '../counters/redis-cache.js'
+import { SETTING_KEYS, SettingsError, parseSettings } from '../coverage/settings.js'
+import { compileMatcherFilters } from '../hog/matchers.js'
+import { HEARTBEAT_MS } from './gaps.js'
+import { createMetrics, type HostMetrics } from './metrics.js'
+import { DEMO_SPEC_KEY, ProjectRuntime, type DemoSpec } from './project.js'
+import { SecretBox } from './secrets.js'
+import { PostgresStore } from './store-postgres.js'
+import { SqliteStore } from './store-sqlite.js'
+import { pluginStorage, type HostStore, type ProjectRow } from './store.js'
+
+/** What PostHog shows in place of a secret setting that is set (posthog/api/plugin.py, scenes/plugins/utils). */
+export const SECRET_MASK = '**************** POSTHOG SECRET FIELD ****************'
+export const SECRET_KEYS: ReadonlySet<string> = new Set(pluginJson.config.filter((f) => (f as { secret?: boolean }).secret && f.key).map((f) => f.key as string))
+const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+
+export interface HostOptions {
+  /** SQLite's directory (the embedded default), also where the secret key file is generated */
+  readonly dataDir: string
+  /** PostgreSQL instead of SQLite */
+  readonly databaseUrl?: string
+  /** Redis instead of the memory cache */
+  readonly redisUrl?: string
+  /** COVERAGE_SECRET_KEY */
+  readonly secretKey?: string
+  readonly clock?: () => number
+  readonly logger?: Logger
+  readonly tickMs?: number
+  readonly fillDelayMs?: number
+  readonly reportMaxAgeMs?: number
+  /** collect the process's default metrics (off in tests that run several hosts in one process) */
+  readonly processMetrics?: boolean
+}
+
+export class ProjectError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409,
+    readonly problems: { key: string; message: string }[] = [],
+  ) {
+    super(message)
+    this.name = 'ProjectError'
+  }
+}
+
+/** A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64 (PostHog requires at least 24). */
+export function newSigningSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`
+}
+
+/**
+ * The host: every project's plugin runtime over the shared parts (the store, the cache, the
+ * secret box), and a scheduler that ticks each project (heartbeat, gaps, the plugin's tasks,
+ * each claimed once across processes).
+ */
+export class Host {
+  readonly processId = randomUUID()
+  readonly metrics: HostMetrics
+  readonly log: Logger
+  readonly clock: () => number
+  private readonly runtimes = new Map<string, ProjectRuntime>()
+  private readonly memoryCaches = new Map<string, MemoryCache>()
+  private readonly openedCaches = new Set<string>()
+  private timer: ReturnType<typeof setInterval> | null = null
+  private ticking: Promise<void> | null = null
+  storeHealthy = true
+
+  private constructor(
+    readonly store: HostStore,
+    readonly box: SecretBox,
+    readonly keySource: string,
+    private readonly redis: Redis | null,
+    readonly opts: HostOptions,
+  ) {
+    this.clock = opts.clock ?? Date.now
+    this.log = opts.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })
+    this.metrics = createMetrics({ defaults: opts.processMetrics ?? true })
+  }
+
+  static async open(opts: HostOptions): Promise<Host> {
+    const store: HostStore = opts.databaseUrl ? new PostgresStore(opts.databaseUrl) : new SqliteStore(join(opts.dataDir, 'coverage.sqlite'))
+    await store.migrate()
+    const { box, source } = SecretBox.load({ envKey: opts.secretKey, keyFile: join(opts.dataDir, 'secret.key') })
+    const redis = opts.redisUrl ? new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1, connectTimeout: 2000 }) : null
+    // A Redis that is down must not crash the host: the intake answers 503 until it is back.
+    redis?.on('error', () => {})
+    return new Host(store, box, source, redis, opts)
+  }
+
+  get cacheKind(): 'memory' | 'redis' {
+    return this.redis ? 'redis' : 'memory'
+  }
+
+  private cacheFor(project: string): { cache: ContractCache; fresh: boolean } {
+    const fresh = !this.openedCaches.has(project)
+    this.openedCaches.add(project)
+    if (this.redis) return { cache: new RedisCache(this.redis, pluginKeyPrefix('experiment-coverage', project)), fresh }
+    let m = this.memoryCaches.get(project)
+    if (!m) this.memoryCaches.set(project, (m = new MemoryCache(this.clock)))
+    return { cache: m, fresh }
+  }
+
+  // ---- projects -------------------------------------------------------------------------------
+
+  /** A project's settings in the clear (secrets opened): for this process's plugin only. */
+  private plainConfig(row: ProjectRow): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [k, v] of Object.entries(row.config)) out[k] = SecretBox.isSealed(v) ? this.box.open(v) : v
+    return out
+  }
+
+  private sealConfig(config: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [k, v] of Object.entries(config)) out[k] = SECRET_KEYS.has(k) && v !== '' ? this.box.seal(v) : v
+    return out
+  }
+
+  /** The settings as the API shows them: secrets that are set as PostHog's mask, never their value. */
+  maskedConfig(row: ProjectRow): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [k, v] of Object.entries(row.config)) out[k] = SECRET_KEYS.has(k) && v !== '' ? SECRET_MASK : v
+    return out
+  }
+
+  ingestSecret(row: ProjectRow): string {
+    return this.box.open(row.ingestSecret)
+  }
+
+  async projects(): Promise<ProjectRow[]> {
+    return this.store.listProjects()
+  }
+
+  async project(id: string): Promise<ProjectRow | null> {
+    return this.store.getProject(id)
+  }
+
+  runtime(id: string): ProjectRuntime | null {
+    return this.runtimes.get(id) ?? null
+  }
+
+  /**
+   * Adds a project (or updates the settings of an existing one with that id). Settings are
+   * validated by the plugin's own settings code; each problem names its field.
+   */
+  async addProject(input: { id: string; name?: string; config?: Record<string, unknown>; demo?: DemoSpec; enabled?: boolean; ingestSecret?: string; start?: boolean }): Promise<ProjectRow> {
+    if (!PROJECT_ID.test(input.id)) throw new ProjectError('a project id is 1 to 64 letters, digits, "-" or "_", starting with a letter or digit', 400, [{ key: 'id', message: 'not a valid project id' }])
+    const existing = await this.store.getProject(input.id)
+    const now = this.clock()
+    const config = await this.validatedConfig(existing ? this.plainConfig(existing) : {}, input.config ?? {})
+    const row: ProjectRow = {
+      id: input.id,
+      name: input.name ?? existing?.name ?? (input.demo ? 'Demo project (simulated)' : `PostHog project ${input.id}`),
+      enabled: input.enabled ?? existing?.enabled ?? true,
+      demo: existing?.demo ?? Boolean(input.demo),
+      config: this.sealConfig(config),
+      ingestSecret: input.ingestSecret ? this.box.seal(input.ingestSecret) : (existing?.ingestSecret ?? this.box.seal(newSigningSecret())),
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    }
+    if (input.demo && !existing) await pluginStorage(this.store, row.id).set(DEMO_SPEC_KEY, input.demo)
+    await this.store.putProject(row)
+    if (input.start ?? true) await this.restart(row)
+    return row
+  }
+
+  /** Merges a settings change into the current settings and validates the result as the plugin would. */
+  private async validatedConfig(current: Record<string, string>, change: Record<string, unknown>): Promise<Record<string, string>> {
+    const problems: { key: string; message: string }[] = []
+    const merged = { ...current }
+    for (const [key, value] of Object.entries(change)) {
+      if (!SETTING_KEYS.includes(key)) {
+        problems.push({ key, message: 'is not a setting of this plugin' })
+        continue
+      }
+      if (SECRET_KEYS.has(key) && value === SECRET_MASK) continue // the form sends the mask back: keep the secret
+      if (value === null || value === undefined) delete merged[key]
+      else merged[key] = typeof value === 'string' ? value : JSON.stringify(value)
+    }
+    if (problems.length) throw new ProjectError('invalid settings', 400, problems)
+    try {
+      const settings = parseSettings(merged)
+      // HogQL matcher filters must compile (PostHog's parser), or setup would fail later.
+      if (settings.metrics.some((m) => m.filter)) await compileMatcherFilters(settings)
+    } catch (e) {
+      if (e instanceof SettingsError) throw new ProjectError('invalid settings', 400, [...e.problems])
+      throw new ProjectError('invalid settings', 400, [{ key: 'goalEvents', message: (e as Error).message }])
+    }
+    return merged
+  }
+
+  async updateSettings(id: string, change: Record<string, unknown>): Promise<ProjectRow> {
+    const row = await this.store.getProject(id)
+    if (!row) throw new ProjectError(`no project ${id}`, 404)
+    return this.addProject({ id, config: change })
+  }
+
+  async setEnabled(id: string, enabled: boolean): Promise<ProjectRow> {
+    const row = await this.store.getProject(id)
+    if (!row) throw new ProjectError(`no project ${id}`, 404)
+    const next = { ...row, enabled, updatedAt: this.clock() }
+    await this.store.putProject(next)
+    await this.restart(next)
+    return next
+  }
+
+  /** Stops the project's runtime and starts it again with the stored row (when enabled). */
+  private async restart(row: ProjectRow): Promise<void> {
+    const old = this.runtimes.get(row.id)
+    if (old) {
+      this.runtimes.delete(row.id)
+      await old.stop()
+    }
+    if (!row.enabled) return
+    const { cache, fresh } = this.cacheFor(row.id)
+    const rt = new ProjectRuntime({ id: row.id, demo: row.demo, config: this.plainConfig(row) }, cache, this.deps(), fresh)
+    await rt.start()
+    this.runtimes.set(row.id, rt)
+  }
+
+  private deps() {
+    return {
+      store: this.store,
+      clock: this.clock,
+      processId: this.processId,
+      log: this.log,
+      metrics: this.metrics,
+      volatileCache: this.redis === null,
+      fillDelayMs: this.opts.fillDelayMs,
+      reportMaxAgeMs: this.opts.reportMaxAgeMs,
+    }
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  /** Starts every enabled project and the scheduler. */
+  async start(opts: { scheduler?: boolean } = {}): Promise<void> {
+    for (const row of await this.store.listProjects()) if (row.enabled) await this.restart(row)
+    if (opts.scheduler ?? true) {
+      this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? HEARTBEAT_MS)
+    }
+  }
+
+  /** One scheduler round over every project; rounds never overlap. */
+  tick(): Promise<void> {
+    if (this.ticking) return this.ticking
+    this.ticking = (async () => {
+      try {
+        await this.store.ping()
+        this.storeHealthy = true
+      } catch (e) {
+        if (this.storeHealthy) this.log.error({ err: (e as Error).message }, 'storage is unavailable')
+        this.storeHealthy = false
+        return
+      }
+      for (const rt of this.runtimes.values()) {
+        try {
+          await rt.tick()
+        } catch (e) {
+          this.log.warn({ project: rt.id, err: (e as Error).message }, 'scheduler round failed')
+        }
+      }
+      if (Math.random() < 0.01) await this.store.pruneClaims(this.clock() - 3 * 86_400_000).catch(() => {})
+    })().finally(() => {
+      this.ticking = null
+    })
+    return this.ticking
+  }
+
+  /** Ready to count: storage answers, and so does the cache of every running project. */
+  ready(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = []
+    if (!this.storeHealthy) reasons.push(`${this.store.kind} storage is unavailable`)
+    for (const rt of this.runtimes.values()) if (!rt.cacheHealthy) reasons.push(`the ${this.cacheKind} cache of project ${rt.id} is unavailable`)
+    return { ready: reasons.length === 0, reasons }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    await this.ticking
+    for (const rt of this.runtimes.values()) await rt.stop().catch(() => {})
+    this.runtimes.clear()
+    this.redis?.disconnect()
+    await this.store.close()
+  }
+}

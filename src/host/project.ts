@@ -1,0 +1,338 @@
+import type { Logger } from 'pino'
+import * as plugin from '../../index.js'
+import type { ContractCache } from '../counters/cache.js'
+import { CacheUnavailableError } from '../counters/cache.js'
+import type { FillingPeriod } from '../counters/ingest.js'
+import type { FlagObservation } from '../counters/observation.js'
+import { auditConfig } from '../coverage/audit-config.js'
+import type { Definitions } from '../coverage/definitions.js'
+import { buildReport, type Report } from '../coverage/report.js'
+import { SettingsError, configuredGoals, parseSettings, type CountedEvent } from '../coverage/settings.js'
+import { EXPOSURE_EVENTS } from '../events/types.js'
+import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
+import {
+  DEFINITIONS_STORAGE_KEY,
+  canBackfill,
+  collectObservations,
+  handleEvent,
+  observeStored,
+  type EventOutcome,
+  type PluginHooks,
+  type PluginState,
+} from '../plugin/state.js'
+import { WATERMARK_KEY } from '../posthog/backfill-job.js'
+import { PostHogClient } from '../posthog/client.js'
+import { definitionsOf, simulate } from '../sim/simulation.js'
+import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
+import type { HostMetrics } from './metrics.js'
+import { pluginStorage, type GapRow, type HostStore } from './store.js'
+
+/** The simulated project the demo serves: the same seed and window give the same definitions and events. */
+export interface DemoSpec {
+  readonly seed: number
+  readonly flags: number
+  readonly users: number
+  readonly days: number
+  readonly endMs: number
+}
+export const DEMO_SPEC_KEY = 'coverage/demo-spec'
+
+export interface RuntimeDeps {
+  readonly store: HostStore
+  readonly clock: () => number
+  readonly processId: string
+  readonly log: Logger
+  readonly metrics: HostMetrics
+  /** the memory cache: counters live as long as the process */
+  readonly volatileCache: boolean
+  readonly fillDelayMs?: number
+  /** a report older than this is rebuilt when asked for (the minute task stores one anyway) */
+  readonly reportMaxAgeMs?: number
+}
+
+export interface ProjectConfig {
+  readonly id: string
+  readonly demo: boolean
+  /** plugin settings as strings, secrets in the clear (only ever in this process's memory) */
+  readonly config: Record<string, string>
+}
+
+interface Meta {
+  config: Record<string, string>
+  cache: ContractCache
+  storage: ReturnType<typeof pluginStorage>
+  global: { hooks?: PluginHooks; state?: PluginState }
+  attachments: Record<string, never>
+}
+
+/** The events the intake counts, and so the ones the webhook destination sends and an outage fill reads back. */
+export function intakeEvents(settings: { metrics: readonly { event: string }[] }): string[] {
+  return [...new Set<string>([...EXPOSURE_EVENTS, ...settings.metrics.map((m) => m.event)])].sort()
+}
+
+/**
+ * One project in the host: the plugin's own exports (setupPlugin, onEvent, runEveryMinute,
+ * teardownPlugin) over that project's meta (its settings, its cache prefix, its storage, its
+ * global), plus what only a host can do: heartbeats, outage gaps and their fill, reports.
+ */
+export class ProjectRuntime {
+  readonly meta: Meta
+  private readonly startedAt: number
+  private definitions: Definitions | null = null
+  /** pending gaps, left out of the live intake */
+  private filling: FillingPeriod[] = []
+  private gapRows: GapRow[] = []
+  private lastBeat: number | null = null
+  /** the last time the cache answered; null: it did not at the last look */
+  cacheHealthy = true
+  setupError: string | null = null
+  problems: { key: string; message: string }[] = []
+  private fresh: { at: number; report: Report } | null = null
+
+  constructor(
+    readonly project: ProjectConfig,
+    cache: ContractCache,
+    private readonly deps: RuntimeDeps,
+    /** true the first time this process opens the project's cache (a memory cache is then empty) */
+    private readonly freshCache: boolean,
+  ) {
+    this.startedAt = deps.clock()
+    this.meta = { config: { ...project.config }, cache, storage: pluginStorage(deps.store, project.id), global: {}, attachments: {} }
+  }
+
+  get id(): string {
+    return this.project.id
+  }
+
+  get state(): PluginState | null {
+    return this.meta.global.state ?? null
+  }
+
+  get gaps(): readonly GapRow[] {
+    return this.gapRows
+  }
+
+  private get anyMeta(): Parameters<typeof plugin.setupPlugin>[0] {
+    return this.meta as unknown as Parameters<typeof plugin.setupPlugin>[0]
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
+    this.deps.log[level]({ project: this.id, ...extra }, msg)
+  }
+
+  async start(): Promise<void> {
+    const now = this.deps.clock()
+    const hooks: PluginHooks = {
+      now: this.deps.clock,
+      log: (level, message) => this.log(level, message),
+      filling: () => this.filling,
+    }
+    let config = this.meta.config
+    if (this.project.demo) {
+      const spec = (await this.meta.storage.get(DEMO_SPEC_KEY, null)) as DemoSpec | null
+      if (spec) {
+        this.definitions = definitionsOf(simulate({ ...spec, defects: 'mix' }).project)
+        const audit = auditConfig(config, this.definitions)
+        config = audit.config
+        const settings = safeSettings(config, audit.counted)
+        Object.assign(hooks, await hooksFromDefinitions(this.definitions, settings ? configuredGoals(settings) : []), { countedEvents: audit.counted })
+      }
+    }
+    this.meta.config = config
+    this.meta.global = { hooks }
+    // A memory cache starts empty: the live counters begin again now, and the HogQL backfill
+    // covers everything before (a new watermark), so nothing is missed and nothing doubled.
+    if (this.deps.volatileCache && this.freshCache && canBackfillConfig(config)) await this.meta.storage.del(WATERMARK_KEY)
+    try {
+      await plugin.setupPlugin(this.anyMeta)
+      this.setupError = null
+      this.problems = []
+    } catch (e) {
+      this.setupError = e instanceof Error ? e.message : String(e)
+      this.problems = e instanceof SettingsError ? [...e.problems] : [{ key: 'config', message: this.setupError }]
+      this.log('warn', `the plugin did not set up: ${this.setupError}`)
+      return
+    }
+    if (!this.deps.volatileCache) await this.detectGap(now)
+    await this.loadGaps()
+    await this.beat(now)
+  }
+
+  async stop(): Promise<void> {
+    if (this.meta.global.state) await plugin.teardownPlugin(this.anyMeta)
+  }
+
+  /** Counts the events of one intake request, in order. */
+  async ingest(events: readonly unknown[]): Promise<(EventOutcome | 'not_set_up')[]> {
+    const out: (EventOutcome | 'not_set_up')[] = []
+    for (const e of events) {
+      const outcome = await plugin.onEvent(e as Parameters<typeof plugin.onEvent>[0], this.anyMeta)
+      this.deps.metrics.events.inc({ project: this.id, outcome })
+      out.push(outcome)
+      if (outcome === 'failed') this.cacheHealthy = false
+    }
+    return out
+  }
+
+  /** Every few seconds: the cache probe and heartbeat, gaps, and the scheduled tasks this process claims. */
+  async tick(): Promise<void> {
+    const now = this.deps.clock()
+    if (!this.state) return
+    try {
+      await this.meta.cache.set('coverage/host-alive', now, 60)
+      this.cacheHealthy = true
+    } catch {
+      this.cacheHealthy = false
+    }
+    if (this.cacheHealthy) {
+      // This process's own silence (its cache was gone): what PostHog gave up retrying is a gap too.
+      if (!this.deps.volatileCache && this.lastBeat !== null && now - this.lastBeat >= STALE_MS) await this.detectGap(now)
+      await this.beat(now)
+    }
+    await this.loadGaps()
+    await this.runTasks(now)
+    if (this.cacheHealthy) await this.fillGaps(now)
+  }
+
+  private async beat(now: number): Promise<void> {
+    await this.deps.store.heartbeat(this.id, { processId: this.deps.processId, startedAt: this.startedAt, aliveAt: now })
+    this.lastBeat = now
+  }
+
+  private async detectGap(now: number): Promise<void> {
+    const state = this.state
+    if (!state) return
+    const gap = missedPeriod(await this.deps.store.periods(this.id), this.deps.processId, now, this.lastBeat, state.split.watermark)
+    if (!gap) return
+    const fillable = canBackfill(state)
+    await this.deps.store.addGap({
+      project: this.id,
+      ...gap,
+      state: fillable ? 'pending' : 'unfillable',
+      done: 0,
+      note: fillable ? 'no host process was counting; filling from HogQL' : 'no host process was counting, and without PostHog credentials the events of this period cannot be read back',
+      updatedAt: now,
+    })
+    this.log('warn', `no host process counted from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}${fillable ? '; filling it from HogQL' : '; without PostHog credentials it cannot be filled'}`)
+  }
+
+  private async loadGaps(): Promise<void> {
+    this.gapRows = await this.deps.store.gaps(this.id)
+    this.filling = this.gapRows.filter((g) => g.state === 'pending').map((g) => ({ fromMs: g.fromMs, toMs: g.toMs }))
+  }
+
+  private async runTasks(now: number): Promise<void> {
+    const tasks: [string, number, ((meta: never) => Promise<void>) | undefined][] = [
+      ['minute', 60_000, plugin.runEveryMinute],
+      ['hour', 3_600_000, (plugin as { runEveryHour?: (m: never) => Promise<void> }).runEveryHour],
+      ['day', 86_400_000, (plugin as { runEveryDay?: (m: never) => Promise<void> }).runEveryDay],
+    ]
+    for (const [name, every, run] of tasks) {
+      if (!run) continue
+      const slot = Math.floor(now / every)
+      if (!(await this.deps.store.claim(`${name}:${this.id}`, slot, this.deps.processId, now))) continue
+      const t0 = performance.now()
+      try {
+        await run(this.anyMeta as never)
+        if (name === 'minute') await this.storeReport(now, slot % 60 === 0)
+        this.deps.metrics.schedulerRuns.inc({ task: name, result: 'ok' })
+      } catch (e) {
+        this.deps.metrics.schedulerRuns.inc({ task: name, result: 'failed' })
+        this.log('warn', `${name} task failed: ${(e as Error).message}`)
+      } finally {
+        this.deps.metrics.schedulerSeconds.observe({ task: name }, (performance.now() - t0) / 1000)
+      }
+    }
+  }
+
+  private async storeReport(now: number, keepInHistory: boolean): Promise<void> {
+    const report = await this.buildReport()
+    await this.deps.store.putReport(this.id, { at: now, report }, keepInHistory)
+    this.fresh = { at: now, report }
+    const job = (await this.meta.storage.get('coverage/backfill-job', null)) as { plan?: unknown[]; done?: unknown[] } | null
+    this.deps.metrics.backfillQueries.set({ project: this.id, state: 'planned' }, job?.plan?.length ?? 0)
+    this.deps.metrics.backfillQueries.set({ project: this.id, state: 'done' }, job?.done?.length ?? 0)
+  }
+
+  /** The project's definitions: the demo's own, or the ones the plugin fetched and stored. */
+  private async currentDefinitions(): Promise<Definitions> {
+    if (this.definitions) return this.definitions
+    const stored = (await this.meta.storage.get(DEFINITIONS_STORAGE_KEY, null)) as { flags: Definitions['flags']; experiments: Definitions['experiments']; cohorts: Definitions['cohorts']; groupTypes: [number, string][] } | null
+    if (!stored) return { flags: [], experiments: [], cohorts: [], groupTypes: new Map() }
+    return { flags: stored.flags, experiments: stored.experiments, cohorts: stored.cohorts, groupTypes: new Map(stored.groupTypes) }
+  }
+
+  async buildReport(): Promise<Report> {
+    const state = this.state
+    if (!state) throw new Error(`project ${this.id} is not set up: ${this.setupError ?? 'unknown reason'}`)
+    const observations = await observeStored(state, this.meta.cache, this.meta.storage)
+    const report = buildReport({ definitions: await this.currentDefinitions(), observations, settings: state.settings, nowMs: this.deps.clock() })
+    return report
+  }
+
+  /** The latest report: the stored one, or a fresh one when that is older than reportMaxAgeMs. */
+  async report(): Promise<{ at: number; report: unknown }> {
+    const now = this.deps.clock()
+    const maxAge = this.deps.reportMaxAgeMs ?? 10_000
+    if (this.fresh && now - this.fresh.at < maxAge) return this.fresh
+    const stored = await this.deps.store.latestReport(this.id)
+    if (stored && now - stored.at < maxAge) return stored
+    this.fresh = { at: now, report: await this.buildReport() }
+    return this.fresh
+  }
+
+  /** One flag: its report entry and its live counters as they are now. */
+  async flag(key: string): Promise<{ report: unknown; live: FlagObservation | null; at: number } | null> {
+    const state = this.state
+    if (!state) return null
+    const { report, at } = await this.report()
+    const entry = (report as Report).flags.find((f) => f.key === key) ?? null
+    const live = (await collectObservations(state, this.meta.cache)).flags.find((f) => f.flag === key) ?? null
+    if (!entry && !live) return null
+    return { report: entry, live, at }
+  }
+
+  /** Replays pending gaps whose end is FILL_DELAY_MS old, one lease at a time, resuming where a fill stopped. */
+  private async fillGaps(now: number): Promise<void> {
+    const state = this.state
+    if (!state || !canBackfill(state)) return
+    const due = this.gapRows.filter((g) => g.state === 'pending' && g.toMs + (this.deps.fillDelayMs ?? FILL_DELAY_MS) <= now)
+    for (const gap of due) {
+      if (!(await this.deps.store.leaseGap(this.id, gap.fromMs, this.deps.processId, now, now + 10 * 60_000))) continue
+      const client = new PostHogClient({ host: state.settings.posthogHost, projectId: state.settings.posthogProjectId, personalApiKey: state.settings.posthogPersonalApiKey })
+      const events = intakeEvents(state.settings)
+      let done = gap.done
+      try {
+        for (;;) {
+          const page = await client.query(replayQuery(gap, events, done), 'experiment coverage: outage fill', { filterTestAccounts: state.settings.filterTestAccounts })
+          for (const row of page.rows) {
+            const outcome = await handleEvent(state, rowToWebhookBody(page.columns, row), { replay: true })
+            if (outcome === 'failed') throw new CacheUnavailableError('while replaying a gap')
+            this.deps.metrics.gapEvents.inc({ project: this.id, outcome })
+          }
+          done += page.rows.length
+          await this.deps.store.updateGap(this.id, gap.fromMs, { done, updatedAt: this.deps.clock() })
+          if (page.rows.length < FILL_PAGE_ROWS) break
+        }
+        await this.deps.store.updateGap(this.id, gap.fromMs, { state: 'filled', note: `filled from HogQL: ${done} events read back`, updatedAt: this.deps.clock() })
+        this.log('info', `filled the gap from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}: ${done} events read back from HogQL`)
+      } catch (e) {
+        await this.deps.store.updateGap(this.id, gap.fromMs, { note: `fill interrupted after ${done} events, will resume: ${(e as Error).message}`, updatedAt: this.deps.clock() })
+        this.log('warn', `filling a gap stopped after ${done} events, will resume: ${(e as Error).message}`)
+      }
+    }
+    if (due.length > 0) await this.loadGaps()
+  }
+}
+
+function safeSettings(config: Record<string, string>, counted: readonly CountedEvent[]) {
+  try {
+    return parseSettings(config, { countedEvents: counted })
+  } catch {
+    return null
+  }
+}
+
+function canBackfillConfig(config: Record<string, string>): boolean {
+  return Boolean(config.posthogProjectId && config.posthogPersonalApiKey)
+}
