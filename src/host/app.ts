@@ -25,15 +25,29 @@ const MAX_EVENTS = 1000
 // reader's to judge: an event it cannot count is counted as rejected, by reason.
 const bareEvent = z.looseObject({ event: z.string('must be the event name, a string').min(1, 'must not be empty') })
 const envelope = z.looseObject({ event: bareEvent, person: z.union([z.looseObject({}), z.null()]).optional() })
-const item = z.union([envelope, bareEvent], 'must be {"event": {...}, "person": {...}} as PostHog\'s webhook destination sends it, or one event object')
-const body = z.union([item, z.array(item).min(1, 'an empty list holds no event').max(MAX_EVENTS, `at most ${MAX_EVENTS} events a request`)])
+const SHAPE_HINT = 'Expected {"event": {"event": "...", ...}, "person": {...}} as PostHog\'s HTTP Webhook destination sends it, one event object, or a list of either'
+const item = z.union([envelope, bareEvent], 'must be an object')
+const list = z.array(item).min(1, 'an empty list holds no event').max(MAX_EVENTS, `at most ${MAX_EVENTS} events a request`)
+
+/** The deepest problem of a (nested) union, with its whole path: that is where the body went wrong. */
+function leaves(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...i.path]
+    if (i.code === 'invalid_union' && i.errors.length) return [...i.errors.flatMap((e) => leaves(e, path)), { path, message: i.message }]
+    return [{ path, message: i.message }]
+  })
+}
 
 function shapeProblem(error: z.ZodError): string {
-  // The union's own message says what is expected; the path says where it went wrong.
-  const issue = error.issues[0]!
-  const deepest = issue.code === 'invalid_union' && issue.errors.length ? issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0] : null
-  const at = [...issue.path, ...(deepest?.path ?? [])].map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
-  return `body${at}: ${deepest ? `${deepest.message} (${issue.message})` : issue.message}`
+  const all = leaves(error.issues)
+  const deepest = all.reduce((a, b) => (b.path.length > a.path.length ? b : a))
+  const at = deepest.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
+  return `body${at}: ${deepest.message}. ${SHAPE_HINT}`
+}
+
+/** The intake's body: one item, or a list of them. */
+function parseBody(value: unknown) {
+  return Array.isArray(value) ? list.safeParse(value) : item.safeParse(value)
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -47,7 +61,7 @@ function authorizeIntake(c: Context, raw: string, secret: string): string | null
   const signature = c.req.header('webhook-signature')
   if (signature !== undefined) {
     try {
-      new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': signature })
+      new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': signature }, { jsonParse: false })
       return null
     } catch (e) {
       return e instanceof WebhookVerificationError ? `the Standard Webhooks signature does not verify (${e.message})` : 'the Standard Webhooks signature does not verify'
@@ -129,7 +143,7 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
           m.refused.inc({ reason: 'malformed' })
           return c.json({ error: `the body is not JSON: ${(e as Error).message}` }, 400)
         }
-        const shaped = body.safeParse(parsed)
+        const shaped = parseBody(parsed)
         if (!shaped.success) {
           m.refused.inc({ reason: 'shape' })
           return c.json({ error: shapeProblem(shaped.error) }, 400)
