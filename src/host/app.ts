@@ -224,7 +224,8 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
       if (stored) return c.json(stored.report)
       return c.json({ error: `project ${row.id} is not counting: ${rt?.setupError ?? (row.enabled ? 'it is starting' : 'it is disabled')}` }, 409)
     }
-    return c.json((await rt.report()).report)
+    // ?fresh=1: built now from the counters, not the minute's stored report.
+    return c.json((await rt.report({ fresh: c.req.query('fresh') === '1' })).report)
   })
   api.get('/projects/:project/flags/:key', async (c) => {
     const row = await need(c.req.param('project'))

@@ -271,9 +271,9 @@ export class ProjectRuntime {
   }
 
   /** The latest report: the stored one, or a fresh one when that is older than reportMaxAgeMs. */
-  async report(): Promise<{ at: number; report: unknown }> {
+  async report(opts: { fresh?: boolean } = {}): Promise<{ at: number; report: unknown }> {
     const now = this.deps.clock()
-    const maxAge = this.deps.reportMaxAgeMs ?? 10_000
+    const maxAge = opts.fresh ? 0 : (this.deps.reportMaxAgeMs ?? 10_000)
     if (this.fresh && now - this.fresh.at < maxAge) return this.fresh
     const stored = await this.deps.store.latestReport(this.id)
     if (stored && now - stored.at < maxAge) return stored
