@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { SimEvent } from '../../src/sim/traffic.js'
+import { signedHeaders, webhookBody } from '../../src/host/demo-feed.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface HostProcess {
+  readonly proc: ChildProcess
+  readonly url: string
+  readonly port: number
+  stderr(): string
+  /** SIGTERM (graceful) or SIGKILL; resolves once the process exited */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `experiment-coverage serve` in a child process (through tsx) and waits until it listens. */
+export function spawnHost(args: string[], env: Record<string, string>): Promise<HostProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--hostname', '127.0.0.1', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let err = ''
+  const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the host did not start within 30 s:\n${err}`)), 30_000)
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString()
+      const m = /serving on (http:\/\/[^\s]+:(\d+))/.exec(err)
+      if (m) {
+        clearTimeout(timer)
+        resolve({
+          proc,
+          url: m[1]!,
+          port: Number(m[2]),
+          stderr: () => err,
+          stop: (signal = 'SIGTERM') => {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
+            return exited
+          },
+        })
+      }
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`the host exited (${code}) before it listened:\n${err}`))
+    })
+  })
+}
+
+export interface Delivery {
+  /** answered 2xx */
+  acked: Set<string>
+  /** status codes seen, by code */
+  statuses: Map<number, number>
+  /** uuids of requests in flight when `mark()` was called */
+  inFlightAtMark: Set<string>
+}
+
+/**
+ * Posts events as PostHog's destination does (one a request, signed), `concurrency` at a time,
+ * each retried until it is answered 2xx (PostHog gives up after three tries; the tests keep
+ * trying, so a restarted host gets everything). `target()` says where to post now.
+ */
+export function deliver(events: readonly SimEvent[], opts: { target: () => string; project: string; secret: string; concurrency: number; onProgress?: (done: number) => void | Promise<void> }) {
+  const d: Delivery = { acked: new Set(), statuses: new Map(), inFlightAtMark: new Set() }
+  const inFlight = new Set<string>()
+  let next = 0
+  let done = 0
+  const one = async (e: SimEvent) => {
+    const text = JSON.stringify(webhookBody(e))
+    inFlight.add(e.uuid)
+    for (let attempt = 0; attempt < 400; attempt++) {
+      try {
+        const res = await fetch(`${opts.target()}/ingest/${opts.project}`, { method: 'POST', body: text, headers: signedHeaders(opts.secret, `msg_${e.uuid}`, text) })
+        await res.arrayBuffer()
+        d.statuses.set(res.status, (d.statuses.get(res.status) ?? 0) + 1)
+        if (res.ok) {
+          d.acked.add(e.uuid)
+          break
+        }
+        if (res.status < 500 && res.status !== 429 && res.status !== 408) throw new Error(`the intake refused an event with ${res.status}`)
+      } catch (err) {
+        if ((err as Error).message.startsWith('the intake refused')) throw err
+        d.statuses.set(0, (d.statuses.get(0) ?? 0) + 1) // connection refused or reset
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    inFlight.delete(e.uuid)
+    done++
+    await opts.onProgress?.(done)
+  }
+  const worker = async () => {
+    while (next < events.length) await one(events[next++]!)
+  }
+  const all = Promise.all(Array.from({ length: opts.concurrency }, worker))
+  return {
+    delivery: d,
+    finished: all.then(() => d),
+    /** records what is in flight right now (a kill or an outage is about to hit it) */
+    mark: () => {
+      for (const u of inFlight) d.inFlightAtMark.add(u)
+    },
+  }
+}
