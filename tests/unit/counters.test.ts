@@ -281,7 +281,7 @@ describe('the plugin adapter', () => {
 
   it('onEvent before a successful setup counts nothing and does not throw', async () => {
     const meta = { config: {}, cache: new MemoryCache(), storage: {}, global: {} } as never
-    await expect(onEvent(flagCalled('exp', 'a') as never, meta)).resolves.toBeUndefined()
+    await expect(onEvent(flagCalled('exp', 'a') as never, meta)).resolves.toBe('not_set_up')
   })
 })
 
