@@ -121,7 +121,16 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
       const t0 = performance.now()
       try {
         const id = c.req.param('project')
-        const row = await host.project(id)
+        let row = host.knownProject(id)
+        if (!row) {
+          // Perhaps added by another process a moment ago.
+          try {
+            row = await host.project(id)
+          } catch {
+            m.refused.inc({ reason: 'unavailable' })
+            return c.json({ error: 'storage is unavailable' }, 503, { 'retry-after': '5' })
+          }
+        }
         if (!row) {
           m.refused.inc({ reason: 'unknown_project' })
           return c.json({ error: `no project ${id} on this host` }, 404)

@@ -66,6 +66,8 @@ export class Host {
   readonly log: Logger
   readonly clock: () => number
   private readonly runtimes = new Map<string, ProjectRuntime>()
+  /** The projects as this process last read them: the intake answers from here, without a database read. */
+  private readonly rows = new Map<string, ProjectRow>()
   private readonly memoryCaches = new Map<string, MemoryCache>()
   private readonly openedCaches = new Set<string>()
   private timer: ReturnType<typeof setInterval> | null = null
@@ -129,8 +131,15 @@ export class Host {
     return out
   }
 
+  private readonly opened = new Map<string, string>()
+  /** The project's intake secret in the clear (kept in memory once opened: the intake needs it on every request). */
   ingestSecret(row: ProjectRow): string {
-    return this.box.open(row.ingestSecret)
+    let plain = this.opened.get(row.ingestSecret)
+    if (plain === undefined) {
+      plain = this.box.open(row.ingestSecret)
+      this.opened.set(row.ingestSecret, plain)
+    }
+    return plain
   }
 
   async projects(): Promise<ProjectRow[]> {
@@ -139,6 +148,11 @@ export class Host {
 
   async project(id: string): Promise<ProjectRow | null> {
     return this.store.getProject(id)
+  }
+
+  /** The project as this process knows it (kept in step with the store every scheduler round). */
+  knownProject(id: string): ProjectRow | null {
+    return this.rows.get(id) ?? null
   }
 
   runtime(id: string): ProjectRuntime | null {
@@ -162,7 +176,7 @@ export class Host {
       config: this.sealConfig(config),
       ingestSecret: input.ingestSecret ? this.box.seal(input.ingestSecret) : (existing?.ingestSecret ?? this.box.seal(newSigningSecret())),
       createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
+      updatedAt: existing ? this.nextStamp(existing) : now,
     }
     if (input.demo && !existing) await pluginStorage(this.store, row.id).set(DEMO_SPEC_KEY, input.demo)
     await this.store.putProject(row)
@@ -204,7 +218,7 @@ export class Host {
   async setEnabled(id: string, enabled: boolean): Promise<ProjectRow> {
     const row = await this.store.getProject(id)
     if (!row) throw new ProjectError(`no project ${id}`, 404)
-    const next = { ...row, enabled, updatedAt: this.clock() }
+    const next = { ...row, enabled, updatedAt: this.nextStamp(row) }
     await this.store.putProject(next)
     await this.restart(next)
     return next
@@ -212,6 +226,7 @@ export class Host {
 
   /** Stops the project's runtime and starts it again with the stored row (when enabled). */
   private async restart(row: ProjectRow): Promise<void> {
+    this.rows.set(row.id, row)
     const old = this.runtimes.get(row.id)
     if (old) {
       this.runtimes.delete(row.id)
@@ -241,7 +256,8 @@ export class Host {
 
   /** Starts every enabled project and the scheduler. */
   async start(opts: { scheduler?: boolean } = {}): Promise<void> {
-    for (const row of await this.store.listProjects()) if (row.enabled) await this.restart(row)
+    for (const row of await this.store.listProjects()) await this.restart(row)
+    if (this.opts.databaseUrl && !this.redis) this.log.warn('PostgreSQL is shared, but the counters are in this process\'s memory: several host processes need --redis too, or each counts only what reaches it')
     if (opts.scheduler ?? true) {
       this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? HEARTBEAT_MS)
     }
@@ -259,6 +275,7 @@ export class Host {
         this.storeHealthy = false
         return
       }
+      await this.syncProjects()
       for (const rt of this.runtimes.values()) {
         try {
           await rt.tick()
@@ -271,6 +288,19 @@ export class Host {
       this.ticking = null
     })
     return this.ticking
+  }
+
+  /** A change's stamp: the time, and always later than the row's last one, so other processes see each change. */
+  private nextStamp(row: ProjectRow): number {
+    return Math.max(this.clock(), row.updatedAt + 1)
+  }
+
+  /** Picks up projects added, changed, disabled or enabled by another process (or its API). */
+  private async syncProjects(): Promise<void> {
+    for (const row of await this.store.listProjects()) {
+      const known = this.rows.get(row.id)
+      if (!known || known.updatedAt !== row.updatedAt) await this.restart(row)
+    }
   }
 
   /** Ready to count: storage answers, and so does the cache of every running project. */

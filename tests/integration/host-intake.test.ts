@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
 import type { Report } from '../../src/coverage/report.js'
 import { createApp } from '../../src/host/app.js'
-import { SECRET_MASK } from '../../src/host/host.js'
+import { Host, SECRET_MASK } from '../../src/host/host.js'
 import type { DemoSpec } from '../../src/host/project.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
-import { asBody, postSigned, testHost, variantNumbers } from '../support/host.js'
+import { asBody, postSigned, silent, testHost, variantNumbers } from '../support/host.js'
 
 const END = Date.UTC(2026, 10, 20, 12)
 const spec: DemoSpec = { seed: 5, flags: 20, users: 400, days: 4, endMs: END }
@@ -147,5 +147,23 @@ describe('the JSON API', () => {
     expect((await locked.request('/healthz')).status).toBe(200)
     // No CORS by default: a browser on another origin cannot read the API.
     expect((await t.app.request('/api/projects', { headers: { origin: 'https://evil.example' } })).headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
+
+describe('several host processes on one store', () => {
+  it('pick up a project disabled, enabled or changed through another one within a scheduler round', async () => {
+    const other = await Host.open({ dataDir: t.dataDir, logger: silent, processMetrics: false, clock: () => END })
+    await other.start({ scheduler: false })
+    const otherApp = createApp(other)
+    expect((await postSigned(otherApp, 'demo', secret, asBody(events[0]!))).status).toBe(200)
+    await t.app.request('/api/projects/demo/disable', { method: 'POST' })
+    await other.tick()
+    expect((await postSigned(otherApp, 'demo', secret, asBody(events[0]!))).status).toBe(403)
+    await t.app.request('/api/projects/demo/enable', { method: 'POST' })
+    await t.app.request('/api/projects/demo/settings', { method: 'PUT', body: JSON.stringify({ lookbackDays: '14' }), headers: { 'content-type': 'application/json' } })
+    await other.tick()
+    expect((await postSigned(otherApp, 'demo', secret, asBody(events[0]!))).status).toBe(200)
+    expect(other.runtime('demo')!.state!.settings.lookbackDays).toBe(14)
+    await other.stop()
   })
 })
