@@ -9,7 +9,7 @@ import {
 } from '../coverage/definitions.js'
 import { auditConfig } from '../coverage/audit-config.js'
 import { buildReport, type Report } from '../coverage/report.js'
-import { configuredGoals, parseSettings } from '../coverage/settings.js'
+import { configuredGoals, parseSettings } from '../settings/settings.js'
 import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/client.js'
 import { auditOnline } from '../posthog/online-audit.js'
 import { EmbeddedPlugin } from '../host/embedded.js'

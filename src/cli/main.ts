@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { SettingsError } from '../coverage/settings.js'
+import { SettingsError } from '../settings/settings.js'
 import { runAudit } from './audit.js'
 import { runDemo } from './demo.js'
 import { runHogCompile, runHogEval } from './hog.js'

@@ -1,4 +1,4 @@
-import type { Settings } from '../coverage/settings.js'
+import type { Settings } from '../settings/settings.js'
 import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js'
 import { groupUnit, readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'

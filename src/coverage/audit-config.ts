@@ -1,7 +1,7 @@
 import { propertyFiltersToHogQL, UnsupportedFilterError } from '../hog/property-filters.js'
 import { metricSteps, type MetricDefinition, type Definitions } from './definitions.js'
 import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from './goals.js'
-import type { CountedEvent } from './settings.js'
+import type { CountedEvent } from '../settings/settings.js'
 
 /**
  * The matcher a metric step is counted by: the event alone, or the event with its property

@@ -4,7 +4,7 @@ import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './check
 import { exposureEventOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
 import { metricMatchers } from './audit-config.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
-import type { Settings } from './settings.js'
+import type { Settings } from '../settings/settings.js'
 
 const DAY_MS = 86_400_000
 

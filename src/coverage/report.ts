@@ -5,7 +5,7 @@ import type { CheckContext, CheckId, CheckStatus, FlagKind } from './checks/type
 import { buildContext, cleanUnits, findVariant } from './context.js'
 import type { Definitions, FlagDefinition } from './definitions.js'
 import { writeReadout } from './readout.js'
-import type { Settings } from './settings.js'
+import type { Settings } from '../settings/settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
 import { experimentRun, flagWindow, type FlagWindow } from './windows.js'
 import { DAY_MS } from '../counters/keys.js'

@@ -1,6 +1,6 @@
 import { DAY_MS, dayNumber } from '../counters/keys.js'
 import type { Definitions, ExperimentDefinition } from './definitions.js'
-import type { Settings } from './settings.js'
+import type { Settings } from '../settings/settings.js'
 
 /**
  * An experiment's run as PostHog's experiment query runner counts it: exposures and metric events

@@ -1,4 +1,4 @@
-import { SettingsError, type Settings } from '../coverage/settings.js'
+import { SettingsError, type Settings } from '../settings/settings.js'
 import { compileExpression } from './compile.js'
 import { HogQLError } from './parser.js'
 

@@ -6,7 +6,7 @@ import pluginJson from '../../plugin.json' with { type: 'json' }
 import type { ContractCache } from '../counters/cache.js'
 import { MemoryCache } from '../counters/memory-cache.js'
 import { RedisCache, pluginKeyPrefix } from '../counters/redis-cache.js'
-import { SETTING_KEYS, SettingsError, parseSettings } from '../coverage/settings.js'
+import { SETTING_KEYS, SettingsError, parseSettings } from '../settings/settings.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
 import { HEARTBEAT_MS } from './gaps.js'
 import { createMetrics, type HostMetrics } from './metrics.js'

@@ -7,7 +7,7 @@ import type { FlagObservation } from '../counters/observation.js'
 import { auditConfig } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
-import { SettingsError, configuredGoals, parseSettings, type CountedEvent } from '../coverage/settings.js'
+import { SettingsError, configuredGoals, parseSettings, type CountedEvent } from '../settings/settings.js'
 import { EXPOSURE_EVENTS } from '../events/types.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import {

@@ -1,6 +1,6 @@
 import { auditConfig, exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
-import type { CountedEvent } from '../coverage/settings.js'
+import type { CountedEvent } from '../settings/settings.js'
 import { experimentRuns, type ExperimentRun } from '../coverage/windows.js'
 import type { VariantValue } from '../events/types.js'
 import { compileExpression } from '../hog/compile.js'

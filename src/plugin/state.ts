@@ -1,4 +1,4 @@
-import { configuredGoals, parseSettings, type CountedEvent, type Settings } from '../coverage/settings.js'
+import { configuredGoals, parseSettings, type CountedEvent, type Settings } from '../settings/settings.js'
 import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
 import { createIngestContext, ingestEvent, type FillingPeriod, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
 import type { Observations } from '../counters/observation.js'

@@ -1,6 +1,6 @@
 import { auditConfig } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
-import { parseSettings } from '../coverage/settings.js'
+import { parseSettings } from '../settings/settings.js'
 import type { Observations } from '../counters/observation.js'
 import { observationsFromBackfill, backfillWindow } from './backfill.js'
 import { planBackfill, type BackfillQuery } from './backfill-queries.js'

@@ -1,7 +1,7 @@
 import { dt, list, lit } from '../hog/literals.js'
 import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
 import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
-import { configuredGoals, type MetricMatcher } from '../coverage/settings.js'
+import { configuredGoals, type MetricMatcher } from '../settings/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
 import { QUERY_ROW_LIMIT } from './client.js'
 

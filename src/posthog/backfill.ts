@@ -4,7 +4,7 @@ import { LIBS, emptyFlagObservation, type ExposureObservation, type FlagObservat
 import { byValueOrder } from '../counters/read.js'
 import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue } from '../events/types.js'
 import { countedRawValues, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
-import type { Settings } from '../coverage/settings.js'
+import type { Settings } from '../settings/settings.js'
 import { flagWindow, type ExperimentRun } from '../coverage/windows.js'
 import type { PostHogClient, QueryResult } from './client.js'
 

@@ -4,7 +4,7 @@
  * few events in flight at once, as a plugin-server worker does.
  */
 import { readFileSync } from 'node:fs'
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { RedisCache } from '../../src/counters/redis-cache.js'
 import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'

@@ -2,7 +2,7 @@ import type { CheckContext } from '../../src/coverage/checks/types.js'
 import { buildContext } from '../../src/coverage/context.js'
 import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../../src/coverage/definitions.js'
 import { parseExperiments, parseFlags } from '../../src/coverage/definitions.js'
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import type { ExposureObservation, FlagObservation, VariantExposure } from '../../src/counters/observation.js'
 import type { VariantValue } from '../../src/events/types.js'
 

@@ -2,7 +2,7 @@ import type { BackfillQuery, BackfillWindow } from '../../src/posthog/backfill-q
 import { countedRawValues, rangeOf } from '../../src/posthog/backfill-queries.js'
 import type { Definitions } from '../../src/coverage/definitions.js'
 import { surfaceMetrics } from '../../src/coverage/audit-config.js'
-import { configuredGoals } from '../../src/coverage/settings.js'
+import { configuredGoals } from '../../src/settings/settings.js'
 import { classifyLib } from '../../src/events/lib-class.js'
 import type { SimEvent } from '../../src/sim/traffic.js'
 

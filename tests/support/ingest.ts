@@ -1,4 +1,4 @@
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import { CountingCache, type ContractCache } from '../../src/counters/cache.js'
 import { createIngestContext, ingestEvent, type IngestContext } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'

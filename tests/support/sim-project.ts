@@ -1,5 +1,5 @@
 import { auditConfig } from '../../src/coverage/audit-config.js'
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import { parseDefectList } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import type { SimEvent } from '../../src/sim/traffic.js'

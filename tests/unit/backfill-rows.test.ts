@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { backfillWindow, observationsFromBackfill } from '../../src/posthog/backfill.js'
 import { planBackfill } from '../../src/posthog/backfill-queries.js'
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import { NOW, flagDef } from '../support/context.js'
 
 describe('backfill rows from a broken or hostile answer', () => {

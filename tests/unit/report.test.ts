@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildReport } from '../../src/coverage/report.js'
 import { reportSchema } from '../../src/coverage/report-schema.js'
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import { NOW, experimentDef, flagDef, observation } from '../support/context.js'
 
 const DAY = 86_400_000

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_CONFIG, SETTING_KEYS, SettingsError, parseSettings } from '../../src/coverage/settings.js'
+import { DEFAULT_CONFIG, SETTING_KEYS, SettingsError, parseSettings } from '../../src/settings/settings.js'
 
 function problemsOf(config: Record<string, unknown>): { key: string; message: string }[] {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseSettings } from '../../src/coverage/settings.js'
+import { parseSettings } from '../../src/settings/settings.js'
 import { experimentRun, flagWindow, type ExperimentRun } from '../../src/coverage/windows.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'

@@ -1,6 +1,6 @@
 import { surfaceMetrics } from '../audit-config.js'
 import { pct } from '../context.js'
-import { configuredGoals } from '../settings.js'
+import { configuredGoals } from '../../settings/settings.js'
 import { result, type Check, type CheckContext } from './types.js'
 
 // Below this many units at the surface a share says little; the check then falls back to carriers.

@@ -1,7 +1,7 @@
 import type { ExposureObservation, FlagObservation } from '../../counters/observation.js'
 import type { VariantValue } from '../../events/types.js'
 import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../definitions.js'
-import type { Settings } from '../settings.js'
+import type { Settings } from '../../settings/settings.js'
 
 export const CHECK_IDS = [
   'flag_state',
