@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
-import { MemoryStorage } from '../../src/host/embedded.js'
+import { MemoryStorage } from '../../src/counters/memory-storage.js'
 import { DEFINITIONS_REFRESH_MS, DEFINITIONS_STORAGE_KEY, createPluginState, lookForDefinitions, refreshDefinitions } from '../../src/plugin/state.js'
 import { simulatedProject } from '../support/sim-project.js'
 import { HOST, KEY, PROJECT, base, http, HttpResponse, posthogHandlers } from '../support/posthog-api.js'

@@ -2,23 +2,8 @@ import * as plugin from '../../index.js'
 import type { ContractCache } from '../counters/cache.js'
 import { MemoryCache } from '../counters/memory-cache.js'
 import type { Observations } from '../counters/observation.js'
-import { OBSERVATIONS_STORAGE_KEY, type PluginHooks } from '../plugin/state.js'
-
-/** `meta.storage` in memory: the plugin-server contract (JSON values, `undefined` deletes). */
-export class MemoryStorage {
-  private readonly map = new Map<string, string>()
-  async get(key: string, defaultValue: unknown): Promise<unknown> {
-    const v = this.map.get(key)
-    return v === undefined ? defaultValue : JSON.parse(v)
-  }
-  async set(key: string, value: unknown): Promise<void> {
-    if (value === undefined) this.map.delete(key)
-    else this.map.set(key, JSON.stringify(value))
-  }
-  async del(key: string): Promise<void> {
-    this.map.delete(key)
-  }
-}
+import { MemoryStorage } from '../counters/memory-storage.js'
+import { OBSERVATIONS_STORAGE_KEY, type PluginHooks } from './state.js'
 
 /**
  * Runs the plugin's own exports (setupPlugin, onEvent, runEveryMinute) in this process, with the
