@@ -267,6 +267,17 @@ export class ProjectRuntime {
     if (!state) throw new Error(`project ${this.id} is not set up: ${this.setupError ?? 'unknown reason'}`)
     const observations = await observeStored(state, this.meta.cache, this.meta.storage)
     const report = buildReport({ definitions: await this.currentDefinitions(), observations, settings: state.settings, nowMs: this.deps.clock() })
+    // A period no host counted, not (yet) filled from HogQL: the numbers of the flags it touches miss it, and say so.
+    for (const gap of this.gapRows.filter((g) => g.state !== 'filled')) {
+      const period = `${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}`
+      const words =
+        gap.state === 'pending'
+          ? `No host counted from ${period}; the events of that period are being read back from HogQL and are not in these numbers yet.`
+          : `No host counted from ${period}, and without PostHog credentials those events cannot be read back: these numbers miss them.`
+      for (const f of report.flags) {
+        if (Date.parse(f.window.from) < gap.toMs && Date.parse(f.window.to) >= gap.fromMs) f.assumptions.push(words)
+      }
+    }
     return report
   }
 

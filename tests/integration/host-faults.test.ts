@@ -94,7 +94,7 @@ function expectCountedOnceAndNothingLost(report: Report, offline: Report, inFlig
 }
 
 describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL and processes)', () => {
-  it('two host processes sharing one Redis and one database count exactly what one process counts', async () => {
+  it('two host processes sharing one Redis and one database count exactly what one process counts', { timeout: 180_000 }, async () => {
     const s = await setup(41, REDIS_URL!)
     const a = await spawnHost(hostArgs(s, REDIS_URL!), env)
     const b = await spawnHost(hostArgs(s, REDIS_URL!), env)
@@ -113,7 +113,7 @@ describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL an
     }
   })
 
-  it('a host killed with SIGKILL mid-stream and restarted loses no event it answered 2xx for', async () => {
+  it('a host killed with SIGKILL mid-stream and restarted loses no event it answered 2xx for', { timeout: 180_000 }, async () => {
     const s = await setup(42, REDIS_URL!)
     let current = await spawnHost(hostArgs(s, REDIS_URL!), env)
     const port = current.port
@@ -143,7 +143,7 @@ describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL an
     }
   })
 
-  it('Redis stopped and started mid-stream: the intake answers 503 meanwhile, then counts everything, nothing twice', async () => {
+  it('Redis stopped and started mid-stream: the intake answers 503 meanwhile, then counts everything, nothing twice', { timeout: 180_000 }, async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const dir = mkdtempSync(join(tmpdir(), 'coverage-redis-'))
     const startRedis = async (): Promise<ChildProcess> => {
