@@ -26,6 +26,8 @@ export interface IngestContext {
   readonly watermark: () => number | null
   /** Periods the host is filling from HogQL after an outage: live events in them are left out. */
   readonly filling: () => readonly FillingPeriod[]
+  /** Told each rejection once it is counted (the host's metrics); nothing by default. */
+  readonly onRejected: (reason: RejectReason) => void
   /** The experiment's run for a flag with a launched experiment; null: the rolling lookback. */
   readonly runOf: (flag: string) => ExperimentRun | null
   /** Flags whose experiment's surface is measured, by the metric matcher that marks reaching it. */
@@ -57,6 +59,7 @@ export interface IngestContextInput {
    * replay counts them. None by default.
    */
   readonly filling?: () => readonly FillingPeriod[]
+  readonly onRejected?: (reason: RejectReason) => void
   /**
    * Each experiment's run (from its definition): its flag's exposures, sightings and metric events
    * count only inside it, and its per-unit state is kept for the run (`experimentMaxDays`), so the
@@ -88,6 +91,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
     filling: input.filling ?? (() => []),
+    onRejected: input.onRejected ?? (() => {}),
     runOf: input.experimentRunOf ?? (() => null),
     surfaceFlagsByMetric: invert(input.surfaceMetrics ?? new Map()),
     surfaceFlags: new Set(input.surfaceMetrics?.keys() ?? []),
@@ -198,6 +202,7 @@ async function firstDelivery(ctx: IngestContext, uuid: string, day: number, nowM
 
 async function countRejection(ctx: IngestContext, day: number, reason: RejectReason, nowMs: number): Promise<void> {
   await bump(ctx.cache, ctx.keys.rejections(day, reason), dayTtl(ctx, day, nowMs))
+  ctx.onRejected(reason)
 }
 
 function registry(ctx: IngestContext, base: string, ttl: number, cap: number): Registry {

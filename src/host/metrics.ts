@@ -8,6 +8,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
   return {
     registry,
     events: new Counter({ name: 'coverage_events_total', help: 'Events through the intake, by outcome (counted, ignored, duplicate, rejected, failed, error, not_set_up)', labelNames: ['project', 'outcome'], registers }),
+    rejected: new Counter({ name: 'coverage_events_rejected_total', help: 'Events (or parts of events) the plugin could not count, by reason (unit_missing, timestamp_invalid, ...)', labelNames: ['project', 'reason'], registers }),
     refused: new Counter({ name: 'coverage_intake_refused_total', help: 'Intake requests refused, by reason', labelNames: ['reason'], registers }),
     responses: new Counter({ name: 'coverage_http_responses_total', help: 'HTTP answers by route and status', labelNames: ['route', 'status'], registers }),
     intakeSeconds: new Histogram({

@@ -126,6 +126,7 @@ export class ProjectRuntime {
       now: this.deps.clock,
       log: (level, message) => this.log(level, message),
       filling: () => this.filling,
+      onRejected: (reason) => this.deps.metrics.rejected.inc({ project: this.id, reason }),
     }
     let config = this.meta.config
     if (this.project.demo) {

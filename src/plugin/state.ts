@@ -2,7 +2,7 @@ import { configuredGoals, parseSettings, type CountedEvent, type Settings } from
 import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
 import { createIngestContext, ingestEvent, type FillingPeriod, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
 import type { Observations } from '../counters/observation.js'
-import type { VariantValue } from '../events/types.js'
+import type { RejectReason, VariantValue } from '../events/types.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
 import { mergeObservations } from '../counters/merge.js'
 import { BACKFILL_KEY, backfillStep, ensureWatermark, type Storage, type StoredBackfill } from '../posthog/backfill-job.js'
@@ -59,6 +59,8 @@ export interface PluginHooks {
   readonly countedEvents?: readonly CountedEvent[]
   /** Periods the host fills from HogQL after an outage (live events in them are left out). */
   readonly filling?: () => readonly FillingPeriod[]
+  /** Told each rejection by reason once it is counted (the host's metrics). */
+  readonly onRejected?: (reason: RejectReason) => void
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
   readonly log?: (level: 'info' | 'warn', message: string) => void
 }
@@ -103,6 +105,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       filters,
       watermark: () => split.watermark,
       filling: hooks.filling,
+      onRejected: hooks.onRejected,
     }),
   }
 }

@@ -71,7 +71,12 @@ describe('the intake, as PostHog\'s HTTP Webhook destination feeds it', () => {
       expect(res.status, bad).toBe(400)
       expect(((await res.json()) as { error: string }).error, bad).toMatch(where)
     }
+    // Well-shaped but not countable: answered 200 (PostHog must not retry it) and counted by reason.
+    const noUnit = await postSigned(t.app, 'demo', secret, { event: { uuid: '0190-aaaa', event: '$feature_flag_called', properties: { $feature_flag: 'x', $feature_flag_response: 'test' }, timestamp: new Date(END - 1000).toISOString() }, person: null })
+    expect(noUnit.status).toBe(200)
+    expect(((await noUnit.json()) as { outcomes: Record<string, number> }).outcomes).toEqual({ rejected: 1 })
     const metrics = await (await t.app.request('/metrics')).text()
+    expect(metrics).toMatch(/coverage_events_rejected_total\{project="demo",reason="unit_missing"\} 1/)
     expect(metrics).toMatch(/coverage_intake_refused_total\{reason="too_large"\} 1/)
     expect(metrics).toMatch(/coverage_http_responses_total\{route="\/ingest\/:project",status="401"\} \d+/)
   })
