@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
 import { RedisCache, pluginKeyPrefix } from '../../src/counters/redis-cache.js'
 import type { Report } from '../../src/coverage/report.js'
@@ -12,7 +12,7 @@ import { Host } from '../../src/host/host.js'
 import type { DemoSpec } from '../../src/host/project.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import type { SimEvent } from '../../src/sim/traffic.js'
-import { deliver, spawnHost, type HostProcess } from '../support/host-process.js'
+import { deliver, killAll, spawnHost, tracked, type HostProcess } from '../support/host-process.js'
 import { freshSchema, postgresOrSkipReason } from '../support/postgres.js'
 import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
 import { silent, variantNumbers } from '../support/host.js'
@@ -37,7 +37,7 @@ async function setup(seed: number, redisUrl: string): Promise<Setup> {
   const { url: database, drop } = await freshSchema()
   const dataDir = mkdtempSync(join(tmpdir(), 'coverage-faults-'))
   const project = `p${randomUUID().slice(0, 8)}`
-  const spec: DemoSpec = { seed, flags: 20, users: 300, days: 2, endMs: Math.floor(Date.now() / HOUR) * HOUR }
+  const spec: DemoSpec = { seed, flags: 20, users: 200, days: 2, endMs: Math.floor(Date.now() / HOUR) * HOUR }
   const host = await Host.open({ dataDir, databaseUrl: database, secretKey: SECRET_KEY, logger: silent, processMetrics: false })
   const row = await host.addProject({ id: project, demo: spec, start: false })
   const secret = host.ingestSecret(row)
@@ -94,6 +94,8 @@ function expectCountedOnceAndNothingLost(report: Report, offline: Report, inFlig
 }
 
 describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL and processes)', () => {
+  afterEach(() => killAll())
+
   it('two host processes sharing one Redis and one database count exactly what one process counts', { timeout: 180_000 }, async () => {
     const s = await setup(41, REDIS_URL!)
     const a = await spawnHost(hostArgs(s, REDIS_URL!), env)
@@ -117,23 +119,22 @@ describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL an
     const s = await setup(42, REDIS_URL!)
     let current = await spawnHost(hostArgs(s, REDIS_URL!), env)
     const port = current.port
-    let killed = false
     const run = deliver(s.events, {
       target: () => current.url,
       project: s.project,
       secret: s.secret,
       concurrency: 4,
-      onProgress: async (done) => {
-        if (killed || done < s.events.length * 0.4) return
-        killed = true
-        run.mark()
-        await current.stop('SIGKILL')
-        current = await spawnHost(hostArgs(s, REDIS_URL!, port), env)
+      fault: {
+        at: 0.4,
+        run: async () => {
+          await current.stop('SIGKILL')
+          current = await spawnHost(hostArgs(s, REDIS_URL!, port), env)
+        },
       },
     })
     try {
       const d = await run.finished
-      expect(killed).toBe(true)
+      expect(d.faulted).toBe(true)
       expect(d.statuses.get(0) ?? 0).toBeGreaterThan(0) // requests did hit the dead host
       expect(d.acked.size).toBe(new Set(s.events.map((e) => e.uuid)).size)
       expectCountedOnceAndNothingLost(await reportOf(current, s.project), s.offline, d.inFlightAtMark.size)
@@ -147,7 +148,7 @@ describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL an
     const port = 20000 + Math.floor(Math.random() * 20000)
     const dir = mkdtempSync(join(tmpdir(), 'coverage-redis-'))
     const startRedis = async (): Promise<ChildProcess> => {
-      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' })
+      const p = tracked(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' }))
       for (let i = 0; i < 100; i++) {
         const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
         probe.on('error', () => {})
@@ -162,30 +163,29 @@ describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL an
     const url = `redis://127.0.0.1:${port}`
     const s = await setup(43, url)
     const h = await spawnHost(hostArgs(s, url), env)
-    let stopped = false
     let readyWhileDown: number | null = null
     const run = deliver(s.events, {
       target: () => h.url,
       project: s.project,
       secret: s.secret,
       concurrency: 4,
-      onProgress: async (done) => {
-        if (stopped || done < s.events.length * 0.3) return
-        stopped = true
-        run.mark()
-        // A clean shutdown (the append-only file keeps every counter), as a restart for maintenance does.
-        const admin = new Redis({ port, maxRetriesPerRequest: 0 })
-        await admin.shutdown('SAVE').catch(() => {})
-        admin.disconnect()
-        await new Promise<void>((r) => (redis.exitCode !== null ? r() : redis.once('exit', () => r())))
-        await new Promise((r) => setTimeout(r, 1500))
-        readyWhileDown = (await fetch(`${h.url}/readyz`)).status
-        redis = await startRedis()
+      fault: {
+        at: 0.3,
+        run: async () => {
+          // A clean shutdown (the append-only file keeps every counter), as a restart for maintenance does.
+          const admin = new Redis({ port, maxRetriesPerRequest: 0 })
+          await admin.shutdown('SAVE').catch(() => {})
+          admin.disconnect()
+          await new Promise<void>((r) => (redis.exitCode !== null ? r() : redis.once('exit', () => r())))
+          await new Promise((r) => setTimeout(r, 1500))
+          readyWhileDown = (await fetch(`${h.url}/readyz`)).status
+          redis = await startRedis()
+        },
       },
     })
     try {
       const d = await run.finished
-      expect(stopped).toBe(true)
+      expect(d.faulted).toBe(true)
       expect(d.statuses.get(503) ?? 0).toBeGreaterThan(0) // the intake refused while Redis was gone
       expect(readyWhileDown).toBe(503)
       expect(d.acked.size).toBe(new Set(s.events.map((e) => e.uuid)).size)

@@ -19,8 +19,8 @@ import { simulatedProject } from '../support/sim-project.js'
 
 const skip = redisOrSkipReason('the outage gap fill')
 const END = Date.UTC(2026, 10, 20, 12)
-// An hour and a half of a project's traffic; the host is down for five minutes in the middle.
-const p = simulatedProject({ seed: 29, users: 500, days: 0.06, endMs: END })
+// An hour of a project's traffic; the host is down for five minutes in the middle.
+const p = simulatedProject({ seed: 29, users: 500, days: 0.04, endMs: END })
 const START = Date.parse(p.events[0]!.timestamp)
 const DOWN = START + Math.floor((END - START) * 0.45)
 const UP = DOWN + 5 * 60_000

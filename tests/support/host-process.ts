@@ -14,13 +14,30 @@ export interface HostProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
+const children = new Set<ChildProcess>()
+
+/** Kills every process these helpers started and that still runs (after a test, even one that timed out). */
+export function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  children.clear()
+}
+
+/** Tracks a child process so killAll stops it. */
+export function tracked<T extends ChildProcess>(c: T): T {
+  children.add(c)
+  c.once('exit', () => children.delete(c))
+  return c
+}
+
 /** Starts `experiment-coverage serve` in a child process (through tsx) and waits until it listens. */
 export function spawnHost(args: string[], env: Record<string, string>): Promise<HostProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--hostname', '127.0.0.1', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const proc = tracked(
+    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--hostname', '127.0.0.1', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  )
   let err = ''
   const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)))
   return new Promise((resolve, reject) => {
@@ -63,11 +80,22 @@ export interface Delivery {
  * each retried until it is answered 2xx (PostHog gives up after three tries; the tests keep
  * trying, so a restarted host gets everything). `target()` says where to post now.
  */
-export function deliver(events: readonly SimEvent[], opts: { target: () => string; project: string; secret: string; concurrency: number; onProgress?: (done: number) => void | Promise<void> }) {
+export function deliver(
+  events: readonly SimEvent[],
+  opts: {
+    target: () => string
+    project: string
+    secret: string
+    concurrency: number
+    /** once this share of the events is answered: record what is in flight, then run the fault (a kill, an outage) */
+    fault?: { at: number; run: () => Promise<void> }
+  },
+) {
   const d: Delivery = { acked: new Set(), statuses: new Map(), inFlightAtMark: new Set() }
   const inFlight = new Set<string>()
   let next = 0
   let done = 0
+  let faulted = false
   const one = async (e: SimEvent) => {
     const text = JSON.stringify(webhookBody(e))
     inFlight.add(e.uuid)
@@ -89,7 +117,11 @@ export function deliver(events: readonly SimEvent[], opts: { target: () => strin
     }
     inFlight.delete(e.uuid)
     done++
-    await opts.onProgress?.(done)
+    if (opts.fault && !faulted && done >= events.length * opts.fault.at) {
+      faulted = true
+      for (const u of inFlight) d.inFlightAtMark.add(u)
+      await opts.fault.run()
+    }
   }
   const worker = async () => {
     while (next < events.length) await one(events[next++]!)
@@ -97,10 +129,6 @@ export function deliver(events: readonly SimEvent[], opts: { target: () => strin
   const all = Promise.all(Array.from({ length: opts.concurrency }, worker))
   return {
     delivery: d,
-    finished: all.then(() => d),
-    /** records what is in flight right now (a kill or an outage is about to hit it) */
-    mark: () => {
-      for (const u of inFlight) d.inFlightAtMark.add(u)
-    },
+    finished: all.then(() => ({ ...d, faulted })),
   }
 }
