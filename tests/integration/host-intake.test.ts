@@ -172,3 +172,22 @@ describe('several host processes on one store', () => {
     await other.stop()
   })
 })
+
+describe('when the storage is unavailable', () => {
+  it('the host is not ready and the intake answers 503 with Retry-After, so PostHog retries', async () => {
+    const u = await testHost({ clock: () => END })
+    const row = await u.host.addProject({ id: 'demo', demo: spec })
+    const s = u.host.ingestSecret(row)
+    expect((await postSigned(u.app, 'demo', s, asBody(events[0]!))).status).toBe(200)
+    expect((await u.app.request('/readyz')).status).toBe(200)
+    await u.host.store.close() // the database is gone
+    await u.host.tick()
+    const ready = await u.app.request('/readyz')
+    expect(ready.status).toBe(503)
+    expect(((await ready.json()) as { reasons: string[] }).reasons.join()).toMatch(/storage is unavailable/)
+    const res = await postSigned(u.app, 'demo', s, asBody(events[1]!))
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('5')
+    await u.close()
+  })
+})
