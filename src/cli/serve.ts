@@ -1,4 +1,6 @@
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { createApp, DEFAULT_MAX_BODY_BYTES } from '../host/app.js'
 import { feedDemo } from '../host/demo-feed.js'
@@ -28,6 +30,15 @@ export interface ServeOptions extends HostCliOptions {
 
 const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
 const HOUR_MS = 3_600_000
+
+/** The built site: dist/site beside the compiled CLI (dist/src/cli), or from the sources (src/cli). */
+function builtSite(): string | null {
+  for (const rel of ['../../site', '../../dist/site']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url))
+    if (existsSync(join(dir, 'index.html'))) return dir
+  }
+  return null
+}
 
 /** The same host parts `serve` uses, from the options and the environment. */
 export async function openHost(opts: HostCliOptions, extra: { logger?: pino.Logger } = {}): Promise<Host> {
@@ -83,7 +94,8 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     await host.addProject({ id: 'demo', demo, ingestSecret: opts.secret, start: false })
   }
   await host.start()
-  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody })
+  const siteDir = builtSite()
+  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody, siteDir: siteDir ?? undefined })
   let bound
   try {
     bound = await listen(app, host, { port: opts.port, hostname: opts.hostname })
@@ -93,6 +105,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   }
   const base = opts.publicUrl?.replace(/\/+$/, '') ?? bound.url
   say(`experiment-coverage: serving on ${bound.url} (port ${bound.port}; cache: ${host.cacheKind}; storage: ${host.store.where}; secrets key: ${host.keySource})`)
+  say(siteDir ? `  UI:        ${bound.url}/` : '  UI:        not built (npm run build builds it into dist/site)')
   say(`  JSON API:  ${bound.url}/api/projects`)
   say(`  health:    ${bound.url}/healthz, ${bound.url}/readyz, ${bound.url}/metrics`)
   for (const p of await host.projects()) {

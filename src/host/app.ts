@@ -1,4 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
@@ -15,6 +18,16 @@ export interface AppOptions {
   readonly apiToken?: string
   /** largest number of events in one intake body (an array) */
   readonly maxEventsPerRequest?: number
+  /** the built site (dist/site) served at `/`; without it `/` describes the API */
+  readonly siteDir?: string
+}
+
+// The site runs nothing but its own scripts and talks only to this host; it may be embedded in a
+// PostHog notebook (an iframe), so framing is allowed.
+const SITE_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -236,13 +249,21 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     // ?fresh=1: built now from the counters, not the minute's stored report.
     return c.json((await rt.report({ fresh: c.req.query('fresh') === '1' })).report)
   })
+  api.get('/projects/:project/flags', async (c) => {
+    const row = await need(c.req.param('project'))
+    const rt = host.runtime(row.id)
+    if (!rt?.state) return c.json({ error: `project ${row.id} is not counting: ${rt?.setupError ?? (row.enabled ? 'it is starting' : 'it is disabled')}` }, 409)
+    const { report } = await rt.report()
+    const r = report as { generated_at: string; summary: unknown; readout: string; plan: unknown[] }
+    return c.json({ generated_at: r.generated_at, summary: r.summary, posthog: rt.posthogLinks(), flags: await rt.flagList() })
+  })
   api.get('/projects/:project/flags/:key', async (c) => {
     const row = await need(c.req.param('project'))
     const rt = host.runtime(row.id)
     if (!rt?.state) return c.json({ error: `project ${row.id} is not counting` }, 409)
     const detail = await rt.flag(c.req.param('key'))
     if (!detail) return c.json({ error: `no flag ${c.req.param('key')} in project ${row.id}` }, 404)
-    return c.json({ key: c.req.param('key'), generated_at: new Date(detail.at).toISOString(), flag: detail.report, live: detail.live })
+    return c.json({ key: c.req.param('key'), generated_at: new Date(detail.at).toISOString(), posthog: rt.posthogLinks(), flag: detail.report, live: detail.live })
   })
   api.get('/projects/:project/settings', async (c) => {
     const row = await need(c.req.param('project'))
@@ -263,6 +284,17 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
   }
   app.route('/api', api)
 
+  const site = opts.siteDir && existsSync(join(opts.siteDir, 'index.html')) ? opts.siteDir : null
+  if (site) {
+    app.use('*', async (c, next) => {
+      await next()
+      for (const [k, v] of Object.entries(SITE_HEADERS)) c.res.headers.set(k, v)
+    })
+    app.use('/*', serveStatic({ root: site }))
+    // Any other page of the site (a shared link with its query) is the same single page.
+    app.get('*', serveStatic({ root: site, path: 'index.html' }))
+    return app
+  }
   app.get('/', (c) =>
     c.json({
       name: 'Experiment Coverage for PostHog',

@@ -65,6 +65,23 @@ interface Meta {
   attachments: Record<string, never>
 }
 
+export interface FlagListEntry {
+  key: string
+  name: string
+  kind: Report['flags'][number]['kind']
+  verdict: Report['flags'][number]['verdict']
+  score: number
+  flag_id: number | null
+  active: boolean | null
+  rollout_percentage: number | null
+  variants: { key: string; rollout_percentage: number }[]
+  tags: string[]
+  created_at: string | null
+  experiment: { id: number; name: string; status: string | null } | null
+  priority: number
+  checks: { id: string; status: string; summary: string }[]
+}
+
 /** The events the intake counts, and so the ones the webhook destination sends and an outage fill reads back. */
 export function intakeEvents(settings: { metrics: readonly { event: string }[] }): string[] {
   return [...new Set<string>([...EXPOSURE_EVENTS, ...settings.metrics.map((m) => m.event)])].sort()
@@ -291,6 +308,44 @@ export class ProjectRuntime {
     if (stored && now - stored.at < maxAge) return stored
     this.fresh = { at: now, report: await this.buildReport() }
     return this.fresh
+  }
+
+  /**
+   * The flag list as PostHog's feature flags page shows it (key, name, status, rollout, tags,
+   * experiment, created), each flag with its verdict and check statuses from the report, and the
+   * project's PostHog address for links (null without a project id).
+   */
+  async flagList(): Promise<FlagListEntry[]> {
+    const { report } = await this.report()
+    const defs = await this.currentDefinitions()
+    const byKey = new Map(defs.flags.filter((f) => !f.deleted).map((f) => [f.key, f]))
+    return (report as Report).flags.map((f) => {
+      const d = byKey.get(f.key)
+      const variants = d?.filters.multivariate?.variants ?? []
+      const groups = d?.filters.groups ?? []
+      return {
+        key: f.key,
+        name: f.name,
+        kind: f.kind,
+        verdict: f.verdict,
+        score: f.score,
+        flag_id: d?.id ?? null,
+        active: d ? d.active : null,
+        rollout_percentage: groups.length ? Math.max(...groups.map((g) => g.rollout_percentage ?? 100)) : null,
+        variants: variants.map((v) => ({ key: v.key, rollout_percentage: v.rollout_percentage })),
+        tags: d?.tags ?? [],
+        created_at: d?.created_at ?? null,
+        experiment: f.experiment ? { id: f.experiment.id, name: f.experiment.name, status: f.experiment.status } : null,
+        priority: Math.max(0, ...f.backfill.map((b) => b.priority)),
+        checks: f.checks.map((c) => ({ id: c.id, status: c.status, summary: c.summary })),
+      }
+    })
+  }
+
+  /** Where the project's flags and experiments are in PostHog (no secret in it), or null. */
+  posthogLinks(): { host: string; project_id: string } | null {
+    const s = this.state?.settings
+    return s && s.posthogProjectId ? { host: s.posthogHost, project_id: s.posthogProjectId } : null
   }
 
   /** One flag: its report entry and its live counters as they are now. */

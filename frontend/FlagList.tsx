@@ -1,0 +1,129 @@
+import type { FlagEntry, FlagList as FlagListData } from './api.js'
+import { CheckBadge, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { navigate, type Route } from './url-state.js'
+
+const KINDS: Record<FlagEntry['kind'], string> = { experiment: 'Experiment', multivariate_flag: 'Multivariate flag', boolean_flag: 'Boolean flag' }
+const SORTS: Record<string, string> = { priority: 'Priority', key: 'Key', created: 'Newest', score: 'Lowest score' }
+
+function rollout(f: FlagEntry): string {
+  if (f.variants.length) return f.variants.map((v) => `${v.key} ${v.rollout_percentage}%`).join(' · ')
+  return f.rollout_percentage === null ? '–' : `${f.rollout_percentage}%`
+}
+
+/** The flags the URL's search, filters and sort select, in order. */
+export function selectFlags(flags: readonly FlagEntry[], route: Route): FlagEntry[] {
+  const q = (route.q ?? '').trim().toLowerCase()
+  const out = flags.filter(
+    (f) =>
+      (!q || f.key.toLowerCase().includes(q) || f.name.toLowerCase().includes(q) || f.tags.some((t) => t.toLowerCase().includes(q))) &&
+      (!route.verdict || f.verdict === route.verdict) &&
+      (!route.kind || f.kind === route.kind) &&
+      (!route.tag || f.tags.includes(route.tag)),
+  )
+  const sort = route.sort ?? 'priority'
+  const by: Record<string, (a: FlagEntry, b: FlagEntry) => number> = {
+    priority: (a, b) => b.priority - a.priority || a.score - b.score || a.key.localeCompare(b.key),
+    key: (a, b) => a.key.localeCompare(b.key),
+    created: (a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? '') || a.key.localeCompare(b.key),
+    score: (a, b) => a.score - b.score || a.key.localeCompare(b.key),
+  }
+  return out.sort(by[sort] ?? by.priority!)
+}
+
+function Select(props: { label: string; name: string; value: string; options: Record<string, string>; all?: string }) {
+  return (
+    <label class="field-inline">
+      <span>{props.label}</span>
+      <select name={props.name} value={props.value} onChange={(e) => navigate({ [props.name]: (e.target as HTMLSelectElement).value })}>
+        {props.all !== undefined && <option value="">{props.all}</option>}
+        {Object.entries(props.options).map(([v, words]) => (
+          <option key={v} value={v}>
+            {words}
+          </option>
+        ))}
+      </select>
+    </label>
+  )
+}
+
+export function FlagList({ data, route }: { data: FlagListData; route: Route }) {
+  const tags = [...new Set(data.flags.flatMap((f) => f.tags))].sort()
+  const shown = selectFlags(data.flags, route)
+  return (
+    <section aria-labelledby="flags-title">
+      <div class="toolbar" role="search">
+        <h2 id="flags-title" class="sr-only">
+          Feature flags
+        </h2>
+        <label class="field-inline grow">
+          <span class="sr-only">Search flags</span>
+          <input type="search" name="q" placeholder="Search by key, name or tag" value={route.q ?? ''} onInput={(e) => navigate({ q: (e.target as HTMLInputElement).value })} />
+        </label>
+        <Select label="Coverage" name="verdict" value={route.verdict ?? ''} options={VERDICT_WORDS} all="Any" />
+        <Select label="Type" name="kind" value={route.kind ?? ''} options={KINDS} all="Any" />
+        <Select label="Tag" name="tag" value={route.tag ?? ''} options={Object.fromEntries(tags.map((t) => [t, t]))} all="Any" />
+        <Select label="Sort" name="sort" value={route.sort ?? 'priority'} options={SORTS} />
+      </div>
+      <p class="muted" aria-live="polite">
+        {shown.length} of {data.flags.length} flags
+      </p>
+      <div class="table-wrap">
+        <table class="flags">
+          <thead>
+            <tr>
+              <th scope="col">Key</th>
+              <th scope="col">Coverage</th>
+              <th scope="col" class="wide">Status</th>
+              <th scope="col" class="wide">Rollout</th>
+              <th scope="col" class="wide">Tags</th>
+              <th scope="col" class="wide">Experiment</th>
+              <th scope="col" class="wide">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((f) => (
+              <tr key={f.key} data-flag-key={f.key}>
+                <td>
+                  <a
+                    href={`?${new URLSearchParams({ ...route, view: 'flag', flag: f.key })}`}
+                    class="flag-key"
+                    onClick={(e) => {
+                      e.preventDefault()
+                      navigate({ view: 'flag', flag: f.key }, { push: true })
+                    }}
+                  >
+                    {f.key}
+                  </a>
+                  {f.name && f.name !== f.key && <div class="muted small">{f.name}</div>}
+                </td>
+                <td>
+                  <div class="badges">
+                    <VerdictBadge verdict={f.verdict} />
+                    <span class="checks">
+                      {f.checks
+                        .filter((c) => c.status !== 'not_applicable')
+                        .map((c) => (
+                          <CheckBadge key={c.id} id={c.id} status={c.status as never} summary={c.summary} />
+                        ))}
+                    </span>
+                  </div>
+                </td>
+                <td class="wide">{f.active === null ? '–' : f.active ? 'Active' : 'Disabled'}</td>
+                <td class="wide small">{rollout(f)}</td>
+                <td class="wide">
+                  {f.tags.map((t) => (
+                    <span key={t} class="tag">
+                      {t}
+                    </span>
+                  ))}
+                </td>
+                <td class="wide small">{f.experiment ? f.experiment.name : '–'}</td>
+                <td class="wide small">{f.created_at ? new Date(f.created_at).toLocaleDateString('en-GB', { year: 'numeric', month: 'short', day: 'numeric' }) : '–'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  )
+}

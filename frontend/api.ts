@@ -1,0 +1,162 @@
+/**
+ * The host's JSON API, as the views use it. The views only render what it returns: they never
+ * recompute a verdict. No secret ever reaches the browser: settings come back masked.
+ */
+export type Verdict = 'trustworthy' | 'needs_backfill' | 'blocked' | 'insufficient_data' | 'inactive'
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown' | 'not_applicable'
+
+export interface CheckBrief {
+  id: string
+  status: CheckStatus
+  summary: string
+}
+
+export interface FlagEntry {
+  key: string
+  name: string
+  kind: 'experiment' | 'multivariate_flag' | 'boolean_flag'
+  verdict: Verdict
+  score: number
+  flag_id: number | null
+  active: boolean | null
+  rollout_percentage: number | null
+  variants: { key: string; rollout_percentage: number }[]
+  tags: string[]
+  created_at: string | null
+  experiment: { id: number; name: string; status: string | null } | null
+  priority: number
+  checks: CheckBrief[]
+}
+
+export interface Links {
+  host: string
+  project_id: string
+}
+
+export interface FlagList {
+  generated_at: string
+  summary: Record<string, number>
+  posthog: Links | null
+  flags: FlagEntry[]
+}
+
+export interface BackfillItem {
+  flag: string
+  category: string
+  action: string
+  priority: number
+  check: string
+  effort: string
+  blocking: boolean
+  reason: string
+  days_to_deadline: number | null
+}
+
+export interface FlagReport {
+  key: string
+  name: string
+  kind: FlagEntry['kind']
+  experiment: { id: number; name: string; status: string | null; start_date: string | null; end_date: string | null; exposure_event: string } | null
+  verdict: Verdict
+  score: number
+  window: { from: string; to: string; basis: string; truncated: boolean }
+  variants: { key: string; expected_share: number; exposures: number; units: number }[]
+  checks: (CheckBrief & { evidence: Record<string, unknown>; fix: string | null; query: string | null; query_url: string | null })[]
+  backfill: BackfillItem[]
+  assumptions: string[]
+  data: { source: string; first_day: string | null; last_day: string | null; estimated: boolean; sample_rate: number }
+}
+
+export interface Report {
+  schema_version: number
+  generated_at: string
+  project: string
+  summary: Record<string, number>
+  flags: FlagReport[]
+  plan: BackfillItem[]
+  readout: string
+}
+
+export interface LiveVariant {
+  value: string | number | boolean | null
+  exposures: number
+  units: number
+  multipleVariantUnits: number
+}
+
+export interface FlagDetail {
+  key: string
+  generated_at: string
+  posthog: Links | null
+  flag: FlagReport | null
+  live: { exposure: Record<string, { event: string; exposures: number; units: number; multipleVariantUnits: number; variants: LiveVariant[] } | undefined> } | null
+}
+
+export interface Project {
+  id: string
+  name: string
+  enabled: boolean
+  demo: boolean
+  status: string
+  intake_path: string
+  problems: { key: string; message: string }[]
+}
+
+export interface ConfigField {
+  key?: string
+  name?: string
+  type?: 'string' | 'json' | 'attachment' | 'choice'
+  default?: string
+  hint?: string
+  markdown?: string
+  order?: number
+  required?: boolean
+  secret?: boolean
+  choices?: string[]
+  required_if?: [string, string?][]
+  visible_if?: [string, string?][]
+}
+
+export interface SettingsView {
+  settings: Record<string, string>
+  schema: ConfigField[]
+  problems: { key: string; message: string }[]
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly problems: { key: string; message: string }[] = [],
+  ) {
+    super(message)
+  }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(path, { ...init, headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) } })
+  const body = (await res.json().catch(() => ({}))) as { error?: string; problems?: { key: string; message: string }[] }
+  if (!res.ok) throw new ApiError(body.error ?? `the host answered ${res.status}`, res.status, body.problems ?? [])
+  return body as T
+}
+
+const p = (id: string) => `/api/projects/${encodeURIComponent(id)}`
+
+export const api = {
+  projects: () => call<{ projects: Project[] }>('/api/projects').then((r) => r.projects),
+  flags: (project: string) => call<FlagList>(`${p(project)}/flags`),
+  flag: (project: string, key: string) => call<FlagDetail>(`${p(project)}/flags/${encodeURIComponent(key)}`),
+  report: (project: string) => call<Report>(`${p(project)}/report`),
+  settings: (project: string) => call<SettingsView>(`${p(project)}/settings`),
+  saveSettings: (project: string, settings: Record<string, string>) => call<SettingsView>(`${p(project)}/settings`, { method: 'PUT', body: JSON.stringify({ settings }) }),
+  setEnabled: (project: string, enabled: boolean) => call<Project>(`${p(project)}/${enabled ? 'enable' : 'disable'}`, { method: 'POST' }),
+}
+
+/** A link only when it is an http(s) address: nothing from data becomes a javascript: URL. */
+export function safeHref(url: string | null | undefined): string | undefined {
+  return url && /^https?:\/\//i.test(url) ? url : undefined
+}
+
+export function posthogUrl(links: Links | null, path: string): string | undefined {
+  return links ? safeHref(`${links.host}/project/${encodeURIComponent(links.project_id)}/${path}`) : undefined
+}

@@ -1,0 +1,40 @@
+import { useEffect, useState } from 'preact/hooks'
+
+/**
+ * The view's state lives in the URL's query (view, project, flag, search, filters, sort), so a
+ * filtered list or a flag's page can be shared as a link, and Back works.
+ */
+export type Route = Record<string, string>
+
+function read(): Route {
+  return Object.fromEntries(new URLSearchParams(location.search))
+}
+
+const listeners = new Set<() => void>()
+
+/** Changes some of the URL's parameters ('' removes one); `push` adds a history entry. */
+export function navigate(change: Route, opts: { push?: boolean } = {}): void {
+  const q = new URLSearchParams(location.search)
+  for (const [k, v] of Object.entries(change)) {
+    if (v === '') q.delete(k)
+    else q.set(k, v)
+  }
+  const url = `${location.pathname}${q.toString() ? `?${q}` : ''}`
+  if (opts.push) history.pushState(null, '', url)
+  else history.replaceState(null, '', url)
+  for (const l of listeners) l()
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(read)
+  useEffect(() => {
+    const update = () => setRoute(read())
+    listeners.add(update)
+    addEventListener('popstate', update)
+    return () => {
+      listeners.delete(update)
+      removeEventListener('popstate', update)
+    }
+  }, [])
+  return route
+}
