@@ -35,7 +35,7 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
     setStatus('Saving…')
     try {
       const saved = await api.saveSettings(project.id, changed)
-      setView(saved)
+      setView({ ...view, ...saved })
       setValues(saved.settings)
       setProblems({})
       setStatus('Saved. The plugin restarted with these settings.')

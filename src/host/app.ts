@@ -274,7 +274,7 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     const b = await jsonBody(c)
     const change = (typeof b.settings === 'object' && b.settings !== null ? b.settings : b) as Record<string, unknown>
     const next = await host.updateSettings(row.id, change)
-    return c.json({ settings: host.maskedConfig(next), problems: host.runtime(row.id)?.problems ?? [] })
+    return c.json({ settings: host.maskedConfig(next), schema: pluginJson.config, problems: host.runtime(row.id)?.problems ?? [] })
   })
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
     api.post(`/projects/:project/${path}`, async (c) => {
