@@ -50,7 +50,7 @@ function ThemeToggle() {
   )
 }
 
-export function App() {
+export function App({ demo = false }: { demo?: boolean }) {
   const route = useRoute()
   const [projects, setProjects] = useState<Project[] | null>(null)
   const [error, setError] = useState<string | null>(null)
@@ -83,6 +83,11 @@ export function App() {
         )}
         <ThemeToggle />
       </header>
+      {demo && (
+        <p class="notice" data-demo="true">
+          Demo: simulated data counted by the plugin, served in your browser; no backend, no PostHog account. Run <code>npm start</code> for the live host.
+        </p>
+      )}
       <nav aria-label="Views" class="tabs">
         {Object.entries(VIEWS).map(([v, words]) => (
           <a

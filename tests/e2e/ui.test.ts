@@ -1,8 +1,13 @@
+/// <reference lib="dom" />
+// page.evaluate callbacks run in the browser: they use its DOM types.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { serve } from '@hono/node-server'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { Hono } from 'hono'
 import { setupServer } from 'msw/node'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -50,6 +55,8 @@ beforeAll(async () => {
   siteDir = mkdtempSync(join(tmpdir(), 'coverage-site-'))
   const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' })
   if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
+  const demoData = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/demo-data.ts'), siteDir], { cwd: ROOT, encoding: 'utf8' })
+  if (demoData.status !== 0) throw new Error(`the demo data failed: ${demoData.stderr}`)
   t = await testHost({ clock: () => END })
   demoSecret = t.host.ingestSecret(await t.host.addProject({ id: 'demo', demo: spec }))
   for (const e of simulate({ ...spec, defects: 'mix' }).events) expect((await postSigned(t.app, 'demo', demoSecret, asBody(e))).status).toBe(200)
@@ -105,6 +112,7 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     const { page, close } = await open('/?project=demo')
     await page.waitForSelector('tbody tr[data-flag-key]')
     expect(await rows(page).count()).toBe(20)
+    expect(await page.locator('[data-demo]').count()).toBe(0) // the host answers: live data, no demo
     for (const row of await rows(page).all()) {
       const badge = row.locator('[data-verdict]')
       expect(await badge.count()).toBe(1)
@@ -211,6 +219,36 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     expect(traffic.length).toBeGreaterThan(5)
     expect(traffic.filter((x) => x.includes(KEY))).toEqual([])
     await close()
+  })
+
+  it('runs its demo in the browser alone when no backend answers (msw service worker, simulator data)', async () => {
+    // A plain static file server: the built site and nothing else.
+    const files = new Hono()
+    files.use('/*', serveStatic({ root: siteDir }))
+    const plain = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: files.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
+    })
+    const url = `http://127.0.0.1:${(plain.address() as { port: number }).port}`
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const elsewhere: string[] = []
+    page.on('request', (r) => {
+      if (!r.url().startsWith(url)) elsewhere.push(r.url())
+    })
+    await page.goto(`${url}/`)
+    await page.waitForSelector('[data-demo]')
+    await page.waitForSelector('tbody tr[data-flag-key]')
+    expect(await rows(page).count()).toBe(20)
+    expect(await page.locator('tbody tr[data-flag-key] [data-verdict]').count()).toBe(20)
+    await page.locator('tbody tr[data-flag-key] a.flag-key').first().click()
+    await page.waitForSelector('li[data-check][data-status]')
+    await page.click('nav a[href*="view=settings"]')
+    await page.fill('#setting-lookbackDays', '0')
+    await page.click('button[type=submit]')
+    await page.locator('[data-field=lookbackDays] .field-error').waitFor()
+    expect(elsewhere).toEqual([])
+    await context.close()
+    await new Promise<void>((r) => plain.close(() => r()))
   })
 
   it('has no serious accessibility violations (axe-core), light and dark, and writes screenshots of each view', async () => {
