@@ -33,10 +33,16 @@ function usePolled<T>(load: (() => Promise<T>) | null, everyMs: number, deps: un
   return { data, error }
 }
 
+/** The element whose data-theme the styles follow: the page, or (inside PostHog) the scene's own host element. */
+let themeRoot: () => HTMLElement = () => document.documentElement
+export function setThemeRoot(el: HTMLElement): void {
+  themeRoot = () => el
+}
+
 function ThemeToggle() {
-  const [dark, setDark] = useState(() => document.documentElement.dataset.theme === 'dark')
+  const [dark, setDark] = useState(() => themeRoot().dataset.theme === 'dark')
   useEffect(() => {
-    document.documentElement.dataset.theme = dark ? 'dark' : 'light'
+    themeRoot().dataset.theme = dark ? 'dark' : 'light'
     try {
       localStorage.setItem('coverage-theme', dark ? 'dark' : 'light')
     } catch {

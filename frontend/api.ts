@@ -133,8 +133,14 @@ export class ApiError extends Error {
   }
 }
 
+/** Where the host's API is: this page's origin, or (in the legacy PostHog scene) the host's address. */
+let base = ''
+export function setApiBase(url: string): void {
+  base = url.replace(/\/+$/, '')
+}
+
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(path, { ...init, headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) } })
+  const res = await fetch(`${base}${path}`, { ...init, headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) } })
   const body = (await res.json().catch(() => ({}))) as { error?: string; problems?: { key: string; message: string }[] }
   if (!res.ok) throw new ApiError(body.error ?? `the host answered ${res.status}`, res.status, body.problems ?? [])
   return body as T

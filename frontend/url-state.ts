@@ -6,22 +6,39 @@ import { useEffect, useState } from 'preact/hooks'
  */
 export type Route = Record<string, string>
 
+let memory: URLSearchParams | null = null
+
+/**
+ * Inside PostHog (the legacy scene) the page's URL is PostHog's: the views then keep their state
+ * in memory instead, starting from `initial`.
+ */
+export function keepRouteInMemory(initial: Route = {}): void {
+  memory = new URLSearchParams(initial)
+}
+
+function params(): URLSearchParams {
+  return memory ?? new URLSearchParams(location.search)
+}
+
 function read(): Route {
-  return Object.fromEntries(new URLSearchParams(location.search))
+  return Object.fromEntries(params())
 }
 
 const listeners = new Set<() => void>()
 
 /** Changes some of the URL's parameters ('' removes one); `push` adds a history entry. */
 export function navigate(change: Route, opts: { push?: boolean } = {}): void {
-  const q = new URLSearchParams(location.search)
+  const q = new URLSearchParams(params())
   for (const [k, v] of Object.entries(change)) {
     if (v === '') q.delete(k)
     else q.set(k, v)
   }
-  const url = `${location.pathname}${q.toString() ? `?${q}` : ''}`
-  if (opts.push) history.pushState(null, '', url)
-  else history.replaceState(null, '', url)
+  if (memory) memory = q
+  else {
+    const url = `${location.pathname}${q.toString() ? `?${q}` : ''}`
+    if (opts.push) history.pushState(null, '', url)
+    else history.replaceState(null, '', url)
+  }
   for (const l of listeners) l()
 }
 

@@ -88,6 +88,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--secret <whsec>', 'the intake signing secret for projects added at start (Standard Webhooks, whsec_...); default: one generated per project').env('COVERAGE_INGEST_SECRET'))
       .addOption(new Option('--api-token <token>', 'token every /api and /metrics request must carry as Authorization: Bearer').env('COVERAGE_API_TOKEN'))
       .addOption(new Option('--public-url <url>', 'the address PostHog reaches this host at (printed intake URLs)').env('COVERAGE_PUBLIC_URL'))
+      .addOption(new Option('--cors-origin <origins>', 'origins (comma-separated) whose pages may call the API: a self-hosted PostHog showing the legacy scene').env('COVERAGE_CORS_ORIGINS'))
       .option('--demo', 'also serve the demo project, fed by the simulator over HTTP (the default when no project is configured)', false)
       .option('--demo-rate <n>', 'demo events posted per second', positiveInt('--demo-rate'), 300)
       .option('--max-body <bytes>', 'largest intake body', positiveInt('--max-body'), DEFAULT_MAX_BODY_BYTES),

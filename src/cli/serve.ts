@@ -26,6 +26,7 @@ export interface ServeOptions extends HostCliOptions {
   readonly demo: boolean
   readonly demoRate: number
   readonly maxBody: number
+  readonly corsOrigin?: string
 }
 
 const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
@@ -95,7 +96,9 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   }
   await host.start()
   const siteDir = builtSite()
-  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody, siteDir: siteDir ?? undefined })
+  const corsOrigins = (opts.corsOrigin ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean)
+  for (const o of corsOrigins) if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ExitError(`--cors-origin: ${o} is not an origin such as https://posthog.example.com`, 2)
+  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody, siteDir: siteDir ?? undefined, corsOrigins })
   let bound
   try {
     bound = await listen(app, host, { port: opts.port, hostname: opts.hostname })

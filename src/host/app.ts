@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
 import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { z } from 'zod'
@@ -20,6 +21,11 @@ export interface AppOptions {
   readonly maxEventsPerRequest?: number
   /** the built site (dist/site) served at `/`; without it `/` describes the API */
   readonly siteDir?: string
+  /**
+   * Origins whose pages may call the API (the legacy scene inside a self-hosted PostHog). None by
+   * default: no CORS headers, so no other site can read the API from a browser.
+   */
+  readonly corsOrigins?: readonly string[]
 }
 
 // The site runs nothing but its own scripts and talks only to this host; it may be embedded in a
@@ -196,6 +202,7 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
 
   // ---- the JSON API -----------------------------------------------------------------------------
   const api = new Hono()
+  if (opts.corsOrigins?.length) api.use('*', cors({ origin: [...opts.corsOrigins], allowMethods: ['GET', 'PUT', 'POST'], allowHeaders: ['content-type', 'authorization'], maxAge: 600 }))
   api.use('*', apiToken(opts.apiToken))
   const view = (row: ProjectRow) => {
     const rt = host.runtime(row.id)

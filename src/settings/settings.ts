@@ -35,6 +35,8 @@ export interface Settings {
   readonly posthogPersonalApiKey: string
   /** the project's test account filters apply to the webhook destination and the outage fill */
   readonly filterTestAccounts: boolean
+  /** the host's address, for the legacy scene inside PostHog ('' when not used) */
+  readonly coverageHostUrl: string
 }
 
 /** Raised by `parseSettings`: names every setting that is wrong, by key and by the name users see. */
@@ -145,6 +147,7 @@ const schema = z.object({
     .refine((v) => v === '' || /^\d+$/.test(v), 'must be the numeric project id from the project URL'),
   posthogPersonalApiKey: z.string().trim(),
   filterTestAccounts: z.enum(['Yes', 'No'], 'must be Yes or No').transform((v) => v === 'Yes'),
+  coverageHostUrl: hostText,
 })
 
 /** The setting keys this version understands; plugin.json must list exactly these. */
@@ -223,5 +226,6 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}, ex
     posthogProjectId: s.posthogProjectId,
     posthogPersonalApiKey: s.posthogPersonalApiKey,
     filterTestAccounts: s.filterTestAccounts,
+    coverageHostUrl: s.coverageHostUrl,
   }
 }
