@@ -34,6 +34,35 @@ function SplitChart({ rows }: { rows: { key: string; planned: number; observed: 
   )
 }
 
+/** Exposure events per day, as bars (the live counters' day buckets). */
+function DailyChart({ byDay }: { byDay: Record<string, number> }) {
+  const days = Object.keys(byDay).sort()
+  if (days.length === 0) return <p class="muted small">No exposure counted live yet.</p>
+  const max = Math.max(1, ...days.map((d) => byDay[d]!))
+  const w = 320
+  const bar = w / days.length
+  return (
+    <svg class="daily" role="img" aria-label={`Exposures per day, ${days[0]} to ${days.at(-1)}, at most ${n(max)} a day`} viewBox={`0 0 ${w} 110`} width="100%">
+      {days.map((d, i) => {
+        const h = (byDay[d]! / max) * 90
+        return (
+          <rect key={d} x={i * bar + 1} y={95 - h} width={Math.max(1, bar - 2)} height={h} class="bar-observed">
+            <title>
+              {d}: {n(byDay[d]!)}
+            </title>
+          </rect>
+        )
+      })}
+      <text x="0" y="108" class="chart-value">
+        {days[0]}
+      </text>
+      <text x={w} y="108" text-anchor="end" class="chart-value">
+        {days.at(-1)}
+      </text>
+    </svg>
+  )
+}
+
 export function FlagDetail({ project, flagKey }: { project: string; flagKey: string }) {
   const [detail, setDetail] = useState<Detail | null>(null)
   const [error, setError] = useState<string | null>(null)
@@ -131,6 +160,8 @@ export function FlagDetail({ project, flagKey }: { project: string; flagKey: str
         <div class="card">
           <h3>Split of units</h3>
           <SplitChart rows={f.variants.map((v) => ({ key: v.key, planned: v.expected_share, observed: totalUnits ? v.units / totalUnits : 0 }))} />
+          <h3>Exposures per day</h3>
+          <DailyChart byDay={live?.byDay ?? {}} />
         </div>
       </div>
 

@@ -89,7 +89,7 @@ export interface FlagDetail {
   generated_at: string
   posthog: Links | null
   flag: FlagReport | null
-  live: { exposure: Record<string, { event: string; exposures: number; units: number; multipleVariantUnits: number; variants: LiveVariant[] } | undefined> } | null
+  live: { exposure: Record<string, { event: string; exposures: number; units: number; multipleVariantUnits: number; variants: LiveVariant[]; byDay?: Record<string, number> } | undefined> } | null
 }
 
 export interface Project {

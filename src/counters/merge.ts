@@ -49,6 +49,10 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
     into.exposures += exp.exposures
     into.units += exp.units
     into.multipleVariantUnits += exp.multipleVariantUnits
+    if (exp.byDay) {
+      into.byDay ??= {}
+      for (const [day, n] of Object.entries(exp.byDay)) into.byDay[day] = (into.byDay[day] ?? 0) + n
+    }
     for (const v of exp.variants) {
       const t = into.variants.find((x) => same(x.value, v.value))
       if (!t) {

@@ -42,6 +42,8 @@ export interface ExposureObservation {
   /** Distinct units that saw more than one value. */
   multipleVariantUnits: number
   variants: VariantExposure[]
+  /** Exposure events per UTC day (YYYY-MM-DD), from the live counters' day buckets; absent from the backfill. */
+  byDay?: Record<string, number>
 }
 
 export interface SightingObservation {

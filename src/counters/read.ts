@@ -127,6 +127,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             const c = (k: (typeof EXPOSURE_COUNTERS)[number]) => values[EXPOSURE_COUNTERS.indexOf(k)] ?? 0
             v.exposures += c('ev')
             exp.exposures += c('ev')
+            exp.byDay ??= {}
+            exp.byDay[label] = (exp.byDay[label] ?? 0) + c('ev')
             v.units += c('units') * scale
             v.multipleVariantUnits += c('multi') * scale
             v.bootstrapped += c('boot')

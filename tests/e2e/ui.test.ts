@@ -158,6 +158,7 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     expect(await page.locator('table.numbers tbody tr[data-variant]').count()).toBeGreaterThanOrEqual(2)
     expect(await page.locator('li[data-check][data-status]').count()).toBe(12)
     expect(await page.locator('svg.split rect').count()).toBeGreaterThanOrEqual(4)
+    expect(await page.locator('svg.daily rect').count()).toBeGreaterThanOrEqual(2) // exposures per day
     await page.goBack()
     await page.waitForSelector('tbody tr[data-flag-key]')
     await close()
