@@ -6,7 +6,8 @@ export type Verdict = 'trustworthy' | 'needs_backfill' | 'blocked' | 'insufficie
  * Failures no backfill can repair: the assignment itself is broken (a mismatched split, users in
  * several variants, a flag that does not split). The decision must wait for a fix and new data.
  */
-const BLOCKING: ReadonlySet<CheckId> = new Set(['sample_ratio', 'multiple_variants', 'flag_state'])
+/** Checks whose failure blocks a readout whatever else passes. */
+export const BLOCKING: ReadonlySet<CheckId> = new Set(['sample_ratio', 'multiple_variants', 'flag_state'])
 
 // Weights of the 0-100 score: a blocking failure costs most, a warning a little, an unknown less.
 const PENALTY = { blockingFail: 35, fail: 25, warn: 8, unknown: 3 } as const

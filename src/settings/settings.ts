@@ -37,6 +37,11 @@ export interface Settings {
   readonly filterTestAccounts: boolean
   /** the host's address, for the legacy scene inside PostHog ('' when not used) */
   readonly coverageHostUrl: string
+  /** write the results into the PostHog project (tags, notebook, events) */
+  readonly publishEnabled: boolean
+  readonly publishTagPrefix: string
+  readonly alertWebhookUrl: string
+  readonly alertFormat: 'slack' | 'json'
 }
 
 /** Raised by `parseSettings`: names every setting that is wrong, by key and by the name users see. */
@@ -148,6 +153,10 @@ const schema = z.object({
   posthogPersonalApiKey: z.string().trim(),
   filterTestAccounts: z.enum(['Yes', 'No'], 'must be Yes or No').transform((v) => v === 'Yes'),
   coverageHostUrl: hostText,
+  publishEnabled: z.enum(['No', 'Yes'], 'must be Yes or No').transform((v) => v === 'Yes'),
+  publishTagPrefix: z.string().trim().min(1, 'must not be empty').max(40, 'must be at most 40 characters').refine((v) => !/[\s,]/.test(v), 'must not contain spaces or commas'),
+  alertWebhookUrl: z.string().trim().refine((v) => v === '' || /^https?:\/\/[^\s/]+/.test(v), 'must be an http(s) address'),
+  alertFormat: z.enum(['slack', 'json'], 'must be slack or json'),
 })
 
 /** The setting keys this version understands; plugin.json must list exactly these. */
@@ -227,5 +236,9 @@ export function parseSettings(config: Readonly<Record<string, unknown>> = {}, ex
     posthogPersonalApiKey: s.posthogPersonalApiKey,
     filterTestAccounts: s.filterTestAccounts,
     coverageHostUrl: s.coverageHostUrl,
+    publishEnabled: s.publishEnabled,
+    publishTagPrefix: s.publishTagPrefix,
+    alertWebhookUrl: s.alertWebhookUrl,
+    alertFormat: s.alertFormat,
   }
 }
