@@ -9,6 +9,7 @@ import {
 } from '../coverage/definitions.js'
 import { auditConfig } from '../coverage/audit-config.js'
 import { buildReport, type Report } from '../coverage/report.js'
+import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
 import { configuredGoals, parseSettings } from '../settings/settings.js'
 import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/client.js'
 import { auditOnline } from '../posthog/online-audit.js'
@@ -33,6 +34,8 @@ export interface AuditOptions {
   readonly failOn?: 'blocked' | 'needs_backfill'
   /** longest event line read, in characters (MAX_LINE_CHARS by default); longer ones are skipped */
   readonly maxLine?: number
+  /** an earlier run's report JSON: say what changed since */
+  readonly compare?: string
 }
 
 const DAY_MS = 86_400_000
@@ -130,7 +133,7 @@ async function* values(lines: AsyncIterable<NdjsonLine>): AsyncGenerator<unknown
 }
 
 /** The online audit from the environment: POSTHOG_HOST, POSTHOG_PROJECT_ID, POSTHOG_PERSONAL_API_KEY. */
-async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs: number, say: (m: string) => void): Promise<Report> {
+export async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs: number, say: (m: string) => void): Promise<Report> {
   const host = process.env.POSTHOG_HOST ?? 'https://us.posthog.com'
   const projectId = process.env.POSTHOG_PROJECT_ID
   const key = process.env.POSTHOG_PERSONAL_API_KEY
@@ -188,7 +191,18 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
     report = await runOnlineAudit(userConfig as Record<string, unknown>, fixedNow ?? Date.now(), warn)
   }
 
-  const text = formatReport(report, opts.format)
+  let text = formatReport(report, opts.format)
+  if (opts.compare) {
+    const prev = readJsonFile(opts.compare) as Partial<Report>
+    if (typeof prev !== 'object' || prev === null || !Array.isArray(prev.flags) || typeof prev.generated_at !== 'string') {
+      throw new ExitError(`${opts.compare}: not a report of this tool (audit --format json writes one): it needs generated_at and flags`, 2)
+    }
+    const changes = compareReports(prev as Report, report)
+    const gaps = recurringGaps([report, prev as Report])
+    if (opts.format === 'json') text = `${JSON.stringify({ ...report, changes, recurring_gaps: gaps }, null, 2)}\n`
+    else if (opts.format === 'table' || opts.format === 'markdown') text += `\n${changesMarkdown(changes, gaps)}`
+    else warn(changesMarkdown(changes, gaps).trimEnd())
+  }
   if (opts.out) writeFileSync(opts.out, text)
   // The table is for terminals; any other format is data, kept as it is unless it goes to one.
   else process.stdout.write(opts.format === 'table' || process.stdout.isTTY ? forTerminal(text) : text)

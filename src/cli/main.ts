@@ -12,6 +12,7 @@ import { MAX_LINE_CHARS } from './read-ndjson.js'
 import { forTerminal } from './terminal.js'
 import { DEFAULT_MAX_BODY_BYTES, ProjectError, runServe } from './serve.js'
 import { DEFAULT_DESTINATION_NAME, runConnect, runDisconnect } from './connect.js'
+import { runPublish } from './publish.js'
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
     .option('--out <file>', 'write the output to a file instead of stdout')
     .addOption(new Option('--fail-on <verdict>', 'exit 1 when any flag has this verdict (or worse)').choices(['blocked', 'needs_backfill']))
+    .option('--compare <report.json>', 'an earlier run\'s report (--format json): say what changed since, and the gaps that recur')
     .action(async (opts) => {
       const { exitCode } = await runAudit(opts)
       process.exitCode = exitCode
@@ -107,6 +109,18 @@ export function buildProgram(): Command {
   ).action(async (opts) => {
     await runConnect(opts)
   })
+
+  program
+    .command('publish')
+    .description('Write the review into the PostHog project of POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY: coverage tags beside each flag, the "Experiment coverage" notebook, one event per flag')
+    .option('--report <file>', 'publish this report (audit --format json) instead of running the online audit')
+    .option('--tag-prefix <prefix>', 'only tags with this prefix are added or removed', 'coverage:')
+    .addOption(new Option('--host-url <url>', 'the host\'s public address, for the notebook\'s embeds').env('COVERAGE_PUBLIC_URL'))
+    .option('--config <file>', 'plugin settings as JSON, for the online audit')
+    .option('--dry-run', 'print every request instead of writing', false)
+    .action(async (opts) => {
+      await runPublish(opts)
+    })
 
   program
     .command('disconnect')

@@ -11,6 +11,8 @@ import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import { Host, ProjectError } from './host.js'
 import type { ProjectRow } from './store.js'
+import { compareReports, recurringGaps } from '../coverage/compare.js'
+import type { Report } from '../coverage/report.js'
 
 export interface AppOptions {
   /** largest intake body, bytes (PostHog's events are at most about 1 MB) */
@@ -271,6 +273,17 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     const detail = await rt.flag(c.req.param('key'))
     if (!detail) return c.json({ error: `no flag ${c.req.param('key')} in project ${row.id}` }, 404)
     return c.json({ key: c.req.param('key'), generated_at: new Date(detail.at).toISOString(), posthog: rt.posthogLinks(), flag: detail.report, live: detail.live })
+  })
+  api.get('/projects/:project/history', async (c) => {
+    const row = await need(c.req.param('project'))
+    const rt = host.runtime(row.id)
+    const limit = Math.min(500, Math.max(1, Number(c.req.query('limit') ?? 48) || 48))
+    const runs = (rt ? await rt.history(limit) : await host.store.reportHistory(row.id, limit)).map((r) => r.report as Report)
+    return c.json({
+      runs: runs.map((r) => ({ generated_at: r.generated_at, summary: r.summary, flags: r.flags.map((f) => ({ key: f.key, verdict: f.verdict, score: f.score, failing: f.checks.filter((x) => x.status === 'fail').map((x) => x.id) })) })),
+      changes: runs.length >= 2 ? compareReports(runs[1]!, runs[0]!) : null,
+      recurring_gaps: recurringGaps(runs.slice(0, 12)),
+    })
   })
   api.get('/projects/:project/settings', async (c) => {
     const row = await need(c.req.param('project'))

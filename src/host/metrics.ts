@@ -20,6 +20,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     schedulerRuns: new Counter({ name: 'coverage_scheduler_runs_total', help: 'Scheduled plugin tasks this process ran, by task and result', labelNames: ['task', 'result'], registers }),
     schedulerSeconds: new Histogram({ name: 'coverage_scheduler_seconds', help: 'Scheduled task duration', labelNames: ['task'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30], registers }),
     backfillQueries: new Gauge({ name: 'coverage_backfill_queries', help: 'HogQL backfill queries of the running job, planned and done', labelNames: ['project', 'state'], registers }),
+    alerts: new Counter({ name: 'coverage_alerts_total', help: 'Alerts sent to the webhook, by kind', labelNames: ['project', 'kind'], registers }),
     gapEvents: new Counter({ name: 'coverage_gap_fill_events_total', help: 'Events read back from HogQL to fill outage gaps, by outcome', labelNames: ['project', 'outcome'], registers }),
   }
 }

@@ -21,6 +21,8 @@ import {
   type PluginState,
 } from '../plugin/state.js'
 import { WATERMARK_KEY } from '../posthog/backfill-job.js'
+import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } from '../alerts/alerts.js'
+import { publishReport, type PublishResult } from '../publish/publish.js'
 import { PostHogClient } from '../posthog/client.js'
 import { definitionsOf, simulate } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
@@ -36,6 +38,8 @@ export interface DemoSpec {
   readonly endMs: number
 }
 export const DEMO_SPEC_KEY = 'coverage/demo-spec'
+export const ALERT_STATE_KEY = 'coverage/alert-state'
+export const PUBLISHED_KEY = 'coverage/published'
 
 export interface RuntimeDeps {
   readonly store: HostStore
@@ -242,6 +246,8 @@ export class ProjectRuntime {
   private async runTasks(now: number): Promise<void> {
     const tasks: [string, number, ((meta: never) => Promise<void>) | undefined][] = [
       ['minute', 60_000, plugin.runEveryMinute],
+      // The scheduled review (hourly): the report kept in history, alerts, and publishing when enabled.
+      ['review', 3_600_000, async () => void (await this.review(now))],
       ['hour', 3_600_000, (plugin as { runEveryHour?: (m: never) => Promise<void> }).runEveryHour],
       ['day', 86_400_000, (plugin as { runEveryDay?: (m: never) => Promise<void> }).runEveryDay],
     ]
@@ -252,7 +258,7 @@ export class ProjectRuntime {
       const t0 = performance.now()
       try {
         await run(this.anyMeta as never)
-        if (name === 'minute') await this.storeReport(now, slot % 60 === 0)
+        if (name === 'minute') await this.storeReport(now, false)
         this.deps.metrics.schedulerRuns.inc({ task: name, result: 'ok' })
       } catch (e) {
         this.deps.metrics.schedulerRuns.inc({ task: name, result: 'failed' })
@@ -270,6 +276,51 @@ export class ProjectRuntime {
     const job = (await this.meta.storage.get('coverage/backfill-job', null)) as { plan?: unknown[]; done?: unknown[] } | null
     this.deps.metrics.backfillQueries.set({ project: this.id, state: 'planned' }, job?.plan?.length ?? 0)
     this.deps.metrics.backfillQueries.set({ project: this.id, state: 'done' }, job?.done?.length ?? 0)
+  }
+
+  /**
+   * One review: the report is kept in history; alerts for what broke since the last review go to
+   * the webhook (without waiting: a failing receiver never holds the host); with publishing
+   * enabled, the results are written into the PostHog project.
+   */
+  async review(now = this.deps.clock()): Promise<{ report: Report; alerts: Alert[]; published: PublishResult | null }> {
+    const state = this.state
+    if (!state) throw new Error(`project ${this.id} is not set up`)
+    const report = await this.buildReport()
+    await this.deps.store.putReport(this.id, { at: now, report }, true)
+    this.fresh = { at: now, report }
+    const s = state.settings
+    const prev = (await this.meta.storage.get(ALERT_STATE_KEY, null)) as AlertState | null
+    const hostUrl = s.coverageHostUrl
+    const { alerts, state: next } = decideAlerts(report, prev, {
+      srmAlpha: s.srmPValue,
+      nowMs: now,
+      link: (flag) => (hostUrl ? `${hostUrl}/?project=${encodeURIComponent(this.id)}&view=flag&flag=${encodeURIComponent(flag)}` : null),
+    })
+    await this.meta.storage.set(ALERT_STATE_KEY, next)
+    if (s.alertWebhookUrl) {
+      for (const a of alerts) {
+        this.deps.metrics.alerts.inc({ project: this.id, kind: a.kind })
+        void deliverAlert(s.alertWebhookUrl, alertBody(a, s.alertFormat, this.id), { onFailure: (m) => this.log('warn', `alert "${a.title}": ${m}`) })
+      }
+    }
+    let published: PublishResult | null = null
+    if (s.publishEnabled && canBackfill(state)) {
+      const client = new PostHogClient({ host: s.posthogHost, projectId: s.posthogProjectId, personalApiKey: s.posthogPersonalApiKey })
+      try {
+        published = await publishReport(report, { client, posthogHost: s.posthogHost, project: s.posthogProjectId, tagPrefix: s.publishTagPrefix, hostUrl, dryRun: false })
+        await this.meta.storage.set(PUBLISHED_KEY, { at: now, tags: published.tags, notebook: published.notebook, events: published.events })
+        this.log('info', `published: ${published.tags.added} tags added, ${published.tags.removed} removed; notebook ${published.notebook.action}; ${published.events} events`)
+      } catch (e) {
+        this.log('warn', `publishing failed, will retry at the next review: ${(e as Error).message}`)
+      }
+    }
+    return { report, alerts, published }
+  }
+
+  /** The reports kept in history, newest first. */
+  history(limit: number): Promise<{ at: number; report: unknown }[]> {
+    return this.deps.store.reportHistory(this.id, limit)
   }
 
   /** The project's definitions: the demo's own, or the ones the plugin fetched and stored. */

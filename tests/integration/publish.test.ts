@@ -1,0 +1,237 @@
+import { createServer, type Server } from 'node:http'
+import { setupServer } from 'msw/node'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { alertBody, decideAlerts, deliverAlert } from '../../src/alerts/alerts.js'
+import { auditEvents } from '../../src/cli/audit.js'
+import { compareReports, recurringGaps } from '../../src/coverage/compare.js'
+import type { Report } from '../../src/coverage/report.js'
+import { PostHogClient } from '../../src/posthog/client.js'
+import { coverageTag, planTags } from '../../src/publish/plan.js'
+import { publishReport } from '../../src/publish/publish.js'
+import { HOST, KEY, PROJECT, base, http, HttpResponse, pageOf, posthogHandlers } from '../support/posthog-api.js'
+import { simulatedProject } from '../support/sim-project.js'
+
+const END = Date.UTC(2026, 10, 20, 12)
+const p = simulatedProject({ seed: 37, users: 600, days: 10, endMs: END })
+const TOKEN = 'phc_project_token_public'
+
+// PostHog's side: flags with tags (some the team's own), bulk_update_tags, notebooks with versions, capture.
+type Flag = { id: number; key: string; tags: string[]; deleted: boolean }
+let flags: Flag[]
+let notebooks: { short_id: string; title: string; version: number; content: unknown; text_content: string }[]
+let writes: { path: string; body: Record<string, unknown>; auth: string | null }[]
+let captured: { body: Record<string, unknown>; auth: string | null }[]
+let editBeforePatch = false
+
+const server = setupServer(
+  http.get(`${base}/feature_flags/`, ({ request }) => HttpResponse.json(pageOf('feature_flags/', flags, new URL(request.url)))),
+  http.post(`${base}/feature_flags/bulk_update_tags/`, async ({ request }) => {
+    const body = (await request.json()) as { ids: number[]; action: string; tags: string[] }
+    writes.push({ path: 'bulk_update_tags', body, auth: request.headers.get('authorization') })
+    if (body.ids.length > 500) return HttpResponse.json({ type: 'validation_error', detail: 'Cannot update more than 500 flags at once.' }, { status: 400 })
+    if (!['add', 'remove', 'set'].includes(body.action)) return HttpResponse.json({ type: 'validation_error', detail: 'bad action' }, { status: 400 })
+    for (const f of flags.filter((x) => body.ids.includes(x.id))) {
+      if (body.action === 'add') f.tags = [...new Set([...f.tags, ...body.tags])]
+      else if (body.action === 'remove') f.tags = f.tags.filter((t) => !body.tags.includes(t))
+      else f.tags = [...body.tags]
+    }
+    return HttpResponse.json({ updated: body.ids.map((id) => ({ id, tags: flags.find((f) => f.id === id)?.tags })), skipped: [] })
+  }),
+  http.get(`${base}/notebooks/`, ({ request }) => HttpResponse.json(pageOf('notebooks/', notebooks.map(({ content: _c, ...rest }) => rest), new URL(request.url)))),
+  http.get(`${base}/notebooks/:id/`, ({ params }) => {
+    const n = notebooks.find((x) => x.short_id === params.id)
+    return n ? HttpResponse.json(n) : HttpResponse.json({ detail: 'Not found.' }, { status: 404 })
+  }),
+  http.post(`${base}/notebooks/`, async ({ request }) => {
+    const body = (await request.json()) as { title: string; content: unknown; text_content: string }
+    writes.push({ path: 'notebooks POST', body: body as never, auth: request.headers.get('authorization') })
+    const n = { short_id: `nb${notebooks.length + 1}`, title: body.title, version: 0, content: body.content, text_content: body.text_content }
+    notebooks.push(n)
+    return HttpResponse.json(n, { status: 201 })
+  }),
+  http.patch(`${base}/notebooks/:id/`, async ({ request, params }) => {
+    const body = (await request.json()) as { content: unknown; version: number; text_content: string }
+    writes.push({ path: 'notebooks PATCH', body: body as never, auth: request.headers.get('authorization') })
+    const n = notebooks.find((x) => x.short_id === params.id)!
+    if (editBeforePatch) {
+      editBeforePatch = false
+      n.version++ // someone edited it in PostHog meanwhile
+    }
+    if (body.version !== n.version) return HttpResponse.json({ type: 'server_error', code: 'conflict', detail: 'Someone else edited the notebook.' }, { status: 409 })
+    Object.assign(n, { content: body.content, text_content: body.text_content, version: n.version + 1 })
+    return HttpResponse.json(n)
+  }),
+  http.get(`${base}/`, () => HttpResponse.json({ id: Number(PROJECT), name: 'Shop', api_token: TOKEN })),
+  http.post(`${HOST}/batch/`, async ({ request }) => {
+    captured.push({ body: (await request.json()) as Record<string, unknown>, auth: request.headers.get('authorization') })
+    return HttpResponse.json({ status: 1 })
+  }),
+  ...posthogHandlers(p.api),
+)
+// The local alert receiver is a real server: msw lets requests to it through.
+beforeAll(() => server.listen({ onUnhandledRequest: (req, print) => (new URL(req.url).hostname === '127.0.0.1' ? undefined : print.error()) }))
+afterAll(() => server.close())
+
+let report: Report
+beforeAll(async () => {
+  report = (await auditEvents(p.defs, {}, p.events, { now: END })).report
+})
+beforeEach(() => {
+  // The team's own tags, and a coverage tag from an earlier publish that is now wrong for the first flag.
+  flags = p.defs.flags.map((f) => ({ id: f.id, key: f.key, tags: [...(f.tags ?? []), 'team:growth'], deleted: false }))
+  flags[0]!.tags.push(coverageTag('coverage:', report.flags.find((r) => r.key === flags[0]!.key)!.verdict === 'blocked' ? 'trustworthy' : 'blocked'))
+  notebooks = []
+  writes = []
+  captured = []
+})
+
+const client = () => new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, retries: 0 })
+const publish = (r: Report, dryRun = false) => publishReport(r, { client: client(), posthogHost: HOST, project: PROJECT, tagPrefix: 'coverage:', hostUrl: 'https://coverage.example.com', dryRun })
+
+describe('publish', () => {
+  it('--dry-run lists the tag changes, the notebook and the events, and writes nothing', async () => {
+    const r = await publish(report, true)
+    expect(writes).toEqual([])
+    expect(captured).toEqual([])
+    expect(r.writes.filter((w) => w.url.endsWith('bulk_update_tags/')).length).toBeGreaterThan(0)
+    expect(r.writes.some((w) => w.what === 'create the notebook')).toBe(true)
+    expect(r.writes.some((w) => w.what.startsWith('capture'))).toBe(true)
+    expect(JSON.stringify(r.writes)).not.toContain(KEY)
+  })
+
+  it("tags each flag with its verdict, never touching a tag it did not write; creates the notebook; captures one event per flag with the project token only", async () => {
+    const r = await publish(report)
+    for (const f of flags.filter((x) => report.flags.some((y) => y.key === x.key))) {
+      const verdict = report.flags.find((y) => y.key === f.key)!.verdict
+      expect(f.tags.filter((t) => t.startsWith('coverage:'))).toEqual([coverageTag('coverage:', verdict)])
+      expect(f.tags).toContain('team:growth') // the team's own tag stays
+    }
+    expect(writes.filter((w) => w.path === 'bulk_update_tags').every((w) => ['add', 'remove'].includes(String(w.body.action)))).toBe(true)
+    expect(r.tags.removed).toBe(1)
+    expect(notebooks).toHaveLength(1)
+    const nodes = (notebooks[0]!.content as { content: { type: string; attrs?: Record<string, unknown> }[] }).content
+    expect(nodes.some((n) => n.type === 'ph-feature-flag' && typeof n.attrs?.id === 'number')).toBe(true)
+    expect(nodes.some((n) => n.type === 'ph-query')).toBe(true)
+    expect(nodes.some((n) => n.type === 'ph-embed' && String(n.attrs?.src).startsWith('https://coverage.example.com/'))).toBe(true)
+    expect(captured).toHaveLength(1)
+    expect(captured[0]!.body.api_key).toBe(TOKEN)
+    expect(captured[0]!.auth).toBeNull() // the personal key never goes to capture
+    expect((captured[0]!.body.batch as unknown[]).length).toBe(report.flags.length)
+  })
+
+  it('a second publish of an unchanged report sends no tag change and no new notebook; a verdict change moves the tag', async () => {
+    await publish(report)
+    writes = []
+    const again = await publish(report)
+    expect(writes).toEqual([])
+    expect(again.notebook.action).toBe('unchanged')
+    expect(notebooks).toHaveLength(1)
+    const changed = structuredClone(report)
+    const f = changed.flags[0]!
+    const old = f.verdict
+    f.verdict = old === 'blocked' ? 'trustworthy' : 'blocked'
+    await publish(changed)
+    const flag = flags.find((x) => x.key === f.key)!
+    expect(flag.tags.filter((t) => t.startsWith('coverage:'))).toEqual([coverageTag('coverage:', f.verdict)])
+    expect(writes.filter((w) => w.path === 'bulk_update_tags').map((w) => [w.body.action, w.body.tags])).toEqual([
+      ['remove', [coverageTag('coverage:', old)]],
+      ['add', [coverageTag('coverage:', f.verdict)]],
+    ])
+    expect(writes.filter((w) => w.path === 'notebooks PATCH')).toHaveLength(1) // updated in place, with its version
+    expect(notebooks).toHaveLength(1)
+  })
+
+  it('re-reads and retries once when the notebook was edited meanwhile (version conflict)', async () => {
+    await publish(report)
+    const changed = structuredClone(report)
+    changed.flags[0]!.verdict = changed.flags[0]!.verdict === 'blocked' ? 'trustworthy' : 'blocked'
+    editBeforePatch = true
+    const r = await publish(changed)
+    expect(r.notebook.action).toBe('updated')
+    expect(writes.filter((w) => w.path === 'notebooks PATCH')).toHaveLength(2)
+  })
+
+  it('keeps to 500 ids a bulk_update_tags request', () => {
+    const many = Array.from({ length: 1200 }, (_, i) => ({ id: i + 1, key: `f${i}`, tags: [] }))
+    const requests = planTags({ flags: many.map((f) => ({ ...report.flags[0]!, key: f.key, verdict: 'blocked' as const })) }, many, 'coverage:')
+    expect(requests.map((r) => r.ids.length)).toEqual([500, 500, 200])
+  })
+})
+
+describe('comparing runs', () => {
+  it('says what changed: verdicts, new failures, repaired flags; and which gaps recur by area', () => {
+    const later = structuredClone(report)
+    const a = later.flags.find((f) => f.verdict === 'blocked' || f.verdict === 'needs_backfill')!
+    const wasVerdict = a.verdict
+    a.verdict = 'trustworthy'
+    const b = later.flags.find((f) => f !== a && f.checks.some((c) => c.id === 'guardrails' && c.status !== 'fail'))!
+    b.checks.find((c) => c.id === 'guardrails')!.status = 'fail'
+    const c = compareReports(report, later)
+    expect(c.repaired).toEqual([{ flag: a.key, from: wasVerdict }])
+    expect(c.verdictChanges).toContainEqual({ flag: a.key, from: wasVerdict, to: 'trustworthy', worse: false })
+    expect(c.newFailures.map((x) => [x.flag, x.check])).toContainEqual([b.key, 'guardrails'])
+    expect(compareReports(report, report).verdictChanges).toEqual([])
+    const gaps = recurringGaps([later, report, report])
+    expect(gaps.length).toBeGreaterThan(0)
+    expect(gaps.every((g) => g.runs >= 2)).toBe(true)
+  })
+})
+
+describe('alerts', () => {
+  let receiver: Server
+  let url: string
+  let received: unknown[]
+  let failNext = 0
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => {
+        if (failNext > 0) {
+          failNext--
+          res.writeHead(503).end()
+          return
+        }
+        received.push(JSON.parse(body))
+        res.writeHead(200).end('ok')
+      })
+    })
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()))
+    url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`
+  })
+  afterAll(() => new Promise<void>((r) => receiver.close(() => r())))
+  beforeEach(() => {
+    received = []
+  })
+
+  const running = (r: Report) => r.flags.find((f) => f.kind === 'experiment' && f.experiment?.start_date && !f.experiment.end_date && f.verdict !== 'blocked')!
+
+  it('fires once per change, reaches the receiver (retried after a failure), and says nothing while nothing changes', async () => {
+    const first = decideAlerts(report, null, { srmAlpha: 0.001, nowMs: END, link: (k) => `https://coverage.example.com/?flag=${k}` })
+    const quiet = decideAlerts(report, first.state, { srmAlpha: 0.001, nowMs: END, link: () => null })
+    expect(quiet.alerts.filter((a) => a.kind !== 'sample_ratio')).toEqual([])
+    const worse = structuredClone(report)
+    const f = running(worse)
+    f.verdict = 'blocked'
+    f.checks.find((c) => c.id === 'flag_state')!.status = 'fail'
+    const changed = decideAlerts(worse, quiet.state, { srmAlpha: 0.001, nowMs: END, link: (k) => `https://coverage.example.com/?flag=${k}` })
+    const mine = changed.alerts.filter((a) => a.flag === f.key)
+    expect(mine.map((a) => a.kind).sort()).toEqual(['blocking_check', 'verdict_worse'])
+    expect(decideAlerts(worse, changed.state, { srmAlpha: 0.001, nowMs: END, link: () => null }).alerts.filter((a) => a.flag === f.key && a.kind !== 'readout_due')).toEqual([])
+    failNext = 1
+    const ok = await deliverAlert(url, alertBody(mine[0]!, 'slack', PROJECT), { baseDelayMs: 10 })
+    expect(ok).toBe(true)
+    expect(received).toHaveLength(1)
+    expect((received[0] as { text: string }).text).toContain(f.key)
+    await deliverAlert(url, alertBody(mine[1]!, 'json', PROJECT), { baseDelayMs: 10 })
+    expect(received[1]).toMatchObject({ project: PROJECT, flag: f.key, link: `https://coverage.example.com/?flag=${f.key}` })
+  })
+
+  it('a receiver that keeps failing is given up on, and says why', async () => {
+    failNext = 10
+    const failures: string[] = []
+    expect(await deliverAlert(url, { text: 'x' }, { baseDelayMs: 5, attempts: 3, onFailure: (m) => failures.push(m) })).toBe(false)
+    expect(failures.join()).toMatch(/after 3 attempts/)
+    failNext = 0
+  })
+})
