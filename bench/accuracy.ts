@@ -11,7 +11,7 @@
  *    defect, --reps seeds) plus --healthy projects without defects; per defect, how often all of
  *    its expected checks fired and how often the flag got the verdict the defect deserves.
  *
- * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --srm-defect-users 6000 --jobs 2 --only ab]
+ * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --srm-defect-users 6000 --jobs 2 --look-projects 40 --only abc]
  * Projects are simulated and audited in --jobs child processes (one project each at a time);
  * results do not depend on --jobs. Progress on stderr, the tables on stdout.
  */
@@ -27,6 +27,7 @@ import type { Report } from '../src/coverage/report.js'
 import { EXPOSURE_EVENTS } from '../src/events/types.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../src/sim/defects.js'
 import { simulate, type Simulation } from '../src/sim/simulation.js'
+import { srmLookTrials, srmLooksSection } from './srm-looks.js'
 
 const END = Date.UTC(2026, 10, 20)
 const DAYS = 14
@@ -245,7 +246,8 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
       full: { type: 'boolean', default: false },
-      only: { type: 'string', default: 'ab' },
+      only: { type: 'string', default: 'abc' },
+      'look-projects': { type: 'string', default: '40' },
     },
   })
   const num = (name: keyof typeof args) => {
@@ -261,7 +263,7 @@ async function main(): Promise<void> {
   const SRM_DEFECT_USERS = num('srm-defect-users')
   const SEED = num('seed')
   const JOBS = Math.max(1, num('jobs'))
-  const only = args.only ?? 'ab'
+  const only = args.only ?? 'abc'
   const t0 = performance.now()
   let out = ''
 
@@ -411,6 +413,12 @@ async function main(): Promise<void> {
     }
     process.stdout.write(out)
     out = ''
+  }
+  if (only.includes('c')) {
+    const t1 = performance.now()
+    const trials = srmLookTrials({ projects: num('look-projects'), users: USERS, days: DAYS, seed: SEED + 5000, endMs: END })
+    process.stdout.write(srmLooksSection(trials, wilson))
+    process.stderr.write(`bench:accuracy: part c (hourly looks) ${((performance.now() - t1) / 1000).toFixed(0)} s\n`)
   }
   process.stderr.write(`bench:accuracy: ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`)
 }
