@@ -8,66 +8,16 @@ import type { Report } from '../../src/coverage/report.js'
 import { PostHogClient } from '../../src/posthog/client.js'
 import { coverageTag, planTags } from '../../src/publish/plan.js'
 import { publishReport } from '../../src/publish/publish.js'
-import { HOST, KEY, PROJECT, base, http, HttpResponse, pageOf, posthogHandlers } from '../support/posthog-api.js'
+import { HOST, KEY, PROJECT, posthogHandlers } from '../support/posthog-api.js'
+import { PROJECT_TOKEN, publishHandlers, type PublishSide } from '../support/posthog-publish.js'
 import { simulatedProject } from '../support/sim-project.js'
 
 const END = Date.UTC(2026, 10, 20, 12)
 const p = simulatedProject({ seed: 37, users: 600, days: 10, endMs: END })
-const TOKEN = 'phc_project_token_public'
 
 // PostHog's side: flags with tags (some the team's own), bulk_update_tags, notebooks with versions, capture.
-type Flag = { id: number; key: string; tags: string[]; deleted: boolean }
-let flags: Flag[]
-let notebooks: { short_id: string; title: string; version: number; content: unknown; text_content: string }[]
-let writes: { path: string; body: Record<string, unknown>; auth: string | null }[]
-let captured: { body: Record<string, unknown>; auth: string | null }[]
-let editBeforePatch = false
-
-const server = setupServer(
-  http.get(`${base}/feature_flags/`, ({ request }) => HttpResponse.json(pageOf('feature_flags/', flags, new URL(request.url)))),
-  http.post(`${base}/feature_flags/bulk_update_tags/`, async ({ request }) => {
-    const body = (await request.json()) as { ids: number[]; action: string; tags: string[] }
-    writes.push({ path: 'bulk_update_tags', body, auth: request.headers.get('authorization') })
-    if (body.ids.length > 500) return HttpResponse.json({ type: 'validation_error', detail: 'Cannot update more than 500 flags at once.' }, { status: 400 })
-    if (!['add', 'remove', 'set'].includes(body.action)) return HttpResponse.json({ type: 'validation_error', detail: 'bad action' }, { status: 400 })
-    for (const f of flags.filter((x) => body.ids.includes(x.id))) {
-      if (body.action === 'add') f.tags = [...new Set([...f.tags, ...body.tags])]
-      else if (body.action === 'remove') f.tags = f.tags.filter((t) => !body.tags.includes(t))
-      else f.tags = [...body.tags]
-    }
-    return HttpResponse.json({ updated: body.ids.map((id) => ({ id, tags: flags.find((f) => f.id === id)?.tags })), skipped: [] })
-  }),
-  http.get(`${base}/notebooks/`, ({ request }) => HttpResponse.json(pageOf('notebooks/', notebooks.map(({ content: _c, ...rest }) => rest), new URL(request.url)))),
-  http.get(`${base}/notebooks/:id/`, ({ params }) => {
-    const n = notebooks.find((x) => x.short_id === params.id)
-    return n ? HttpResponse.json(n) : HttpResponse.json({ detail: 'Not found.' }, { status: 404 })
-  }),
-  http.post(`${base}/notebooks/`, async ({ request }) => {
-    const body = (await request.json()) as { title: string; content: unknown; text_content: string }
-    writes.push({ path: 'notebooks POST', body: body as never, auth: request.headers.get('authorization') })
-    const n = { short_id: `nb${notebooks.length + 1}`, title: body.title, version: 0, content: body.content, text_content: body.text_content }
-    notebooks.push(n)
-    return HttpResponse.json(n, { status: 201 })
-  }),
-  http.patch(`${base}/notebooks/:id/`, async ({ request, params }) => {
-    const body = (await request.json()) as { content: unknown; version: number; text_content: string }
-    writes.push({ path: 'notebooks PATCH', body: body as never, auth: request.headers.get('authorization') })
-    const n = notebooks.find((x) => x.short_id === params.id)!
-    if (editBeforePatch) {
-      editBeforePatch = false
-      n.version++ // someone edited it in PostHog meanwhile
-    }
-    if (body.version !== n.version) return HttpResponse.json({ type: 'server_error', code: 'conflict', detail: 'Someone else edited the notebook.' }, { status: 409 })
-    Object.assign(n, { content: body.content, text_content: body.text_content, version: n.version + 1 })
-    return HttpResponse.json(n)
-  }),
-  http.get(`${base}/`, () => HttpResponse.json({ id: Number(PROJECT), name: 'Shop', api_token: TOKEN })),
-  http.post(`${HOST}/batch/`, async ({ request }) => {
-    captured.push({ body: (await request.json()) as Record<string, unknown>, auth: request.headers.get('authorization') })
-    return HttpResponse.json({ status: 1 })
-  }),
-  ...posthogHandlers(p.api),
-)
+const side: PublishSide = { flags: [], notebooks: [], writes: [], captured: [], editBeforePatch: false }
+const server = setupServer(...publishHandlers(side), ...posthogHandlers(p.api))
 // The local alert receiver is a real server: msw lets requests to it through.
 beforeAll(() => server.listen({ onUnhandledRequest: (req, print) => (new URL(req.url).hostname === '127.0.0.1' ? undefined : print.error()) }))
 afterAll(() => server.close())
@@ -76,13 +26,17 @@ let report: Report
 beforeAll(async () => {
   report = (await auditEvents(p.defs, {}, p.events, { now: END })).report
 })
+let flags: PublishSide['flags']
+let notebooks: PublishSide['notebooks']
+let writes: PublishSide['writes']
+let captured: PublishSide['captured']
 beforeEach(() => {
   // The team's own tags, and a coverage tag from an earlier publish that is now wrong for the first flag.
-  flags = p.defs.flags.map((f) => ({ id: f.id, key: f.key, tags: [...(f.tags ?? []), 'team:growth'], deleted: false }))
+  flags = side.flags = p.defs.flags.map((f) => ({ id: f.id, key: f.key, tags: [...(f.tags ?? []), 'team:growth'], deleted: false }))
   flags[0]!.tags.push(coverageTag('coverage:', report.flags.find((r) => r.key === flags[0]!.key)!.verdict === 'blocked' ? 'trustworthy' : 'blocked'))
-  notebooks = []
-  writes = []
-  captured = []
+  notebooks = side.notebooks = []
+  writes = side.writes = []
+  captured = side.captured = []
 })
 
 const client = () => new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, retries: 0 })
@@ -114,14 +68,14 @@ describe('publish', () => {
     expect(nodes.some((n) => n.type === 'ph-query')).toBe(true)
     expect(nodes.some((n) => n.type === 'ph-embed' && String(n.attrs?.src).startsWith('https://coverage.example.com/'))).toBe(true)
     expect(captured).toHaveLength(1)
-    expect(captured[0]!.body.api_key).toBe(TOKEN)
+    expect(captured[0]!.body.api_key).toBe(PROJECT_TOKEN)
     expect(captured[0]!.auth).toBeNull() // the personal key never goes to capture
     expect((captured[0]!.body.batch as unknown[]).length).toBe(report.flags.length)
   })
 
   it('a second publish of an unchanged report sends no tag change and no new notebook; a verdict change moves the tag', async () => {
     await publish(report)
-    writes = []
+    writes = side.writes = []
     const again = await publish(report)
     expect(writes).toEqual([])
     expect(again.notebook.action).toBe('unchanged')
@@ -145,7 +99,7 @@ describe('publish', () => {
     await publish(report)
     const changed = structuredClone(report)
     changed.flags[0]!.verdict = changed.flags[0]!.verdict === 'blocked' ? 'trustworthy' : 'blocked'
-    editBeforePatch = true
+    side.editBeforePatch = true
     const r = await publish(changed)
     expect(r.notebook.action).toBe('updated')
     expect(writes.filter((w) => w.path === 'notebooks PATCH')).toHaveLength(2)
