@@ -30,7 +30,11 @@ const REMIND_DAYS = 3
  * p < 0.001) is not alerted on: looking every hour would raise its false-alarm rate with each
  * look. The sequential test stands in for it, at the configured rate over the whole run.
  */
-export function decideAlerts(report: Report, prev: AlertState | null, opts: { srmAlpha: number; nowMs: number; link: (flag: string) => string | null }): { alerts: Alert[]; state: AlertState } {
+export function decideAlerts(
+  report: Report,
+  prev: AlertState | null,
+  opts: { srmAlpha: number; nowMs: number; link: (flag: string) => string | null; deadlines?: ReadonlyMap<string, number> },
+): { alerts: Alert[]; state: AlertState } {
   const flags: AlertState['flags'] = {}
   const alerts: Alert[] = []
   const today = new Date(opts.nowMs).toISOString().slice(0, 10)
@@ -79,9 +83,10 @@ export function decideAlerts(report: Report, prev: AlertState | null, opts: { sr
         })
       }
     }
-    // Readout reminders, once a day, from the deadlines.
-    const due = f.backfill.map((b) => b.days_to_deadline).filter((d): d is number => d !== null)
-    const days = due.length ? Math.min(...due) : null
+    // Readout reminders, once a day, from the deadlines (the readoutDeadlines setting, else the experiment's planned end).
+    const end = f.experiment!.end_date ? Date.parse(f.experiment!.end_date) : NaN
+    const deadline = opts.deadlines?.get(f.key) ?? (end > opts.nowMs ? end : null)
+    const days = deadline === null || deadline === undefined ? null : Math.ceil((deadline - opts.nowMs) / 86_400_000)
     if (days !== null && days >= 0 && days <= REMIND_DAYS && before?.remindedOn !== today) {
       entry.remindedOn = today
       alerts.push({ flag: f.key, kind: 'readout_due', title: `${f.key}: readout due in ${days} days`, detail: `Verdict: ${f.verdict.replace(/_/g, ' ')}.`, fix: f.backfill[0]?.action ?? null, link })

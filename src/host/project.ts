@@ -295,6 +295,7 @@ export class ProjectRuntime {
     const { alerts, state: next } = decideAlerts(report, prev, {
       srmAlpha: s.srmPValue,
       nowMs: now,
+      deadlines: s.readoutDeadlines,
       link: (flag) => (hostUrl ? `${hostUrl}/?project=${encodeURIComponent(this.id)}&view=flag&flag=${encodeURIComponent(flag)}` : null),
     })
     await this.meta.storage.set(ALERT_STATE_KEY, next)
