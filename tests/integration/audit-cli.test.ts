@@ -37,6 +37,28 @@ beforeAll(async () => {
   await writeSimulation(simulate(opts), gzDir, { gzip: true })
 })
 
+describe('experiment-coverage audit --compare', () => {
+  it('says what changed since an earlier run, and refuses a file that is not a report', async () => {
+    const prevFile = join(dir, 'previous.json')
+    expect((await cli('audit', ...files(dir), '--format', 'json', '--out', prevFile)).code).toBe(0)
+    // The earlier run saw one flag trustworthy that is not now, and one failing check that is now fixed.
+    const prev = JSON.parse(readFileSync(prevFile, 'utf8')) as { flags: { key: string; verdict: string; checks: { id: string; status: string }[] }[] }
+    const worse = prev.flags.find((f) => f.verdict === 'blocked')!
+    worse.verdict = 'trustworthy'
+    writeFileSync(prevFile, JSON.stringify(prev))
+    const { code, stdout } = await cli('audit', ...files(dir), '--format', 'markdown', '--compare', prevFile)
+    expect(code).toBe(0)
+    expect(stdout).toContain('## What changed since')
+    expect(stdout).toContain(`- ${worse.key}: trustworthy -> blocked (worse)`)
+    const json = JSON.parse((await cli('audit', ...files(dir), '--format', 'json', '--compare', prevFile)).stdout) as { changes: { verdictChanges: { flag: string }[] } }
+    expect(json.changes.verdictChanges.map((v) => v.flag)).toContain(worse.key)
+    writeFileSync(join(dir, 'not-a-report.json'), '{"hello": 1}')
+    const bad = await cli('audit', ...files(dir), '--compare', join(dir, 'not-a-report.json'))
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/not a report/)
+  })
+})
+
 describe('experiment-coverage audit', () => {
   it('prints the coverage table and a readout that name every flag with an injected defect', async () => {
     const { code, stdout, stderr } = await cli('audit', ...files(dir))
