@@ -10,7 +10,8 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import { Host, ProjectError } from './host.js'
-import type { ProjectRow } from './store.js'
+import { pluginStorage, type ProjectRow } from './store.js'
+import { PUBLISHED_KEY } from './project.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
 import type { Report } from '../coverage/report.js'
 
@@ -246,7 +247,12 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     const row = await host.addProject({ id: b.id, name: typeof b.name === 'string' ? b.name : undefined, config })
     return c.json(view(row), 201)
   })
-  api.get('/projects/:project', async (c) => c.json(view(await need(c.req.param('project')))))
+  api.get('/projects/:project', async (c) => {
+    const row = await need(c.req.param('project'))
+    // What the last publish wrote where (tags, the notebook, events), when publishing is on.
+    const published = await pluginStorage(host.store, row.id).get(PUBLISHED_KEY, null)
+    return c.json({ ...view(row), published })
+  })
   api.get('/projects/:project/report', async (c) => {
     const row = await need(c.req.param('project'))
     const rt = host.runtime(row.id)

@@ -23,6 +23,7 @@ import {
 import { WATERMARK_KEY } from '../posthog/backfill-job.js'
 import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } from '../alerts/alerts.js'
 import { publishReport, type PublishResult } from '../publish/publish.js'
+import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
 import { PostHogClient } from '../posthog/client.js'
 import { definitionsOf, simulate } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
@@ -40,6 +41,7 @@ export interface DemoSpec {
 export const DEMO_SPEC_KEY = 'coverage/demo-spec'
 export const ALERT_STATE_KEY = 'coverage/alert-state'
 export const PUBLISHED_KEY = 'coverage/published'
+const SUMMARY_KEY = 'coverage/monthly-summary'
 
 export interface RuntimeDeps {
   readonly store: HostStore
@@ -305,6 +307,7 @@ export class ProjectRuntime {
         void deliverAlert(s.alertWebhookUrl, alertBody(a, s.alertFormat, this.id), { onFailure: (m) => this.log('warn', `alert "${a.title}": ${m}`) })
       }
     }
+    if (s.alertWebhookUrl) await this.monthlySummary(report, now)
     let published: PublishResult | null = null
     if (s.publishEnabled && canBackfill(state)) {
       const client = new PostHogClient({ host: s.posthogHost, projectId: s.posthogProjectId, personalApiKey: s.posthogPersonalApiKey })
@@ -317,6 +320,26 @@ export class ProjectRuntime {
       }
     }
     return { report, alerts, published }
+  }
+
+  /**
+   * Once a month (at the first review of a new month), the summary goes to the alert webhook: the
+   * verdicts, what changed since the month's first run, and the gaps that kept coming back.
+   */
+  private async monthlySummary(report: Report, now: number): Promise<void> {
+    const s = this.state!.settings
+    const month = new Date(now).toISOString().slice(0, 7)
+    const last = (await this.meta.storage.get(SUMMARY_KEY, null)) as { month: string } | null
+    await this.meta.storage.set(SUMMARY_KEY, { month })
+    if (!last || last.month === month) return
+    const runs = (await this.deps.store.reportHistory(this.id, 24 * 31)).map((r) => r.report as Report)
+    const monthAgo = runs.at(-1) ?? report
+    const changes = compareReports(monthAgo, report)
+    const gaps = recurringGaps(runs.slice(0, 24 * 31), 3)
+    const counts = Object.entries(report.summary).filter(([k]) => k !== 'flags').map(([k, n]) => `${k.replace(/_/g, ' ')} ${n}`).join(', ')
+    const text = `Experiment coverage, ${last.month}: ${report.summary.flags} flags (${counts}).\n\n${changesMarkdown(changes, gaps.slice(0, 10))}`
+    const body = s.alertFormat === 'json' ? { project: this.id, kind: 'monthly_summary', month: last.month, summary: report.summary, changes, recurring_gaps: gaps } : { text }
+    void deliverAlert(s.alertWebhookUrl, body, { onFailure: (m) => this.log('warn', `monthly summary: ${m}`) })
   }
 
   /** The reports kept in history, newest first. */

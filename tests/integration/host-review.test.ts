@@ -76,6 +76,13 @@ describe("the host's scheduled review", () => {
     expect(history.runs.length).toBe(2)
     expect(history.changes).not.toBeNull()
     expect((await rt.history(10)).length).toBe(2)
+    // The first review of a new month posts the month's summary, once.
+    now = Date.UTC(2026, 11, 1, 9)
+    await t.host.tick()
+    now += 3_600_000
+    await t.host.tick()
+    await new Promise((r) => setTimeout(r, 300))
+    expect(received.filter((m) => m.text.startsWith('Experiment coverage, 2026-11'))).toHaveLength(1)
     await t.close()
   })
 })
