@@ -4,12 +4,13 @@ import { VERDICT_WORDS } from './badges.js'
 import { CoverageTable } from './CoverageTable.js'
 import { FlagDetail } from './FlagDetail.js'
 import { FlagList } from './FlagList.js'
+import { History } from './History.js'
 import { Plan } from './Plan.js'
 import { Readout } from './Readout.js'
 import { Settings } from './Settings.js'
 import { navigate, useRoute } from './url-state.js'
 
-const VIEWS: Record<string, string> = { '': 'Feature flags', table: 'Coverage table', plan: 'Backfill plan', readout: 'Readout', settings: 'Settings' }
+const VIEWS: Record<string, string> = { '': 'Feature flags', table: 'Coverage table', plan: 'Backfill plan', readout: 'Readout', history: 'History', settings: 'Settings' }
 
 /** Data that refreshes itself while the view shows it (the counters move as events arrive). */
 function usePolled<T>(load: (() => Promise<T>) | null, everyMs: number, deps: unknown[]): { data: T | null; error: string | null } {
@@ -132,6 +133,7 @@ export function App({ demo = false }: { demo?: boolean }) {
         {project && view === 'plan' && report.data && <Plan report={report.data} />}
         {project && view === 'readout' && report.data && <Readout report={report.data} />}
         {project && ['table', 'plan', 'readout'].includes(view) && !report.data && <p class="muted">{report.error ?? 'Loading the report…'}</p>}
+        {project && view === 'history' && <History project={project.id} />}
         {project && view === 'settings' && <Settings project={project} onProject={(p) => setProjects(projects!.map((x) => (x.id === p.id ? { ...x, ...p } : x)))} />}
       </main>
     </div>

@@ -123,6 +123,17 @@ export interface SettingsView {
   problems: { key: string; message: string }[]
 }
 
+export interface HistoryView {
+  runs: { generated_at: string; summary: Record<string, number>; flags: { key: string; verdict: string; score: number; failing: string[] }[] }[]
+  changes: {
+    since: string
+    newFailures: { flag: string; check: string; summary: string }[]
+    repaired: { flag: string; from: string }[]
+    verdictChanges: { flag: string; from: string; to: string; worse: boolean }[]
+  } | null
+  recurring_gaps: { area: string; check: string; runs: number; flags: string[] }[]
+}
+
 export class ApiError extends Error {
   constructor(
     message: string,
@@ -153,6 +164,7 @@ export const api = {
   flags: (project: string) => call<FlagList>(`${p(project)}/flags`),
   flag: (project: string, key: string) => call<FlagDetail>(`${p(project)}/flags/${encodeURIComponent(key)}`),
   report: (project: string) => call<Report>(`${p(project)}/report`),
+  history: (project: string) => call<HistoryView>(`${p(project)}/history`),
   settings: (project: string) => call<SettingsView>(`${p(project)}/settings`),
   saveSettings: (project: string, settings: Record<string, string>) => call<SettingsView>(`${p(project)}/settings`, { method: 'PUT', body: JSON.stringify({ settings }) }),
   setEnabled: (project: string, enabled: boolean) => call<Project>(`${p(project)}/${enabled ? 'enable' : 'disable'}`, { method: 'POST' }),

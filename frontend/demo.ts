@@ -40,6 +40,9 @@ export async function startDemo(): Promise<void> {
       const d = step().details[String(params.key)]
       return d ? HttpResponse.json(d) : HttpResponse.json({ error: `no flag ${String(params.key)}` }, { status: 404 })
     }),
+    http.get('/api/projects/:project/history', () =>
+      HttpResponse.json({ runs: [...data.steps].reverse().map((x) => ({ generated_at: (x.report as { generated_at: string }).generated_at, summary: (x.report as { summary: unknown }).summary, flags: ((x.report as { flags: { key: string; verdict: string; score: number; checks: { id: string; status: string }[] }[] }).flags).map((f) => ({ key: f.key, verdict: f.verdict, score: f.score, failing: f.checks.filter((c) => c.status === 'fail').map((c) => c.id) })) })), changes: null, recurring_gaps: [] }),
+    ),
     http.get('/api/projects/:project/settings', () => HttpResponse.json({ ...data.settings, settings })),
     http.put('/api/projects/:project/settings', async ({ request }) => {
       const body = (await request.json()) as { settings?: Record<string, string> }

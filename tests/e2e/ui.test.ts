@@ -61,6 +61,9 @@ beforeAll(async () => {
   t = await testHost({ clock: () => END })
   demoSecret = t.host.ingestSecret(await t.host.addProject({ id: 'demo', demo: spec }))
   for (const e of simulate({ ...spec, defects: 'mix' }).events) expect((await postSigned(t.app, 'demo', demoSecret, asBody(e))).status).toBe(200)
+  // Two scheduled reviews, an hour apart, for the history view.
+  await t.host.runtime('demo')!.review(END - 3_600_000)
+  await t.host.runtime('demo')!.review(END)
   // The hostile project reads its definitions from PostHog (msw), and gets a few exposures.
   const row = await t.host.addProject({ id: PROJECT, name: 'Hostile names', config: { posthogHost: HOST, posthogProjectId: PROJECT, posthogPersonalApiKey: KEY } })
   const secret = t.host.ingestSecret(row)
@@ -183,6 +186,15 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     await close()
   })
 
+  it('shows each flag\'s verdict per review in the history view', async () => {
+    const { page, close } = await open('/?project=demo&view=history')
+    await page.waitForSelector('table.history tbody tr[data-flag-key]')
+    expect(await page.locator('table.history thead th').count()).toBe(3) // the flag column and two reviews
+    expect(await page.locator('table.history tbody tr[data-flag-key]').count()).toBe(20)
+    expect(await page.locator('table.history tbody [data-verdict]').count()).toBe(40)
+    await close()
+  })
+
   it('rejects a bad setting beside its field and saves a good one; secrets stay masked', async () => {
     const { page, close } = await open('/?project=demo&view=settings')
     await page.waitForSelector('#setting-srmPValue')
@@ -261,6 +273,7 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
       ['table', '/?project=demo&view=table'],
       ['plan', '/?project=demo&view=plan'],
       ['readout', '/?project=demo&view=readout'],
+      ['history', '/?project=demo&view=history'],
       ['settings', '/?project=demo&view=settings'],
     ] as const
     const problems: string[] = []

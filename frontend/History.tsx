@@ -1,0 +1,100 @@
+import { useEffect, useState } from 'preact/hooks'
+import { api, type HistoryView } from './api.js'
+import { CHECK_NAMES, VERDICT_WORDS } from './badges.js'
+
+const SHORT: Record<string, string> = { trustworthy: 'T', needs_backfill: 'NB', blocked: 'B', insufficient_data: 'ID', inactive: '–' }
+
+/** Coverage over time: each flag's verdict per review, what changed since the last one, and the gaps that recur. */
+export function History({ project }: { project: string }) {
+  const [data, setData] = useState<HistoryView | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  useEffect(() => {
+    api.history(project).then(setData, (e: Error) => setError(e.message))
+  }, [project])
+  if (error) return <p role="alert" class="error">{error}</p>
+  if (!data) return <p class="muted">Loading the history…</p>
+  if (data.runs.length === 0) return <p class="muted">No review kept yet: the host keeps one each hour.</p>
+  const runs = [...data.runs].reverse().slice(-24)
+  const latest = data.runs[0]!
+  const time = (iso: string) => new Date(iso).toLocaleString('en-GB', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+  return (
+    <section aria-labelledby="history-title">
+      <h2 id="history-title">History</h2>
+      {data.changes && (
+        <div class="card">
+          <h3>Since the previous review</h3>
+          <ul>
+            {data.changes.verdictChanges.map((v) => (
+              <li key={`v-${v.flag}`}>
+                <span class="flag-key">{v.flag}</span>: {VERDICT_WORDS[v.from as keyof typeof VERDICT_WORDS] ?? v.from} → {VERDICT_WORDS[v.to as keyof typeof VERDICT_WORDS] ?? v.to}
+                {v.worse ? ' (worse)' : ''}
+              </li>
+            ))}
+            {data.changes.newFailures.map((f) => (
+              <li key={`f-${f.flag}-${f.check}`}>
+                New failure: <span class="flag-key">{f.flag}</span> {CHECK_NAMES[f.check] ?? f.check}
+              </li>
+            ))}
+            {data.changes.repaired.map((r) => (
+              <li key={`r-${r.flag}`}>
+                Repaired: <span class="flag-key">{r.flag}</span>
+              </li>
+            ))}
+            {data.changes.verdictChanges.length + data.changes.newFailures.length + data.changes.repaired.length === 0 && <li>Nothing changed.</li>}
+          </ul>
+        </div>
+      )}
+      {data.recurring_gaps.length > 0 && (
+        <div class="card">
+          <h3>Recurring gaps</h3>
+          <ul>
+            {data.recurring_gaps.map((g) => (
+              <li key={`${g.area}-${g.check}`} data-area={g.area} data-check={g.check}>
+                <strong>{g.area}</strong>: {CHECK_NAMES[g.check] ?? g.check} failed in {g.runs} reviews ({g.flags.join(', ')})
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <h3>Verdicts per review</h3>
+      <div class="table-wrap">
+        <table class="history">
+          <thead>
+            <tr>
+              <th scope="col">Flag</th>
+              {runs.map((r) => (
+                <th key={r.generated_at} scope="col" class="small">
+                  {time(r.generated_at)}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {latest.flags.map((f) => (
+              <tr key={f.key} data-flag-key={f.key}>
+                <th scope="row" class="flag-key">
+                  {f.key}
+                </th>
+                {runs.map((r) => {
+                  const x = r.flags.find((y) => y.key === f.key)
+                  return (
+                    <td key={r.generated_at}>
+                      {x ? (
+                        <span class={`badge verdict-${x.verdict}`} data-verdict={x.verdict} title={`${VERDICT_WORDS[x.verdict as keyof typeof VERDICT_WORDS] ?? x.verdict}${x.failing.length ? `; failing: ${x.failing.map((c) => CHECK_NAMES[c] ?? c).join(', ')}` : ''}`}>
+                          {SHORT[x.verdict] ?? x.verdict}
+                          <span class="sr-only"> {VERDICT_WORDS[x.verdict as keyof typeof VERDICT_WORDS]}</span>
+                        </span>
+                      ) : (
+                        '–'
+                      )}
+                    </td>
+                  )
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  )
+}
