@@ -30,8 +30,15 @@ const CONFIG = { goalEvents: '["checkout_completed", "onboarding_completed", "su
 async function makeProject(n: number): Promise<{ lines: string[]; hooks: PluginHooks; goals: Set<string> }> {
   const sim = simulate({ seed: 3, flags: 20, users: Math.ceil(n / 60), days: 14, endMs: END, defects: 'mix' })
   const lines: string[] = []
+  let i = 0
   for (const e of sim.events) {
     lines.push(JSON.stringify(e))
+    // Server-side events with no flag on them (a backend's own events), a fifth of the stream:
+    // posthog-js puts $feature/ properties on every browser event, so the simulation has none.
+    if (i++ % 4 === 3 && lines.length < n) {
+      const properties = Object.fromEntries(Object.entries(e.properties).filter(([k]) => !k.startsWith('$feature')))
+      lines.push(JSON.stringify({ ...e, uuid: `${e.uuid}-plain`, event: 'api_request', properties: { ...properties, $lib: 'posthog-node' } }))
+    }
     if (lines.length >= n) break
   }
   const defs = definitionsOf(sim.project)
@@ -89,13 +96,35 @@ async function callsPerKind(lines: string[]): Promise<Map<Kind, { events: number
   return out
 }
 
+/** Redis's footprint of one run: its keys and the growth of used_memory, then the keys are removed. */
+async function redisFootprint(cache: RedisCache, usedBefore: number): Promise<{ keys: number; bytes: number }> {
+  const usedAfter = Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0)
+  let cursor = '0'
+  let keys = 0
+  const doomed: string[] = []
+  do {
+    const [next, batch] = await cache.redis.scan(cursor, 'MATCH', `${cache.prefix}*`, 'COUNT', 2000)
+    cursor = next
+    keys += batch.length
+    doomed.push(...batch)
+    if (doomed.length >= 5000) await cache.redis.unlink(...doomed.splice(0))
+  } while (cursor !== '0')
+  if (doomed.length) await cache.redis.unlink(...doomed)
+  return { keys, bytes: Math.max(0, usedAfter - usedBefore) }
+}
+
+const footprints: { keys: number; bytes: number }[] = []
+
 async function measure(label: string, lines: string[], makeCache: () => Promise<ContractCache & { close?: () => Promise<void> }>, inFlight: number) {
   const base: number[] = []
   const plug: number[] = []
   for (let r = 0; r < RUNS; r++) {
     base.push(baseline(lines))
     const cache = await makeCache()
+    const usedBefore = cache instanceof RedisCache ? Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0) : 0
     plug.push(await throughPlugin(lines, cache, inFlight))
+    // The benchmark leaves nothing behind in Redis.
+    if (cache instanceof RedisCache) footprints.push(await redisFootprint(cache, usedBefore))
     await cache.close?.()
     process.stderr.write(`  ${label}: run ${r + 1}/${RUNS}\n`)
   }
@@ -132,6 +161,20 @@ for (const [k, v] of [...kinds].sort((a, b) => b[1].events - a[1].events)) {
   out += `| ${k} | ${((v.events / lines.length) * 100).toFixed(1)}% | ${(v.calls / v.events).toFixed(2)} |\n`
 }
 out += `| all events (mean) | 100% | ${(totalCalls / totalEvents).toFixed(2)} |\n`
+if (footprints.length && redisUrl) {
+  const redisLines = lines.slice(0, Number(args['redis-events']))
+  const exposed = new Set<string>()
+  for (const l of redisLines) {
+    const e = JSON.parse(l) as { event: string; distinct_id: string; person?: { id: string }; properties: Record<string, unknown> }
+    if (e.event === '$feature_flag_called' || e.event === '$experiment_exposure') exposed.add(`${String(e.properties.$feature_flag)}|${e.person?.id ?? e.distinct_id}`)
+  }
+  const units = new Set([...exposed].map((x) => x.slice(x.indexOf('|') + 1))).size
+  const f = footprints.map((x) => x.keys).sort((a, b) => a - b)[Math.floor(footprints.length / 2)]!
+  const b = footprints.map((x) => x.bytes).sort((a, b2) => a - b2)[Math.floor(footprints.length / 2)]!
+  out += `\n### Redis footprint after ${fmt(redisLines.length)} events (${fmt(units)} exposed units; median of ${footprints.length} runs; the keys are removed after each run)\n\n| figure | total | per 1,000 exposed units |\n|---|---:|---:|\n`
+  out += `| keys | ${fmt(f)} | ${fmt(Math.round((f / units) * 1000))} |\n`
+  out += `| used_memory growth | ${(b / 1048576).toFixed(1)} MiB | ${((b / units) * 1000 / 1048576).toFixed(2)} MiB |\n`
+}
 const noFlag = kinds.get('no flag')
 if (noFlag && noFlag.calls !== 0) {
   process.stdout.write(out)
