@@ -79,6 +79,7 @@ export function buildProgram(): Command {
     cmd
       .addOption(new Option('--data-dir <dir>', 'where the SQLite store and the generated secret key live').env('COVERAGE_DATA_DIR').default('.coverage'))
       .addOption(new Option('--redis <url>', 'Redis for the counters (meta.cache), shared by every host process; default: in memory').env('REDIS_URL'))
+      .addOption(new Option('--redis-cluster <nodes>', 'a Redis Cluster instead: its nodes, host:port,host:port,...').env('REDIS_CLUSTER_NODES'))
       .addOption(new Option('--database <url>', 'PostgreSQL for storage, shared by every host process; default: SQLite in --data-dir').env('DATABASE_URL'))
 
   hostOptions(

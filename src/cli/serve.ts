@@ -14,6 +14,7 @@ import { forTerminal } from './terminal.js'
 export interface HostCliOptions {
   readonly dataDir: string
   readonly redis?: string
+  readonly redisCluster?: string
   readonly database?: string
 }
 
@@ -47,6 +48,7 @@ export async function openHost(opts: HostCliOptions, extra: { logger?: pino.Logg
     return await Host.open({
       dataDir: resolve(opts.dataDir),
       redisUrl: opts.redis || undefined,
+      redisClusterNodes: opts.redisCluster ? opts.redisCluster.split(',').map((n) => n.trim()).filter(Boolean) : undefined,
       databaseUrl: opts.database || undefined,
       secretKey: process.env.COVERAGE_SECRET_KEY || undefined,
       logger: extra.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2)),

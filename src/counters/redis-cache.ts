@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { CacheOptions, ContractCache } from './cache.js'
 
 /** plugin-server's key scheme, so counters written here and by a PostHog plugin-server are the same keys. */
@@ -13,13 +13,19 @@ export function pluginKeyPrefix(pluginId: number | string, teamId: number | stri
  */
 export class RedisCache implements ContractCache {
   constructor(
-    readonly redis: Redis,
+    /** one Redis, or a Redis Cluster: every call is a single-key command, so no call spans slots */
+    readonly redis: Redis | Cluster,
     readonly prefix: string,
   ) {}
 
   static connect(url: string, prefix: string): RedisCache {
     const redis = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 3, lazyConnect: false })
     return new RedisCache(redis, prefix)
+  }
+
+  /** A Redis Cluster from its nodes' addresses (`host:port`, or redis:// URLs); the client finds the rest. */
+  static connectCluster(nodes: readonly string[], prefix: string): RedisCache {
+    return new RedisCache(clusterOf(nodes), prefix)
   }
 
   async incr(key: string): Promise<number> {
@@ -46,4 +52,13 @@ export class RedisCache implements ContractCache {
   async close(): Promise<void> {
     await this.redis.quit()
   }
+}
+
+/** An ioredis Cluster client over the given seed nodes, auto-pipelining like the single client. */
+export function clusterOf(nodes: readonly string[], opts: { maxRetriesPerRequest?: number } = {}): Cluster {
+  const seeds = nodes.map((n) => {
+    const u = new URL(n.includes('://') ? n : `redis://${n}`)
+    return { host: u.hostname, port: Number(u.port || 6379) }
+  })
+  return new Cluster(seeds, { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3 } })
 }

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
+import { Redis, type Cluster } from 'ioredis'
 import pino, { type Logger } from 'pino'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import type { ContractCache } from '../counters/cache.js'
 import { MemoryCache } from '../counters/memory-cache.js'
-import { RedisCache, pluginKeyPrefix } from '../counters/redis-cache.js'
+import { RedisCache, clusterOf, pluginKeyPrefix } from '../counters/redis-cache.js'
 import { SETTING_KEYS, SettingsError, parseSettings } from '../settings/settings.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
 import { HEARTBEAT_MS } from './gaps.js'
@@ -28,6 +28,8 @@ export interface HostOptions {
   readonly databaseUrl?: string
   /** Redis instead of the memory cache */
   readonly redisUrl?: string
+  /** a Redis Cluster instead (its nodes, host:port), when one Redis is not enough */
+  readonly redisClusterNodes?: readonly string[]
   /** COVERAGE_SECRET_KEY */
   readonly secretKey?: string
   readonly clock?: () => number
@@ -78,7 +80,7 @@ export class Host {
     readonly store: HostStore,
     readonly box: SecretBox,
     readonly keySource: string,
-    private readonly redis: Redis | null,
+    private readonly redis: Redis | Cluster | null,
     readonly opts: HostOptions,
   ) {
     this.clock = opts.clock ?? Date.now
@@ -90,7 +92,11 @@ export class Host {
     const store: HostStore = opts.databaseUrl ? new PostgresStore(opts.databaseUrl) : new SqliteStore(join(opts.dataDir, 'coverage.sqlite'))
     await store.migrate()
     const { box, source } = SecretBox.load({ envKey: opts.secretKey, keyFile: join(opts.dataDir, 'secret.key') })
-    const redis = opts.redisUrl ? new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1, connectTimeout: 2000 }) : null
+    const redis = opts.redisClusterNodes?.length
+      ? clusterOf(opts.redisClusterNodes, { maxRetriesPerRequest: 1 })
+      : opts.redisUrl
+        ? new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+        : null
     // A Redis that is down must not crash the host: the intake answers 503 until it is back.
     redis?.on('error', () => {})
     return new Host(store, box, source, redis, opts)

@@ -15,6 +15,8 @@ import { RedisCache } from '../../src/counters/redis-cache.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'
 import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
+import { clusterOrSkipReason, startCluster } from '../support/redis-cluster.js'
+import type { Cluster } from 'ioredis'
 
 const run = promisify(execFile)
 const skip = redisOrSkipReason('four worker processes into one Redis')
@@ -35,9 +37,50 @@ function shuffledStream(): unknown[] {
   return events
 }
 
+/**
+ * Four worker processes ingest one shuffled stream concurrently into the shared cache at `target`
+ * (a Redis URL, or "cluster:" and a cluster's nodes); their totals must equal one process's.
+ */
+async function fourWorkersExactness(target: string, cache: RedisCache): Promise<void> {
+  const prefix = cache.prefix
+  const events = shuffledStream()
+  const file = join(mkdtempSync(join(tmpdir(), 'ec-multi-')), 'events.ndjson')
+  writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'))
+  // Every worker counts with the project's definitions: experiments' runs (some ended), their
+  // surface join, variant values, group types, as the plugin does with PostHog credentials.
+  const api = SIM().project.api
+  const definitionsFile = join(dirname(file), 'definitions.json')
+  writeFileSync(definitionsFile, JSON.stringify(api))
+  const hooks = await hooksFromDefinitions(definitionsOf({ api }))
+
+  const workers = await Promise.all(
+    [0, 1, 2, 3].map((i) =>
+      run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', target, prefix, String(NOW), JSON.stringify(CONFIG), definitionsFile]),
+    ),
+  )
+  expect(workers.reduce((n, w) => n + Number(w.stdout.trim()), 0)).toBe(events.length)
+
+  const single = new MemoryCache(() => NOW)
+  const ctx = createIngestContext({ cache: single, settings: parseSettings(CONFIG, { countedEvents: hooks.countedEvents }), project: 'multi', now: () => NOW, ...hooks })
+  for (const e of events) await ingestEvent(ctx, JSON.parse(JSON.stringify(e)))
+
+  const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, experimentMaxDays: 90, experimentRunOf: hooks.experimentRunOf, nowMs: NOW })
+  const [fromWorkers, fromSingle] = await Promise.all([read(cache), read(single)])
+  // The stream must exercise what can race, or equality would prove little.
+  const crossed = fromSingle.flags.find((f) => f.flag === 'onboarding-checklist')!
+  expect(crossed.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
+  expect(fromSingle.duplicates).toBeGreaterThan(100)
+  expect(fromSingle.flags.some((f) => f.metrics.length > 0)).toBe(true)
+  expect(fromSingle.flags.filter((f) => f.sightings.reached > 0).length).toBeGreaterThan(3)
+  // Whether a goal event came before "the" exposure compares it with the first exposure of the
+  // pair to arrive, which concurrent workers may see in another order; every other number is exact.
+  const withoutBefore = (o: typeof fromSingle) =>
+    JSON.parse(JSON.stringify(o, (k, v) => (k === 'eventsBeforeExposure' ? undefined : v))) as unknown
+  expect(withoutBefore(fromWorkers)).toEqual(withoutBefore(fromSingle))
+}
+
 describe.skipIf(skip !== null)('four worker processes, one Redis', () => {
-  const prefix = `@plugin/multi-${randomUUID()}/1/`
-  const cache = skip ? null : RedisCache.connect(REDIS_URL as string, prefix)
+  const cache = skip ? null : RedisCache.connect(REDIS_URL as string, `@plugin/multi-${randomUUID()}/1/`)
   afterAll(async () => {
     if (!cache) return
     await dropPrefix(cache)
@@ -45,39 +88,24 @@ describe.skipIf(skip !== null)('four worker processes, one Redis', () => {
   })
 
   it('ingest one shuffled stream concurrently and total exactly what a single process counts', async () => {
-    const events = shuffledStream()
-    const file = join(mkdtempSync(join(tmpdir(), 'ec-multi-')), 'events.ndjson')
-    writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'))
-    // Every worker counts with the project's definitions: experiments' runs (some ended), their
-    // surface join, variant values, group types, as the plugin does with PostHog credentials.
-    const api = SIM().project.api
-    const definitionsFile = join(dirname(file), 'definitions.json')
-    writeFileSync(definitionsFile, JSON.stringify(api))
-    const hooks = await hooksFromDefinitions(definitionsOf({ api }))
+    await fourWorkersExactness(REDIS_URL as string, cache!)
+  })
+})
 
-    const workers = await Promise.all(
-      [0, 1, 2, 3].map((i) =>
-        run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', REDIS_URL as string, prefix, String(NOW), JSON.stringify(CONFIG), definitionsFile]),
-      ),
-    )
-    expect(workers.reduce((n, w) => n + Number(w.stdout.trim()), 0)).toBe(events.length)
-
-    const single = new MemoryCache(() => NOW)
-    const ctx = createIngestContext({ cache: single, settings: parseSettings(CONFIG, { countedEvents: hooks.countedEvents }), project: 'multi', now: () => NOW, ...hooks })
-    for (const e of events) await ingestEvent(ctx, JSON.parse(JSON.stringify(e)))
-
-    const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, experimentMaxDays: 90, experimentRunOf: hooks.experimentRunOf, nowMs: NOW })
-    const [fromWorkers, fromSingle] = await Promise.all([read(cache as RedisCache), read(single)])
-    // The stream must exercise what can race, or equality would prove little.
-    const crossed = fromSingle.flags.find((f) => f.flag === 'onboarding-checklist')!
-    expect(crossed.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
-    expect(fromSingle.duplicates).toBeGreaterThan(100)
-    expect(fromSingle.flags.some((f) => f.metrics.length > 0)).toBe(true)
-    expect(fromSingle.flags.filter((f) => f.sightings.reached > 0).length).toBeGreaterThan(3)
-    // Whether a goal event came before "the" exposure compares it with the first exposure of the
-    // pair to arrive, which concurrent workers may see in another order; every other number is exact.
-    const withoutBefore = (o: typeof fromSingle) =>
-      JSON.parse(JSON.stringify(o, (k, v) => (k === 'eventsBeforeExposure' ? undefined : v))) as unknown
-    expect(withoutBefore(fromWorkers)).toEqual(withoutBefore(fromSingle))
+const clusterSkip = clusterOrSkipReason()
+if (clusterSkip) console.warn(clusterSkip)
+describe.skipIf(clusterSkip !== null)('four worker processes, one Redis Cluster of three nodes', () => {
+  it('total exactly what a single process counts: no call spans slots', { timeout: 180_000 }, async () => {
+    const cluster = await startCluster()
+    const cache = RedisCache.connectCluster(cluster.nodes, `@plugin/multi-${randomUUID()}/1/`)
+    try {
+      await fourWorkersExactness(`cluster:${cluster.nodes.join(',')}`, cache)
+      // The counters really are spread over the three nodes.
+      const perNode = await Promise.all((cache.redis as Cluster).nodes('master').map((n) => n.dbsize()))
+      expect(perNode.filter((k) => k > 0)).toHaveLength(3)
+    } finally {
+      await cache.close()
+      await cluster.stop()
+    }
   })
 })

@@ -13,7 +13,8 @@ import { definitionsOf } from '../../src/sim/simulation.js'
 const [file, index, workers, redisUrl, prefix, nowMs, configJson, definitionsFile] = process.argv.slice(2) as string[]
 const lines = readFileSync(file as string, 'utf8').split('\n').filter(Boolean)
 const mine = lines.filter((_, i) => i % Number(workers) === Number(index))
-const cache = RedisCache.connect(redisUrl as string, prefix as string)
+// "cluster:host:port,host:port,..." is a Redis Cluster; anything else one Redis.
+const cache = (redisUrl as string).startsWith('cluster:') ? RedisCache.connectCluster((redisUrl as string).slice(8).split(','), prefix as string) : RedisCache.connect(redisUrl as string, prefix as string)
 // With the project's definitions, as the plugin counts with PostHog credentials and under the host.
 const hooks = definitionsFile ? await hooksFromDefinitions(definitionsOf({ api: JSON.parse(readFileSync(definitionsFile, 'utf8')) })) : null
 const ctx = createIngestContext({
