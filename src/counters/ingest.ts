@@ -146,11 +146,16 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestV
   const adds = e.exposure !== null || metricUnits.length > 0 || e.partialRejections.length > 0
   if (adds && e.uuid !== null && !(await firstDelivery(ctx, e.uuid, day, nowMs))) return 'duplicate'
 
-  if (e.exposure) await countExposure(ctx, e, e.exposure, day, nowMs)
-  for (const s of sightings) await countSighting(ctx, s, e.timestampMs, day, nowMs)
-  for (const unit of metricUnits) await countMetrics(ctx, e, unit, nowMs)
-  if (metricUnits.length > 0) await countSurfaceReached(ctx, e, nowMs)
-  for (const reason of e.partialRejections) await countRejection(ctx, day, reason, nowMs)
+  // The parts of one event do not wait for each other: each is written so that any interleaving
+  // (as between workers) gives the same totals, and issuing them together lets the cache client
+  // pipeline them into fewer round trips.
+  await Promise.all([
+    e.exposure ? countExposure(ctx, e, e.exposure, day, nowMs) : null,
+    ...sightings.map((s) => countSighting(ctx, s, e.timestampMs, day, nowMs)),
+    ...metricUnits.map((unit) => countMetrics(ctx, e, unit, nowMs)),
+    metricUnits.length > 0 ? countSurfaceReached(ctx, e, nowMs) : null,
+    ...e.partialRejections.map((reason) => countRejection(ctx, day, reason, nowMs)),
+  ])
   return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
 
@@ -219,10 +224,7 @@ async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: 
 async function bumpFlag(ctx: IngestContext, day: number, flag: string, counter: string, nowMs: number): Promise<number> {
   const ttl = dayTtl(ctx, day, nowMs)
   const n = await ctx.cache.incr(`${ctx.keys.flagDay(day, flag)}:${counter}`)
-  if (n === 1) {
-    await ctx.cache.expire(`${ctx.keys.flagDay(day, flag)}:${counter}`, ttl)
-    await registerFlag(ctx, day, flag, ttl)
-  }
+  if (n === 1) await Promise.all([ctx.cache.expire(`${ctx.keys.flagDay(day, flag)}:${counter}`, ttl), registerFlag(ctx, day, flag, ttl)])
   return n
 }
 
@@ -240,10 +242,10 @@ async function bumpSeries(
   const n = await ctx.cache.incr(key)
   if (n === 1) {
     const ttl = dayTtl(ctx, day, nowMs)
-    await ctx.cache.expire(key, ttl)
-    if (await addMember(registry(ctx, `${base}:series`, ttl, CAPS.seriesPerFlagDay), name)) {
-      await registerFlag(ctx, day, flag, ttl)
-    }
+    await Promise.all([
+      ctx.cache.expire(key, ttl),
+      addMember(registry(ctx, `${base}:series`, ttl, CAPS.seriesPerFlagDay), name).then((added) => (added ? registerFlag(ctx, day, flag, ttl) : undefined)),
+    ])
   }
   return n
 }
@@ -270,12 +272,14 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   const token = variantToken(x.variant)
   const name = series.exposure(x.event, token)
   const bumpThis = (counter: string) => bumpSeries(ctx, day, x.flag, name, counter, nowMs)
-  await bumpThis('ev')
-  await bumpThis(`lib:${x.lib}`)
-  if (x.bootstrapped) await bumpThis('boot')
-  if (x.bootstrapMismatch) await bumpThis('bootmis')
-  if (x.locallyEvaluated) await bumpThis('local')
-  if (x.error !== null) await bumpThis('err')
+  await Promise.all([
+    bumpThis('ev'),
+    bumpThis(`lib:${x.lib}`),
+    x.bootstrapped ? bumpThis('boot') : null,
+    x.bootstrapMismatch ? bumpThis('bootmis') : null,
+    x.locallyEvaluated ? bumpThis('local') : null,
+    x.error !== null ? bumpThis('err') : null,
+  ])
   // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
   // must not make a unit distinct, or "seen with several variants".
   if (!ctx.isCountedValue(x.flag, x.variant)) return
@@ -337,7 +341,7 @@ async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, 
   if (!added) return // the other exposure kind listed it already
   if (ctx.settings.metrics.length > 0) {
     const pending = await readMembers<PendingMetric>(ctx.cache, ctx.keys.pendingMetrics(x.unit), CAPS.pendingPerUnit)
-    for (const p of pending.values) await claimMetric(ctx, p, pair, x.unit, nowMs)
+    await Promise.all(pending.values.map((p) => claimMetric(ctx, p, pair, x.unit, nowMs)))
   }
   if ((await bump(ctx.cache, `${u}:any`, ttl)) !== 1) return
   if (ctx.surfaceFlags.has(x.flag)) await joinSurface(ctx, x.flag, u, 'exposed', day, nowMs)
@@ -358,16 +362,18 @@ async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPa
   const ttl = unitTtl(ctx, pair.f)
   if ((await bump(ctx.cache, ctx.keys.claim(p.g, `${enc(pair.f)}|${pair.v}`), ttl)) !== 1) return
   const day = dayNumber(p.t)
-  for (const metric of p.m) {
-    const name = series.metric(metric, pair.v)
-    await bumpSeries(ctx, day, pair.f, name, 'ev', nowMs)
-    // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
-    // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
-    if (p.t < pair.t) await bumpSeries(ctx, day, pair.f, name, 'pre', nowMs)
-    if ((await bump(ctx.cache, `${unitKey(ctx, pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl)) === 1) {
-      await bumpSeries(ctx, day, pair.f, name, 'units', nowMs)
-    }
-  }
+  await Promise.all(
+    p.m.map(async (metric) => {
+      const name = series.metric(metric, pair.v)
+      await Promise.all([
+        bumpSeries(ctx, day, pair.f, name, 'ev', nowMs),
+        // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
+        // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
+        p.t < pair.t ? bumpSeries(ctx, day, pair.f, name, 'pre', nowMs) : null,
+        bump(ctx.cache, `${unitKey(ctx, pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl).then((n) => (n === 1 ? bumpSeries(ctx, day, pair.f, name, 'units', nowMs) : 0)),
+      ])
+    }),
+  )
 }
 
 /** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
@@ -404,7 +410,7 @@ async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowM
   const pending: PendingMetric = { g: id, t: e.timestampMs, m: e.metrics.map((m) => m.name) }
   await addMember(registry(ctx, ctx.keys.pendingMetrics(unit), ttl, CAPS.pendingPerUnit), enc(id), pending)
   const pairs = await readMembers<ExposedPair>(ctx.cache, ctx.keys.unitIndex(unit), CAPS.pairsPerUnit)
-  for (const pair of pairs.values) await claimMetric(ctx, pending, pair, unit, nowMs)
+  await Promise.all(pairs.values.map((pair) => claimMetric(ctx, pending, pair, unit, nowMs)))
 }
 
 /**

@@ -18,8 +18,7 @@ export interface Registry {
 export async function addMember(r: Registry, member: string, value: unknown = member): Promise<boolean> {
   const marker = `${r.base}:m:${member}`
   if ((await r.cache.incr(marker)) !== 1) return false
-  await r.cache.expire(marker, r.ttlSeconds)
-  const slot = await r.cache.incr(`${r.base}:n`)
+  const [, slot] = await Promise.all([r.cache.expire(marker, r.ttlSeconds), r.cache.incr(`${r.base}:n`)])
   if (slot === 1) await r.cache.expire(`${r.base}:n`, r.ttlSeconds)
   if (slot > r.cap) {
     const over = await r.cache.incr(`${r.base}:over`)
@@ -39,7 +38,7 @@ export interface Members<T> {
 export async function readMembers<T = string>(cache: ContractCache, base: string, cap: number): Promise<Members<T>> {
   const n = Number(await cache.get(`${base}:n`, 0)) || 0
   const count = Math.min(n, cap)
-  const slots = await Promise.all(Array.from({ length: count }, (_, i) => cache.get(`${base}:${i + 1}`, null)))
-  const overflow = Number(await cache.get(`${base}:over`, 0)) || 0
+  const [overRaw, ...slots] = await Promise.all([cache.get(`${base}:over`, 0), ...Array.from({ length: count }, (_, i) => cache.get(`${base}:${i + 1}`, null))])
+  const overflow = Number(overRaw) || 0
   return { values: slots.filter((v): v is T => v !== null), overflow }
 }
