@@ -38,7 +38,7 @@ beforeAll(async () => {
 })
 
 describe('experiment-coverage audit --compare', () => {
-  it('says what changed since an earlier run, and refuses a file that is not a report', async () => {
+  it('says what changed since an earlier run, and refuses a file that is not a report', { timeout: 180_000 }, async () => {
     const prevFile = join(dir, 'previous.json')
     expect((await cli('audit', ...files(dir), '--format', 'json', '--out', prevFile)).code).toBe(0)
     // The earlier run saw one flag trustworthy that is not now, and one failing check that is now fixed.
