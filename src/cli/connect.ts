@@ -2,6 +2,8 @@ import pino from 'pino'
 import { parseSettings } from '../settings/settings.js'
 import { BILLING_NOTE, DEFAULT_DESTINATION_NAME, applyConnect, disconnect, planConnect, shownRequest } from '../host/destination.js'
 import { SECRET_KEYS } from '../host/host.js'
+import { DESTINATION_KEY, type StoredDestination } from '../host/destination.js'
+import { pluginStorage } from '../host/store.js'
 import { intakeEvents } from '../host/project.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { configuredGoals } from '../settings/settings.js'
@@ -72,6 +74,8 @@ export async function runConnect(opts: ConnectOptions): Promise<void> {
       return
     }
     const { id } = await applyConnect(client, request).catch(explain)
+    // The host keeps the destination's filter in step with the experiments (see DESTINATION_KEY).
+    await pluginStorage(host.store, projectId).set(DESTINATION_KEY, { id: id || null, name: opts.name, events, filterTestAccounts: settings.filterTestAccounts } satisfies StoredDestination)
     say(`connect: done (hog function ${id}); PostHog now posts those events to ${url}/ingest/${projectId}, signed with the intake's secret`)
   } finally {
     await host.stop()

@@ -92,3 +92,28 @@ export async function disconnect(client: PostHogClient, name: string): Promise<{
   await client.write('patch', `hog_functions/${encodeURIComponent(existing.id)}/`, { deleted: true })
   return { id: existing.id }
 }
+
+/** What `connect` set up, kept in the project's storage so the host can keep the filter current. */
+export const DESTINATION_KEY = 'coverage/destination'
+export interface StoredDestination {
+  readonly id: string | null
+  readonly name: string
+  readonly events: readonly string[]
+  readonly filterTestAccounts: boolean
+}
+
+/**
+ * A new experiment brings new metric events: the destination must send them too. When the events
+ * the intake counts differ from the destination's filter, PATCH the filter (found by name if
+ * `connect` did not learn its id). Returns the new stored state, or null when nothing changed.
+ */
+export async function syncDestinationFilter(client: PostHogClient, stored: StoredDestination, events: readonly string[], filterTestAccounts: boolean): Promise<StoredDestination | null> {
+  const same = stored.filterTestAccounts === filterTestAccounts && stored.events.length === events.length && stored.events.every((e, i) => e === events[i])
+  if (same) return null
+  const id = stored.id ?? (await findDestination(client, stored.name))?.id ?? null
+  if (!id) return null
+  await client.write('patch', `hog_functions/${encodeURIComponent(id)}/`, {
+    filters: { source: 'events', events: events.map((e, order) => ({ id: e, name: e, type: 'events', order })), filter_test_accounts: filterTestAccounts },
+  })
+  return { ...stored, id, events: [...events], filterTestAccounts }
+}

@@ -24,6 +24,7 @@ import { WATERMARK_KEY } from '../posthog/backfill-job.js'
 import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } from '../alerts/alerts.js'
 import { publishReport, type PublishResult } from '../publish/publish.js'
 import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
+import { DESTINATION_KEY, syncDestinationFilter, type StoredDestination } from './destination.js'
 import { PostHogClient } from '../posthog/client.js'
 import { definitionsOf, simulate } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
@@ -308,6 +309,7 @@ export class ProjectRuntime {
       }
     }
     if (s.alertWebhookUrl) await this.monthlySummary(report, now)
+    await this.syncDestination()
     let published: PublishResult | null = null
     if (s.publishEnabled && canBackfill(state)) {
       const client = new PostHogClient({ host: s.posthogHost, projectId: s.posthogProjectId, personalApiKey: s.posthogPersonalApiKey })
@@ -340,6 +342,23 @@ export class ProjectRuntime {
     const text = `Experiment coverage, ${last.month}: ${report.summary.flags} flags (${counts}).\n\n${changesMarkdown(changes, gaps.slice(0, 10))}`
     const body = s.alertFormat === 'json' ? { project: this.id, kind: 'monthly_summary', month: last.month, summary: report.summary, changes, recurring_gaps: gaps } : { text }
     void deliverAlert(s.alertWebhookUrl, body, { onFailure: (m) => this.log('warn', `monthly summary: ${m}`) })
+  }
+
+  /** Keeps the webhook destination `connect` created sending every event the intake now counts. */
+  private async syncDestination(): Promise<void> {
+    const state = this.state!
+    const stored = (await this.meta.storage.get(DESTINATION_KEY, null)) as StoredDestination | null
+    if (!stored || !canBackfill(state)) return
+    const s = state.settings
+    try {
+      const next = await syncDestinationFilter(new PostHogClient({ host: s.posthogHost, projectId: s.posthogProjectId, personalApiKey: s.posthogPersonalApiKey }), stored, intakeEvents(s), s.filterTestAccounts)
+      if (next) {
+        await this.meta.storage.set(DESTINATION_KEY, next)
+        this.log('info', `the webhook destination now sends ${next.events.length} events (the experiments' metric events changed)`)
+      }
+    } catch (e) {
+      this.log('warn', `could not update the webhook destination's events (it needs hog_function:write): ${(e as Error).message}`)
+    }
   }
 
   /** The reports kept in history, newest first. */

@@ -57,9 +57,11 @@ const server = setupServer(
   http.patch(`${base}/hog_functions/:id/`, async ({ request, params }) => {
     const body = (await request.json()) as Record<string, unknown>
     writes.push({ method: 'PATCH', path: new URL(request.url).pathname, body })
+    if (forbid) return HttpResponse.json({ type: 'authentication_error', code: 'permission_denied', detail: "API key missing required scope 'hog_function:write'" }, { status: 403 })
     const fn = functions.find((f) => f.id === params.id)
     if (!fn) return HttpResponse.json({ detail: 'Not found.' }, { status: 404 })
     if (body.deleted === true) fn.deleted = true
+    else if (Object.keys(body).length === 1 && body.filters) fn.body = { ...(fn.body as object), filters: body.filters } // a partial update of the filter
     else {
       const parsed = destination.safeParse(body)
       if (!parsed.success) return HttpResponse.json({ type: 'validation_error', detail: JSON.stringify(parsed.error.issues) }, { status: 400 })
@@ -134,6 +136,24 @@ describe('experiment-coverage connect', () => {
     await runDisconnect({ name: 'Experiment Coverage', dryRun: false })
     expect(writes.at(-1)).toMatchObject({ method: 'PATCH', body: { deleted: true } })
     expect(functions[0]!.deleted).toBe(true)
+  })
+
+  it("the host keeps the destination's events in step with the experiments and the settings", async () => {
+    await runConnect(opts())
+    const created = functions.filter((f) => !f.deleted).at(-1)!
+    const host = await Host.open({ dataDir, secretKey: 'd'.repeat(64), logger: silent, processMetrics: false })
+    await host.start({ scheduler: false })
+    const before = writes.length
+    await host.runtime(PROJECT)!.review()
+    expect(writes.length).toBe(before) // nothing changed since connect: no write
+    await host.updateSettings(PROJECT, { goalEvents: ['brand_new_goal'] })
+    await host.runtime(PROJECT)!.review()
+    const patch = writes.at(-1)!
+    expect(patch).toMatchObject({ method: 'PATCH', path: `/api/projects/${PROJECT}/hog_functions/${created.id}/` })
+    expect((patch.body as { filters: { events: { id: string }[] } }).filters.events.map((e) => e.id)).toContain('brand_new_goal')
+    await host.runtime(PROJECT)!.review()
+    expect(writes.at(-1)).toBe(patch) // once
+    await host.stop()
   })
 
   it('says which scope is missing when PostHog refuses the write', async () => {
