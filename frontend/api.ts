@@ -2,30 +2,16 @@
  * The host's JSON API, as the views use it. The views only render what it returns: they never
  * recompute a verdict. No secret ever reaches the browser: settings come back masked.
  */
-export type Verdict = 'trustworthy' | 'needs_backfill' | 'blocked' | 'insufficient_data' | 'inactive'
+import type { FlagListEntry as FlagEntry, Verdict } from '../src/host/api-types.js'
+
+// The shapes the host answers with, shared with it.
+export type { FlagListEntry as FlagEntry, Verdict } from '../src/host/api-types.js'
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown' | 'not_applicable'
 
 export interface CheckBrief {
   id: string
   status: CheckStatus
   summary: string
-}
-
-export interface FlagEntry {
-  key: string
-  name: string
-  kind: 'experiment' | 'multivariate_flag' | 'boolean_flag'
-  verdict: Verdict
-  score: number
-  flag_id: number | null
-  active: boolean | null
-  rollout_percentage: number | null
-  variants: { key: string; rollout_percentage: number }[]
-  tags: string[]
-  created_at: string | null
-  experiment: { id: number; name: string; status: string | null } | null
-  priority: number
-  checks: CheckBrief[]
 }
 
 export interface Links {

@@ -29,7 +29,10 @@ import { PostHogClient } from '../posthog/client.js'
 import { definitionsOf, simulate } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
 import type { HostMetrics } from './metrics.js'
+import type { FlagListEntry } from './api-types.js'
 import { pluginStorage, type GapRow, type HostStore } from './store.js'
+
+export type { FlagListEntry } from './api-types.js'
 
 /** The simulated project the demo serves: the same seed and window give the same definitions and events. */
 export interface DemoSpec {
@@ -72,22 +75,6 @@ interface Meta {
   attachments: Record<string, never>
 }
 
-export interface FlagListEntry {
-  key: string
-  name: string
-  kind: Report['flags'][number]['kind']
-  verdict: Report['flags'][number]['verdict']
-  score: number
-  flag_id: number | null
-  active: boolean | null
-  rollout_percentage: number | null
-  variants: { key: string; rollout_percentage: number }[]
-  tags: string[]
-  created_at: string | null
-  experiment: { id: number; name: string; status: string | null } | null
-  priority: number
-  checks: { id: string; status: string; summary: string }[]
-}
 
 /** The events the intake counts, and so the ones the webhook destination sends and an outage fill reads back. */
 export function intakeEvents(settings: { metrics: readonly { event: string }[] }): string[] {
