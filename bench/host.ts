@@ -101,7 +101,8 @@ async function once(kind: Kind): Promise<{ rate: number; p50: number; p99: numbe
   const host = await Host.open({ dataDir, secretKey: SECRET_KEY, logger: pino({ level: 'silent' }), processMetrics: false })
   const secret = host.ingestSecret(await host.addProject({ id: project, demo: spec, start: false }))
   await host.stop()
-  const s = await start(['src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir, ...(kind === 'redis' ? ['--redis', REDIS_URL!] : [])], { COVERAGE_SECRET_KEY: SECRET_KEY })
+  // The memory row must not pick up REDIS_URL from the environment (serve reads it as --redis).
+  const s = await start(['src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir, ...(kind === 'redis' ? ['--redis', REDIS_URL!] : [])], { COVERAGE_SECRET_KEY: SECRET_KEY, REDIS_URL: '', REDIS_CLUSTER_NODES: '', DATABASE_URL: '' })
   try {
     const r = await load(s.url, project, secret)
     return { rate: r.rate, p50: pct(r.latencies, 0.5), p99: pct(r.latencies, 0.99), failed: r.failed }
