@@ -152,6 +152,11 @@ describe('the JSON API', () => {
     expect((await locked.request('/healthz')).status).toBe(200)
     // No CORS by default: a browser on another origin cannot read the API.
     expect((await t.app.request('/api/projects', { headers: { origin: 'https://evil.example' } })).headers.get('access-control-allow-origin')).toBeNull()
+    // --cors-origin: only the named PostHog may call it from a browser.
+    const withCors = createApp(t.host, { corsOrigins: ['https://posthog.example.com'] })
+    const preflight = await withCors.request('/api/projects', { method: 'OPTIONS', headers: { origin: 'https://posthog.example.com', 'access-control-request-method': 'GET' } })
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://posthog.example.com')
+    expect((await withCors.request('/api/projects', { headers: { origin: 'https://evil.example' } })).headers.get('access-control-allow-origin')).toBeNull()
   })
 })
 
