@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import pino from 'pino'
-import { pluginKeyPrefix } from '../src/counters/redis-cache.js'
+import { deleteKeysWithPrefix, pluginKeyPrefix } from '../src/counters/redis-cache.js'
 import { signedHeaders, webhookBody } from '../src/host/demo-feed.js'
 import { Host } from '../src/host/host.js'
 import type { DemoSpec } from '../src/host/project.js'
@@ -116,12 +116,7 @@ async function once(kind: Kind): Promise<{ rate: number; p50: number; p99: numbe
 /** The benchmark leaves no key behind. */
 async function dropKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL!)
-  let cursor = '0'
-  do {
-    const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    cursor = nextCursor
-    if (keys.length) await redis.del(...keys)
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(redis, prefix)
   redis.disconnect()
 }
 

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { CountingCache, type ContractCache } from '../src/counters/cache.js'
 import { MemoryCache } from '../src/counters/memory-cache.js'
-import { RedisCache } from '../src/counters/redis-cache.js'
+import { RedisCache, deleteKeysWithPrefix } from '../src/counters/redis-cache.js'
 import { EmbeddedPlugin } from '../src/plugin/embedded.js'
 import { definitionsOf, simulate } from '../src/sim/simulation.js'
 import { hooksFromDefinitions } from '../src/plugin/definition-hooks.js'
@@ -99,17 +99,7 @@ async function callsPerKind(lines: string[]): Promise<Map<Kind, { events: number
 /** Redis's footprint of one run: its keys and the growth of used_memory, then the keys are removed. */
 async function redisFootprint(cache: RedisCache, usedBefore: number): Promise<{ keys: number; bytes: number }> {
   const usedAfter = Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0)
-  let cursor = '0'
-  let keys = 0
-  const doomed: string[] = []
-  do {
-    const [next, batch] = await cache.redis.scan(cursor, 'MATCH', `${cache.prefix}*`, 'COUNT', 2000)
-    cursor = next
-    keys += batch.length
-    doomed.push(...batch)
-    if (doomed.length >= 5000) await cache.redis.unlink(...doomed.splice(0))
-  } while (cursor !== '0')
-  if (doomed.length) await cache.redis.unlink(...doomed)
+  const keys = await deleteKeysWithPrefix(cache.redis, cache.prefix)
   return { keys, bytes: Math.max(0, usedAfter - usedBefore) }
 }
 

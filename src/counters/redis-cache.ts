@@ -62,3 +62,23 @@ export function clusterOf(nodes: readonly string[], opts: { maxRetriesPerRequest
   })
   return new Cluster(seeds, { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3 } })
 }
+
+/**
+ * Removes every key under a prefix and returns how many there were: for tests and benchmarks,
+ * which must leave nothing behind (the counters themselves never scan or delete). On a cluster,
+ * each master is scanned.
+ */
+export async function deleteKeysWithPrefix(redis: Redis | Cluster, prefix: string): Promise<number> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis]
+  let removed = 0
+  for (const node of nodes) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 2000)
+      cursor = next
+      // A multi-key UNLINK must stay within one slot: on a cluster, one UNLINK per key (pipelined).
+      if (keys.length) removed += redis instanceof Cluster ? (await Promise.all(keys.map((k) => redis.unlink(k)))).reduce((a, b) => a + b, 0) : await node.unlink(...keys)
+    } while (cursor !== '0')
+  }
+  return removed
+}

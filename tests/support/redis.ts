@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { RedisCache } from '../../src/counters/redis-cache.js'
+import { RedisCache, deleteKeysWithPrefix } from '../../src/counters/redis-cache.js'
 
 /** The Redis the tests use, from REDIS_URL; null (with the reason printed once) when it is unset. */
 export const REDIS_URL = process.env.REDIS_URL ?? null
@@ -21,10 +21,5 @@ export function freshRedisCache(): RedisCache {
 
 /** Removes every key under the cache's prefix (tests only: the contract itself has no SCAN/DEL). */
 export async function dropPrefix(cache: RedisCache): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await cache.redis.scan(cursor, 'MATCH', `${cache.prefix}*`, 'COUNT', 1000)
-    cursor = next
-    if (keys.length) await cache.redis.del(...keys)
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(cache.redis, cache.prefix)
 }
