@@ -96,9 +96,14 @@ async function callsPerKind(lines: string[]): Promise<Map<Kind, { events: number
   return out
 }
 
+/** Redis's used_memory, from INFO. */
+async function usedMemory(cache: RedisCache): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0)
+}
+
 /** Redis's footprint of one run: its keys and the growth of used_memory, then the keys are removed. */
 async function redisFootprint(cache: RedisCache, usedBefore: number): Promise<{ keys: number; bytes: number }> {
-  const usedAfter = Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0)
+  const usedAfter = await usedMemory(cache)
   const keys = await deleteKeysWithPrefix(cache.redis, cache.prefix)
   return { keys, bytes: Math.max(0, usedAfter - usedBefore) }
 }
@@ -111,7 +116,7 @@ async function measure(label: string, lines: string[], makeCache: () => Promise<
   for (let r = 0; r < RUNS; r++) {
     base.push(baseline(lines))
     const cache = await makeCache()
-    const usedBefore = cache instanceof RedisCache ? Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0) : 0
+    const usedBefore = cache instanceof RedisCache ? await usedMemory(cache) : 0
     plug.push(await throughPlugin(lines, cache, inFlight))
     // The benchmark leaves nothing behind in Redis.
     if (cache instanceof RedisCache) footprints.push(await redisFootprint(cache, usedBefore))

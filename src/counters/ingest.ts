@@ -73,6 +73,10 @@ export interface IngestContextInput {
   readonly surfaceMetrics?: ReadonlyMap<string, readonly string[]>
 }
 
+// No period being filled (plugin-server, the audit): one shared empty list, no allocation per event.
+const NO_PERIODS: readonly FillingPeriod[] = []
+const noPeriods = () => NO_PERIODS
+
 export function createIngestContext(input: IngestContextInput): IngestContext {
   const metricsByEvent = new Map<string, MetricHit[]>()
   for (const m of input.settings.metrics) {
@@ -90,7 +94,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     memo: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
-    filling: input.filling ?? (() => []),
+    filling: input.filling ?? noPeriods,
     onRejected: input.onRejected ?? (() => {}),
     runOf: input.experimentRunOf ?? (() => null),
     surfaceFlagsByMetric: invert(input.surfaceMetrics ?? new Map()),

@@ -13,6 +13,7 @@ import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import {
   DEFINITIONS_STORAGE_KEY,
   canBackfill,
+  clientOf,
   collectObservations,
   handleEvent,
   observeStored,
@@ -25,7 +26,6 @@ import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } fr
 import { publishReport, type PublishResult } from '../publish/publish.js'
 import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
 import { DESTINATION_KEY, syncDestinationFilter, type StoredDestination } from './destination.js'
-import { PostHogClient } from '../posthog/client.js'
 import { definitionsOf, simulate } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
 import type { HostMetrics } from './metrics.js'
@@ -299,7 +299,7 @@ export class ProjectRuntime {
     await this.syncDestination()
     let published: PublishResult | null = null
     if (s.publishEnabled && canBackfill(state)) {
-      const client = new PostHogClient({ host: s.posthogHost, projectId: s.posthogProjectId, personalApiKey: s.posthogPersonalApiKey })
+      const client = clientOf(state)
       try {
         published = await publishReport(report, { client, posthogHost: s.posthogHost, project: s.posthogProjectId, tagPrefix: s.publishTagPrefix, hostUrl, dryRun: false })
         await this.meta.storage.set(PUBLISHED_KEY, { at: now, tags: published.tags, notebook: published.notebook, events: published.events })
@@ -338,7 +338,7 @@ export class ProjectRuntime {
     if (!stored || !canBackfill(state)) return
     const s = state.settings
     try {
-      const next = await syncDestinationFilter(new PostHogClient({ host: s.posthogHost, projectId: s.posthogProjectId, personalApiKey: s.posthogPersonalApiKey }), stored, intakeEvents(s), s.filterTestAccounts)
+      const next = await syncDestinationFilter(clientOf(state), stored, intakeEvents(s), s.filterTestAccounts)
       if (next) {
         await this.meta.storage.set(DESTINATION_KEY, next)
         this.log('info', `the webhook destination now sends ${next.events.length} events (the experiments' metric events changed)`)
@@ -447,7 +447,7 @@ export class ProjectRuntime {
     const due = this.gapRows.filter((g) => g.state === 'pending' && g.toMs + (this.deps.fillDelayMs ?? FILL_DELAY_MS) <= now)
     for (const gap of due) {
       if (!(await this.deps.store.leaseGap(this.id, gap.fromMs, this.deps.processId, now, now + 10 * 60_000))) continue
-      const client = new PostHogClient({ host: state.settings.posthogHost, projectId: state.settings.posthogProjectId, personalApiKey: state.settings.posthogPersonalApiKey })
+      const client = clientOf(state)
       const events = intakeEvents(state.settings)
       let done = gap.done
       try {

@@ -131,7 +131,8 @@ function hostGivesDefinitions(state: PluginState): boolean {
   return state.hooks.isCountedValue !== undefined || state.hooks.experimentRunOf !== undefined
 }
 
-function clientOf(state: PluginState): PostHogClient {
+/** The project's PostHog API client, from the settings (the key goes only to posthogHost). */
+export function clientOf(state: PluginState): PostHogClient {
   return new PostHogClient({
     host: state.settings.posthogHost,
     projectId: state.settings.posthogProjectId,
