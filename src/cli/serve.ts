@@ -33,11 +33,15 @@ export interface ServeOptions extends HostCliOptions {
 const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
 const HOUR_MS = 3_600_000
 
-/** The built site: dist/site beside the compiled CLI (dist/src/cli), or from the sources (src/cli). */
+/**
+ * The built site: dist/site beside the compiled CLI (dist/src/cli), or, run from the sources
+ * (src/cli), dist/site of the checkout. Only a built site has `assets/`: the sources' own site/
+ * (whose index.html loads main.tsx) is never served.
+ */
 function builtSite(): string | null {
   for (const rel of ['../../site', '../../dist/site']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url))
-    if (existsSync(join(dir, 'index.html'))) return dir
+    if (existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets'))) return dir
   }
   return null
 }

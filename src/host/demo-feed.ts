@@ -71,7 +71,8 @@ export async function feedDemo(opts: { url: string; secret: string; spec: DemoSp
     const wait = next - Date.now()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
   }
-  p.done = true
-  opts.onProgress?.(p)
+  // Stopped early (the host is shutting down) is not done.
+  p.done = !opts.signal?.aborted
+  if (p.done) opts.onProgress?.(p)
   return p
 }
