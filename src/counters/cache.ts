@@ -26,9 +26,11 @@ export class CacheUnavailableError extends Error {
   }
 }
 
-const unavailable = (e: unknown): never => {
+/** Rethrows a failure of the shared cache as CacheUnavailableError. */
+export function rethrowUnavailable(e: unknown): never {
   throw e instanceof CacheUnavailableError ? e : new CacheUnavailableError(e)
 }
+const unavailable = rethrowUnavailable
 
 /** The same cache, its failures marked as CacheUnavailableError, so callers tell them from bugs. */
 export function markCacheFailures(cache: ContractCache): ContractCache {

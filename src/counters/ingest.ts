@@ -2,10 +2,10 @@ import type { Settings } from '../settings/settings.js'
 import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js'
 import { groupUnit, readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
-import { markCacheFailures, type ContractCache } from './cache.js'
+import type { ContractCache } from './cache.js'
 import { inUnitSample } from './hash.js'
 import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
-import { addMember, readMembers, type Registry } from './registry.js'
+import { storeFor, type CounterStore } from './store.js'
 
 // PostHog and its webhook destination redeliver within hours; two days covers retries and replays.
 const DELIVERY_TTL_S = 2 * 86_400
@@ -17,7 +17,8 @@ const MEMO_MAX = 200_000
 const MEMO_TTL_MS = 3_600_000
 
 export interface IngestContext {
-  readonly cache: ContractCache
+  /** where the counters live: the cache's own store in the host, one key per field on plugin-server */
+  readonly store: CounterStore
   readonly settings: Settings
   readonly keys: KeyScheme
   readonly now: () => number
@@ -86,7 +87,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     metricsByEvent.set(m.event, list)
   }
   return {
-    cache: markCacheFailures(input.cache),
+    store: storeFor(input.cache),
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,
@@ -148,7 +149,7 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestV
   const day = dayNumber(e.timestampMs)
   // Sightings are idempotent, so only events that add to a count need the redelivery check.
   const adds = e.exposure !== null || metricUnits.length > 0 || e.partialRejections.length > 0
-  if (adds && e.uuid !== null && !(await firstDelivery(ctx, e.uuid, day, nowMs))) return 'duplicate'
+  if (adds && e.uuid !== null && !(await firstDelivery(ctx, e, e.uuid, day, nowMs))) return 'duplicate'
 
   // The parts of one event do not wait for each other: each is written so that any interleaving
   // (as between workers) gives the same totals, and issuing them together lets the cache client
@@ -196,62 +197,56 @@ function inFlagWindow(ctx: IngestContext, flag: string, ts: number): boolean {
   return run === null || inRun(run, ts)
 }
 
-/** INCR, and set the TTL when this call created the key; returns the new value. */
-async function bump(cache: ContractCache, key: string, ttl: number): Promise<number> {
-  const n = await cache.incr(key)
-  if (n === 1) await cache.expire(key, ttl)
-  return n
+/**
+ * Bumps markers and tells, for each, whether this call created it. Each later marker can only be
+ * new when the first one is (a unit's first value is also its first of this value and library),
+ * so where a bump costs a call per field, the others are bumped only after the first is found new:
+ * a repeat costs one call. Where fields are bumped in one call, all go together.
+ */
+async function firstOfEach(ctx: IngestContext, group: string, markers: readonly string[], ttl: number): Promise<boolean[]> {
+  if (ctx.store.batches) return (await ctx.store.bump(group, markers, ttl)).map((n) => n === 1)
+  const [first] = await ctx.store.bump(group, markers.slice(0, 1), ttl)
+  if (first !== 1) return markers.map(() => false)
+  return [true, ...(await ctx.store.bump(group, markers.slice(1), ttl)).map((n) => n === 1)]
 }
 
-async function firstDelivery(ctx: IngestContext, uuid: string, day: number, nowMs: number): Promise<boolean> {
-  if ((await bump(ctx.cache, ctx.keys.delivery(uuid), DELIVERY_TTL_S)) === 1) return true
-  await bump(ctx.cache, ctx.keys.duplicates(day), dayTtl(ctx, day, nowMs))
+async function firstDelivery(ctx: IngestContext, e: ReadEvent, uuid: string, day: number, nowMs: number): Promise<boolean> {
+  const [n] = await ctx.store.bump(ctx.keys.deliveries(day, e.personUnit), [enc(uuid)], DELIVERY_TTL_S)
+  if (n === 1) return true
+  await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
   return false
 }
 
 async function countRejection(ctx: IngestContext, day: number, reason: RejectReason, nowMs: number): Promise<void> {
-  await bump(ctx.cache, ctx.keys.rejections(day, reason), dayTtl(ctx, day, nowMs))
+  await ctx.store.bump(ctx.keys.day(day), [`rej:${reason}`], dayTtl(ctx, day, nowMs))
   ctx.onRejected(reason)
 }
 
-function registry(ctx: IngestContext, base: string, ttl: number, cap: number): Registry {
-  return { cache: ctx.cache, base, ttlSeconds: ttl, cap }
-}
-
 async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: number): Promise<void> {
-  const added = await addMember(registry(ctx, ctx.keys.flagsOfDay(day), ttl, CAPS.flagsPerDay), flag)
+  const added = await ctx.store.addMember(ctx.keys.flagsOfDay(day), flag, flag, ttl, CAPS.flagsPerDay)
   // The sample rate in force when the flag's day began: readers scale sampled unit counts by it.
-  if (added) await ctx.cache.set(`${ctx.keys.flagDay(day, flag)}:rate`, ctx.settings.unitSampleRate, ttl)
+  if (added) await ctx.store.put(ctx.keys.flagDay(day, flag), 'rate', ctx.settings.unitSampleRate, ttl)
 }
 
-/** Bumps a flag-level counter; the first bump of the day lists the flag. */
-async function bumpFlag(ctx: IngestContext, day: number, flag: string, counter: string, nowMs: number): Promise<number> {
+/** Bumps flag-level counters of a day; the first bump of the day lists the flag. */
+async function bumpFlag(ctx: IngestContext, day: number, flag: string, counters: readonly string[], nowMs: number): Promise<void> {
   const ttl = dayTtl(ctx, day, nowMs)
-  const n = await ctx.cache.incr(`${ctx.keys.flagDay(day, flag)}:${counter}`)
-  if (n === 1) await Promise.all([ctx.cache.expire(`${ctx.keys.flagDay(day, flag)}:${counter}`, ttl), registerFlag(ctx, day, flag, ttl)])
-  return n
+  const ns = await ctx.store.bump(ctx.keys.flagDay(day, flag), counters, ttl)
+  if (ns.includes(1)) await registerFlag(ctx, day, flag, ttl)
 }
 
-/** Bumps one counter of a series; the first bump of the day lists the series (and the flag). */
-async function bumpSeries(
-  ctx: IngestContext,
-  day: number,
-  flag: string,
-  name: string,
-  counter: string,
-  nowMs: number,
-): Promise<number> {
+/** Bumps counters of one series of a day; the first bump of the day lists the series (and the flag). */
+async function bumpSeries(ctx: IngestContext, day: number, flag: string, name: string, counters: readonly string[], nowMs: number): Promise<void> {
+  if (counters.length === 0) return
   const base = ctx.keys.flagDay(day, flag)
-  const key = `${base}:${name}:${counter}`
-  const n = await ctx.cache.incr(key)
-  if (n === 1) {
-    const ttl = dayTtl(ctx, day, nowMs)
-    await Promise.all([
-      ctx.cache.expire(key, ttl),
-      addMember(registry(ctx, `${base}:series`, ttl, CAPS.seriesPerFlagDay), name).then((added) => (added ? registerFlag(ctx, day, flag, ttl) : undefined)),
-    ])
-  }
-  return n
+  const ttl = dayTtl(ctx, day, nowMs)
+  const ns = await ctx.store.bump(
+    base,
+    counters.map((c) => `${name}:${c}`),
+    ttl,
+  )
+  if (!ns.includes(1)) return
+  if (await ctx.store.addMember(`${base}:series`, name, name, ttl, CAPS.seriesPerFlagDay)) await registerFlag(ctx, day, flag, ttl)
 }
 
 /** One (flag, value) the unit was exposed to: goals count for each value the unit saw. */
@@ -275,60 +270,76 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   if (!inFlagWindow(ctx, x.flag, e.timestampMs)) return
   const token = variantToken(x.variant)
   const name = series.exposure(x.event, token)
-  const bumpThis = (counter: string) => bumpSeries(ctx, day, x.flag, name, counter, nowMs)
-  await Promise.all([
-    bumpThis('ev'),
-    bumpThis(`lib:${x.lib}`),
-    x.bootstrapped ? bumpThis('boot') : null,
-    x.bootstrapMismatch ? bumpThis('bootmis') : null,
-    x.locallyEvaluated ? bumpThis('local') : null,
-    x.error !== null ? bumpThis('err') : null,
-  ])
+  const counters = ['ev', `lib:${x.lib}`]
+  if (x.bootstrapped) counters.push('boot')
+  if (x.bootstrapMismatch) counters.push('bootmis')
+  if (x.locallyEvaluated) counters.push('local')
+  if (x.error !== null) counters.push('err')
   // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
   // must not make a unit distinct, or "seen with several variants".
-  if (!ctx.isCountedValue(x.flag, x.variant)) return
-  if (!inUnitSample(x.unit, ctx.settings.unitSampleRate)) return
+  if (!ctx.isCountedValue(x.flag, x.variant) || !inUnitSample(x.unit, ctx.settings.unitSampleRate)) {
+    await bumpSeries(ctx, day, x.flag, name, counters, nowMs)
+    return
+  }
 
   // Per-unit state, per exposure event kind: PostHog counts units from one exposure event only.
+  // The markers are bumped together: each counter below is counted by whichever call saw its
+  // marker reach 1, exactly once under any arrival order across workers.
   const unitTtlS = unitTtl(ctx, x.flag)
   const kind = KIND_TOKEN[x.event]
-  const u = `${unitKey(ctx, x.flag, x.unit)}:${kind}`
-  // Units exposed to this value although their page was bootstrapped with another one.
-  if (x.bootstrapMismatch && (await bump(ctx.cache, `${u}:bm:${token}`, unitTtlS)) === 1) await bumpThis('bmunits')
-  // One INCR per exposure event in the common case: the (unit, value, library class) marker.
-  if ((await bump(ctx.cache, `${u}:v:${token}:${x.lib}`, unitTtlS)) > 1) return
-  // Units by library class, whatever arrived first: exact under any arrival order across workers.
-  await bumpThis(`ulib:${x.lib}`)
-  if ((await bump(ctx.cache, `${u}:v:${token}`, unitTtlS)) > 1) return // this unit already saw this value
-  await bumpThis('units')
-  const valuesSeen = await bump(ctx.cache, `${u}:nv`, unitTtlS)
-  if (valuesSeen === 1) {
-    await ctx.cache.set(`${u}:first`, token, unitTtlS)
-    await bumpFlag(ctx, day, x.flag, `units|${kind}`, nowMs)
-    // A second value may have arrived at another worker before `first` was written: look again.
-    if (Number(await ctx.cache.get(`${u}:nv`, 1)) >= 2) await countFirstValueAsMultiple(ctx, x, u, day, nowMs)
-  } else {
-    // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
-    // keeps their first variant. Count them per value they saw, and once per flag.
-    await bumpThis('multi')
-    if (valuesSeen === 2) {
-      await countFirstValueAsMultiple(ctx, x, u, day, nowMs)
-      await bumpFlag(ctx, day, x.flag, `multi|${kind}`, nowMs)
-    }
+  const g = unitKey(ctx, x.flag, x.unit)
+  const [, [libFirst, valueFirst], [mismatchFirst]] = await Promise.all([
+    bumpSeries(ctx, day, x.flag, name, counters, nowMs),
+    firstOfEach(ctx, g, [`${kind}:v:${token}:${x.lib}`, `${kind}:v:${token}`], unitTtlS),
+    // Units exposed to this value although their page was bootstrapped with another one.
+    x.bootstrapMismatch ? firstOfEach(ctx, g, [`${kind}:bm:${token}`], unitTtlS) : [false],
+  ])
+  // Units by library class, whatever arrived first; units per value.
+  const unitCounters: string[] = []
+  if (mismatchFirst) unitCounters.push('bmunits')
+  if (libFirst) unitCounters.push(`ulib:${x.lib}`)
+  if (!valueFirst) {
+    await bumpSeries(ctx, day, x.flag, name, unitCounters, nowMs) // this unit already saw this value
+    return
   }
-  await countExposedPair(ctx, x, token, e.timestampMs, day, nowMs)
+  unitCounters.push('units')
+  await Promise.all([
+    bumpSeries(ctx, day, x.flag, name, unitCounters, nowMs),
+    countValuesSeen(ctx, x, g, kind, token, unitTtlS, day, nowMs),
+    countExposedPair(ctx, x, token, e.timestampMs, day, nowMs),
+  ])
+}
+
+/** A value new to the unit (for this exposure kind): its first, or one more that makes it `$multiple`. */
+async function countValuesSeen(ctx: IngestContext, x: Exposure, g: string, kind: string, token: string, ttl: number, day: number, nowMs: number): Promise<void> {
+  const [valuesSeen] = await ctx.store.bump(g, [`${kind}:nv`], ttl)
+  if (valuesSeen === 1) {
+    await Promise.all([ctx.store.put(g, `${kind}:first`, token, ttl), bumpFlag(ctx, day, x.flag, [`units|${kind}`], nowMs)])
+    // A second value may have arrived at another worker before `first` was written: look again.
+    const [now] = await ctx.store.readCounts(g, [`${kind}:nv`])
+    if ((now ?? 0) >= 2) await countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs)
+    return
+  }
+  // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
+  // keeps their first variant. Count them per value they saw, and once per flag.
+  await Promise.all([
+    bumpSeries(ctx, day, x.flag, series.exposure(x.event, token), ['multi'], nowMs),
+    valuesSeen === 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : null,
+    valuesSeen === 2 ? bumpFlag(ctx, day, x.flag, [`multi|${kind}`], nowMs) : null,
+  ])
 }
 
 /**
  * The unit's first value becomes "seen with another value" once. Both the worker that wrote the
  * first value and the one that brought the second try; each writes before it reads, so at least
- * one sees both, and the INCR claim lets exactly one count it.
+ * one sees both, and the claim lets exactly one count it.
  */
-async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, u: string, day: number, nowMs: number): Promise<void> {
-  const first = await ctx.cache.get(`${u}:first`, null)
+async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, g: string, kind: string, day: number, nowMs: number): Promise<void> {
+  const first = await ctx.store.read(g, `${kind}:first`)
   if (typeof first !== 'string') return // the other worker will see the second value and count it
-  if ((await bump(ctx.cache, `${u}:firstmulti`, unitTtl(ctx, x.flag))) !== 1) return
-  await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), 'multi', nowMs)
+  const [claim] = await ctx.store.bump(g, [`${kind}:firstmulti`], unitTtl(ctx, x.flag))
+  if (claim !== 1) return
+  await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), ['multi'], nowMs)
 }
 
 /**
@@ -337,66 +348,72 @@ async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, u: str
  */
 async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, ts: number, day: number, nowMs: number): Promise<void> {
   const ttl = unitTtl(ctx, x.flag)
-  const u = unitKey(ctx, x.flag, x.unit)
+  const g = unitKey(ctx, x.flag, x.unit)
   const pair: ExposedPair = { f: x.flag, v: token, t: ts }
   const run = ctx.runOf(x.flag)
   const id = `${enc(x.flag)}${run ? `@${run.startMs}` : ''}|${token}`
-  const added = await addMember(registry(ctx, ctx.keys.unitIndex(x.unit), unitIndexTtl(ctx), CAPS.pairsPerUnit), id, pair)
+  const added = await ctx.store.addMember(ctx.keys.unitIndex(x.unit), id, pair, unitIndexTtl(ctx), CAPS.pairsPerUnit)
   if (!added) return // the other exposure kind listed it already
-  if (ctx.settings.metrics.length > 0) {
-    const pending = await readMembers<PendingMetric>(ctx.cache, ctx.keys.pendingMetrics(x.unit), CAPS.pendingPerUnit)
-    await Promise.all(pending.values.map((p) => claimMetric(ctx, p, pair, x.unit, nowMs)))
+  const claimPending = async () => {
+    const pending = await ctx.store.readMembers(ctx.keys.pendingMetrics(x.unit), CAPS.pendingPerUnit)
+    await Promise.all((pending.values as PendingMetric[]).map((p) => claimMetric(ctx, p, pair, x.unit, nowMs)))
   }
-  if ((await bump(ctx.cache, `${u}:any`, ttl)) !== 1) return
-  if (ctx.surfaceFlags.has(x.flag)) await joinSurface(ctx, x.flag, u, 'exposed', day, nowMs)
-  // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
-  if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, x.flag, 'both', nowMs)
+  const exposedOnce = async () => {
+    const [any] = await ctx.store.bump(g, ['any'], ttl)
+    if (any !== 1) return
+    await Promise.all([
+      ctx.surfaceFlags.has(x.flag) ? joinSurface(ctx, x.flag, g, 'exposed', day, nowMs) : null,
+      // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
+      ctx.store.bump(g, ['both'], ttl).then(([both]) => (both === 2 ? bumpFlag(ctx, day, x.flag, ['both'], nowMs) : undefined)),
+    ])
+  }
+  await Promise.all([ctx.settings.metrics.length > 0 ? claimPending() : null, exposedOnce()])
 }
 
 /**
  * Counts a metric event for one exposed (flag, value) exactly once, whichever side gets there first:
  * the metric event (finding the pair listed) or the exposure (finding the event pending). Each side
- * writes its own record before reading the other's, so at least one of them sees both; the INCR
- * claim makes sure only one counts. Arrival order between workers does not change the totals.
+ * writes its own record before reading the other's, so at least one of them sees both; the claim
+ * makes sure only one counts. Arrival order between workers does not change the totals.
  */
 async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPair, unit: string, nowMs: number): Promise<void> {
   // Inside an experiment's run only: the metric event, and the exposure (a pair listed by an earlier
   // run of a relaunched experiment does not count for the new one).
   if (!inFlagWindow(ctx, pair.f, p.t) || !inFlagWindow(ctx, pair.f, pair.t)) return
   const ttl = unitTtl(ctx, pair.f)
-  if ((await bump(ctx.cache, ctx.keys.claim(p.g, `${enc(pair.f)}|${pair.v}`), ttl)) !== 1) return
+  const [claim] = await ctx.store.bump(ctx.keys.claims(unit), [`${enc(p.g)}:${enc(pair.f)}|${pair.v}`], ttl)
+  if (claim !== 1) return
   const day = dayNumber(p.t)
-  await Promise.all(
-    p.m.map(async (metric) => {
-      const name = series.metric(metric, pair.v)
-      await Promise.all([
-        bumpSeries(ctx, day, pair.f, name, 'ev', nowMs),
-        // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
-        // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
-        p.t < pair.t ? bumpSeries(ctx, day, pair.f, name, 'pre', nowMs) : null,
-        bump(ctx.cache, `${unitKey(ctx, pair.f, unit)}:m:${enc(metric)}:${pair.v}`, ttl).then((n) => (n === 1 ? bumpSeries(ctx, day, pair.f, name, 'units', nowMs) : 0)),
-      ])
-    }),
-  )
+  // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
+  // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
+  const eventCounters = p.t < pair.t ? ['ev', 'pre'] : ['ev']
+  const [, firsts] = await Promise.all([
+    Promise.all(p.m.map((metric) => bumpSeries(ctx, day, pair.f, series.metric(metric, pair.v), eventCounters, nowMs))),
+    ctx.store.bump(
+      unitKey(ctx, pair.f, unit),
+      p.m.map((metric) => `m:${enc(metric)}:${pair.v}`),
+      ttl,
+    ),
+  ])
+  await Promise.all(p.m.map((metric, i) => (firsts[i] === 1 ? bumpSeries(ctx, day, pair.f, series.metric(metric, pair.v), ['units'], nowMs) : null)))
 }
 
 /** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
 async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, day: number, nowMs: number): Promise<void> {
   if (!inFlagWindow(ctx, s.flag, ts)) return
   const ttl = unitTtl(ctx, s.flag)
-  const u = unitKey(ctx, s.flag, s.unit)
+  const g = unitKey(ctx, s.flag, s.unit)
   const token = variantToken(s.variant)
-  if ((await bump(ctx.cache, `${u}:s:${token}`, ttl)) === 1) {
+  // Markers bumped together, each compared with 1: this value, any value, any truthy value.
+  const surface = s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag)
+  const [valueFirst, anyFirst, truthyFirst] = await firstOfEach(ctx, g, surface ? [`s:${token}`, 's', 'sv'] : [`s:${token}`, 's'], ttl)
+  await Promise.all([
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
-    await bumpSeries(ctx, day, s.flag, series.sighting(token), 'units', nowMs)
-    if (s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag) && (await bump(ctx.cache, `${u}:sv`, ttl)) === 1) {
-      await joinSurface(ctx, s.flag, u, 'carried', day, nowMs)
-    }
-    if ((await bump(ctx.cache, `${u}:s`, ttl)) === 1) {
-      await bumpFlag(ctx, day, s.flag, 'sunits', nowMs)
-      if ((await bump(ctx.cache, `${u}:both`, ttl)) === 2) await bumpFlag(ctx, day, s.flag, 'both', nowMs)
-    }
-  }
+    valueFirst ? bumpSeries(ctx, day, s.flag, series.sighting(token), ['units'], nowMs) : null,
+    truthyFirst ? joinSurface(ctx, s.flag, g, 'carried', day, nowMs) : null,
+    anyFirst ? bumpFlag(ctx, day, s.flag, ['sunits'], nowMs) : null,
+    anyFirst ? ctx.store.bump(g, ['both'], ttl).then(([both]) => (both === 2 ? bumpFlag(ctx, day, s.flag, ['both'], nowMs) : undefined)) : null,
+  ])
   memoAdd(ctx, s, nowMs)
 }
 
@@ -408,40 +425,44 @@ function metricUnitsOf(e: ReadEvent): string[] {
 }
 
 async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowMs: number): Promise<void> {
-  const ttl = unitIndexTtl(ctx)
   // Without a uuid a redelivery cannot be told apart anyway; this id at least keeps claims per event.
   const id = e.uuid ?? `${e.event}|${e.timestampMs}|${e.personUnit}`
   const pending: PendingMetric = { g: id, t: e.timestampMs, m: e.metrics.map((m) => m.name) }
-  await addMember(registry(ctx, ctx.keys.pendingMetrics(unit), ttl, CAPS.pendingPerUnit), enc(id), pending)
-  const pairs = await readMembers<ExposedPair>(ctx.cache, ctx.keys.unitIndex(unit), CAPS.pairsPerUnit)
-  await Promise.all(pairs.values.map((pair) => claimMetric(ctx, pending, pair, unit, nowMs)))
+  await ctx.store.addMember(ctx.keys.pendingMetrics(unit), enc(id), pending, unitIndexTtl(ctx), CAPS.pendingPerUnit)
+  const pairs = await ctx.store.readMembers(ctx.keys.unitIndex(unit), CAPS.pairsPerUnit)
+  await Promise.all((pairs.values as ExposedPair[]).map((pair) => claimMetric(ctx, pending, pair, unit, nowMs)))
 }
 
 /**
  * The experiment's surface, per unit: it carried a value of the flag (`carried`), sent one of the
  * experiment's primary metric events (`metric`), and was exposed (`exposed`). Each side calls this
- * once, the first time it becomes true; two INCR counters then see 2 (carried and metric: the unit
+ * once, the first time it becomes true; two counters then see 2 (carried and metric: the unit
  * reached the surface) and 3 (and exposed) exactly once, whatever order workers see the sides in.
  */
-async function joinSurface(ctx: IngestContext, flag: string, u: string, side: 'carried' | 'metric' | 'exposed', day: number, nowMs: number): Promise<void> {
-  const ttl = unitTtl(ctx, flag)
-  if (side !== 'exposed' && (await bump(ctx.cache, `${u}:r2`, ttl)) === 2) await bumpFlag(ctx, day, flag, 'reach', nowMs)
-  if ((await bump(ctx.cache, `${u}:r3`, ttl)) === 3) await bumpFlag(ctx, day, flag, 'reachx', nowMs)
+async function joinSurface(ctx: IngestContext, flag: string, g: string, side: 'carried' | 'metric' | 'exposed', day: number, nowMs: number): Promise<void> {
+  const ns = await ctx.store.bump(g, side === 'exposed' ? ['r3'] : ['r2', 'r3'], unitTtl(ctx, flag))
+  const counters: string[] = []
+  if (side !== 'exposed' && ns[0] === 2) counters.push('reach')
+  if (ns[ns.length - 1] === 3) counters.push('reachx')
+  if (counters.length > 0) await bumpFlag(ctx, day, flag, counters, nowMs)
 }
 
 /** A primary metric event of an experiment: its unit reached the experiment's surface, exposed or not. */
 async function countSurfaceReached(ctx: IngestContext, e: ReadEvent, nowMs: number): Promise<void> {
   const flags = new Set(e.metrics.flatMap((m) => ctx.surfaceFlagsByMetric.get(m.name) ?? []))
-  for (const flag of flags) {
-    if (!inFlagWindow(ctx, flag, e.timestampMs)) continue
-    const type = ctx.readOptions.groupTypeOf?.(flag) ?? null
-    const key = type === null ? e.personUnit : e.groups.get(type)
-    if (key === undefined) continue
-    const unit = type === null ? key : groupUnit(type, key)
-    if (!inUnitSample(unit, ctx.settings.unitSampleRate)) continue
-    const u = unitKey(ctx, flag, unit)
-    if ((await bump(ctx.cache, `${u}:sm`, unitTtl(ctx, flag))) === 1) await joinSurface(ctx, flag, u, 'metric', dayNumber(e.timestampMs), nowMs)
-  }
+  await Promise.all(
+    [...flags].map(async (flag) => {
+      if (!inFlagWindow(ctx, flag, e.timestampMs)) return
+      const type = ctx.readOptions.groupTypeOf?.(flag) ?? null
+      const key = type === null ? e.personUnit : e.groups.get(type)
+      if (key === undefined) return
+      const unit = type === null ? key : groupUnit(type, key)
+      if (!inUnitSample(unit, ctx.settings.unitSampleRate)) return
+      const g = unitKey(ctx, flag, unit)
+      const [n] = await ctx.store.bump(g, ['sm'], unitTtl(ctx, flag))
+      if (n === 1) await joinSurface(ctx, flag, g, 'metric', dayNumber(e.timestampMs), nowMs)
+    }),
+  )
 }
 
 function memoKey(s: FlagSighting): string {

@@ -40,39 +40,46 @@ export function dayLabel(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10)
 }
 
-/** All keys of one project live under one namespace; `v1` changes when the scheme does. */
+/**
+ * The groups and sets of one project (CounterStore), under one namespace; the version (`ec2`)
+ * changes when the layout does, so counters of an older layout are never read as this one's.
+ */
 export class KeyScheme {
   readonly root: string
   constructor(project: string) {
-    this.root = `ec1:${enc(project)}`
+    this.root = `ec2:${enc(project)}`
   }
+  /** A day's rejections by reason (`rej:<reason>`) and redeliveries (`dup`). */
+  day(day: number): string {
+    return `${this.root}:d:${day}`
+  }
+  /** The set of flags with counters on a day. */
   flagsOfDay(day: number): string {
     return `${this.root}:d:${day}:flags`
   }
+  /** A flag's counters for a day: `<series>:<counter>` and flag-level ones; its series' set is `<this>:series`. */
   flagDay(day: number, flag: string): string {
     return `${this.root}:d:${day}:f:${enc(flag)}`
-  }
-  rejections(day: number, reason: string): string {
-    return `${this.root}:d:${day}:rej:${reason}`
-  }
-  duplicates(day: number): string {
-    return `${this.root}:d:${day}:dup`
   }
   /** A unit's state for a flag; `epoch` (an experiment's start) keeps each run of an experiment apart. */
   unit(flag: string, unit: string, epoch: number | null = null): string {
     return `${this.root}:u:${enc(flag)}${epoch === null ? '' : `@${epoch}`}:${enc(unit)}`
   }
+  /** The set of (flag, value) pairs a unit was exposed to. */
   unitIndex(unit: string): string {
     return `${this.root}:x:${enc(unit)}`
   }
+  /** The set of a unit's goal and guardrail events, waiting for (or matched with) its exposures. */
   pendingMetrics(unit: string): string {
     return `${this.root}:p:${enc(unit)}`
   }
-  claim(eventId: string, pair: string): string {
-    return `${this.root}:c:${enc(eventId)}:${pair}`
+  /** A unit's claims: each (metric event, exposed pair) counted once (`<event id>:<pair>`). */
+  claims(unit: string): string {
+    return `${this.root}:k:${enc(unit)}`
   }
-  delivery(uuid: string): string {
-    return `${this.root}:e:${enc(uuid)}`
+  /** Deliveries of one person's events of one day (by the events' own time), by uuid. */
+  deliveries(day: number, person: string): string {
+    return `${this.root}:e:${day}:${enc(person)}`
   }
 }
 

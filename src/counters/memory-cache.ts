@@ -1,4 +1,5 @@
 import type { CacheOptions, ContractCache } from './cache.js'
+import { MemoryHashStore, type CounterStore, type StoreProvider } from './store.js'
 
 interface Entry {
   value: string
@@ -20,11 +21,19 @@ function assertTtl(ttlSeconds: number, command: string): void {
  * missing key. The embedded default and the tests use it; the clock is injectable so tests can
  * move past a TTL without waiting.
  */
-export class MemoryCache implements ContractCache {
+export class MemoryCache implements ContractCache, StoreProvider {
   private readonly entries = new Map<string, Entry>()
   private writesSinceSweep = 0
+  /** The counters' own store, beside the contract's keys (which the plugin's other state uses). */
+  readonly store: MemoryHashStore
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.store = new MemoryHashStore(now)
+  }
+
+  counterStore(): CounterStore {
+    return this.store
+  }
 
   /** Live keys (expired ones are not counted). */
   get size(): number {

@@ -11,7 +11,7 @@ import {
   type Observations,
   type VariantExposure,
 } from './observation.js'
-import { readMembers } from './registry.js'
+import { storeFor } from './store.js'
 import { flagWindow, windowDays, type ExperimentRun } from '../coverage/windows.js'
 
 export interface ReadObservationsInput {
@@ -39,11 +39,6 @@ const EXPOSURE_COUNTERS = [
   ...LIBS.map((l) => `ulib:${l}`),
 ] as const
 
-async function num(cache: ContractCache, key: string): Promise<number> {
-  const v = Number(await cache.get(key, 0))
-  return Number.isFinite(v) ? v : 0
-}
-
 const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
 
 /** Finds or adds the entry whose value is the same response (by token, so "true" and true stay apart). */
@@ -62,7 +57,7 @@ function entryFor<T extends { value: unknown }>(list: T[], tokens: Map<object, s
  * the window). Sampled unit counts are scaled up and rounded.
  */
 export async function readObservations(input: ReadObservationsInput): Promise<Observations> {
-  const { cache } = input
+  const store = storeFor(input.cache)
   const keys = new KeyScheme(input.project)
   const today = dayNumber(input.nowMs)
   const firstDay = today - input.lookbackDays + 1
@@ -83,28 +78,41 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
   for (let day = oldestDay; day <= today; day++) {
     const label = dayLabel(day)
     if (day >= firstDay) {
-      for (const reason of REJECT_REASONS) {
-        const n = await num(cache, keys.rejections(day, reason))
+      const counts = await store.readCounts(keys.day(day), [...REJECT_REASONS.map((r) => `rej:${r}`), 'dup'])
+      REJECT_REASONS.forEach((reason, i) => {
+        const n = counts[i] ?? 0
         if (n > 0) rejections[reason] = (rejections[reason] ?? 0) + n
-      }
-      duplicates += await num(cache, keys.duplicates(day))
+      })
+      duplicates += counts[REJECT_REASONS.length] ?? 0
     }
-    const dayFlags = await readMembers<string>(cache, keys.flagsOfDay(day), CAPS.flagsPerDay)
+    const dayFlags = await store.readMembers(keys.flagsOfDay(day), CAPS.flagsPerDay)
     unlistedFlags += dayFlags.overflow
 
     await Promise.all(
-      dayFlags.values.filter((flag) => inWindow(flag, day)).map(async (flag) => {
+      (dayFlags.values as string[]).filter((flag) => inWindow(flag, day)).map(async (flag) => {
         const obs = flags.get(flag) ?? emptyFlagObservation(flag, 'live', label, label)
         flags.set(flag, obs)
         obs.lastDay = label
         const base = keys.flagDay(day, flag)
-        const rate = Number(await cache.get(`${base}:rate`, 1)) || 1
+        const rate = Number(await store.read(base, 'rate')) || 1
         obs.sampleRate = Math.min(obs.sampleRate, rate)
         const scale = 1 / rate
-        const seriesList = await readMembers<string>(cache, `${base}:series`, CAPS.seriesPerFlagDay)
+        const seriesList = await store.readMembers(`${base}:series`, CAPS.seriesPerFlagDay)
         obs.unlistedSeries += seriesList.overflow
+        const flagCounters = ['sunits', 'both', 'reach', 'reachx', ...EXPOSURE_EVENTS.flatMap((kind) => [`units|${KIND_TOKEN[kind]}`, `multi|${KIND_TOKEN[kind]}`])]
+        const names = seriesList.values as string[]
+        // One read of the day's counters: every series' and the flag's own.
+        const fields: string[] = [...flagCounters]
+        for (const name of names) {
+          const type = name.split('|')[0]
+          const list = type === 'e' ? EXPOSURE_COUNTERS : type === 's' ? ['units'] : type === 'm' ? ['ev', 'pre', 'units'] : []
+          for (const k of list) fields.push(`${name}:${k}`)
+        }
+        const values = await store.readCounts(base, fields)
+        const at = new Map(fields.map((f, i) => [f, i]))
+        const num = (field: string) => values[at.get(field) ?? -1] ?? 0
 
-        for (const name of seriesList.values) {
+        for (const name of names) {
           const [type, a, b] = name.split('|') as [string, string, string | undefined]
           if (type === 'e' && b !== undefined) {
             const kind = KIND_BY_TOKEN.get(a)
@@ -123,8 +131,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
               locallyEvaluated: 0,
               errored: 0,
             }))
-            const values = await Promise.all(EXPOSURE_COUNTERS.map((k) => num(cache, `${base}:${name}:${k}`)))
-            const c = (k: (typeof EXPOSURE_COUNTERS)[number]) => values[EXPOSURE_COUNTERS.indexOf(k)] ?? 0
+            const c = (k: (typeof EXPOSURE_COUNTERS)[number]) => num(`${name}:${k}`)
             v.exposures += c('ev')
             exp.exposures += c('ev')
             exp.byDay ??= {}
@@ -142,26 +149,26 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             }
           } else if (type === 's') {
             const s = entryFor(obs.sightings.variants, tokens, a, () => ({ value: tokenToVariant(a), units: 0 }))
-            s.units += (await num(cache, `${base}:${name}:units`)) * scale
+            s.units += num(`${name}:units`) * scale
           } else if (type === 'm' && b !== undefined) {
             const metricName = decodeURIComponent(a)
             let metric = obs.metrics.find((m) => m.name === metricName)
             if (!metric) obs.metrics.push((metric = { name: metricName, variants: [] }))
             const v = entryFor(metric.variants, tokens, b, () => ({ value: tokenToVariant(b), events: 0, units: 0, eventsBeforeExposure: 0 }))
-            v.events += (await num(cache, `${base}:${name}:ev`)) * scale
-            v.eventsBeforeExposure += (await num(cache, `${base}:${name}:pre`)) * scale
-            v.units += (await num(cache, `${base}:${name}:units`)) * scale
+            v.events += num(`${name}:ev`) * scale
+            v.eventsBeforeExposure += num(`${name}:pre`) * scale
+            v.units += num(`${name}:units`) * scale
           }
         }
-        obs.sightings.units += (await num(cache, `${base}:sunits`)) * scale
-        obs.sightings.unitsExposed += (await num(cache, `${base}:both`)) * scale
-        obs.sightings.reached += (await num(cache, `${base}:reach`)) * scale
-        obs.sightings.reachedExposed += (await num(cache, `${base}:reachx`)) * scale
+        obs.sightings.units += num('sunits') * scale
+        obs.sightings.unitsExposed += num('both') * scale
+        obs.sightings.reached += num('reach') * scale
+        obs.sightings.reachedExposed += num('reachx') * scale
         for (const kind of EXPOSURE_EVENTS) {
           const exp = obs.exposure[kind]
           if (!exp) continue
-          exp.units += (await num(cache, `${base}:units|${KIND_TOKEN[kind]}`)) * scale
-          exp.multipleVariantUnits += (await num(cache, `${base}:multi|${KIND_TOKEN[kind]}`)) * scale
+          exp.units += num(`units|${KIND_TOKEN[kind]}`) * scale
+          exp.multipleVariantUnits += num(`multi|${KIND_TOKEN[kind]}`) * scale
         }
       }),
     )

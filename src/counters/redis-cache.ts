@@ -1,5 +1,7 @@
 import { Cluster, Redis } from 'ioredis'
 import type { CacheOptions, ContractCache } from './cache.js'
+import { RedisHashStore } from './redis-store.js'
+import type { CounterStore, StoreProvider } from './store.js'
 
 /** plugin-server's key scheme, so counters written here and by a PostHog plugin-server are the same keys. */
 export function pluginKeyPrefix(pluginId: number | string, teamId: number | string): string {
@@ -11,12 +13,17 @@ export function pluginKeyPrefix(pluginId: number | string, teamId: number | stri
  * `@plugin/<pluginId>/<teamId>/`, JSON-encoded values, SET with EX for a TTL.
  * Auto-pipelining batches the many small commands the counters send without changing their order.
  */
-export class RedisCache implements ContractCache {
+export class RedisCache implements ContractCache, StoreProvider {
   constructor(
     /** one Redis, or a Redis Cluster: every call is a single-key command, so no call spans slots */
     readonly redis: Redis | Cluster,
     readonly prefix: string,
   ) {}
+
+  /** The counters in hashes under the same prefix (the host's store; plugin-server has only the four calls). */
+  counterStore(): CounterStore {
+    return new RedisHashStore(this.redis, this.prefix)
+  }
 
   static connect(url: string, prefix: string): RedisCache {
     const redis = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 3, lazyConnect: false })

@@ -1,0 +1,219 @@
+import { markCacheFailures, rethrowUnavailable, type ContractCache } from './cache.js'
+import { addMember as addRegistryMember, readMembers as readRegistryMembers } from './registry.js'
+
+export interface Members {
+  readonly values: unknown[]
+  /** members added past the cap: counted, not listed */
+  readonly overflow: number
+}
+
+/**
+ * Where the counters keep their state: named groups of fields (one Redis hash each in the host),
+ * and sets of members. Every call names one group or set, so none spans Redis Cluster slots.
+ *
+ * Three implementations give the same observations:
+ * - {@link ContractStore}: one cache key per field, on plugin-server's four calls (INCR, EXPIRE,
+ *   GET, SET), for the plugin wherever it runs;
+ * - {@link MemoryHashStore}: in-process maps, for the embedded default, the host's memory cache
+ *   and the offline audit;
+ * - `RedisHashStore` (redis-store.ts): Redis hashes and one script per call, for the host.
+ *
+ * A group lives at least as long as the TTL given when each of its fields was created: its expiry
+ * is pushed later, never earlier. One cache key per field (the contract) keeps each field's own.
+ */
+export interface CounterStore {
+  /** True when a bump of several fields is one call (hashes); false when it costs one per field. */
+  readonly batches: boolean
+  /** Adds 1 to each field and returns the new values (1: this call created the field, exactly once across workers). */
+  bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]>
+  /** Several fields' numbers; 0 for a missing one. */
+  readCounts(group: string, fields: readonly string[]): Promise<number[]>
+  /** A stored value (JSON), or null. */
+  read(group: string, field: string): Promise<unknown>
+  put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void>
+  /** Adds a member with its value; true when this call added it (exactly once across workers). */
+  addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean>
+  /** The listed members' values (at most `cap`) and how many did not fit. */
+  readMembers(set: string, cap: number): Promise<Members>
+}
+
+/** A cache that offers a richer store than the four contract calls (the host's caches do). */
+export interface StoreProvider {
+  counterStore(): CounterStore
+}
+
+function providesStore(cache: unknown): cache is StoreProvider {
+  return typeof (cache as Partial<StoreProvider> | null)?.counterStore === 'function'
+}
+
+/**
+ * The store for a plugin cache: the host's own when the cache offers one, or one key per field on
+ * the four contract calls (plugin-server's `meta.cache`). Failures are marked CacheUnavailableError.
+ */
+export function storeFor(cache: ContractCache): CounterStore {
+  return providesStore(cache) ? markStoreFailures(cache.counterStore()) : new ContractStore(markCacheFailures(cache))
+}
+
+/** One cache key per field (`<group>:<field>`), each with its own TTL, on INCR/EXPIRE/GET/SET only. */
+export class ContractStore implements CounterStore {
+  readonly batches = false
+  constructor(readonly cache: ContractCache) {}
+
+  bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
+    return Promise.all(
+      fields.map(async (field) => {
+        const key = `${group}:${field}`
+        const n = await this.cache.incr(key)
+        if (n === 1) await this.cache.expire(key, ttlSeconds)
+        return n
+      }),
+    )
+  }
+
+  readCounts(group: string, fields: readonly string[]): Promise<number[]> {
+    return Promise.all(fields.map(async (field) => toCount(await this.cache.get(`${group}:${field}`, 0))))
+  }
+
+  read(group: string, field: string): Promise<unknown> {
+    return this.cache.get(`${group}:${field}`, null)
+  }
+
+  put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void> {
+    return this.cache.set(`${group}:${field}`, value, ttlSeconds)
+  }
+
+  addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean> {
+    return addRegistryMember({ cache: this.cache, base: set, ttlSeconds, cap }, member, value)
+  }
+
+  readMembers(set: string, cap: number): Promise<Members> {
+    return readRegistryMembers(this.cache, set, cap)
+  }
+}
+
+export function toCount(v: unknown): number {
+  const n = Number(v)
+  return Number.isFinite(n) ? n : 0
+}
+
+interface Group {
+  readonly fields: Map<string, unknown>
+  expiresAt: number
+  /** sets only: members added past the cap */
+  overflow: number
+}
+
+/**
+ * The store in this process's memory, with the semantics of the Redis one: a group's expiry is
+ * pushed later by each field it gains; an expired group reads as empty. The clock is injectable.
+ */
+export class MemoryHashStore implements CounterStore {
+  readonly batches = true
+  private readonly groups = new Map<string, Group>()
+  private writesSinceSweep = 0
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Live groups and sets. */
+  get size(): number {
+    this.sweep()
+    return this.groups.size
+  }
+
+  /** Live fields and members, over all groups: the memory the counters hold. */
+  get fieldCount(): number {
+    this.sweep()
+    let n = 0
+    for (const g of this.groups.values()) n += g.fields.size
+    return n
+  }
+
+  private live(name: string): Group | undefined {
+    const g = this.groups.get(name)
+    if (g && g.expiresAt <= this.now()) {
+      this.groups.delete(name)
+      return undefined
+    }
+    return g
+  }
+
+  private open(name: string): Group {
+    let g = this.live(name)
+    if (!g) {
+      g = { fields: new Map(), expiresAt: 0, overflow: 0 }
+      this.groups.set(name, g)
+      if (++this.writesSinceSweep > Math.max(1024, this.groups.size)) this.sweep()
+    }
+    return g
+  }
+
+  private sweep(): void {
+    this.writesSinceSweep = 0
+    const t = this.now()
+    for (const [name, g] of this.groups) if (g.expiresAt <= t) this.groups.delete(name)
+  }
+
+  private extend(g: Group, ttlSeconds: number): void {
+    g.expiresAt = Math.max(g.expiresAt, this.now() + ttlSeconds * 1000)
+  }
+
+  async bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
+    const g = this.open(group)
+    const out = fields.map((field) => {
+      const n = toCount(g.fields.get(field) ?? 0) + 1
+      g.fields.set(field, n)
+      return n
+    })
+    if (out.includes(1) || g.expiresAt === 0) this.extend(g, ttlSeconds)
+    return out
+  }
+
+  async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
+    const g = this.live(group)
+    return fields.map((f) => toCount(g?.fields.get(f) ?? 0))
+  }
+
+  async read(group: string, field: string): Promise<unknown> {
+    return this.live(group)?.fields.get(field) ?? null
+  }
+
+  async put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void> {
+    const g = this.open(group)
+    g.fields.set(field, value)
+    this.extend(g, ttlSeconds)
+  }
+
+  async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean> {
+    const g = this.open(set)
+    if (g.fields.has(member)) return false
+    // Past the cap a member is remembered (so it is added once) with no value, and not listed.
+    const listed = g.fields.size - g.overflow
+    if (listed >= cap) g.overflow++
+    g.fields.set(member, listed >= cap ? undefined : value)
+    this.extend(g, ttlSeconds)
+    return true
+  }
+
+  async readMembers(set: string, cap: number): Promise<Members> {
+    const g = this.live(set)
+    if (!g) return { values: [], overflow: 0 }
+    const values: unknown[] = []
+    for (const v of g.fields.values()) if (v !== undefined && values.length < cap) values.push(v)
+    return { values, overflow: g.overflow }
+  }
+}
+
+const markFailure = <T>(p: Promise<T>): Promise<T> => p.then(undefined, rethrowUnavailable)
+
+/** The same store, its failures marked as CacheUnavailableError, so callers tell them from bugs. */
+export function markStoreFailures(store: CounterStore): CounterStore {
+  return {
+    batches: store.batches,
+    bump: (g, f, t) => markFailure(store.bump(g, f, t)),
+    readCounts: (g, f) => markFailure(store.readCounts(g, f)),
+    read: (g, f) => markFailure(store.read(g, f)),
+    put: (g, f, v, t) => markFailure(store.put(g, f, v, t)),
+    addMember: (s, m, v, t, c) => markFailure(store.addMember(s, m, v, t, c)),
+    readMembers: (s, c) => markFailure(store.readMembers(s, c)),
+  }
+}
