@@ -76,3 +76,16 @@ export class CountingCache implements ContractCache {
     return this.inner.set(key, value, ttlSeconds, options)
   }
 }
+
+/**
+ * Only the four contract calls of a cache, as plugin-server's `meta.cache` offers them: the
+ * counters then keep one key per field (ContractStore), as they do on plugin-server.
+ */
+export function contractOnly(cache: ContractCache): ContractCache {
+  return {
+    incr: (key) => cache.incr(key),
+    expire: (key, ttl) => cache.expire(key, ttl),
+    get: (key, d, o) => cache.get(key, d, o),
+    set: (key, v, ttl, o) => cache.set(key, v, ttl, o),
+  }
+}

@@ -12,6 +12,7 @@ import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'
 import { RedisCache } from '../../src/counters/redis-cache.js'
+import { contractOnly, type ContractCache } from '../../src/counters/cache.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'
 import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
@@ -41,7 +42,7 @@ function shuffledStream(): unknown[] {
  * Four worker processes ingest one shuffled stream concurrently into the shared cache at `target`
  * (a Redis URL, or "cluster:" and a cluster's nodes); their totals must equal one process's.
  */
-async function fourWorkersExactness(target: string, cache: RedisCache): Promise<void> {
+async function fourWorkersExactness(target: string, cache: RedisCache, layout: 'hashes' | 'keys' = 'hashes'): Promise<void> {
   const prefix = cache.prefix
   const events = shuffledStream()
   const file = join(mkdtempSync(join(tmpdir(), 'ec-multi-')), 'events.ndjson')
@@ -55,7 +56,7 @@ async function fourWorkersExactness(target: string, cache: RedisCache): Promise<
 
   const workers = await Promise.all(
     [0, 1, 2, 3].map((i) =>
-      run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', target, prefix, String(NOW), JSON.stringify(CONFIG), definitionsFile]),
+      run(process.execPath, ['--import', 'tsx', 'tests/integration/ingest-worker.ts', file, String(i), '4', target, prefix, String(NOW), JSON.stringify(CONFIG), definitionsFile, layout]),
     ),
   )
   expect(workers.reduce((n, w) => n + Number(w.stdout.trim()), 0)).toBe(events.length)
@@ -64,8 +65,8 @@ async function fourWorkersExactness(target: string, cache: RedisCache): Promise<
   const ctx = createIngestContext({ cache: single, settings: parseSettings(CONFIG, { countedEvents: hooks.countedEvents }), project: 'multi', now: () => NOW, ...hooks })
   for (const e of events) await ingestEvent(ctx, JSON.parse(JSON.stringify(e)))
 
-  const read = (c: RedisCache | MemoryCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, experimentMaxDays: 90, experimentRunOf: hooks.experimentRunOf, nowMs: NOW })
-  const [fromWorkers, fromSingle] = await Promise.all([read(cache), read(single)])
+  const read = (c: ContractCache) => readObservations({ cache: c, project: 'multi', lookbackDays: 30, experimentMaxDays: 90, experimentRunOf: hooks.experimentRunOf, nowMs: NOW })
+  const [fromWorkers, fromSingle] = await Promise.all([read(layout === 'keys' ? contractOnly(cache) : cache), read(single)])
   // The stream must exercise what can race, or equality would prove little.
   const crossed = fromSingle.flags.find((f) => f.flag === 'onboarding-checklist')!
   expect(crossed.exposure.$feature_flag_called!.multipleVariantUnits).toBeGreaterThan(0)
@@ -80,15 +81,25 @@ async function fourWorkersExactness(target: string, cache: RedisCache): Promise<
 }
 
 describe.skipIf(skip !== null)('four worker processes, one Redis', () => {
-  const cache = skip ? null : RedisCache.connect(REDIS_URL as string, `@plugin/multi-${randomUUID()}/1/`)
+  const caches: RedisCache[] = []
+  const fresh = () => {
+    const c = RedisCache.connect(REDIS_URL as string, `@plugin/multi-${randomUUID()}/1/`)
+    caches.push(c)
+    return c
+  }
   afterAll(async () => {
-    if (!cache) return
-    await dropPrefix(cache)
-    await cache.close()
+    for (const c of caches) {
+      await dropPrefix(c)
+      await c.close()
+    }
   })
 
-  it('ingest one shuffled stream concurrently and total exactly what a single process counts', async () => {
-    await fourWorkersExactness(REDIS_URL as string, cache!)
+  it('ingest one shuffled stream concurrently into hashes (the host) and total exactly what a single process counts', async () => {
+    await fourWorkersExactness(REDIS_URL as string, fresh(), 'hashes')
+  })
+
+  it('do the same with one key per field on the four contract calls (plugin-server)', async () => {
+    await fourWorkersExactness(REDIS_URL as string, fresh(), 'keys')
   })
 })
 
