@@ -1,19 +1,24 @@
 /**
- * Ingestion benchmark: events per second through the plugin's onEvent, cache calls per event,
- * against a bare JSON.parse loop over the same lines in the same run. Medians over several runs.
- * Run: npm run bench:ingest [-- --events 60000 --runs 5]  (Redis rows need REDIS_URL)
+ * Ingestion benchmark: the counters' cost per event and Redis's footprint, for both layouts the
+ * plugin runs on: plugin-server's `meta.cache` (one key per field, the four contract calls) and the
+ * host's caches (hashes, one script per call). Each row beside its baseline from the same run: a
+ * bare JSON.parse loop over the same lines, and redis-benchmark against the same Redis. Medians
+ * over several runs; every Redis key written is removed after each run.
+ * Run: npm run bench:ingest [-- --events 60000 --runs 5 --redis-events 20000]  (Redis rows need REDIS_URL)
  */
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import { promisify } from 'node:util'
 import { parseArgs } from 'node:util'
-import { CountingCache, type ContractCache } from '../src/counters/cache.js'
+import { contractOnly, type ContractCache } from '../src/counters/cache.js'
 import { MemoryCache } from '../src/counters/memory-cache.js'
 import { RedisCache, deleteKeysWithPrefix } from '../src/counters/redis-cache.js'
 import { EmbeddedPlugin } from '../src/plugin/embedded.js'
 import { definitionsOf, simulate } from '../src/sim/simulation.js'
 import { hooksFromDefinitions } from '../src/plugin/definition-hooks.js'
 import type { PluginHooks } from '../src/plugin/state.js'
-
+import { RoundTrips, measuredContract, measuredStore } from './measure-calls.js'
 const { values: args } = parseArgs({
   options: { events: { type: 'string', default: '60000' }, runs: { type: 'string', default: '5' }, 'redis-events': { type: 'string', default: '20000' } },
 })
@@ -47,17 +52,43 @@ async function makeProject(n: number): Promise<{ lines: string[]; hooks: PluginH
   return { lines, hooks, goals }
 }
 
-type Kind = 'exposure' | 'goal' | 'carries $feature/' | 'no flag'
-function kindOf(e: { event: string; properties: Record<string, unknown> }): Kind {
-  if (e.event === '$feature_flag_called' || e.event === '$experiment_exposure') return 'exposure'
-  if (project.goals.has(e.event)) return 'goal'
-  return Object.keys(e.properties).some((k) => k.startsWith('$feature/')) ? 'carries $feature/' : 'no flag'
+type Layout = 'plugin-server: one key per field' | 'host: hashes'
+const LAYOUTS: readonly Layout[] = ['plugin-server: one key per field', 'host: hashes']
+/** The plugin's cache in a layout: plugin-server offers only the four calls; the host's caches offer hashes. */
+const inLayout = (layout: Layout, cache: MemoryCache | RedisCache): ContractCache => (layout === 'host: hashes' ? cache : contractOnly(cache))
+
+type Kind = 'first exposure of a unit to a flag' | 'repeat exposure' | 'goal or guardrail' | 'carries $feature/' | 'no flag'
+const KINDS: readonly Kind[] = ['first exposure of a unit to a flag', 'repeat exposure', 'goal or guardrail', 'carries $feature/', 'no flag']
+const GOALS: Record<Kind, [number, number] | null> = {
+  'first exposure of a unit to a flag': [12, 4],
+  'repeat exposure': [3, 2],
+  'goal or guardrail': [12, 4],
+  'carries $feature/': null,
+  'no flag': [0, 0],
+}
+type Line = { event: string; distinct_id: string; person?: { id: string }; properties: Record<string, unknown> }
+const isExposure = (e: Line) => e.event === '$feature_flag_called' || e.event === '$experiment_exposure'
+
+/** Each line's kind, in stream order: a first exposure is the first of its (flag, person). */
+function kindsOf(lines: readonly string[]): Kind[] {
+  const seen = new Set<string>()
+  return lines.map((line) => {
+    const e = JSON.parse(line) as Line
+    if (isExposure(e)) {
+      const pair = `${String(e.properties.$feature_flag)}|${e.person?.id ?? e.distinct_id}`
+      if (seen.has(pair)) return 'repeat exposure'
+      seen.add(pair)
+      return 'first exposure of a unit to a flag'
+    }
+    if (project.goals.has(e.event)) return 'goal or guardrail'
+    return Object.keys(e.properties).some((k) => k.startsWith('$feature/')) ? 'carries $feature/' : 'no flag'
+  })
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const now = () => END
 
-function baseline(lines: string[]): number {
+function baseline(lines: readonly string[]): number {
   const t0 = performance.now()
   let sink = 0
   for (const line of lines) sink += (JSON.parse(line) as { event: string }).event.length
@@ -65,7 +96,7 @@ function baseline(lines: string[]): number {
   return performance.now() - t0
 }
 
-async function throughPlugin(lines: string[], cache: ContractCache, inFlight: number): Promise<number> {
+async function throughPlugin(lines: readonly string[], cache: ContractCache, inFlight: number): Promise<number> {
   const plugin = new EmbeddedPlugin(CONFIG, project.hooks, cache)
   await plugin.setup()
   const t0 = performance.now()
@@ -77,21 +108,27 @@ async function throughPlugin(lines: string[], cache: ContractCache, inFlight: nu
   return performance.now() - t0
 }
 
-/** One untimed pass that attributes cache calls to the kind of event that caused them. */
-async function callsPerKind(lines: string[]): Promise<Map<Kind, { events: number; calls: number }>> {
-  const cache = new CountingCache(new MemoryCache(now))
+interface KindCost {
+  events: number
+  calls: number
+  trips: number
+}
+
+/** One untimed pass per layout, one event in flight: calls and round trips by kind of event. */
+async function costsPerKind(lines: readonly string[], kinds: readonly Kind[], layout: Layout): Promise<Map<Kind, KindCost>> {
+  const rt = new RoundTrips()
+  const memory = new MemoryCache(now)
+  const cache = layout === 'host: hashes' ? measuredStore(memory, rt) : measuredContract(memory, rt)
   const plugin = new EmbeddedPlugin(CONFIG, project.hooks, cache)
   await plugin.setup()
-  const out = new Map<Kind, { events: number; calls: number }>()
-  for (const line of lines) {
-    const e = JSON.parse(line)
-    const before = cache.total
-    await plugin.onEvent(e)
-    const k = kindOf(e)
-    const row = out.get(k) ?? { events: 0, calls: 0 }
+  const out = new Map<Kind, KindCost>(KINDS.map((k) => [k, { events: 0, calls: 0, trips: 0 }]))
+  for (let i = 0; i < lines.length; i++) {
+    const [calls, trips] = [rt.calls, rt.flushes]
+    await plugin.onEvent(JSON.parse(lines[i] as string))
+    const row = out.get(kinds[i] as Kind)!
     row.events++
-    row.calls += cache.total - before
-    out.set(k, row)
+    row.calls += rt.calls - calls
+    row.trips += rt.flushes - trips
   }
   return out
 }
@@ -101,26 +138,50 @@ async function usedMemory(cache: RedisCache): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await cache.redis.info('memory'))?.[1] ?? 0)
 }
 
-/** Redis's footprint of one run: its keys and the growth of used_memory, then the keys are removed. */
-async function redisFootprint(cache: RedisCache, usedBefore: number): Promise<{ keys: number; bytes: number }> {
-  const usedAfter = await usedMemory(cache)
-  const keys = await deleteKeysWithPrefix(cache.redis, cache.prefix)
-  return { keys, bytes: Math.max(0, usedAfter - usedBefore) }
+/** redis-benchmark's INCR rate against the same Redis: one client without pipelining, and 32 clients. */
+async function redisBenchmark(url: string, clients: number): Promise<number | null> {
+  const u = new URL(url)
+  try {
+    const key = `bench-incr-${randomUUID()}`
+    const { stdout } = await promisify(execFile)('redis-benchmark', ['-h', u.hostname, '-p', u.port || '6379', '-c', String(clients), '-n', '40000', '-q', 'INCR', key])
+    await promisify(execFile)('redis-cli', ['-h', u.hostname, '-p', u.port || '6379', 'UNLINK', key])
+    const m = /([\d.]+) requests per second/.exec(stdout.split('\r').pop() ?? stdout)
+    return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
 }
 
-const footprints: { keys: number; bytes: number }[] = []
+interface Footprint {
+  keys: number
+  bytes: number
+}
+const footprints = new Map<Layout, Footprint[]>()
 
-async function measure(label: string, lines: string[], makeCache: () => Promise<ContractCache & { close?: () => Promise<void> }>, inFlight: number) {
+interface Row {
+  label: string
+  events: number
+  eps: number
+  baseEps: number
+  ratio: number
+}
+
+/** Events per second through onEvent, median of RUNS, beside the bare parse loop in the same runs. */
+async function measure(label: string, lines: readonly string[], makeCache: () => Promise<{ cache: ContractCache; redis?: RedisCache; layout?: Layout }>, inFlight: number): Promise<Row> {
   const base: number[] = []
   const plug: number[] = []
   for (let r = 0; r < RUNS; r++) {
     base.push(baseline(lines))
-    const cache = await makeCache()
-    const usedBefore = cache instanceof RedisCache ? await usedMemory(cache) : 0
+    const { cache, redis, layout } = await makeCache()
+    const usedBefore = redis ? await usedMemory(redis) : 0
     plug.push(await throughPlugin(lines, cache, inFlight))
-    // The benchmark leaves nothing behind in Redis.
-    if (cache instanceof RedisCache) footprints.push(await redisFootprint(cache, usedBefore))
-    await cache.close?.()
+    if (redis) {
+      // Its footprint, then every key it wrote is removed: the benchmark leaves nothing behind.
+      const usedAfter = await usedMemory(redis)
+      const keys = await deleteKeysWithPrefix(redis.redis, redis.prefix)
+      if (layout) footprints.set(layout, [...(footprints.get(layout) ?? []), { keys, bytes: Math.max(0, usedAfter - usedBefore) }])
+      await redis.close()
+    }
     process.stderr.write(`  ${label}: run ${r + 1}/${RUNS}\n`)
   }
   const b = median(base)
@@ -130,49 +191,80 @@ async function measure(label: string, lines: string[], makeCache: () => Promise<
 
 const project = await makeProject(Number(args.events))
 const lines = project.lines
+const kinds = kindsOf(lines)
 process.stderr.write(`bench:ingest: ${lines.length} simulated events, ${RUNS} runs each\n`)
-const rows = [await measure('in-memory cache, sequential', lines, async () => new MemoryCache(now), 1)]
+const memoryHost = async () => ({ cache: new MemoryCache(now) })
+const plain = lines.filter((_, i) => kinds[i] === 'no flag')
+const rows: Row[] = [
+  await measure('in-memory cache (host, audit), sequential', lines, memoryHost, 1),
+  await measure('in-memory cache (host, audit), 32 in flight', lines, memoryHost, 32),
+  await measure('in-memory cache, plain events only (no flag on them)', plain, memoryHost, 1),
+]
 const redisUrl = process.env.REDIS_URL
+const redisLines = lines.slice(0, Number(args['redis-events']))
+const baselines: { label: string; ops: number | null }[] = []
 if (redisUrl) {
-  const redisLines = lines.slice(0, Number(args['redis-events']))
-  const makeRedis = async () => RedisCache.connect(redisUrl, `@plugin/bench-${randomUUID()}/1/`)
-  rows.push(await measure('Redis cache, sequential', redisLines, makeRedis, 1))
-  rows.push(await measure('Redis cache, 32 in flight', redisLines, makeRedis, 32))
+  const makeRedis = (layout: Layout) => async () => {
+    const redis = RedisCache.connect(redisUrl, `@plugin/bench-${randomUUID()}/1/`)
+    return { cache: inLayout(layout, redis), redis, layout }
+  }
+  baselines.push({ label: 'redis-benchmark INCR, 1 client (a round trip each)', ops: await redisBenchmark(redisUrl, 1) })
+  baselines.push({ label: 'redis-benchmark INCR, 32 clients', ops: await redisBenchmark(redisUrl, 32) })
+  rows.push(await measure('in-memory cache, 32 in flight, same events as Redis', redisLines, memoryHost, 32))
+  for (const layout of LAYOUTS) {
+    rows.push(await measure(`Redis, ${layout}, sequential`, redisLines, makeRedis(layout), 1))
+    rows.push(await measure(`Redis, ${layout}, 32 in flight`, redisLines, makeRedis(layout), 32))
+  }
 } else {
   process.stderr.write('bench:ingest: REDIS_URL is not set: Redis rows skipped\n')
 }
-const kinds = await callsPerKind(lines)
+const costs = new Map(await Promise.all(LAYOUTS.map(async (l) => [l, await costsPerKind(lines, kinds, l)] as const)))
 
 const fmt = (n: number) => n.toLocaleString('en-US')
 let out = `\n### Ingestion through onEvent (median of ${RUNS} runs)\n\n`
 out += '| cache | events | events/s through onEvent | events/s bare JSON.parse | time ratio (onEvent / parse) |\n|---|---:|---:|---:|---:|\n'
 for (const r of rows) out += `| ${r.label} | ${fmt(r.events)} | ${fmt(r.eps)} | ${fmt(r.baseEps)} | ${r.ratio.toFixed(1)}x |\n`
-let totalCalls = 0
-let totalEvents = 0
-out += '\n### Cache calls per event (same for both caches: the calls are the contract)\n\n| event kind | share of events | cache calls per event |\n|---|---:|---:|\n'
-for (const [k, v] of [...kinds].sort((a, b) => b[1].events - a[1].events)) {
-  totalCalls += v.calls
-  totalEvents += v.events
-  out += `| ${k} | ${((v.events / lines.length) * 100).toFixed(1)}% | ${(v.calls / v.events).toFixed(2)} |\n`
-}
-out += `| all events (mean) | 100% | ${(totalCalls / totalEvents).toFixed(2)} |\n`
-if (footprints.length && redisUrl) {
-  const redisLines = lines.slice(0, Number(args['redis-events']))
-  const exposed = new Set<string>()
-  for (const l of redisLines) {
-    const e = JSON.parse(l) as { event: string; distinct_id: string; person?: { id: string }; properties: Record<string, unknown> }
-    if (e.event === '$feature_flag_called' || e.event === '$experiment_exposure') exposed.add(`${String(e.properties.$feature_flag)}|${e.person?.id ?? e.distinct_id}`)
+if (baselines.length) {
+  out += '\n| baseline in the same run | operations/s |\n|---|---:|\n'
+  for (const b of baselines) out += `| ${b.label} | ${b.ops === null ? 'redis-benchmark not found' : fmt(Math.round(b.ops))} |\n`
+  const mem32 = rows.find((r) => r.label.startsWith('in-memory cache, 32 in flight, same events'))!
+  out += '\n| Redis, 32 in flight, as a share of the in-memory cache, 32 in flight (goal ≥ 60%) | share |\n|---|---:|\n'
+  for (const layout of LAYOUTS) {
+    const r = rows.find((x) => x.label === `Redis, ${layout}, 32 in flight`)!
+    out += `| ${layout} | ${((r.eps / mem32.eps) * 100).toFixed(0)}% |\n`
   }
-  const units = new Set([...exposed].map((x) => x.slice(x.indexOf('|') + 1))).size
-  const f = footprints.map((x) => x.keys).sort((a, b) => a - b)[Math.floor(footprints.length / 2)]!
-  const b = footprints.map((x) => x.bytes).sort((a, b2) => a - b2)[Math.floor(footprints.length / 2)]!
-  out += `\n### Redis footprint after ${fmt(redisLines.length)} events (${fmt(units)} exposed units; median of ${footprints.length} runs; the keys are removed after each run)\n\n| figure | total | per 1,000 exposed units |\n|---|---:|---:|\n`
-  out += `| keys | ${fmt(f)} | ${fmt(Math.round((f / units) * 1000))} |\n`
-  out += `| used_memory growth | ${(b / 1048576).toFixed(1)} MiB | ${((b / units) * 1000 / 1048576).toFixed(2)} MiB |\n`
 }
-const noFlag = kinds.get('no flag')
-if (noFlag && noFlag.calls !== 0) {
-  process.stdout.write(out)
-  throw new Error(`events without flags made ${noFlag.calls} cache calls; they must make none`)
+
+out += `\n### Calls and sequential round trips per event, one event in flight (goal: calls / round trips)\n\n`
+out += `| event kind | share of events | ${LAYOUTS.map((l) => `${l}: calls | round trips`).join(' | ')} | goal |\n|---|---:|${LAYOUTS.map(() => '---:|---:|').join('')}---|\n`
+const totals = new Map<Layout, { calls: number; events: number }>()
+for (const k of KINDS) {
+  const cells: string[] = []
+  for (const l of LAYOUTS) {
+    const c = costs.get(l)!.get(k)!
+    const t = totals.get(l) ?? { calls: 0, events: 0 }
+    totals.set(l, { calls: t.calls + c.calls, events: t.events + c.events })
+    cells.push(c.events ? (c.calls / c.events).toFixed(2) : '-', c.events ? (c.trips / c.events).toFixed(2) : '-')
+  }
+  const share = (costs.get(LAYOUTS[0]!)!.get(k)!.events / lines.length) * 100
+  const goal = GOALS[k]
+  out += `| ${k} | ${share.toFixed(1)}% | ${cells.join(' | ')} | ${goal ? `≤ ${goal[0]} / ≤ ${goal[1]}` : ''} |\n`
+}
+out += `| all events (mean calls) | 100% | ${LAYOUTS.map((l) => `${(totals.get(l)!.calls / totals.get(l)!.events).toFixed(2)} | `).join(' | ')} | ≤ 3 |\n`
+
+if (footprints.size && redisUrl) {
+  const units = new Set(redisLines.map((l) => JSON.parse(l) as Line).filter(isExposure).map((e) => e.person?.id ?? e.distinct_id)).size
+  out += `\n### Redis footprint after ${fmt(redisLines.length)} events (${fmt(units)} exposed units; median of ${RUNS} runs; the keys are removed after each run)\n\n`
+  out += '| layout | keys | keys per 1,000 exposed units (goal ≤ 20,000) | used_memory growth | per 1,000 exposed units (goal ≤ 3 MiB) |\n|---|---:|---:|---:|---:|\n'
+  for (const [layout, list] of footprints) {
+    const keys = median(list.map((x) => x.keys))
+    const bytes = median(list.map((x) => x.bytes))
+    out += `| ${layout} | ${fmt(keys)} | ${fmt(Math.round((keys / units) * 1000))} | ${(bytes / 1048576).toFixed(1)} MiB | ${(((bytes / units) * 1000) / 1048576).toFixed(2)} MiB |\n`
+  }
 }
 process.stdout.write(out)
+for (const l of LAYOUTS) {
+  const noFlag = costs.get(l)!.get('no flag')!
+  if (noFlag.events === 0) throw new Error('the stream holds no event without flags: the plain-event row measured nothing')
+  if (noFlag.calls !== 0) throw new Error(`${l}: events without flags made ${noFlag.calls} calls; they must make none`)
+}

@@ -22,3 +22,13 @@ export function hash32(text: string): number {
 export function inUnitSample(unit: string, rate: number): boolean {
   return rate >= 1 || hash32(unit) / 0x1_0000_0000 < rate
 }
+
+/**
+ * A short stable id for a long one (an event's uuid): two 32-bit hashes of it, 64 bits in base 36,
+ * at most 14 characters. Delivery markers and goal claims are kept per person and day, or per unit,
+ * so ids are compared only among one person's events, where a collision of 64 bits does not occur
+ * in practice. Plain JavaScript: the bundled plugin has no node:crypto.
+ */
+export function shortId(text: string): string {
+  return hash32(text).toString(36) + hash32(`\u0001${text}`).toString(36).padStart(7, '0')
+}

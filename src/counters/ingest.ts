@@ -3,9 +3,9 @@ import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js
 import { groupUnit, readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
 import type { ContractCache } from './cache.js'
-import { inUnitSample } from './hash.js'
+import { inUnitSample, shortId } from './hash.js'
 import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
-import { storeFor, type CounterStore } from './store.js'
+import { storeFor, type CounterStore, type Step } from './store.js'
 
 // PostHog and its webhook destination redeliver within hours; two days covers retries and replays.
 const DELIVERY_TTL_S = 2 * 86_400
@@ -36,6 +36,8 @@ export interface IngestContext {
   readonly surfaceFlags: ReadonlySet<string>
   /** Per-process memo of counted sightings; never shared, never required for correctness. */
   readonly memo: Map<string, number>
+  /** Per-process memo of members known listed in a set (a day's flags, a flag-day's series), likewise. */
+  readonly listed: Map<string, number>
 }
 
 export interface IngestContextInput {
@@ -93,6 +95,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     now: input.now ?? Date.now,
     readOptions: { maxAgeDays: retentionDays(input.settings), metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
     memo: new Map(),
+    listed: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
     filling: input.filling ?? noPeriods,
@@ -197,21 +200,8 @@ function inFlagWindow(ctx: IngestContext, flag: string, ts: number): boolean {
   return run === null || inRun(run, ts)
 }
 
-/**
- * Bumps markers and tells, for each, whether this call created it. Each later marker can only be
- * new when the first one is (a unit's first value is also its first of this value and library),
- * so where a bump costs a call per field, the others are bumped only after the first is found new:
- * a repeat costs one call. Where fields are bumped in one call, all go together.
- */
-async function firstOfEach(ctx: IngestContext, group: string, markers: readonly string[], ttl: number): Promise<boolean[]> {
-  if (ctx.store.batches) return (await ctx.store.bump(group, markers, ttl)).map((n) => n === 1)
-  const [first] = await ctx.store.bump(group, markers.slice(0, 1), ttl)
-  if (first !== 1) return markers.map(() => false)
-  return [true, ...(await ctx.store.bump(group, markers.slice(1), ttl)).map((n) => n === 1)]
-}
-
 async function firstDelivery(ctx: IngestContext, e: ReadEvent, uuid: string, day: number, nowMs: number): Promise<boolean> {
-  const [n] = await ctx.store.bump(ctx.keys.deliveries(day, e.personUnit), [enc(uuid)], DELIVERY_TTL_S)
+  const [n] = await ctx.store.bump(ctx.keys.deliveries(day, e.personUnit), [shortId(uuid)], DELIVERY_TTL_S)
   if (n === 1) return true
   await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
   return false
@@ -222,8 +212,22 @@ async function countRejection(ctx: IngestContext, day: number, reason: RejectRea
   ctx.onRejected(reason)
 }
 
-async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: number): Promise<void> {
-  const added = await ctx.store.addMember(ctx.keys.flagsOfDay(day), flag, flag, ttl, CAPS.flagsPerDay)
+/**
+ * Lists a member in a set once; true when this call added it. A member this process already saw
+ * listed costs no call (a day's flags and series are listed again by every new counter otherwise).
+ */
+async function list(ctx: IngestContext, set: string, member: string, ttl: number, cap: number, nowMs: number): Promise<boolean> {
+  const key = `${set}\u0000${member}`
+  const until = ctx.listed.get(key)
+  if (until !== undefined && until > nowMs) return false
+  const added = await ctx.store.addMember(set, member, member, ttl, cap)
+  if (ctx.listed.size >= MEMO_MAX) ctx.listed.clear()
+  ctx.listed.set(key, nowMs + MEMO_TTL_MS)
+  return added
+}
+
+async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: number, nowMs: number): Promise<void> {
+  const added = await list(ctx, ctx.keys.flagsOfDay(day), flag, ttl, CAPS.flagsPerDay, nowMs)
   // The sample rate in force when the flag's day began: readers scale sampled unit counts by it.
   if (added) await ctx.store.put(ctx.keys.flagDay(day, flag), 'rate', ctx.settings.unitSampleRate, ttl)
 }
@@ -232,7 +236,7 @@ async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: 
 async function bumpFlag(ctx: IngestContext, day: number, flag: string, counters: readonly string[], nowMs: number): Promise<void> {
   const ttl = dayTtl(ctx, day, nowMs)
   const ns = await ctx.store.bump(ctx.keys.flagDay(day, flag), counters, ttl)
-  if (ns.includes(1)) await registerFlag(ctx, day, flag, ttl)
+  if (ns.includes(1)) await registerFlag(ctx, day, flag, ttl, nowMs)
 }
 
 /** Bumps counters of one series of a day; the first bump of the day lists the series (and the flag). */
@@ -246,7 +250,7 @@ async function bumpSeries(ctx: IngestContext, day: number, flag: string, name: s
     ttl,
   )
   if (!ns.includes(1)) return
-  if (await ctx.store.addMember(`${base}:series`, name, name, ttl, CAPS.seriesPerFlagDay)) await registerFlag(ctx, day, flag, ttl)
+  if (await list(ctx, `${base}:series`, name, ttl, CAPS.seriesPerFlagDay, nowMs)) await registerFlag(ctx, day, flag, ttl, nowMs)
 }
 
 /** One (flag, value) the unit was exposed to: goals count for each value the unit saw. */
@@ -256,14 +260,19 @@ interface ExposedPair {
   /** timestamp of the exposure that listed the pair (the first to arrive) */
   readonly t: number
 }
+/** As stored in the unit's set: `[flag, value token, timestamp]`, short enough for Redis's compact hashes. */
+type StoredPair = [string, string, number]
+const pairOf = (s: StoredPair): ExposedPair => ({ f: s[0], v: s[1], t: s[2] })
 
 /** A goal or guardrail event waiting for (or already matched with) the unit's exposures. */
 interface PendingMetric {
-  /** delivery id (uuid) of the metric event */
+  /** short id of the metric event (its uuid's) */
   readonly g: string
   readonly t: number
   readonly m: readonly string[]
 }
+/** As stored in the unit's set, under the event's short id: `[short id, timestamp, ...metric names]`. */
+type StoredPending = [string, number, ...string[]]
 
 async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day: number, nowMs: number): Promise<void> {
   // PostHog's experiment query counts exposures inside the experiment's date range only.
@@ -282,50 +291,52 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
     return
   }
 
-  // Per-unit state, per exposure event kind: PostHog counts units from one exposure event only.
-  // The markers are bumped together: each counter below is counted by whichever call saw its
-  // marker reach 1, exactly once under any arrival order across workers.
-  const unitTtlS = unitTtl(ctx, x.flag)
+  // The unit's state for the flag, in one call: each marker is added to once its condition's
+  // marker is new, and each counter below is counted by the call that saw its marker become new,
+  // exactly once under any arrival order across workers. Per exposure event kind: PostHog counts
+  // units from one exposure event only.
+  const ttl = unitTtl(ctx, x.flag)
   const kind = KIND_TOKEN[x.event]
   const g = unitKey(ctx, x.flag, x.unit)
-  const [, [libFirst, valueFirst], [mismatchFirst]] = await Promise.all([
-    bumpSeries(ctx, day, x.flag, name, counters, nowMs),
-    firstOfEach(ctx, g, [`${kind}:v:${token}:${x.lib}`, `${kind}:v:${token}`], unitTtlS),
-    // Units exposed to this value although their page was bootstrapped with another one.
-    x.bootstrapMismatch ? firstOfEach(ctx, g, [`${kind}:bm:${token}`], unitTtlS) : [false],
-  ])
-  // Units by library class, whatever arrived first; units per value.
+  const surface = ctx.surfaceFlags.has(x.flag)
+  const steps: Step[] = []
+  const step = (st: Step) => steps.push(st) - 1
+  const lib = step({ field: `${kind}:v:${token}:${x.lib}` }) // this value from this library class
+  const value = step({ field: `${kind}:v:${token}`, if: lib }) // this value
+  const values = step({ field: `${kind}:nv`, if: value }) // how many values
+  step({ field: `${kind}:first`, if: values, set: token }) // the first value
+  const pair = step({ field: `p:${token}`, if: value }) // this value, whatever the exposure kind
+  const any = step({ field: 'any', if: pair }) // exposed at all
+  // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
+  const both = step({ field: 'both', if: any })
+  // Units exposed to this value although their page was bootstrapped with another one.
+  const mismatch = x.bootstrapMismatch ? step({ field: `${kind}:bm:${token}` }) : -1
+  const reached = surface ? step({ field: 'r3', if: any }) : -1 // the experiment's surface: see surfaceSteps
+  const [, r] = await Promise.all([bumpSeries(ctx, day, x.flag, name, counters, nowMs), ctx.store.steps(g, steps, ttl)])
+  const at = (i: number) => r[i] ?? 0
   const unitCounters: string[] = []
-  if (mismatchFirst) unitCounters.push('bmunits')
-  if (libFirst) unitCounters.push(`ulib:${x.lib}`)
-  if (!valueFirst) {
-    await bumpSeries(ctx, day, x.flag, name, unitCounters, nowMs) // this unit already saw this value
-    return
-  }
-  unitCounters.push('units')
+  if (at(mismatch) === 1) unitCounters.push('bmunits')
+  if (at(lib) === 1) unitCounters.push(`ulib:${x.lib}`) // units by library class, whatever arrived first
+  if (at(value) === 1) unitCounters.push('units')
+  const flagCounters: string[] = []
+  if (at(values) === 1) flagCounters.push(`units|${kind}`)
+  if (at(both) === 2) flagCounters.push('both')
+  if (at(reached) === 3) flagCounters.push('reachx')
+  const valuesSeen = at(values)
   await Promise.all([
     bumpSeries(ctx, day, x.flag, name, unitCounters, nowMs),
-    countValuesSeen(ctx, x, g, kind, token, unitTtlS, day, nowMs),
-    countExposedPair(ctx, x, token, e.timestampMs, day, nowMs),
-  ])
-}
-
-/** A value new to the unit (for this exposure kind): its first, or one more that makes it `$multiple`. */
-async function countValuesSeen(ctx: IngestContext, x: Exposure, g: string, kind: string, token: string, ttl: number, day: number, nowMs: number): Promise<void> {
-  const [valuesSeen] = await ctx.store.bump(g, [`${kind}:nv`], ttl)
-  if (valuesSeen === 1) {
-    await Promise.all([ctx.store.put(g, `${kind}:first`, token, ttl), bumpFlag(ctx, day, x.flag, [`units|${kind}`], nowMs)])
-    // A second value may have arrived at another worker before `first` was written: look again.
-    const [now] = await ctx.store.readCounts(g, [`${kind}:nv`])
-    if ((now ?? 0) >= 2) await countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs)
-    return
-  }
-  // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
-  // keeps their first variant. Count them per value they saw, and once per flag.
-  await Promise.all([
-    bumpSeries(ctx, day, x.flag, series.exposure(x.event, token), ['multi'], nowMs),
+    flagCounters.length > 0 ? bumpFlag(ctx, day, x.flag, flagCounters, nowMs) : null,
+    // Where another worker's calls interleave, a second value may have arrived there before `first`
+    // was written here: look again. (An atomic store wrote `first` in the same step as the count.)
+    valuesSeen === 1 && !ctx.store.atomic
+      ? ctx.store.readCounts(g, [`${kind}:nv`]).then(([now]) => ((now ?? 0) >= 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : undefined))
+      : null,
+    // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
+    // keeps their first variant. Count them per value they saw, and once per flag.
+    valuesSeen >= 2 ? bumpSeries(ctx, day, x.flag, name, ['multi'], nowMs) : null,
     valuesSeen === 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : null,
     valuesSeen === 2 ? bumpFlag(ctx, day, x.flag, [`multi|${kind}`], nowMs) : null,
+    at(pair) === 1 ? listExposedPair(ctx, x, token, e.timestampMs, nowMs) : null,
   ])
 }
 
@@ -343,46 +354,46 @@ async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, g: str
 }
 
 /**
- * Across exposure kinds: the unit is exposed to this (flag, value). Lists the pair on the unit so
- * later goal events find it, claims the goal events that arrived earlier, and feeds the gap count.
+ * The unit is exposed to a (flag, value) for the first time, whatever the exposure kind: lists the
+ * pair on the unit so later goal events find it, and counts the goal events that came before.
  */
-async function countExposedPair(ctx: IngestContext, x: Exposure, token: string, ts: number, day: number, nowMs: number): Promise<void> {
-  const ttl = unitTtl(ctx, x.flag)
-  const g = unitKey(ctx, x.flag, x.unit)
+async function listExposedPair(ctx: IngestContext, x: Exposure, token: string, ts: number, nowMs: number): Promise<void> {
   const pair: ExposedPair = { f: x.flag, v: token, t: ts }
   const run = ctx.runOf(x.flag)
   const id = `${enc(x.flag)}${run ? `@${run.startMs}` : ''}|${token}`
-  const added = await ctx.store.addMember(ctx.keys.unitIndex(x.unit), id, pair, unitIndexTtl(ctx), CAPS.pairsPerUnit)
-  if (!added) return // the other exposure kind listed it already
-  const claimPending = async () => {
-    const pending = await ctx.store.readMembers(ctx.keys.pendingMetrics(x.unit), CAPS.pendingPerUnit)
-    await Promise.all((pending.values as PendingMetric[]).map((p) => claimMetric(ctx, p, pair, x.unit, nowMs)))
-  }
-  const exposedOnce = async () => {
-    const [any] = await ctx.store.bump(g, ['any'], ttl)
-    if (any !== 1) return
-    await Promise.all([
-      ctx.surfaceFlags.has(x.flag) ? joinSurface(ctx, x.flag, g, 'exposed', day, nowMs) : null,
-      // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
-      ctx.store.bump(g, ['both'], ttl).then(([both]) => (both === 2 ? bumpFlag(ctx, day, x.flag, ['both'], nowMs) : undefined)),
-    ])
-  }
-  await Promise.all([ctx.settings.metrics.length > 0 ? claimPending() : null, exposedOnce()])
+  const stored: StoredPair = [pair.f, pair.v, pair.t]
+  const { added, other } = await ctx.store.join(ctx.keys.unitSides(x.unit), 'x', id, stored, unitIndexTtl(ctx), CAPS.pairsPerUnit, 'p', CAPS.pendingPerUnit)
+  if (!added || ctx.settings.metrics.length === 0) return
+  await claimMetrics(ctx, x.unit, (other.values as StoredPending[]).map(([g, t, ...m]) => ({ p: { g, t, m }, pair })), nowMs)
 }
 
 /**
- * Counts a metric event for one exposed (flag, value) exactly once, whichever side gets there first:
- * the metric event (finding the pair listed) or the exposure (finding the event pending). Each side
- * writes its own record before reading the other's, so at least one of them sees both; the claim
- * makes sure only one counts. Arrival order between workers does not change the totals.
+ * Counts metric events for exposed (flag, value) pairs exactly once each, whichever side gets there
+ * first: the metric event (finding the pair listed) or the exposure (finding the event pending).
+ * In an atomic store, of the two joins (each adds its side and reads the other in one step) exactly
+ * one sees the other. Otherwise each side writes its own record before reading the other's, so at
+ * least one of them sees both, and a claim (one field per event and pair, all of a unit's in one
+ * call) makes sure only one counts. Arrival order between workers does not change the totals.
  */
-async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPair, unit: string, nowMs: number): Promise<void> {
+async function claimMetrics(ctx: IngestContext, unit: string, matches: readonly { p: PendingMetric; pair: ExposedPair }[], nowMs: number): Promise<void> {
   // Inside an experiment's run only: the metric event, and the exposure (a pair listed by an earlier
   // run of a relaunched experiment does not count for the new one).
-  if (!inFlagWindow(ctx, pair.f, p.t) || !inFlagWindow(ctx, pair.f, pair.t)) return
-  const ttl = unitTtl(ctx, pair.f)
-  const [claim] = await ctx.store.bump(ctx.keys.claims(unit), [`${enc(p.g)}:${enc(pair.f)}|${pair.v}`], ttl)
-  if (claim !== 1) return
+  const inRun = matches.filter(({ p, pair }) => inFlagWindow(ctx, pair.f, p.t) && inFlagWindow(ctx, pair.f, pair.t))
+  if (inRun.length === 0) return
+  if (ctx.store.atomic) {
+    await Promise.all(inRun.map(({ p, pair }) => countClaimed(ctx, p, pair, unit, nowMs)))
+    return
+  }
+  const ttl = Math.max(...inRun.map(({ pair }) => unitTtl(ctx, pair.f)))
+  const claims = await ctx.store.bump(
+    ctx.keys.claims(unit),
+    inRun.map(({ p, pair }) => `${p.g}:${enc(pair.f)}|${pair.v}`),
+    ttl,
+  )
+  await Promise.all(inRun.map(({ p, pair }, i) => (claims[i] === 1 ? countClaimed(ctx, p, pair, unit, nowMs) : null)))
+}
+
+async function countClaimed(ctx: IngestContext, p: PendingMetric, pair: ExposedPair, unit: string, nowMs: number): Promise<void> {
   const day = dayNumber(p.t)
   // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
   // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
@@ -392,7 +403,7 @@ async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPa
     ctx.store.bump(
       unitKey(ctx, pair.f, unit),
       p.m.map((metric) => `m:${enc(metric)}:${pair.v}`),
-      ttl,
+      unitTtl(ctx, pair.f),
     ),
   ])
   await Promise.all(p.m.map((metric, i) => (firsts[i] === 1 ? bumpSeries(ctx, day, pair.f, series.metric(metric, pair.v), ['units'], nowMs) : null)))
@@ -401,18 +412,27 @@ async function claimMetric(ctx: IngestContext, p: PendingMetric, pair: ExposedPa
 /** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
 async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, day: number, nowMs: number): Promise<void> {
   if (!inFlagWindow(ctx, s.flag, ts)) return
-  const ttl = unitTtl(ctx, s.flag)
   const g = unitKey(ctx, s.flag, s.unit)
   const token = variantToken(s.variant)
-  // Markers bumped together, each compared with 1: this value, any value, any truthy value.
   const surface = s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag)
-  const [valueFirst, anyFirst, truthyFirst] = await firstOfEach(ctx, g, surface ? [`s:${token}`, 's', 'sv'] : [`s:${token}`, 's'], ttl)
+  const r = await ctx.store.steps(
+    g,
+    [
+      { field: `s:${token}` }, // this value carried
+      { field: 's', if: 0 }, // any value carried
+      { field: 'both', if: 1 }, // see countExposure
+      ...(surface ? [{ field: 'sv', if: 0 }, ...surfaceSteps(3)] : []), // a value that shows the experiment
+    ],
+    unitTtl(ctx, s.flag),
+  )
+  const flagCounters: string[] = []
+  if (r[1] === 1) flagCounters.push('sunits')
+  if (r[2] === 2) flagCounters.push('both')
+  if (surface) flagCounters.push(...surfaceCounters(r, 4))
   await Promise.all([
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
-    valueFirst ? bumpSeries(ctx, day, s.flag, series.sighting(token), ['units'], nowMs) : null,
-    truthyFirst ? joinSurface(ctx, s.flag, g, 'carried', day, nowMs) : null,
-    anyFirst ? bumpFlag(ctx, day, s.flag, ['sunits'], nowMs) : null,
-    anyFirst ? ctx.store.bump(g, ['both'], ttl).then(([both]) => (both === 2 ? bumpFlag(ctx, day, s.flag, ['both'], nowMs) : undefined)) : null,
+    r[0] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), ['units'], nowMs) : null,
+    flagCounters.length > 0 ? bumpFlag(ctx, day, s.flag, flagCounters, nowMs) : null,
   ])
   memoAdd(ctx, s, nowMs)
 }
@@ -426,25 +446,35 @@ function metricUnitsOf(e: ReadEvent): string[] {
 
 async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowMs: number): Promise<void> {
   // Without a uuid a redelivery cannot be told apart anyway; this id at least keeps claims per event.
-  const id = e.uuid ?? `${e.event}|${e.timestampMs}|${e.personUnit}`
+  const id = shortId(e.uuid ?? `${e.event}|${e.timestampMs}|${e.personUnit}`)
   const pending: PendingMetric = { g: id, t: e.timestampMs, m: e.metrics.map((m) => m.name) }
-  await ctx.store.addMember(ctx.keys.pendingMetrics(unit), enc(id), pending, unitIndexTtl(ctx), CAPS.pendingPerUnit)
-  const pairs = await ctx.store.readMembers(ctx.keys.unitIndex(unit), CAPS.pairsPerUnit)
-  await Promise.all((pairs.values as ExposedPair[]).map((pair) => claimMetric(ctx, pending, pair, unit, nowMs)))
+  const stored: StoredPending = [id, pending.t, ...pending.m]
+  const { added, other } = await ctx.store.join(ctx.keys.unitSides(unit), 'p', id, stored, unitIndexTtl(ctx), CAPS.pendingPerUnit, 'x', CAPS.pairsPerUnit)
+  // In an atomic store, an event already pending was matched when it joined.
+  if (!added && ctx.store.atomic) return
+  await claimMetrics(ctx, unit, (other.values as StoredPair[]).map((pair) => ({ p: pending, pair: pairOf(pair) })), nowMs)
 }
 
 /**
- * The experiment's surface, per unit: it carried a value of the flag (`carried`), sent one of the
- * experiment's primary metric events (`metric`), and was exposed (`exposed`). Each side calls this
- * once, the first time it becomes true; two counters then see 2 (carried and metric: the unit
- * reached the surface) and 3 (and exposed) exactly once, whatever order workers see the sides in.
+ * The experiment's surface, per unit: it carried a value of the flag, sent one of the experiment's
+ * primary metric events, and was exposed. Each of the three sides adds to `r3` the first time it
+ * becomes true, and the first two to `r2` as well: `r2` then reaches 2 (carried and sent: the unit
+ * reached the surface) and `r3` reaches 3 (and exposed) exactly once, whatever order workers see the
+ * sides in. These are the two steps for a side that is not the exposure, on the step at `gate`.
  */
-async function joinSurface(ctx: IngestContext, flag: string, g: string, side: 'carried' | 'metric' | 'exposed', day: number, nowMs: number): Promise<void> {
-  const ns = await ctx.store.bump(g, side === 'exposed' ? ['r3'] : ['r2', 'r3'], unitTtl(ctx, flag))
-  const counters: string[] = []
-  if (side !== 'exposed' && ns[0] === 2) counters.push('reach')
-  if (ns[ns.length - 1] === 3) counters.push('reachx')
-  if (counters.length > 0) await bumpFlag(ctx, day, flag, counters, nowMs)
+function surfaceSteps(gate: number): Step[] {
+  return [
+    { field: 'r2', if: gate },
+    { field: 'r3', if: gate },
+  ]
+}
+
+/** The flag counters that surfaceSteps' results (from index `at`) make due. */
+function surfaceCounters(r: readonly number[], at: number): string[] {
+  const out: string[] = []
+  if (r[at] === 2) out.push('reach')
+  if (r[at + 1] === 3) out.push('reachx')
+  return out
 }
 
 /** A primary metric event of an experiment: its unit reached the experiment's surface, exposed or not. */
@@ -458,9 +488,9 @@ async function countSurfaceReached(ctx: IngestContext, e: ReadEvent, nowMs: numb
       if (key === undefined) return
       const unit = type === null ? key : groupUnit(type, key)
       if (!inUnitSample(unit, ctx.settings.unitSampleRate)) return
-      const g = unitKey(ctx, flag, unit)
-      const [n] = await ctx.store.bump(g, ['sm'], unitTtl(ctx, flag))
-      if (n === 1) await joinSurface(ctx, flag, g, 'metric', dayNumber(e.timestampMs), nowMs)
+      const r = await ctx.store.steps(unitKey(ctx, flag, unit), [{ field: 'sm' }, ...surfaceSteps(0)], unitTtl(ctx, flag))
+      const counters = surfaceCounters(r, 1)
+      if (counters.length > 0) await bumpFlag(ctx, dayNumber(e.timestampMs), flag, counters, nowMs)
     }),
   )
 }

@@ -65,13 +65,12 @@ export class KeyScheme {
   unit(flag: string, unit: string, epoch: number | null = null): string {
     return `${this.root}:u:${enc(flag)}${epoch === null ? '' : `@${epoch}`}:${enc(unit)}`
   }
-  /** The set of (flag, value) pairs a unit was exposed to. */
-  unitIndex(unit: string): string {
+  /**
+   * A unit's two sets (CounterStore.join): `x`, the (flag, value) pairs it was exposed to, and `p`,
+   * its goal and guardrail events, waiting for (or matched with) its exposures.
+   */
+  unitSides(unit: string): string {
     return `${this.root}:x:${enc(unit)}`
-  }
-  /** The set of a unit's goal and guardrail events, waiting for (or matched with) its exposures. */
-  pendingMetrics(unit: string): string {
-    return `${this.root}:p:${enc(unit)}`
   }
   /** A unit's claims: each (metric event, exposed pair) counted once (`<event id>:<pair>`). */
   claims(unit: string): string {

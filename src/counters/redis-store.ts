@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { toCount, type CounterStore, type Members } from './store.js'
+import { toCount, type CounterStore, type Members, type Step } from './store.js'
 
 // Each script touches one key, so it runs on a Redis Cluster as on one Redis. A group's TTL is
 // pushed later, never earlier, when it gains a field (TTL answers -1 or -2 without one).
@@ -28,6 +29,48 @@ else
 end
 ${EXTEND}
 return 1`,
+  // Steps of four arguments: op (i: add 1, s: set), condition (0, or the 1-based step that must
+  // have returned 1), field, value.
+  ecSteps: `local out, k, made = {}, 0, false
+for a = 2, #ARGV, 4 do
+  k = k + 1
+  local gate = tonumber(ARGV[a + 1])
+  if gate == 0 or out[gate] == 1 then
+    if ARGV[a] == 'i' then
+      out[k] = redis.call('HINCRBY', KEYS[1], ARGV[a + 2], 1)
+      if out[k] == 1 then made = true end
+    else
+      redis.call('HSET', KEYS[1], ARGV[a + 2], ARGV[a + 3])
+      out[k] = 1
+      made = true
+    end
+  else
+    out[k] = 0
+  end
+end
+if made then ${EXTEND} end
+return out`,
+  // Two sets in one hash, fields "<side><member>"; "#<side>" counts the listed, "#o<side>" those
+  // past the cap. Adds to one side and reads the other in one step.
+  ecJoin: `local f, side, added = ARGV[2] .. ARGV[3], ARGV[2], 0
+if redis.call('HEXISTS', KEYS[1], f) == 0 then
+  added = 1
+  if tonumber(redis.call('HGET', KEYS[1], '#' .. side) or '0') >= tonumber(ARGV[5]) then
+    redis.call('HINCRBY', KEYS[1], '#o' .. side, 1)
+    redis.call('HSET', KEYS[1], f, '')
+  else
+    redis.call('HINCRBY', KEYS[1], '#' .. side, 1)
+    redis.call('HSET', KEYS[1], f, ARGV[4])
+  end
+  ${EXTEND}
+end
+local other, cap = ARGV[6], tonumber(ARGV[7])
+local out = {added, tonumber(redis.call('HGET', KEYS[1], '#o' .. other) or '0')}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, #other) == other and all[i + 1] ~= '' and #out - 2 < cap then out[#out + 1] = all[i + 1] end
+end
+return out`,
 } as const
 
 type Scripted = {
@@ -51,8 +94,9 @@ function scripted(redis: Redis | Cluster): Scripted {
  * client's auto-pipelining sends the calls issued together in one write.
  */
 export class RedisHashStore implements CounterStore {
-  readonly batches = true
+  readonly atomic = true
   private readonly r: Scripted
+  private readonly names = new Map<string, string>()
 
   constructor(
     readonly redis: Redis | Cluster,
@@ -61,31 +105,57 @@ export class RedisHashStore implements CounterStore {
     this.r = scripted(redis)
   }
 
+  /**
+   * A group's Redis key: the prefix and 96 bits of the name's SHA-1 (16 characters). Names hold
+   * flag keys and person ids (often 100 characters and more), and each key's name is stored once
+   * per key, so short names are most of what makes a unit's state small.
+   */
+  key(group: string): string {
+    let k = this.names.get(group)
+    if (k === undefined) {
+      k = this.prefix + createHash('sha1').update(group).digest('base64url').slice(0, 16)
+      if (this.names.size >= 50_000) this.names.clear()
+      this.names.set(group, k)
+    }
+    return k
+  }
+
   async bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
     if (fields.length === 0) return []
-    return (await this.r.ecBump(this.prefix + group, ttlSeconds, ...fields)) as number[]
+    return (await this.r.ecBump(this.key(group), ttlSeconds, ...fields)) as number[]
+  }
+
+  async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
+    const args: (string | number)[] = []
+    for (const step of steps) args.push(step.set === undefined ? 'i' : 's', step.if === undefined ? 0 : step.if + 1, step.field, step.set === undefined ? '' : jsonOf(step.set))
+    return (await this.r.ecSteps(this.key(group), ttlSeconds, ...args)) as number[]
+  }
+
+  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {
+    const [added, overflow, ...values] = (await this.r.ecJoin(this.key(group), ttlSeconds, side, member, jsonOf(value), cap, other, otherCap)) as [number, number, ...string[]]
+    return { added: added === 1, other: { values: values.map((v) => JSON.parse(v) as unknown), overflow } }
   }
 
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
     if (fields.length === 0) return []
-    return (await this.redis.hmget(this.prefix + group, ...fields)).map((v) => toCount(v ?? 0))
+    return (await this.redis.hmget(this.key(group), ...fields)).map((v) => toCount(v ?? 0))
   }
 
   async read(group: string, field: string): Promise<unknown> {
-    const v = await this.redis.hget(this.prefix + group, field)
+    const v = await this.redis.hget(this.key(group), field)
     return v === null ? null : JSON.parse(v)
   }
 
   async put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.r.ecPut(this.prefix + group, ttlSeconds, field, jsonOf(value))
+    await this.r.ecPut(this.key(group), ttlSeconds, field, jsonOf(value))
   }
 
   async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean> {
-    return (await this.r.ecAdd(this.prefix + set, ttlSeconds, member, jsonOf(value), cap)) === 1
+    return (await this.r.ecAdd(this.key(set), ttlSeconds, member, jsonOf(value), cap)) === 1
   }
 
   async readMembers(set: string, cap: number): Promise<Members> {
-    const all = await this.redis.hgetall(this.prefix + set)
+    const all = await this.redis.hgetall(this.key(set))
     const values: unknown[] = []
     for (const [field, v] of Object.entries(all)) {
       if (field[0] === 'm' && v !== '' && values.length < cap) values.push(JSON.parse(v))

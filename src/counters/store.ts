@@ -21,11 +21,35 @@ export interface Members {
  * A group lives at least as long as the TTL given when each of its fields was created: its expiry
  * is pushed later, never earlier. One cache key per field (the contract) keeps each field's own.
  */
+/** One step of {@link CounterStore.steps}: add 1 to a field, or set it, once an earlier step made its field. */
+export interface Step {
+  readonly field: string
+  /** run only when the step at this index (an earlier one) returned 1 */
+  readonly if?: number
+  /** set the field to this value (JSON) instead of adding 1 */
+  readonly set?: unknown
+}
+
 export interface CounterStore {
-  /** True when a bump of several fields is one call (hashes); false when it costs one per field. */
-  readonly batches: boolean
+  /**
+   * True when a call on one group is one atomic step (hashes, in Redis or in memory): several
+   * fields cost one call, and no other worker's call on that group comes in between. False for
+   * one key per field, where each field costs calls of its own and workers interleave.
+   */
+  readonly atomic: boolean
   /** Adds 1 to each field and returns the new values (1: this call created the field, exactly once across workers). */
   bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]>
+  /**
+   * Runs steps on one group in order and returns each one's result: the new value of a field added
+   * to, 1 for a field set, 0 for a step skipped because its condition's step did not return 1.
+   */
+  steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]>
+  /**
+   * Adds a member to one side of a group of two sets (`side` and `other`) and reads the other side:
+   * a unit's exposed pairs and its pending goal events. Atomic stores do both in one step, so of an
+   * exposure and a goal event of one unit exactly one sees the other; otherwise the add comes first.
+   */
+  join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }>
   /** Several fields' numbers; 0 for a missing one. */
   readCounts(group: string, fields: readonly string[]): Promise<number[]>
   /** A stored value (JSON), or null. */
@@ -56,8 +80,39 @@ export function storeFor(cache: ContractCache): CounterStore {
 
 /** One cache key per field (`<group>:<field>`), each with its own TTL, on INCR/EXPIRE/GET/SET only. */
 export class ContractStore implements CounterStore {
-  readonly batches = false
+  readonly atomic = false
   constructor(readonly cache: ContractCache) {}
+
+  async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
+    // In waves: every step whose condition is known runs together with the others of its wave.
+    const out: (number | undefined)[] = steps.map(() => undefined)
+    while (out.includes(undefined)) {
+      const wave: number[] = []
+      steps.forEach((step, i) => {
+        if (out[i] !== undefined) return
+        if (step.if === undefined) wave.push(i)
+        else if (out[step.if] !== undefined) {
+          if (out[step.if] === 1) wave.push(i)
+          else out[i] = 0
+        }
+      })
+      await Promise.all(
+        wave.map(async (i) => {
+          const step = steps[i] as Step
+          if (step.set !== undefined) {
+            await this.put(group, step.field, step.set, ttlSeconds)
+            out[i] = 1
+          } else out[i] = (await this.bump(group, [step.field], ttlSeconds))[0]
+        }),
+      )
+    }
+    return out as number[]
+  }
+
+  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {
+    const added = await this.addMember(`${group}:${side}`, member, value, ttlSeconds, cap)
+    return { added, other: await this.readMembers(`${group}:${other}`, otherCap) }
+  }
 
   bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
     return Promise.all(
@@ -108,7 +163,7 @@ interface Group {
  * pushed later by each field it gains; an expired group reads as empty. The clock is injectable.
  */
 export class MemoryHashStore implements CounterStore {
-  readonly batches = true
+  readonly atomic = true
   private readonly groups = new Map<string, Group>()
   private writesSinceSweep = 0
 
@@ -168,6 +223,33 @@ export class MemoryHashStore implements CounterStore {
     return out
   }
 
+  async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
+    const g = this.open(group)
+    const out: number[] = []
+    let made = g.expiresAt === 0
+    for (const step of steps) {
+      if (step.if !== undefined && out[step.if] !== 1) out.push(0)
+      else if (step.set !== undefined) {
+        g.fields.set(step.field, step.set)
+        out.push(1)
+        made = true
+      } else {
+        const n = toCount(g.fields.get(step.field) ?? 0) + 1
+        g.fields.set(step.field, n)
+        out.push(n)
+        if (n === 1) made = true
+      }
+    }
+    if (made) this.extend(g, ttlSeconds)
+    return out
+  }
+
+  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {
+    // Both at once, with no await between: no other event's join comes in the middle.
+    const added = this.add(`${group}\u0000${side}`, member, value, ttlSeconds, cap)
+    return { added, other: this.members(`${group}\u0000${other}`, otherCap) }
+  }
+
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
     const g = this.live(group)
     return fields.map((f) => toCount(g?.fields.get(f) ?? 0))
@@ -184,6 +266,14 @@ export class MemoryHashStore implements CounterStore {
   }
 
   async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean> {
+    return this.add(set, member, value, ttlSeconds, cap)
+  }
+
+  async readMembers(set: string, cap: number): Promise<Members> {
+    return this.members(set, cap)
+  }
+
+  private add(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): boolean {
     const g = this.open(set)
     if (g.fields.has(member)) return false
     // Past the cap a member is remembered (so it is added once) with no value, and not listed.
@@ -194,7 +284,7 @@ export class MemoryHashStore implements CounterStore {
     return true
   }
 
-  async readMembers(set: string, cap: number): Promise<Members> {
+  private members(set: string, cap: number): Members {
     const g = this.live(set)
     if (!g) return { values: [], overflow: 0 }
     const values: unknown[] = []
@@ -208,7 +298,9 @@ const markFailure = <T>(p: Promise<T>): Promise<T> => p.then(undefined, rethrowU
 /** The same store, its failures marked as CacheUnavailableError, so callers tell them from bugs. */
 export function markStoreFailures(store: CounterStore): CounterStore {
   return {
-    batches: store.batches,
+    atomic: store.atomic,
+    steps: (g, s, t) => markFailure(store.steps(g, s, t)),
+    join: (g, side, m, v, t, c, o, oc) => markFailure(store.join(g, side, m, v, t, c, o, oc)),
     bump: (g, f, t) => markFailure(store.bump(g, f, t)),
     readCounts: (g, f) => markFailure(store.readCounts(g, f)),
     read: (g, f) => markFailure(store.read(g, f)),
