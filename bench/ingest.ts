@@ -7,13 +7,13 @@
  * Run: npm run bench:ingest [-- --events 60000 --runs 5 --redis-events 20000]  (Redis rows need REDIS_URL)
  */
 import { execFile } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import { parseArgs } from 'node:util'
 import { contractOnly, type ContractCache } from '../src/counters/cache.js'
 import { MemoryCache } from '../src/counters/memory-cache.js'
-import { RedisCache, deleteKeysWithPrefix } from '../src/counters/redis-cache.js'
+import { RedisCache, deleteKeysWithPrefix, pluginKeyPrefix } from '../src/counters/redis-cache.js'
 import { EmbeddedPlugin } from '../src/plugin/embedded.js'
 import { definitionsOf, simulate } from '../src/sim/simulation.js'
 import { hooksFromDefinitions } from '../src/plugin/definition-hooks.js'
@@ -57,10 +57,11 @@ const LAYOUTS: readonly Layout[] = ['plugin-server: one key per field', 'host: h
 /** The plugin's cache in a layout: plugin-server offers only the four calls; the host's caches offer hashes. */
 const inLayout = (layout: Layout, cache: MemoryCache | RedisCache): ContractCache => (layout === 'host: hashes' ? cache : contractOnly(cache))
 
-type Kind = 'first exposure of a unit to a flag' | 'repeat exposure' | 'goal or guardrail' | 'carries $feature/' | 'no flag'
-const KINDS: readonly Kind[] = ['first exposure of a unit to a flag', 'repeat exposure', 'goal or guardrail', 'carries $feature/', 'no flag']
+type Kind = 'first exposure of a unit to a flag' | 'exposure with a value or event new to the unit' | 'repeat exposure' | 'goal or guardrail' | 'carries $feature/' | 'no flag'
+const KINDS: readonly Kind[] = ['first exposure of a unit to a flag', 'exposure with a value or event new to the unit', 'repeat exposure', 'goal or guardrail', 'carries $feature/', 'no flag']
 const GOALS: Record<Kind, [number, number] | null> = {
   'first exposure of a unit to a flag': [12, 4],
+  'exposure with a value or event new to the unit': null,
   'repeat exposure': [3, 2],
   'goal or guardrail': [12, 4],
   'carries $feature/': null,
@@ -69,16 +70,22 @@ const GOALS: Record<Kind, [number, number] | null> = {
 type Line = { event: string; distinct_id: string; person?: { id: string }; properties: Record<string, unknown> }
 const isExposure = (e: Line) => e.event === '$feature_flag_called' || e.event === '$experiment_exposure'
 
-/** Each line's kind, in stream order: a first exposure is the first of its (flag, person). */
+/**
+ * Each line's kind, in stream order: a first exposure is the first of its (flag, person); a repeat
+ * has the same flag, person, exposure event and value as an earlier one.
+ */
 function kindsOf(lines: readonly string[]): Kind[] {
   const seen = new Set<string>()
+  const seenExactly = new Set<string>()
   return lines.map((line) => {
     const e = JSON.parse(line) as Line
     if (isExposure(e)) {
       const pair = `${String(e.properties.$feature_flag)}|${e.person?.id ?? e.distinct_id}`
-      if (seen.has(pair)) return 'repeat exposure'
+      const exact = `${pair}|${e.event}|${JSON.stringify(e.properties.$feature_flag_response ?? e.properties.$feature_flag_variant ?? null)}`
+      const kind: Kind = !seen.has(pair) ? 'first exposure of a unit to a flag' : seenExactly.has(exact) ? 'repeat exposure' : 'exposure with a value or event new to the unit'
       seen.add(pair)
-      return 'first exposure of a unit to a flag'
+      seenExactly.add(exact)
+      return kind
     }
     if (project.goals.has(e.event)) return 'goal or guardrail'
     return Object.keys(e.properties).some((k) => k.startsWith('$feature/')) ? 'carries $feature/' : 'no flag'
@@ -205,7 +212,8 @@ const redisLines = lines.slice(0, Number(args['redis-events']))
 const baselines: { label: string; ops: number | null }[] = []
 if (redisUrl) {
   const makeRedis = (layout: Layout) => async () => {
-    const redis = RedisCache.connect(redisUrl, `@plugin/bench-${randomUUID()}/1/`)
+    // The host's own prefix for a project with a six-digit id (key names are part of the footprint).
+    const redis = RedisCache.connect(redisUrl, pluginKeyPrefix('experiment-coverage', 900_000 + randomInt(100_000)))
     return { cache: inLayout(layout, redis), redis, layout }
   }
   baselines.push({ label: 'redis-benchmark INCR, 1 client (a round trip each)', ops: await redisBenchmark(redisUrl, 1) })

@@ -150,20 +150,25 @@ export async function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestV
   }
 
   const day = dayNumber(e.timestampMs)
-  // Sightings are idempotent, so only events that add to a count need the redelivery check.
+  // The redelivery check, for the events that add to a count. It runs beside the rest, not before:
+  // only event counts (an exposure's, a partial rejection's) wait for it. Everything else is
+  // counted once by its own marker whatever the delivery: sightings and units by their markers, a
+  // goal event by its id among the unit's pending events. A redelivery is still counted as one.
   const adds = e.exposure !== null || metricUnits.length > 0 || e.partialRejections.length > 0
-  if (adds && e.uuid !== null && !(await firstDelivery(ctx, e, e.uuid, day, nowMs))) return 'duplicate'
+  const delivered = adds && e.uuid !== null ? firstDelivery(ctx, e, e.uuid, day, nowMs) : Promise.resolve(true)
 
   // The parts of one event do not wait for each other: each is written so that any interleaving
   // (as between workers) gives the same totals, and issuing them together lets the cache client
   // pipeline them into fewer round trips.
   await Promise.all([
-    e.exposure ? countExposure(ctx, e, e.exposure, day, nowMs) : null,
+    delivered,
+    e.exposure ? countExposure(ctx, e, e.exposure, day, nowMs, delivered) : null,
     ...sightings.map((s) => countSighting(ctx, s, e.timestampMs, day, nowMs)),
     ...metricUnits.map((unit) => countMetrics(ctx, e, unit, nowMs)),
     metricUnits.length > 0 ? countSurfaceReached(ctx, e, nowMs) : null,
-    ...e.partialRejections.map((reason) => countRejection(ctx, day, reason, nowMs)),
+    e.partialRejections.length > 0 ? delivered.then((first) => (first ? Promise.all(e.partialRejections.map((reason) => countRejection(ctx, day, reason, nowMs))) : null)) : null,
   ])
+  if (!(await delivered)) return 'duplicate'
   return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
 
@@ -216,7 +221,7 @@ async function countRejection(ctx: IngestContext, day: number, reason: RejectRea
  * Lists a member in a set once; true when this call added it. A member this process already saw
  * listed costs no call (a day's flags and series are listed again by every new counter otherwise).
  */
-async function list(ctx: IngestContext, set: string, member: string, ttl: number, cap: number, nowMs: number): Promise<boolean> {
+async function listOnce(ctx: IngestContext, set: string, member: string, ttl: number, cap: number, nowMs: number): Promise<boolean> {
   const key = `${set}\u0000${member}`
   const until = ctx.listed.get(key)
   if (until !== undefined && until > nowMs) return false
@@ -227,7 +232,7 @@ async function list(ctx: IngestContext, set: string, member: string, ttl: number
 }
 
 async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: number, nowMs: number): Promise<void> {
-  const added = await list(ctx, ctx.keys.flagsOfDay(day), flag, ttl, CAPS.flagsPerDay, nowMs)
+  const added = await listOnce(ctx, ctx.keys.flagsOfDay(day), flag, ttl, CAPS.flagsPerDay, nowMs)
   // The sample rate in force when the flag's day began: readers scale sampled unit counts by it.
   if (added) await ctx.store.put(ctx.keys.flagDay(day, flag), 'rate', ctx.settings.unitSampleRate, ttl)
 }
@@ -240,17 +245,28 @@ async function bumpFlag(ctx: IngestContext, day: number, flag: string, counters:
 }
 
 /** Bumps counters of one series of a day; the first bump of the day lists the series (and the flag). */
-async function bumpSeries(ctx: IngestContext, day: number, flag: string, name: string, counters: readonly string[], nowMs: number): Promise<void> {
-  if (counters.length === 0) return
+function bumpSeries(ctx: IngestContext, day: number, flag: string, name: string, counters: readonly string[], nowMs: number): Promise<void> {
+  return bumpSeriesOf(ctx, day, flag, [{ name, counters }], nowMs)
+}
+
+/** Bumps counters of several series of one flag's day in one call, listing each series new that day. */
+async function bumpSeriesOf(ctx: IngestContext, day: number, flag: string, list: readonly { name: string; counters: readonly string[] }[], nowMs: number): Promise<void> {
+  const fields: string[] = []
+  const owner: string[] = []
+  for (const { name, counters } of list) {
+    for (const c of counters) {
+      fields.push(`${name}:${c}`)
+      owner.push(name)
+    }
+  }
+  if (fields.length === 0) return
   const base = ctx.keys.flagDay(day, flag)
   const ttl = dayTtl(ctx, day, nowMs)
-  const ns = await ctx.store.bump(
-    base,
-    counters.map((c) => `${name}:${c}`),
-    ttl,
-  )
-  if (!ns.includes(1)) return
-  if (await list(ctx, `${base}:series`, name, ttl, CAPS.seriesPerFlagDay, nowMs)) await registerFlag(ctx, day, flag, ttl, nowMs)
+  const ns = await ctx.store.bump(base, fields, ttl)
+  const fresh = [...new Set(owner.filter((_, i) => ns[i] === 1))]
+  if (fresh.length === 0) return
+  const added = await Promise.all(fresh.map((name) => listOnce(ctx, `${base}:series`, name, ttl, CAPS.seriesPerFlagDay, nowMs)))
+  if (added.includes(true)) await registerFlag(ctx, day, flag, ttl, nowMs)
 }
 
 /** One (flag, value) the unit was exposed to: goals count for each value the unit saw. */
@@ -274,7 +290,8 @@ interface PendingMetric {
 /** As stored in the unit's set, under the event's short id: `[short id, timestamp, ...metric names]`. */
 type StoredPending = [string, number, ...string[]]
 
-async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day: number, nowMs: number): Promise<void> {
+/** An exposure event: its event counts once its delivery is known to be the first, its unit's state at once. */
+async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day: number, nowMs: number, delivered: Promise<boolean>): Promise<void> {
   // PostHog's experiment query counts exposures inside the experiment's date range only.
   if (!inFlagWindow(ctx, x.flag, e.timestampMs)) return
   const token = variantToken(x.variant)
@@ -287,7 +304,7 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
   // must not make a unit distinct, or "seen with several variants".
   if (!ctx.isCountedValue(x.flag, x.variant) || !inUnitSample(x.unit, ctx.settings.unitSampleRate)) {
-    await bumpSeries(ctx, day, x.flag, name, counters, nowMs)
+    if (await delivered) await bumpSeries(ctx, day, x.flag, name, counters, nowMs)
     return
   }
 
@@ -312,30 +329,31 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   // Units exposed to this value although their page was bootstrapped with another one.
   const mismatch = x.bootstrapMismatch ? step({ field: `${kind}:bm:${token}` }) : -1
   const reached = surface ? step({ field: 'r3', if: any }) : -1 // the experiment's surface: see surfaceSteps
-  const [, r] = await Promise.all([bumpSeries(ctx, day, x.flag, name, counters, nowMs), ctx.store.steps(g, steps, ttl)])
+  const [first, r] = await Promise.all([delivered, ctx.store.steps(g, steps, ttl)])
   const at = (i: number) => r[i] ?? 0
-  const unitCounters: string[] = []
-  if (at(mismatch) === 1) unitCounters.push('bmunits')
-  if (at(lib) === 1) unitCounters.push(`ulib:${x.lib}`) // units by library class, whatever arrived first
-  if (at(value) === 1) unitCounters.push('units')
+  // The event's counts (a first delivery) and the unit's (markers new), in one call.
+  const seriesCounters: string[] = first ? counters : []
+  if (at(mismatch) === 1) seriesCounters.push('bmunits')
+  if (at(lib) === 1) seriesCounters.push(`ulib:${x.lib}`) // units by library class, whatever arrived first
+  if (at(value) === 1) seriesCounters.push('units')
   const flagCounters: string[] = []
   if (at(values) === 1) flagCounters.push(`units|${kind}`)
   if (at(both) === 2) flagCounters.push('both')
   if (at(reached) === 3) flagCounters.push('reachx')
   const valuesSeen = at(values)
+  // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
+  // keeps their first variant. Count them per value they saw, and once per flag.
+  if (valuesSeen >= 2) seriesCounters.push('multi')
+  if (valuesSeen === 2) flagCounters.push(`multi|${kind}`)
   await Promise.all([
-    bumpSeries(ctx, day, x.flag, name, unitCounters, nowMs),
+    bumpSeries(ctx, day, x.flag, name, seriesCounters, nowMs),
     flagCounters.length > 0 ? bumpFlag(ctx, day, x.flag, flagCounters, nowMs) : null,
     // Where another worker's calls interleave, a second value may have arrived there before `first`
     // was written here: look again. (An atomic store wrote `first` in the same step as the count.)
     valuesSeen === 1 && !ctx.store.atomic
       ? ctx.store.readCounts(g, [`${kind}:nv`]).then(([now]) => ((now ?? 0) >= 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : undefined))
       : null,
-    // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
-    // keeps their first variant. Count them per value they saw, and once per flag.
-    valuesSeen >= 2 ? bumpSeries(ctx, day, x.flag, name, ['multi'], nowMs) : null,
     valuesSeen === 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : null,
-    valuesSeen === 2 ? bumpFlag(ctx, day, x.flag, [`multi|${kind}`], nowMs) : null,
     at(pair) === 1 ? listExposedPair(ctx, x, token, e.timestampMs, nowMs) : null,
   ])
 }
@@ -359,8 +377,7 @@ async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, g: str
  */
 async function listExposedPair(ctx: IngestContext, x: Exposure, token: string, ts: number, nowMs: number): Promise<void> {
   const pair: ExposedPair = { f: x.flag, v: token, t: ts }
-  const run = ctx.runOf(x.flag)
-  const id = `${enc(x.flag)}${run ? `@${run.startMs}` : ''}|${token}`
+  const id = pairKey(ctx, pair)
   const stored: StoredPair = [pair.f, pair.v, pair.t]
   const { added, other } = await ctx.store.join(ctx.keys.unitSides(x.unit), 'x', id, stored, unitIndexTtl(ctx), CAPS.pairsPerUnit, 'p', CAPS.pendingPerUnit)
   if (!added || ctx.settings.metrics.length === 0) return
@@ -381,7 +398,7 @@ async function claimMetrics(ctx: IngestContext, unit: string, matches: readonly 
   const inRun = matches.filter(({ p, pair }) => inFlagWindow(ctx, pair.f, p.t) && inFlagWindow(ctx, pair.f, pair.t))
   if (inRun.length === 0) return
   if (ctx.store.atomic) {
-    await Promise.all(inRun.map(({ p, pair }) => countClaimed(ctx, p, pair, unit, nowMs)))
+    await countMatched(ctx, unit, inRun, nowMs)
     return
   }
   const ttl = Math.max(...inRun.map(({ pair }) => unitTtl(ctx, pair.f)))
@@ -390,23 +407,42 @@ async function claimMetrics(ctx: IngestContext, unit: string, matches: readonly 
     inRun.map(({ p, pair }) => `${p.g}:${enc(pair.f)}|${pair.v}`),
     ttl,
   )
-  await Promise.all(inRun.map(({ p, pair }, i) => (claims[i] === 1 ? countClaimed(ctx, p, pair, unit, nowMs) : null)))
+  await countMatched(ctx, unit, inRun.filter((_, i) => claims[i] === 1), nowMs)
 }
 
-async function countClaimed(ctx: IngestContext, p: PendingMetric, pair: ExposedPair, unit: string, nowMs: number): Promise<void> {
-  const day = dayNumber(p.t)
-  // PostHog counts metric events from the first exposure on; these would be lost to it. "First"
-  // is the first exposure of the pair to arrive, exact when a unit's exposures arrive in time order.
-  const eventCounters = p.t < pair.t ? ['ev', 'pre'] : ['ev']
-  const [, firsts] = await Promise.all([
-    Promise.all(p.m.map((metric) => bumpSeries(ctx, day, pair.f, series.metric(metric, pair.v), eventCounters, nowMs))),
-    ctx.store.bump(
-      unitKey(ctx, pair.f, unit),
-      p.m.map((metric) => `m:${enc(metric)}:${pair.v}`),
-      unitTtl(ctx, pair.f),
-    ),
-  ])
-  await Promise.all(p.m.map((metric, i) => (firsts[i] === 1 ? bumpSeries(ctx, day, pair.f, series.metric(metric, pair.v), ['units'], nowMs) : null)))
+/**
+ * Counts matched (metric event, exposed pair) couples of one unit: each metric's events, the events
+ * before the exposure, and units (a marker per pair and metric, all of the unit's in one call).
+ */
+async function countMatched(ctx: IngestContext, unit: string, matched: readonly { p: PendingMetric; pair: ExposedPair }[], nowMs: number): Promise<void> {
+  if (matched.length === 0) return
+  const markers: string[] = []
+  // Short fields (Redis keeps a hash compact while its fields are at most 64 bytes).
+  for (const { p, pair } of matched) for (const metric of p.m) markers.push(`m${shortId(`${pairKey(ctx, pair)}:${metric}`)}`)
+  const firsts = await ctx.store.bump(ctx.keys.unitSides(unit), markers, unitIndexTtl(ctx))
+  // Then each flag's day in one call: PostHog counts metric events from the first exposure on, so
+  // those before it would be lost to it ("first" is the first exposure of the pair to arrive, exact
+  // when a unit's exposures arrive in time order).
+  const byFlagDay = new Map<string, { day: number; flag: string; list: { name: string; counters: string[] }[] }>()
+  let i = 0
+  for (const { p, pair } of matched) {
+    const day = dayNumber(p.t)
+    const k = `${day}\u0000${pair.f}`
+    const entry = byFlagDay.get(k) ?? { day, flag: pair.f, list: [] }
+    byFlagDay.set(k, entry)
+    for (const metric of p.m) {
+      const counters = p.t < pair.t ? ['ev', 'pre'] : ['ev']
+      if (firsts[i++] === 1) counters.push('units')
+      entry.list.push({ name: series.metric(metric, pair.v), counters })
+    }
+  }
+  await Promise.all([...byFlagDay.values()].map(({ day, flag, list }) => bumpSeriesOf(ctx, day, flag, list, nowMs)))
+}
+
+/** A pair as one key component: the flag, its experiment's run, the value. */
+function pairKey(ctx: IngestContext, pair: ExposedPair): string {
+  const run = ctx.runOf(pair.f)
+  return `${enc(pair.f)}${run ? `@${run.startMs}` : ''}|${pair.v}`
 }
 
 /** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
