@@ -47,6 +47,8 @@ export function measuredStore(cache: ContractCache & StoreProvider, rt: RoundTri
   const s = cache.counterStore()
   const store: CounterStore = {
     atomic: s.atomic,
+    listsFields: s.listsFields,
+    readAll: (g) => rt.defer(() => s.readAll(g)),
     steps: (g, st, t) => rt.defer(() => s.steps(g, st, t)),
     join: (g, side, m, v, t, c, o, oc) => rt.defer(() => s.join(g, side, m, v, t, c, o, oc)),
     bump: (g, f, t) => rt.defer(() => s.bump(g, f, t)),

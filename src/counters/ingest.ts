@@ -265,6 +265,8 @@ async function bumpSeriesOf(ctx: IngestContext, day: number, flag: string, list:
   const ns = await ctx.store.bump(base, fields, ttl)
   const fresh = [...new Set(owner.filter((_, i) => ns[i] === 1))]
   if (fresh.length === 0) return
+  // Where a group's fields can be listed, they name the series: only the flag needs listing.
+  if (ctx.store.listsFields) return registerFlag(ctx, day, flag, ttl, nowMs)
   const added = await Promise.all(fresh.map((name) => listOnce(ctx, `${base}:series`, name, ttl, CAPS.seriesPerFlagDay, nowMs)))
   if (added.includes(true)) await registerFlag(ctx, day, flag, ttl, nowMs)
 }

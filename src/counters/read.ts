@@ -11,7 +11,7 @@ import {
   type Observations,
   type VariantExposure,
 } from './observation.js'
-import { storeFor } from './store.js'
+import { storeFor, toCount, type CounterStore } from './store.js'
 import { flagWindow, windowDays, type ExperimentRun } from '../coverage/windows.js'
 
 export interface ReadObservationsInput {
@@ -40,6 +40,41 @@ const EXPOSURE_COUNTERS = [
 ] as const
 
 const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
+
+const FLAG_COUNTERS = ['sunits', 'both', 'reach', 'reachx', ...EXPOSURE_EVENTS.flatMap((kind) => [`units|${KIND_TOKEN[kind]}`, `multi|${KIND_TOKEN[kind]}`])]
+
+/**
+ * One flag's counters of one day, in one read: the series (named by the group's fields where the
+ * store lists them, by the day's set of series otherwise, at most the cap) and their counters.
+ */
+async function readFlagDay(store: CounterStore, base: string): Promise<{ names: string[]; num: (field: string) => number; rate: number; unlisted: number }> {
+  const all = await store.readAll(base)
+  if (all) {
+    const seen = new Set<string>()
+    for (const field of all.keys()) {
+      const i = field.indexOf(':')
+      if (i > 0) seen.add(field.slice(0, i))
+    }
+    const names = [...seen].sort()
+    return {
+      names: names.slice(0, CAPS.seriesPerFlagDay),
+      unlisted: Math.max(0, names.length - CAPS.seriesPerFlagDay),
+      num: (field) => toCount(all.get(field) ?? 0),
+      rate: Number(all.get('rate')) || 1,
+    }
+  }
+  const [rate, seriesList] = await Promise.all([store.read(base, 'rate'), store.readMembers(`${base}:series`, CAPS.seriesPerFlagDay)])
+  const names = seriesList.values as string[]
+  const fields: string[] = [...FLAG_COUNTERS]
+  for (const name of names) {
+    const type = name.split('|')[0]
+    const list = type === 'e' ? EXPOSURE_COUNTERS : type === 's' ? ['units'] : type === 'm' ? ['ev', 'pre', 'units'] : []
+    for (const k of list) fields.push(`${name}:${k}`)
+  }
+  const values = await store.readCounts(base, fields)
+  const at = new Map(fields.map((f, i) => [f, i]))
+  return { names, num: (field) => values[at.get(field) ?? -1] ?? 0, rate: Number(rate) || 1, unlisted: seriesList.overflow }
+}
 
 /** Finds or adds the entry whose value is the same response (by token, so "true" and true stay apart). */
 function entryFor<T extends { value: unknown }>(list: T[], tokens: Map<object, string>, token: string, make: () => T): T {
@@ -94,23 +129,12 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
         flags.set(flag, obs)
         obs.lastDay = label
         const base = keys.flagDay(day, flag)
-        const rate = Number(await store.read(base, 'rate')) || 1
+        const day_ = await readFlagDay(store, base)
+        const { names, num } = day_
+        const rate = day_.rate
         obs.sampleRate = Math.min(obs.sampleRate, rate)
         const scale = 1 / rate
-        const seriesList = await store.readMembers(`${base}:series`, CAPS.seriesPerFlagDay)
-        obs.unlistedSeries += seriesList.overflow
-        const flagCounters = ['sunits', 'both', 'reach', 'reachx', ...EXPOSURE_EVENTS.flatMap((kind) => [`units|${KIND_TOKEN[kind]}`, `multi|${KIND_TOKEN[kind]}`])]
-        const names = seriesList.values as string[]
-        // One read of the day's counters: every series' and the flag's own.
-        const fields: string[] = [...flagCounters]
-        for (const name of names) {
-          const type = name.split('|')[0]
-          const list = type === 'e' ? EXPOSURE_COUNTERS : type === 's' ? ['units'] : type === 'm' ? ['ev', 'pre', 'units'] : []
-          for (const k of list) fields.push(`${name}:${k}`)
-        }
-        const values = await store.readCounts(base, fields)
-        const at = new Map(fields.map((f, i) => [f, i]))
-        const num = (field: string) => values[at.get(field) ?? -1] ?? 0
+        obs.unlistedSeries += day_.unlisted
 
         for (const name of names) {
           const [type, a, b] = name.split('|') as [string, string, string | undefined]

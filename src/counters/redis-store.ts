@@ -95,6 +95,7 @@ function scripted(redis: Redis | Cluster): Scripted {
  */
 export class RedisHashStore implements CounterStore {
   readonly atomic = true
+  readonly listsFields = true
   private readonly r: Scripted
   private readonly names = new Map<string, string>()
 
@@ -134,6 +135,10 @@ export class RedisHashStore implements CounterStore {
   async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {
     const [added, overflow, ...values] = (await this.r.ecJoin(this.key(group), ttlSeconds, side, member, jsonOf(value), cap, other, otherCap)) as [number, number, ...string[]]
     return { added: added === 1, other: { values: values.map((v) => JSON.parse(v) as unknown), overflow } }
+  }
+
+  async readAll(group: string): Promise<Map<string, unknown>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.key(group))))
   }
 
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {

@@ -37,6 +37,8 @@ export interface CounterStore {
    * one key per field, where each field costs calls of its own and workers interleave.
    */
   readonly atomic: boolean
+  /** True when a group's fields can be read all at once (readAll), so no set needs to list them. */
+  readonly listsFields: boolean
   /** Adds 1 to each field and returns the new values (1: this call created the field, exactly once across workers). */
   bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]>
   /**
@@ -50,6 +52,8 @@ export interface CounterStore {
    * exposure and a goal event of one unit exactly one sees the other; otherwise the add comes first.
    */
   join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }>
+  /** Every field of a group with its value (numbers as numbers or numeric text); null where fields cannot be listed. */
+  readAll(group: string): Promise<Map<string, unknown> | null>
   /** Several fields' numbers; 0 for a missing one. */
   readCounts(group: string, fields: readonly string[]): Promise<number[]>
   /** A stored value (JSON), or null. */
@@ -81,6 +85,7 @@ export function storeFor(cache: ContractCache): CounterStore {
 /** One cache key per field (`<group>:<field>`), each with its own TTL, on INCR/EXPIRE/GET/SET only. */
 export class ContractStore implements CounterStore {
   readonly atomic = false
+  readonly listsFields = false
   constructor(readonly cache: ContractCache) {}
 
   async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
@@ -125,6 +130,10 @@ export class ContractStore implements CounterStore {
     )
   }
 
+  async readAll(): Promise<Map<string, unknown> | null> {
+    return null // the contract has no SCAN
+  }
+
   readCounts(group: string, fields: readonly string[]): Promise<number[]> {
     return Promise.all(fields.map(async (field) => toCount(await this.cache.get(`${group}:${field}`, 0))))
   }
@@ -164,6 +173,7 @@ interface Group {
  */
 export class MemoryHashStore implements CounterStore {
   readonly atomic = true
+  readonly listsFields = true
   private readonly groups = new Map<string, Group>()
   private writesSinceSweep = 0
 
@@ -250,6 +260,10 @@ export class MemoryHashStore implements CounterStore {
     return { added, other: this.members(`${group}\u0000${other}`, otherCap) }
   }
 
+  async readAll(group: string): Promise<Map<string, unknown>> {
+    return new Map(this.live(group)?.fields ?? [])
+  }
+
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
     const g = this.live(group)
     return fields.map((f) => toCount(g?.fields.get(f) ?? 0))
@@ -299,6 +313,8 @@ const markFailure = <T>(p: Promise<T>): Promise<T> => p.then(undefined, rethrowU
 export function markStoreFailures(store: CounterStore): CounterStore {
   return {
     atomic: store.atomic,
+    listsFields: store.listsFields,
+    readAll: (g) => markFailure(store.readAll(g)),
     steps: (g, s, t) => markFailure(store.steps(g, s, t)),
     join: (g, side, m, v, t, c, o, oc) => markFailure(store.join(g, side, m, v, t, c, o, oc)),
     bump: (g, f, t) => markFailure(store.bump(g, f, t)),
