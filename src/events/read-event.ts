@@ -90,8 +90,10 @@ function matchMetrics(hits: readonly MetricHit[] | undefined, raw: Obj): MetricH
   return out
 }
 
+// String.prototype.isWellFormed where the runtime has it (Node 20), the pattern elsewhere.
+const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed
 function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s)
+  return nativeWellFormed ? nativeWellFormed.call(s) : !LONE_SURROGATE.test(s)
 }
 
 function readTimestamp(v: unknown, nowMs: number): number | RejectReason {
@@ -124,6 +126,8 @@ function checkFlagKey(v: unknown): Checked {
 }
 
 const INVALID = Symbol('invalid')
+// Most events carry no $groups: one shared empty map for them.
+const NO_GROUPS: ReadonlyMap<string, string> = new Map()
 
 function readVariant(v: unknown): VariantValue | typeof INVALID {
   if (v === undefined || v === null) return null
@@ -188,19 +192,21 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   if (personUnit === null) return { ok: false, reason: 'unit_missing' }
 
   const partial: RejectReason[] = []
-  const groups = new Map<string, string>()
   const rawGroups = own(props, '$groups')
+  let groups = NO_GROUPS
   if (isObject(rawGroups)) {
+    const found = new Map<string, string>()
+    groups = found
     let invalid = false
     for (const type of Object.keys(rawGroups)) {
-      if (groups.size >= MAX_GROUPS) {
+      if (found.size >= MAX_GROUPS) {
         invalid = true
         break
       }
       const id = readUnitId(rawGroups[type])
       if (type.length === 0 || type.length > MAX_GROUP_TYPE || !isWellFormed(type) || UNSAFE_KEYS.has(type)) invalid = true
       else if (id === 'unit_invalid') invalid = true
-      else if (id !== null) groups.set(type, id)
+      else if (id !== null) found.set(type, id)
     }
     // Counted once per event, whatever the number of bad entries: the good groups still count.
     if (invalid) partial.push('group_invalid')
@@ -265,9 +271,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   }
 
   const active = own(props, '$active_feature_flags')
-  const activeFlags = Array.isArray(active)
-    ? active.filter((f): f is string => checkFlagKey(f).key !== undefined).slice(0, MAX_SIGHTINGS)
-    : []
+  let activeFlags: string[] | undefined
 
   return {
     ok: true,
@@ -279,7 +283,11 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
       groups,
       exposure,
       sightings,
-      activeFlags,
+      // Read when asked for: the counters do not need it, and most events carry the list.
+      get activeFlags(): readonly string[] {
+        activeFlags ??= Array.isArray(active) ? active.filter((f): f is string => checkFlagKey(f).key !== undefined).slice(0, MAX_SIGHTINGS) : []
+        return activeFlags
+      },
       metrics: matchMetrics(opts.metricsByEvent.get(name), raw as Obj),
       partialRejections: partial,
     },
