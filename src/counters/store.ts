@@ -160,8 +160,77 @@ export function toCount(v: unknown): number {
   return Number.isFinite(n) ? n : 0
 }
 
+/**
+ * A group's fields: two short arrays while it has few (a unit's state for a flag has about eight),
+ * a Map once it has many. Small groups are most of the memory an audit of a large file holds.
+ */
+class Fields {
+  /** name, value, name, value, ...: one small array while the group has few fields */
+  private pairs: unknown[] = []
+  private map: Map<string, unknown> | null = null
+
+  get size(): number {
+    return this.map ? this.map.size : this.pairs.length / 2
+  }
+
+  private indexOf(k: string): number {
+    const p = this.pairs
+    for (let i = 0; i < p.length; i += 2) if (p[i] === k) return i
+    return -1
+  }
+
+  get(k: string): unknown {
+    if (this.map) return this.map.get(k)
+    const i = this.indexOf(k)
+    return i < 0 ? undefined : this.pairs[i + 1]
+  }
+
+  has(k: string): boolean {
+    return this.map ? this.map.has(k) : this.indexOf(k) >= 0
+  }
+
+  set(k: string, v: unknown): void {
+    if (this.map) {
+      this.map.set(k, v)
+      return
+    }
+    const i = this.indexOf(k)
+    if (i >= 0) this.pairs[i + 1] = v
+    else if (this.pairs.length < 32) this.pairs.push(k, v)
+    else {
+      this.map = new Map(this.entries())
+      this.map.set(k, v)
+      this.pairs = []
+    }
+  }
+
+  entries(): [string, unknown][] {
+    if (this.map) return [...this.map]
+    const out: [string, unknown][] = []
+    for (let i = 0; i < this.pairs.length; i += 2) out.push([this.pairs[i] as string, this.pairs[i + 1]])
+    return out
+  }
+
+  values(): unknown[] {
+    if (this.map) return [...this.map.values()]
+    const out: unknown[] = []
+    for (let i = 1; i < this.pairs.length; i += 2) out.push(this.pairs[i])
+    return out
+  }
+}
+
+// Field names recur across groups (`c:v:<value>:<library>`, `any`, ...): one copy of each, so a
+// million units' state does not hold a million copies. Bounded; past it, names are kept as given.
+const NAMES = new Map<string, string>()
+function shared(name: string): string {
+  const known = NAMES.get(name)
+  if (known !== undefined) return known
+  if (NAMES.size < 100_000) NAMES.set(name, name)
+  return name
+}
+
 interface Group {
-  readonly fields: Map<string, unknown>
+  readonly fields: Fields
   expiresAt: number
   /** sets only: members added past the cap */
   overflow: number
@@ -205,7 +274,7 @@ export class MemoryHashStore implements CounterStore {
   private open(name: string): Group {
     let g = this.live(name)
     if (!g) {
-      g = { fields: new Map(), expiresAt: 0, overflow: 0 }
+      g = { fields: new Fields(), expiresAt: 0, overflow: 0 }
       this.groups.set(name, g)
       if (++this.writesSinceSweep > Math.max(1024, this.groups.size)) this.sweep()
     }
@@ -240,12 +309,12 @@ export class MemoryHashStore implements CounterStore {
     for (const step of steps) {
       if (step.if !== undefined && out[step.if] !== 1) out.push(0)
       else if (step.set !== undefined) {
-        g.fields.set(step.field, step.set)
+        g.fields.set(shared(step.field), step.set)
         out.push(1)
         made = true
       } else {
         const n = toCount(g.fields.get(step.field) ?? 0) + 1
-        g.fields.set(step.field, n)
+        g.fields.set(n === 1 ? shared(step.field) : step.field, n)
         out.push(n)
         if (n === 1) made = true
       }
@@ -261,7 +330,7 @@ export class MemoryHashStore implements CounterStore {
   }
 
   async readAll(group: string): Promise<Map<string, unknown>> {
-    return new Map(this.live(group)?.fields ?? [])
+    return new Map(this.live(group)?.fields.entries() ?? [])
   }
 
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
