@@ -1,6 +1,6 @@
 /**
  * One measured run of bench/audit.ts, in its own process so its peak memory is its own:
- *   node --import tsx bench/audit-child.ts <audit|audit-plain|reader|baseline|startup> <dir>
+ *   node <this file compiled> <audit|audit-plain|reader|baseline|startup> <dir>   (bench/audit.ts compiles it)
  * Prints one JSON line on stdout: {events, seconds, maxRssKb, ...}. Timing covers reading the
  * file to the end (and, for the audit, the report); module loading is not timed.
  */

@@ -271,7 +271,9 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   }
 
   const active = own(props, '$active_feature_flags')
-  let activeFlags: string[] | undefined
+  const activeFlags = Array.isArray(active)
+    ? active.filter((f): f is string => checkFlagKey(f).key !== undefined).slice(0, MAX_SIGHTINGS)
+    : []
 
   return {
     ok: true,
@@ -283,11 +285,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
       groups,
       exposure,
       sightings,
-      // Read when asked for: the counters do not need it, and most events carry the list.
-      get activeFlags(): readonly string[] {
-        activeFlags ??= Array.isArray(active) ? active.filter((f): f is string => checkFlagKey(f).key !== undefined).slice(0, MAX_SIGHTINGS) : []
-        return activeFlags
-      },
+      activeFlags,
       metrics: matchMetrics(opts.metricsByEvent.get(name), raw as Obj),
       partialRejections: partial,
     },
