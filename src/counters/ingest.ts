@@ -14,6 +14,8 @@ export const CAPS = { flagsPerDay: 20_000, seriesPerFlagDay: 400, pairsPerUnit: 
 // The local memo only saves cache calls for `$feature/<key>` sightings already counted; the shared
 // cache stays the source of truth, so a worker that forgets simply asks again.
 const MEMO_MAX = 200_000
+// Units in the sightings memo (each with its flags' values).
+const MEMO_UNITS = 20_000
 const MEMO_TTL_MS = 3_600_000
 
 export interface IngestContext {
@@ -34,8 +36,8 @@ export interface IngestContext {
   /** Flags whose experiment's surface is measured, by the metric matcher that marks reaching it. */
   readonly surfaceFlagsByMetric: ReadonlyMap<string, readonly string[]>
   readonly surfaceFlags: ReadonlySet<string>
-  /** Per-process memo of counted sightings; never shared, never required for correctness. */
-  readonly memo: Map<string, number>
+  /** Per-process memo of counted sightings, by unit; never shared, never required for correctness. */
+  readonly memo: Map<string, UnitMemo>
   /** Per-process memo of members known listed in a set (a day's flags, a flag-day's series), likewise. */
   readonly listed: Map<string, number>
 }
@@ -533,16 +535,30 @@ async function countSurfaceReached(ctx: IngestContext, e: ReadEvent, nowMs: numb
   )
 }
 
-function memoKey(s: FlagSighting): string {
-  return `${s.flag}\u0000${s.unit}\u0000${variantToken(s.variant)}`
+/** A unit's sightings this process counted: by flag, the values (one, or several). */
+export interface UnitMemo {
+  until: number
+  readonly flags: Map<string, VariantValue | VariantValue[]>
 }
 
 function memoHas(ctx: IngestContext, s: FlagSighting, nowMs: number): boolean {
-  const until = ctx.memo.get(memoKey(s))
-  return until !== undefined && until > nowMs
+  const m = ctx.memo.get(s.unit)
+  if (m === undefined || m.until <= nowMs) return false
+  const seen = m.flags.get(s.flag)
+  return seen === s.variant || (Array.isArray(seen) && seen.includes(s.variant))
 }
 
 function memoAdd(ctx: IngestContext, s: FlagSighting, nowMs: number): void {
-  if (ctx.memo.size >= MEMO_MAX) ctx.memo.clear()
-  ctx.memo.set(memoKey(s), nowMs + MEMO_TTL_MS)
+  let m = ctx.memo.get(s.unit)
+  if (m === undefined || m.until <= nowMs) {
+    if (ctx.memo.size >= MEMO_UNITS) ctx.memo.clear()
+    // Kept for an hour from its first entry, then begun again: the memo is never long out of date.
+    m = { until: nowMs + MEMO_TTL_MS, flags: new Map() }
+    ctx.memo.set(s.unit, m)
+  }
+  const seen = m.flags.get(s.flag)
+  if (seen === undefined) m.flags.set(s.flag, s.variant)
+  else if (Array.isArray(seen)) {
+    if (!seen.includes(s.variant) && seen.length < 8) seen.push(s.variant)
+  } else if (seen !== s.variant) m.flags.set(s.flag, [seen, s.variant])
 }

@@ -116,6 +116,11 @@ function readUnitId(v: unknown): string | null | RejectReason {
 
 type Checked = { readonly key: string; readonly reason?: undefined } | { readonly key?: undefined; readonly reason: RejectReason }
 
+/** True for a string that can name a flag (what checkFlagKey accepts), with nothing allocated. */
+function isFlagKey(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_FLAG_KEY && !UNSAFE_KEYS.has(v) && isWellFormed(v)
+}
+
 /** Validates a flag key; a reason when it cannot name a flag. */
 function checkFlagKey(v: unknown): Checked {
   if (v === undefined || v === null) return { reason: 'flag_key_missing' }
@@ -259,7 +264,8 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   for (const key of Object.keys(props)) {
     if (!key.startsWith(FEATURE_PREFIX) || props[key] === undefined) continue
     if (++seen > MAX_SIGHTINGS) break
-    const flag = checkFlagKey(key.slice(FEATURE_PREFIX.length)).key
+    const name = key.slice(FEATURE_PREFIX.length)
+    const flag = isFlagKey(name) ? name : undefined
     const variant = readVariant(props[key])
     if (flag === undefined || variant === INVALID) {
       partial.push('sighting_invalid')
@@ -272,7 +278,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
 
   const active = own(props, '$active_feature_flags')
   const activeFlags = Array.isArray(active)
-    ? active.filter((f): f is string => checkFlagKey(f).key !== undefined).slice(0, MAX_SIGHTINGS)
+    ? active.filter(isFlagKey).slice(0, MAX_SIGHTINGS)
     : []
 
   return {
