@@ -23,12 +23,22 @@ export function inUnitSample(unit: string, rate: number): boolean {
   return rate >= 1 || hash32(unit) / 0x1_0000_0000 < rate
 }
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0))
+
 /**
- * A short stable id for a long one (an event's uuid): two 32-bit hashes of it, 64 bits in base 36,
- * at most 14 characters. Delivery markers and goal claims are kept per person and day, or per unit,
- * so ids are compared only among one person's events, where a collision of 64 bits does not occur
- * in practice. Plain JavaScript: the bundled plugin has no node:crypto.
+ * A short stable id for a long one (an event's uuid): two 32-bit hashes of it, 64 bits in 11
+ * base64url characters, after `lead` (one character, or none). Delivery markers and goal events
+ * are kept per person and day, or per unit, so ids are compared only among one person's events,
+ * where a collision of 64 bits does not occur in practice. Built from character codes in one go:
+ * a string made by concatenation would be kept as a rope of three objects. Plain JavaScript: the
+ * bundled plugin has no node:crypto.
  */
-export function shortId(text: string): string {
-  return hash32(text).toString(36) + hash32(`\u0001${text}`).toString(36).padStart(7, '0')
+export function shortId(text: string, lead = ''): string {
+  const a = hash32(text)
+  const b = hash32(`\u0001${text}`)
+  const c = (i: number) => CODES[i & 63] as number
+  const codes = [c(a >>> 26), c(a >>> 20), c(a >>> 14), c(a >>> 8), c(a >>> 2), c(((a & 3) << 4) | (b >>> 28)), c(b >>> 22), c(b >>> 16), c(b >>> 10), c(b >>> 4), c(b & 15)]
+  if (lead !== '') codes.unshift(lead.charCodeAt(0))
+  return String.fromCharCode(...codes)
 }

@@ -422,7 +422,7 @@ async function countMatched(ctx: IngestContext, unit: string, matched: readonly 
   if (matched.length === 0) return
   const markers: string[] = []
   // Short fields (Redis keeps a hash compact while its fields are at most 64 bytes).
-  for (const { p, pair } of matched) for (const metric of p.m) markers.push(`m${shortId(`${pairKey(ctx, pair)}:${metric}`)}`)
+  for (const { p, pair } of matched) for (const metric of p.m) markers.push(shortId(`${pairKey(ctx, pair)}:${metric}`, 'm'))
   const firsts = await ctx.store.bump(ctx.keys.unitSides(unit), markers, unitIndexTtl(ctx))
   // Then each flag's day in one call: PostHog counts metric events from the first exposure on, so
   // those before it would be lost to it ("first" is the first exposure of the pair to arrive, exact

@@ -196,7 +196,8 @@ class Fields {
     }
     const i = this.indexOf(k)
     if (i >= 0) this.pairs[i + 1] = v
-    else if (this.pairs.length < 32) this.pairs.push(k, v)
+    // A new array of the exact size: an array grown by push keeps room for 16 more (128 bytes).
+    else if (this.pairs.length < 32) this.pairs = grown(this.pairs, k, v)
     else {
       this.map = new Map(this.entries())
       this.map.set(k, v)
@@ -219,13 +220,32 @@ class Fields {
   }
 }
 
+/** A copy of the pairs with one more (exact size; concat would spread a value that is an array). */
+function grown(pairs: readonly unknown[], k: string, v: unknown): unknown[] {
+  const next = new Array<unknown>(pairs.length + 2)
+  for (let i = 0; i < pairs.length; i++) next[i] = pairs[i]
+  next[pairs.length] = k
+  next[pairs.length + 1] = v
+  return next
+}
+
 // Field names recur across groups (`c:v:<value>:<library>`, `any`, ...): one copy of each, so a
 // million units' state does not hold a million copies. Bounded; past it, names are kept as given.
 const NAMES = new Map<string, string>()
 function shared(name: string): string {
   const known = NAMES.get(name)
   if (known !== undefined) return known
-  if (NAMES.size < 100_000) NAMES.set(name, name)
+  if (NAMES.size < 100_000) NAMES.set(flat(name), name)
+  return name
+}
+
+/**
+ * A name built by concatenation is a rope of several objects until something flattens it; reading
+ * a character flattens it in place, and the collector then drops the rope's parts. Names kept for
+ * long (a group's, a field's) are flattened when they are first kept.
+ */
+function flat(name: string): string {
+  name.charCodeAt(0)
   return name
 }
 
@@ -275,7 +295,7 @@ export class MemoryHashStore implements CounterStore {
     let g = this.live(name)
     if (!g) {
       g = { fields: new Fields(), expiresAt: 0, overflow: 0 }
-      this.groups.set(name, g)
+      this.groups.set(flat(name), g)
       if (++this.writesSinceSweep > Math.max(1024, this.groups.size)) this.sweep()
     }
     return g
