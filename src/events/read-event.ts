@@ -146,6 +146,36 @@ function readExposureEvent(name: string): ExposureEvent | null {
   return name === '$feature_flag_called' || name === '$experiment_exposure' ? name : null
 }
 
+/** The unit a flag counts by on this event: the person, or the flag's group (null: not on the event). */
+function unitOf(opts: ReadOptions, groups: ReadonlyMap<string, string>, personUnit: string, flag: string): string | null {
+  const type = opts.groupTypeOf?.(flag) ?? null
+  if (type === null) return personUnit
+  const key = groups.get(type)
+  return key === undefined ? null : groupUnit(type, key)
+}
+
+/** A read event. `activeFlags` is read from the raw list when asked for: the counters do not use it. */
+class Read implements ReadEvent {
+  private active: readonly string[] | undefined
+  constructor(
+    readonly uuid: string | null,
+    readonly event: string,
+    readonly timestampMs: number,
+    readonly personUnit: string,
+    readonly groups: ReadonlyMap<string, string>,
+    readonly exposure: Exposure | null,
+    readonly sightings: readonly FlagSighting[],
+    private readonly rawActive: unknown,
+    readonly metrics: readonly MetricHit[],
+    readonly partialRejections: readonly RejectReason[],
+  ) {}
+
+  get activeFlags(): readonly string[] {
+    this.active ??= Array.isArray(this.rawActive) ? this.rawActive.filter(isFlagKey).slice(0, MAX_SIGHTINGS) : []
+    return this.active
+  }
+}
+
 /** Unwraps the three shapes PostHog delivers: plugin-server events, webhook `{event, person}`, offline lines. */
 function unwrap(raw: Obj): { ev: Obj; person: Obj | null } {
   const inner = own(raw, 'event')
@@ -216,12 +246,6 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
     // Counted once per event, whatever the number of bad entries: the good groups still count.
     if (invalid) partial.push('group_invalid')
   }
-  const unitFor = (flag: string): string | null => {
-    const type = opts.groupTypeOf?.(flag) ?? null
-    if (type === null) return personUnit
-    const key = groups.get(type)
-    return key === undefined ? null : groupUnit(type, key)
-  }
 
   let exposure: Exposure | null = null
   const exposureEvent = readExposureEvent(name)
@@ -235,7 +259,7 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
     if (response === undefined && exposureEvent === '$experiment_exposure') response = own(props, FEATURE_PREFIX + flag)
     const variant = readVariant(response)
     if (variant === INVALID) return { ok: false, reason: 'variant_invalid' }
-    const unit = unitFor(flag)
+    const unit = unitOf(opts, groups, personUnit, flag)
     const criteria = opts.exposureFilterOf?.(flag)
     if (criteria && !passes(criteria, raw as Obj)) {
       // not an exposure for the experiment (its exposure criteria); the event's other parts still count
@@ -271,29 +295,15 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
       partial.push('sighting_invalid')
       continue
     }
-    const unit = unitFor(flag)
+    const unit = unitOf(opts, groups, personUnit, flag)
     if (unit === null) continue // a group flag seen on an event without that group: nothing to attribute
     sightings.push({ flag, variant, unit })
   }
 
   const active = own(props, '$active_feature_flags')
-  const activeFlags = Array.isArray(active)
-    ? active.filter(isFlagKey).slice(0, MAX_SIGHTINGS)
-    : []
 
   return {
     ok: true,
-    event: {
-      uuid,
-      event: name,
-      timestampMs: ts,
-      personUnit,
-      groups,
-      exposure,
-      sightings,
-      activeFlags,
-      metrics: matchMetrics(opts.metricsByEvent.get(name), raw as Obj),
-      partialRejections: partial,
-    },
+    event: new Read(uuid, name, ts, personUnit, groups, exposure, sightings, active, matchMetrics(opts.metricsByEvent.get(name), raw as Obj), partial),
   }
 }
