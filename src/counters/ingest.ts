@@ -452,29 +452,46 @@ function pairKey(ctx: IngestContext, pair: ExposedPair): string {
 /** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
 async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, day: number, nowMs: number): Promise<void> {
   if (!inFlagWindow(ctx, s.flag, ts)) return
-  const g = unitKey(ctx, s.flag, s.unit)
   const token = variantToken(s.variant)
   const surface = s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag)
+  // A unit carries the values of most flags on most events (posthog-js sends `$feature/<key>` for
+  // every active flag): their markers are kept in one group per unit, not one per flag and unit.
+  const run = ctx.runOf(s.flag)
+  const f = `${enc(s.flag)}${run ? `@${run.startMs}` : ''}`
+  const ttl = unitTtl(ctx, s.flag)
   const r = await ctx.store.steps(
-    g,
+    ctx.keys.sightings(s.unit),
     [
-      { field: `s:${token}` }, // this value carried
-      { field: 's', if: 0 }, // any value carried
-      { field: 'both', if: 1 }, // see countExposure
-      ...(surface ? [{ field: 'sv', if: 0 }, ...surfaceSteps(3)] : []), // a value that shows the experiment
+      { field: `${f}|s:${token}` }, // this value carried
+      { field: `${f}|s`, if: 0 }, // any value carried
+      ...(surface ? [{ field: `${f}|sv`, if: 0 }] : []), // a value that shows the experiment
     ],
-    unitTtl(ctx, s.flag),
+    ttl,
   )
-  const flagCounters: string[] = []
-  if (r[1] === 1) flagCounters.push('sunits')
-  if (r[2] === 2) flagCounters.push('both')
-  if (surface) flagCounters.push(...surfaceCounters(r, 4))
+  const anyFirst = r[1] === 1
+  const shownFirst = surface && r[2] === 1
   await Promise.all([
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
     r[0] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), ['units'], nowMs) : null,
-    flagCounters.length > 0 ? bumpFlag(ctx, day, s.flag, flagCounters, nowMs) : null,
+    anyFirst || shownFirst ? joinFromSighting(ctx, s, anyFirst, shownFirst, ttl, day, nowMs) : null,
   ])
   memoAdd(ctx, s, nowMs)
+}
+
+/**
+ * The first sighting of a flag on a unit meets the unit's state for the flag: `both` (see
+ * countExposure) and, for a value that shows the experiment, the surface (see surfaceSteps).
+ */
+async function joinFromSighting(ctx: IngestContext, s: FlagSighting, anyFirst: boolean, shownFirst: boolean, ttl: number, day: number, nowMs: number): Promise<void> {
+  const steps: Step[] = []
+  if (anyFirst) steps.push({ field: 'both' })
+  if (shownFirst) steps.push({ field: 'r2' }, { field: 'r3' })
+  const r = await ctx.store.steps(unitKey(ctx, s.flag, s.unit), steps, ttl)
+  const flagCounters: string[] = []
+  if (anyFirst) flagCounters.push('sunits')
+  if (anyFirst && r[0] === 2) flagCounters.push('both')
+  if (shownFirst) flagCounters.push(...surfaceCounters(r, anyFirst ? 1 : 0))
+  await bumpFlag(ctx, day, s.flag, flagCounters, nowMs)
 }
 
 /** Goals and guardrails count for the person and for each group the event belongs to. */

@@ -65,6 +65,10 @@ export class KeyScheme {
   unit(flag: string, unit: string, epoch: number | null = null): string {
     return `${this.root}:u:${enc(flag)}${epoch === null ? '' : `@${epoch}`}:${enc(unit)}`
   }
+  /** The values a unit carried, of every flag (`<flag>[@<run>]|s:<value>`, `...|s`, `...|sv`). */
+  sightings(unit: string): string {
+    return `${this.root}:s:${enc(unit)}`
+  }
   /**
    * A unit's two sets (CounterStore.join): `x`, the (flag, value) pairs it was exposed to, and `p`,
    * its goal and guardrail events, waiting for (or matched with) its exposures.
