@@ -328,11 +328,8 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   step({ field: `${kind}:first`, if: values, set: token }) // the first value
   const pair = step({ field: `p:${token}`, if: value }) // this value, whatever the exposure kind
   const any = step({ field: 'any', if: pair }) // exposed at all
-  // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
-  const both = step({ field: 'both', if: any })
   // Units exposed to this value although their page was bootstrapped with another one.
   const mismatch = x.bootstrapMismatch ? step({ field: `${kind}:bm:${token}` }) : -1
-  const reached = surface ? step({ field: 'r3', if: any }) : -1 // the experiment's surface: see surfaceSteps
   const [first, r] = await Promise.all([delivered, ctx.store.steps(g, steps, ttl)])
   const at = (i: number) => r[i] ?? 0
   // The event's counts (a first delivery) and the unit's (markers new), in one call.
@@ -342,8 +339,6 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   if (at(value) === 1) seriesCounters.push('units')
   const flagCounters: string[] = []
   if (at(values) === 1) flagCounters.push(`units|${kind}`)
-  if (at(both) === 2) flagCounters.push('both')
-  if (at(reached) === 3) flagCounters.push('reachx')
   const valuesSeen = at(values)
   // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
   // keeps their first variant. Count them per value they saw, and once per flag.
@@ -359,6 +354,7 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
       : null,
     valuesSeen === 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : null,
     at(pair) === 1 ? listExposedPair(ctx, x, token, e.timestampMs, nowMs) : null,
+    at(any) === 1 ? exposedOnUnit(ctx, x, surface, day, nowMs) : null,
   ])
 }
 
@@ -454,44 +450,49 @@ async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, da
   if (!inFlagWindow(ctx, s.flag, ts)) return
   const token = variantToken(s.variant)
   const surface = s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag)
-  // A unit carries the values of most flags on most events (posthog-js sends `$feature/<key>` for
-  // every active flag): their markers are kept in one group per unit, not one per flag and unit.
-  const run = ctx.runOf(s.flag)
-  const f = `${enc(s.flag)}${run ? `@${run.startMs}` : ''}`
-  const ttl = unitTtl(ctx, s.flag)
+  const f = flagOfUnit(ctx, s.flag)
   const r = await ctx.store.steps(
-    ctx.keys.sightings(s.unit),
+    ctx.keys.unitFlags(s.unit),
     [
       { field: `${f}|s:${token}` }, // this value carried
       { field: `${f}|s`, if: 0 }, // any value carried
-      ...(surface ? [{ field: `${f}|sv`, if: 0 }] : []), // a value that shows the experiment
+      { field: `${f}|both`, if: 1 }, // see countExposure
+      ...(surface ? [{ field: `${f}|sv`, if: 0 }, ...surfaceSteps(f, 3)] : []), // a value that shows the experiment
     ],
-    ttl,
+    unitTtl(ctx, s.flag),
   )
-  const anyFirst = r[1] === 1
-  const shownFirst = surface && r[2] === 1
+  const flagCounters: string[] = []
+  if (r[1] === 1) flagCounters.push('sunits')
+  if (r[2] === 2) flagCounters.push('both')
+  if (surface) flagCounters.push(...surfaceCounters(r, 4))
   await Promise.all([
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
     r[0] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), ['units'], nowMs) : null,
-    anyFirst || shownFirst ? joinFromSighting(ctx, s, anyFirst, shownFirst, ttl, day, nowMs) : null,
+    flagCounters.length > 0 ? bumpFlag(ctx, day, s.flag, flagCounters, nowMs) : null,
   ])
   memoAdd(ctx, s, nowMs)
 }
 
+/** A flag (and its experiment's run) as the prefix of its fields in a unit's group of every flag. */
+function flagOfUnit(ctx: IngestContext, flag: string): string {
+  const run = ctx.runOf(flag)
+  return `${enc(flag)}${run ? `@${run.startMs}` : ''}`
+}
+
 /**
- * The first sighting of a flag on a unit meets the unit's state for the flag: `both` (see
- * countExposure) and, for a value that shows the experiment, the surface (see surfaceSteps).
+ * The unit is exposed to the flag for the first time: it meets the other sides in the unit's group
+ * of every flag, `both` (carried and exposed) and the experiment's surface (see surfaceSteps).
  */
-async function joinFromSighting(ctx: IngestContext, s: FlagSighting, anyFirst: boolean, shownFirst: boolean, ttl: number, day: number, nowMs: number): Promise<void> {
-  const steps: Step[] = []
-  if (anyFirst) steps.push({ field: 'both' })
-  if (shownFirst) steps.push({ field: 'r2' }, { field: 'r3' })
-  const r = await ctx.store.steps(unitKey(ctx, s.flag, s.unit), steps, ttl)
+async function exposedOnUnit(ctx: IngestContext, x: Exposure, surface: boolean, day: number, nowMs: number): Promise<void> {
+  const f = flagOfUnit(ctx, x.flag)
+  const steps: Step[] = [{ field: `${f}|both` }]
+  if (surface) steps.push({ field: `${f}|r3` })
+  const r = await ctx.store.steps(ctx.keys.unitFlags(x.unit), steps, unitTtl(ctx, x.flag))
   const flagCounters: string[] = []
-  if (anyFirst) flagCounters.push('sunits')
-  if (anyFirst && r[0] === 2) flagCounters.push('both')
-  if (shownFirst) flagCounters.push(...surfaceCounters(r, anyFirst ? 1 : 0))
-  await bumpFlag(ctx, day, s.flag, flagCounters, nowMs)
+  // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
+  if (r[0] === 2) flagCounters.push('both')
+  if (surface && r[1] === 3) flagCounters.push('reachx')
+  if (flagCounters.length > 0) await bumpFlag(ctx, day, x.flag, flagCounters, nowMs)
 }
 
 /** Goals and guardrails count for the person and for each group the event belongs to. */
@@ -517,12 +518,13 @@ async function countMetrics(ctx: IngestContext, e: ReadEvent, unit: string, nowM
  * primary metric events, and was exposed. Each of the three sides adds to `r3` the first time it
  * becomes true, and the first two to `r2` as well: `r2` then reaches 2 (carried and sent: the unit
  * reached the surface) and `r3` reaches 3 (and exposed) exactly once, whatever order workers see the
- * sides in. These are the two steps for a side that is not the exposure, on the step at `gate`.
+ * sides in. The fields are the flag's (`f`) in the unit's group of every flag; these are the two
+ * steps for a side that is not the exposure, on the step at `gate`.
  */
-function surfaceSteps(gate: number): Step[] {
+function surfaceSteps(f: string, gate: number): Step[] {
   return [
-    { field: 'r2', if: gate },
-    { field: 'r3', if: gate },
+    { field: `${f}|r2`, if: gate },
+    { field: `${f}|r3`, if: gate },
   ]
 }
 
@@ -545,7 +547,8 @@ async function countSurfaceReached(ctx: IngestContext, e: ReadEvent, nowMs: numb
       if (key === undefined) return
       const unit = type === null ? key : groupUnit(type, key)
       if (!inUnitSample(unit, ctx.settings.unitSampleRate)) return
-      const r = await ctx.store.steps(unitKey(ctx, flag, unit), [{ field: 'sm' }, ...surfaceSteps(0)], unitTtl(ctx, flag))
+      const f = flagOfUnit(ctx, flag)
+      const r = await ctx.store.steps(ctx.keys.unitFlags(unit), [{ field: `${f}|sm` }, ...surfaceSteps(f, 0)], unitTtl(ctx, flag))
       const counters = surfaceCounters(r, 1)
       if (counters.length > 0) await bumpFlag(ctx, dayNumber(e.timestampMs), flag, counters, nowMs)
     }),

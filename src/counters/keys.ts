@@ -65,8 +65,11 @@ export class KeyScheme {
   unit(flag: string, unit: string, epoch: number | null = null): string {
     return `${this.root}:u:${enc(flag)}${epoch === null ? '' : `@${epoch}`}:${enc(unit)}`
   }
-  /** The values a unit carried, of every flag (`<flag>[@<run>]|s:<value>`, `...|s`, `...|sv`). */
-  sightings(unit: string): string {
+  /**
+   * A unit's state of every flag where sides meet (`<flag>[@<run>]|<field>`): the values it carried,
+   * `both` (carried and exposed), the experiment's surface.
+   */
+  unitFlags(unit: string): string {
     return `${this.root}:s:${enc(unit)}`
   }
   /**
