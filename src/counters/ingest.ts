@@ -473,10 +473,13 @@ async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, da
   memoAdd(ctx, s, nowMs)
 }
 
-/** A flag (and its experiment's run) as the prefix of its fields in a unit's group of every flag. */
+/**
+ * A flag (and its experiment's run) as the prefix of its fields in a unit's group of every flag:
+ * a short id, so the group stays compact in Redis (fields of at most 64 bytes) however long the key.
+ */
 function flagOfUnit(ctx: IngestContext, flag: string): string {
   const run = ctx.runOf(flag)
-  return `${enc(flag)}${run ? `@${run.startMs}` : ''}`
+  return shortId(`${flag}\u0000${run?.startMs ?? ''}`)
 }
 
 /**
