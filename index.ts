@@ -51,14 +51,21 @@ export async function setupPlugin(meta: CoverageMeta): Promise<void> {
  * Counts one event. plugin-server ignores what onEvent returns; the host answers the webhook with
  * it (2xx only once the counters hold the event, 503 when the cache failed).
  */
-export async function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<EventOutcome | 'not_set_up'> {
+export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<EventOutcome | 'not_set_up'> {
   const state = meta.global.state
-  if (!state) return 'not_set_up' // setup failed: PostHog already shows why; counting nothing is the honest result
+  if (!state) return Promise.resolve('not_set_up') // setup failed: PostHog already shows why; counting nothing is the honest result
+  // At most once a minute there are stored definitions to look for; between, no promise to wait on.
+  // Storage unavailable: keep counting with the definitions this worker has.
+  let look: Promise<void> | undefined
   try {
-    await lookForDefinitions(state, meta.storage)
+    look = lookForDefinitions(state, meta.storage)
   } catch {
-    // storage unavailable: keep counting with the definitions this worker has
+    look = undefined
   }
+  if (look) return look.then(
+    () => handleEvent(state, event),
+    () => handleEvent(state, event),
+  )
   return handleEvent(state, event)
 }
 

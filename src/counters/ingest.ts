@@ -24,7 +24,8 @@ export interface IngestContext {
   readonly settings: Settings
   readonly keys: KeyScheme
   readonly now: () => number
-  readonly readOptions: Omit<ReadOptions, 'nowMs'>
+  /** what readEvent needs, but the time, which each event's call passes */
+  readonly readOptions: ReadOptions
   readonly isCountedValue: (flag: string, value: VariantValue) => boolean
   readonly watermark: () => number | null
   /** Periods the host is filling from HogQL after an outage: live events in them are left out. */
@@ -95,7 +96,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,
-    readOptions: { maxAgeDays: retentionDays(input.settings), metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
+    readOptions: { nowMs: 0, maxAgeDays: retentionDays(input.settings), metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
     memo: new Map(),
     listed: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
@@ -132,25 +133,31 @@ export interface IngestVia {
  * by reason. An event that carries nothing to count (most events) costs no cache call at all.
  * Cache failures do propagate: the caller decides whether a lost update is worth a retry.
  */
-export async function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {}): Promise<IngestOutcome> {
+export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {}): Promise<IngestOutcome> {
   const nowMs = ctx.now()
-  const read = readEvent(raw, { ...ctx.readOptions, nowMs })
-  if (!read.ok) {
-    await countRejection(ctx, dayNumber(nowMs), read.reason, nowMs)
-    return 'rejected'
-  }
+  const read = readEvent(raw, ctx.readOptions, nowMs)
+  if (!read.ok) return countRejection(ctx, dayNumber(nowMs), read.reason, nowMs).then(() => 'rejected')
   const e = read.event
   const watermark = ctx.watermark()
-  if (watermark !== null && e.timestampMs < watermark) return 'ignored' // the backfill's side of the split
+  if (watermark !== null && e.timestampMs < watermark) return IGNORED // the backfill's side of the split
   // A period being filled from HogQL: its replay counts these, the live delivery does not.
-  if (!via.replay && ctx.filling().some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return 'ignored'
-  const rate = ctx.settings.unitSampleRate
-  const sightings = e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate))
-  const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : []
-  if (!e.exposure && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) {
-    return 'ignored'
+  if (!via.replay) {
+    const periods = ctx.filling()
+    if (periods.length > 0 && periods.some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return IGNORED
   }
+  const rate = ctx.settings.unitSampleRate
+  const sightings = e.sightings.length > 0 ? e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate)) : NO_SIGHTINGS
+  const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : NO_UNITS
+  // Most events: nothing to count, decided without a call or a promise of their own.
+  if (!e.exposure && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return IGNORED
+  return countEvent(ctx, e, sightings, metricUnits, nowMs)
+}
 
+const IGNORED: Promise<IngestOutcome> = Promise.resolve('ignored')
+const NO_SIGHTINGS: readonly FlagSighting[] = []
+const NO_UNITS: readonly string[] = []
+
+async function countEvent(ctx: IngestContext, e: ReadEvent, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
   const day = dayNumber(e.timestampMs)
   // The redelivery check, for the events that add to a count. It runs beside the rest, not before:
   // only event counts (an exposure's, a partial rejection's) wait for it. Everything else is

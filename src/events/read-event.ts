@@ -191,7 +191,7 @@ function unwrap(raw: Obj): { ev: Obj; person: Obj | null } {
  * Reads one event as PostHog delivers it. Never throws: anything that cannot be counted becomes
  * a named reason. Pure: no I/O, no clock (the caller passes `nowMs`).
  */
-export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
+export function readEvent(raw: unknown, opts: ReadOptions, nowMs: number = opts.nowMs): ReadResult {
   if (!isObject(raw)) return { ok: false, reason: 'not_an_object' }
   const { ev, person } = unwrap(raw)
 
@@ -202,11 +202,11 @@ export function readEvent(raw: unknown, opts: ReadOptions): ReadResult {
   const props = own(ev, 'properties')
   if (!isObject(props)) return { ok: false, reason: 'properties_invalid' }
 
-  const ts = readTimestamp(own(ev, 'timestamp'), opts.nowMs)
+  const ts = readTimestamp(own(ev, 'timestamp'), nowMs)
   if (typeof ts === 'string') return { ok: false, reason: ts }
-  const windowStart = Math.floor(opts.nowMs / DAY_MS) * DAY_MS - (opts.maxAgeDays - 1) * DAY_MS
+  const windowStart = Math.floor(nowMs / DAY_MS) * DAY_MS - (opts.maxAgeDays - 1) * DAY_MS
   if (ts < windowStart) return { ok: false, reason: 'timestamp_too_old' }
-  if (ts > opts.nowMs + MAX_FUTURE_MS) return { ok: false, reason: 'timestamp_in_future' }
+  if (ts > nowMs + MAX_FUTURE_MS) return { ok: false, reason: 'timestamp_in_future' }
 
   const rawUuid = own(ev, 'uuid')
   let uuid: string | null = null

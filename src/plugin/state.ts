@@ -175,10 +175,13 @@ export async function refreshDefinitions(state: PluginState, storage: Storage, o
   if (stored && stored.fetchedAt !== state.definitionsAt) await applyDefinitions(state, stored)
 }
 
-/** Every worker: at most once a minute, picks up definitions another worker stored. */
-export async function lookForDefinitions(state: PluginState, storage: Storage): Promise<void> {
-  if (Date.now() < state.nextDefinitionsLook) return
-  await refreshDefinitions(state, storage, { fetch: false })
+/**
+ * Every worker: at most once a minute, picks up definitions another worker stored. Nothing to wait
+ * for (undefined) between looks, so the events in between cost no promise.
+ */
+export function lookForDefinitions(state: PluginState, storage: Storage): Promise<void> | undefined {
+  if (Date.now() < state.nextDefinitionsLook) return undefined
+  return refreshDefinitions(state, storage, { fetch: false })
 }
 
 /**
