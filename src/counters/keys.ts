@@ -66,8 +66,8 @@ export class KeyScheme {
     return `${this.root}:u:${enc(flag)}${epoch === null ? '' : `@${epoch}`}:${enc(unit)}`
   }
   /**
-   * A unit's state of every flag where sides meet (`<flag>[@<run>]|<field>`): the values it carried,
-   * `both` (carried and exposed), the experiment's surface.
+   * A unit's state of every flag where sides meet (`<short id of the flag and its run>|<field>`):
+   * the values it carried, `both` (carried and exposed), the experiment's surface.
    */
   unitFlags(unit: string): string {
     return `${this.root}:s:${enc(unit)}`

@@ -7,6 +7,15 @@ export interface Members {
   readonly overflow: number
 }
 
+/** One step of {@link CounterStore.steps}: add 1 to a field, or set it, once an earlier step made its field. */
+export interface Step {
+  readonly field: string
+  /** run only when the step at this index (an earlier one) returned 1 */
+  readonly if?: number
+  /** set the field to this value (JSON) instead of adding 1 */
+  readonly set?: unknown
+}
+
 /**
  * Where the counters keep their state: named groups of fields (one Redis hash each in the host),
  * and sets of members. Every call names one group or set, so none spans Redis Cluster slots.
@@ -21,15 +30,6 @@ export interface Members {
  * A group lives at least as long as the TTL given when each of its fields was created: its expiry
  * is pushed later, never earlier. One cache key per field (the contract) keeps each field's own.
  */
-/** One step of {@link CounterStore.steps}: add 1 to a field, or set it, once an earlier step made its field. */
-export interface Step {
-  readonly field: string
-  /** run only when the step at this index (an earlier one) returned 1 */
-  readonly if?: number
-  /** set the field to this value (JSON) instead of adding 1 */
-  readonly set?: unknown
-}
-
 export interface CounterStore {
   /**
    * True when a call on one group is one atomic step (hashes, in Redis or in memory): several
