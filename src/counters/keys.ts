@@ -44,10 +44,12 @@ export function dayLabel(day: number): string {
  * The groups and sets of one project (CounterStore), under one namespace; the version (`ec2`)
  * changes when the layout does, so counters of an older layout are never read as this one's.
  */
+export const COUNTERS_LAYOUT = 'ec2'
+
 export class KeyScheme {
   readonly root: string
   constructor(project: string) {
-    this.root = `ec2:${enc(project)}`
+    this.root = `${COUNTERS_LAYOUT}:${enc(project)}`
   }
   /** A day's rejections by reason (`rej:<reason>`) and redeliveries (`dup`). */
   day(day: number): string {

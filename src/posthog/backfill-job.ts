@@ -7,6 +7,7 @@ import { planBackfill, type BackfillQuery } from './backfill-queries.js'
 import type { PostHogClient, QueryResult } from './client.js'
 import { fetchDefinitions } from './definitions.js'
 import { experimentRuns } from '../coverage/windows.js'
+import { COUNTERS_LAYOUT } from '../counters/keys.js'
 
 /** `meta.storage` as the plugin contract gives it. */
 export interface Storage {
@@ -16,6 +17,8 @@ export interface Storage {
 }
 
 export const WATERMARK_KEY = 'coverage/watermark'
+/** The layout of the live counters the watermark was taken for (KeyScheme's namespace). */
+const LAYOUT_KEY = 'coverage/counters-layout'
 export const BACKFILL_KEY = 'coverage/backfill'
 const JOB_KEY = 'coverage/backfill-job'
 const resultKey = (i: number) => `coverage/backfill-query/${i}`
@@ -45,11 +48,15 @@ interface Job {
  * credentials, and kept. Whole seconds, so HogQL's bounds and the ingest agree exactly.
  */
 export async function ensureWatermark(storage: Storage, nowMs: number): Promise<number> {
-  const stored = Number(await storage.get(WATERMARK_KEY, null))
-  if (Number.isFinite(stored) && stored > 0) return stored
-  const watermark = Math.floor(nowMs / 1000) * 1000
-  await storage.set(WATERMARK_KEY, watermark)
-  return watermark
+  const [stored, layout] = await Promise.all([storage.get(WATERMARK_KEY, null), storage.get(LAYOUT_KEY, null)])
+  const watermark = Number(stored)
+  // Live counters of an older layout are not read: they count from a new watermark, and the
+  // HogQL backfill covers everything before it, so an upgrade loses nothing.
+  if (Number.isFinite(watermark) && watermark > 0 && layout === COUNTERS_LAYOUT) return watermark
+  const fresh = Math.floor(nowMs / 1000) * 1000
+  await storage.set(WATERMARK_KEY, fresh)
+  await storage.set(LAYOUT_KEY, COUNTERS_LAYOUT)
+  return fresh
 }
 
 /**

@@ -105,3 +105,18 @@ describe('the stored backfill job', () => {
     expect(seen.length).toBe(requests)
   })
 })
+
+describe('the watermark and the counters layout', () => {
+  it('is kept across restarts, and taken anew when the live counters were of an older layout', async () => {
+    const { ensureWatermark, WATERMARK_KEY } = await import('../../src/posthog/backfill-job.js')
+    const storage = new MemoryStorage()
+    const first = await ensureWatermark(storage, Date.UTC(2026, 10, 1, 12))
+    expect(await ensureWatermark(storage, Date.UTC(2026, 10, 2))).toBe(first)
+    // A watermark stored by a version whose counters this one does not read: its live counters
+    // are lost to the reader, so the backfill must cover up to now.
+    const upgraded = new MemoryStorage()
+    await upgraded.set(WATERMARK_KEY, Date.UTC(2026, 9, 1))
+    expect(await ensureWatermark(upgraded, Date.UTC(2026, 10, 2, 8, 30))).toBe(Date.UTC(2026, 10, 2, 8, 30))
+    expect(await ensureWatermark(upgraded, Date.UTC(2026, 10, 3))).toBe(Date.UTC(2026, 10, 2, 8, 30))
+  })
+})
