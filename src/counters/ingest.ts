@@ -14,8 +14,8 @@ export const CAPS = { flagsPerDay: 20_000, seriesPerFlagDay: 400, pairsPerUnit: 
 // The local memo only saves cache calls for `$feature/<key>` sightings already counted; the shared
 // cache stays the source of truth, so a worker that forgets simply asks again.
 const MEMO_MAX = 200_000
-// Units in the sightings memo (each with its flags' values).
-const MEMO_UNITS = 20_000
+// Units in the sightings memo (each with its flags' values): the units active lately.
+const MEMO_UNITS = 10_000
 const MEMO_TTL_MS = 3_600_000
 
 export interface IngestContext {
@@ -581,7 +581,8 @@ function memoHas(ctx: IngestContext, s: FlagSighting, nowMs: number): boolean {
 function memoAdd(ctx: IngestContext, s: FlagSighting, nowMs: number): void {
   let m = ctx.memo.get(s.unit)
   if (m === undefined || m.until <= nowMs) {
-    if (ctx.memo.size >= MEMO_UNITS) ctx.memo.clear()
+    // Full: the unit entered first leaves (a Map keeps insertion order), so recent units stay.
+    if (ctx.memo.size >= MEMO_UNITS) ctx.memo.delete(ctx.memo.keys().next().value as string)
     // Kept for an hour from its first entry, then begun again: the memo is never long out of date.
     m = { until: nowMs + MEMO_TTL_MS, flags: new Map() }
     ctx.memo.set(s.unit, m)
