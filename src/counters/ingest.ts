@@ -15,7 +15,7 @@ export const CAPS = { flagsPerDay: 20_000, seriesPerFlagDay: 400, pairsPerUnit: 
 // cache stays the source of truth, so a worker that forgets simply asks again.
 const MEMO_MAX = 200_000
 // Units in the sightings memo (each with its flags' values): the units active lately.
-const MEMO_UNITS = 10_000
+const MEMO_UNITS = 5_000
 const MEMO_TTL_MS = 3_600_000
 
 export interface IngestContext {

@@ -249,12 +249,14 @@ function flat(name: string): string {
   return name
 }
 
-interface Group {
-  readonly fields: Fields
-  expiresAt: number
+/** A group: its fields, and when it expires (whole minutes since the epoch, rounded up; 0: new). */
+class Group extends Fields {
+  expiresAt = 0
   /** sets only: members added past the cap */
-  overflow: number
+  overflow = 0
 }
+
+const MINUTE_MS = 60_000
 
 /**
  * The store in this process's memory, with the semantics of the Redis one: a group's expiry is
@@ -278,13 +280,13 @@ export class MemoryHashStore implements CounterStore {
   get fieldCount(): number {
     this.sweep()
     let n = 0
-    for (const g of this.groups.values()) n += g.fields.size
+    for (const g of this.groups.values()) n += g.size
     return n
   }
 
   private live(name: string): Group | undefined {
     const g = this.groups.get(name)
-    if (g && g.expiresAt <= this.now()) {
+    if (g && g.expiresAt * MINUTE_MS <= this.now()) {
       this.groups.delete(name)
       return undefined
     }
@@ -294,7 +296,7 @@ export class MemoryHashStore implements CounterStore {
   private open(name: string): Group {
     let g = this.live(name)
     if (!g) {
-      g = { fields: new Fields(), expiresAt: 0, overflow: 0 }
+      g = new Group()
       this.groups.set(flat(name), g)
       if (++this.writesSinceSweep > Math.max(1024, this.groups.size)) this.sweep()
     }
@@ -304,18 +306,20 @@ export class MemoryHashStore implements CounterStore {
   private sweep(): void {
     this.writesSinceSweep = 0
     const t = this.now()
-    for (const [name, g] of this.groups) if (g.expiresAt <= t) this.groups.delete(name)
+    for (const [name, g] of this.groups) if (g.expiresAt * MINUTE_MS <= t) this.groups.delete(name)
   }
 
   private extend(g: Group, ttlSeconds: number): void {
-    g.expiresAt = Math.max(g.expiresAt, this.now() + ttlSeconds * 1000)
+    // In whole minutes, so the expiry is a small integer V8 keeps in the object (no boxed number per
+    // change); a group outlives its TTL by less than a minute.
+    g.expiresAt = Math.max(g.expiresAt, Math.ceil((this.now() + ttlSeconds * 1000) / MINUTE_MS))
   }
 
   async bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
     const g = this.open(group)
     const out = fields.map((field) => {
-      const n = toCount(g.fields.get(field) ?? 0) + 1
-      g.fields.set(field, n)
+      const n = toCount(g.get(field) ?? 0) + 1
+      g.set(field, n)
       return n
     })
     if (out.includes(1) || g.expiresAt === 0) this.extend(g, ttlSeconds)
@@ -329,12 +333,12 @@ export class MemoryHashStore implements CounterStore {
     for (const step of steps) {
       if (step.if !== undefined && out[step.if] !== 1) out.push(0)
       else if (step.set !== undefined) {
-        g.fields.set(shared(step.field), step.set)
+        g.set(shared(step.field), step.set)
         out.push(1)
         made = true
       } else {
-        const n = toCount(g.fields.get(step.field) ?? 0) + 1
-        g.fields.set(n === 1 ? shared(step.field) : step.field, n)
+        const n = toCount(g.get(step.field) ?? 0) + 1
+        g.set(n === 1 ? shared(step.field) : step.field, n)
         out.push(n)
         if (n === 1) made = true
       }
@@ -350,21 +354,21 @@ export class MemoryHashStore implements CounterStore {
   }
 
   async readAll(group: string): Promise<Map<string, unknown>> {
-    return new Map(this.live(group)?.fields.entries() ?? [])
+    return new Map(this.live(group)?.entries() ?? [])
   }
 
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
     const g = this.live(group)
-    return fields.map((f) => toCount(g?.fields.get(f) ?? 0))
+    return fields.map((f) => toCount(g?.get(f) ?? 0))
   }
 
   async read(group: string, field: string): Promise<unknown> {
-    return this.live(group)?.fields.get(field) ?? null
+    return this.live(group)?.get(field) ?? null
   }
 
   async put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void> {
     const g = this.open(group)
-    g.fields.set(field, value)
+    g.set(field, value)
     this.extend(g, ttlSeconds)
   }
 
@@ -378,11 +382,11 @@ export class MemoryHashStore implements CounterStore {
 
   private add(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): boolean {
     const g = this.open(set)
-    if (g.fields.has(member)) return false
+    if (g.has(member)) return false
     // Past the cap a member is remembered (so it is added once) with no value, and not listed.
-    const listed = g.fields.size - g.overflow
+    const listed = g.size - g.overflow
     if (listed >= cap) g.overflow++
-    g.fields.set(member, listed >= cap ? undefined : value)
+    g.set(member, listed >= cap ? undefined : value)
     this.extend(g, ttlSeconds)
     return true
   }
@@ -391,7 +395,7 @@ export class MemoryHashStore implements CounterStore {
     const g = this.live(set)
     if (!g) return { values: [], overflow: 0 }
     const values: unknown[] = []
-    for (const v of g.fields.values()) if (v !== undefined && values.length < cap) values.push(v)
+    for (const v of g.values()) if (v !== undefined && values.length < cap) values.push(v)
     return { values, overflow: g.overflow }
   }
 }
