@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis'
 import type { CacheOptions, ContractCache } from './cache.js'
 import { RedisHashStore } from './redis-store.js'
-import type { CounterStore, StoreProvider } from './store.js'
+import { markStoreFailures, type CounterStore, type StoreProvider } from './store.js'
 
 /** plugin-server's key scheme, so counters written here and by a PostHog plugin-server are the same keys. */
 export function pluginKeyPrefix(pluginId: number | string, teamId: number | string): string {
@@ -22,7 +22,7 @@ export class RedisCache implements ContractCache, StoreProvider {
 
   /** The counters in hashes under the same prefix (the host's store; plugin-server has only the four calls). */
   counterStore(): CounterStore {
-    return new RedisHashStore(this.redis, this.prefix)
+    return markStoreFailures(new RedisHashStore(this.redis, this.prefix))
   }
 
   static connect(url: string, prefix: string): RedisCache {

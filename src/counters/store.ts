@@ -65,7 +65,11 @@ export interface CounterStore {
   readMembers(set: string, cap: number): Promise<Members>
 }
 
-/** A cache that offers a richer store than the four contract calls (the host's caches do). */
+/**
+ * A cache that offers a richer store than the four contract calls (the host's caches do). A store
+ * over a network marks its failures CacheUnavailableError (markStoreFailures); an in-process one
+ * has none to mark, and its faults stay faults of the code.
+ */
 export interface StoreProvider {
   counterStore(): CounterStore
 }
@@ -76,10 +80,10 @@ function providesStore(cache: unknown): cache is StoreProvider {
 
 /**
  * The store for a plugin cache: the host's own when the cache offers one, or one key per field on
- * the four contract calls (plugin-server's `meta.cache`). Failures are marked CacheUnavailableError.
+ * the four contract calls (plugin-server's `meta.cache`, its failures marked CacheUnavailableError).
  */
 export function storeFor(cache: ContractCache): CounterStore {
-  return providesStore(cache) ? markStoreFailures(cache.counterStore()) : new ContractStore(markCacheFailures(cache))
+  return providesStore(cache) ? cache.counterStore() : new ContractStore(markCacheFailures(cache))
 }
 
 /** One cache key per field (`<group>:<field>`), each with its own TTL, on INCR/EXPIRE/GET/SET only. */
