@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { parseSettings } from '../settings/settings.js'
-import { BILLING_NOTE, DEFAULT_DESTINATION_NAME, applyConnect, disconnect, planConnect, shownRequest } from '../host/destination.js'
+import { BILLING_NOTE, DEFAULT_DESTINATION_NAME, applyConnect, disconnect, findDestination, planConnect, settleDeliveryAuth, shownRequest, type DestinationInput, type SettledAuth } from '../host/destination.js'
 import { SECRET_KEYS } from '../host/host.js'
 import { DESTINATION_KEY, type StoredDestination } from '../host/destination.js'
 import { pluginStorage } from '../host/store.js'
@@ -36,6 +36,18 @@ function explain(e: unknown): never {
   throw e
 }
 
+/** What the read-back found, in words; never the secret. */
+function authNotes(s: SettledAuth): string[] {
+  if (s.auth === 'signature') return s.bearerRemoved ? ["PostHog now keeps the destination's signing_secret input: its Authorization header (the earlier fallback) is removed, and the requests are signed again"] : []
+  const why = s.templateSigns ? 'PostHog did not keep it' : "this PostHog's HTTP Webhook template has no such input (an older or self-hosted PostHog)"
+  return [
+    `PostHog dropped the destination's signing_secret input without an error when it was saved: ${why}. Unsigned, every delivery would be refused with 401, and PostHog does not retry a 401.`,
+    "instead the intake's secret is now the destination's Authorization header (Bearer), saved and read back from PostHog: the requests are authenticated by that bearer header, not signed.",
+    // An update is validated against the input list the function was saved with (posthog/api/hog_function.py), so only a new destination picks up a newer template.
+    "the headers input is not a secret input in PostHog: anyone who can read this project's destinations there can read that header. Once this PostHog's template has signing_secret, run disconnect and then connect to create the destination afresh, signed.",
+  ]
+}
+
 /**
  * `experiment-coverage connect`: creates (or updates, found by name) the HTTP Webhook destination
  * that feeds this host's intake for the project, filtered to the events the intake counts. The
@@ -59,13 +71,14 @@ export async function runConnect(opts: ConnectOptions): Promise<void> {
     const hooks = await hooksFromDefinitions(defs, configuredGoals(parseSettings(merged)))
     const settings = parseSettings(merged, { countedEvents: hooks.countedEvents })
     const events = intakeEvents(settings)
-    const request = await planConnect(client, {
+    const destination: DestinationInput = {
       name: opts.name,
       url: `${url}/ingest/${encodeURIComponent(projectId)}`,
       signingSecret: host.ingestSecret(row),
       events,
       filterTestAccounts: settings.filterTestAccounts,
-    }).catch(explain)
+    }
+    const request = await planConnect(client, destination).catch(explain)
     say(`connect: ${request.method === 'POST' ? 'creating' : 'updating'} the destination "${opts.name}" in project ${projectId}: ${events.length} events (${events.slice(0, 6).join(', ')}${events.length > 6 ? ', ...' : ''}), test accounts ${settings.filterTestAccounts ? 'left out' : 'kept'}`)
     say(`connect: ${BILLING_NOTE}`)
     if (opts.dryRun) {
@@ -73,10 +86,15 @@ export async function runConnect(opts: ConnectOptions): Promise<void> {
       say('connect: --dry-run: nothing was sent')
       return
     }
-    const { id } = await applyConnect(client, request).catch(explain)
+    const saved = await applyConnect(client, request).catch(explain)
+    const id = saved.id || ((await findDestination(client, opts.name).catch(explain))?.id ?? '')
+    if (!id) throw new ExitError(`PostHog answered the ${request.method} of the destination without its id, and no destination named "${opts.name}" is listed: check the project's destinations in PostHog`, 1)
     // The host keeps the destination's filter in step with the experiments (see DESTINATION_KEY).
-    await pluginStorage(host.store, projectId).set(DESTINATION_KEY, { id: id || null, name: opts.name, events, filterTestAccounts: settings.filterTestAccounts } satisfies StoredDestination)
-    say(`connect: done (hog function ${id}); PostHog now posts those events to ${url}/ingest/${projectId}, signed with the intake's secret`)
+    await pluginStorage(host.store, projectId).set(DESTINATION_KEY, { id, name: opts.name, events, filterTestAccounts: settings.filterTestAccounts } satisfies StoredDestination)
+    // The destination as PostHog saved it: a PostHog without signing_secret drops it silently.
+    const settled = await settleDeliveryAuth(client, id, destination).catch(explain)
+    for (const line of authNotes(settled)) say(`connect: ${line}`)
+    say(`connect: done (hog function ${id}); PostHog now posts those events to ${url}/ingest/${projectId}, ${settled.auth === 'signature' ? "signed with the intake's secret" : "with the intake's secret as a bearer token (not signed)"}`)
   } finally {
     await host.stop()
   }

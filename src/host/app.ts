@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
@@ -11,6 +10,7 @@ import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import { Host, ProjectError } from './host.js'
 import { pluginStorage, type ProjectRow } from './store.js'
+import { sameSecret } from './secrets.js'
 import { PUBLISHED_KEY } from './project.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
 import type { Report } from '../coverage/report.js'
@@ -72,13 +72,12 @@ function parseBody(value: unknown) {
   return Array.isArray(value) ? list.safeParse(value) : item.safeParse(value)
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
-/** Standard Webhooks (PostHog's `signing_secret`) or `Authorization: Bearer <the same secret>`. */
+/**
+ * Standard Webhooks (PostHog's `signing_secret`) or `Authorization: Bearer <the same secret>`: the
+ * latter is what `connect` sets on a PostHog whose webhook template has no `signing_secret` input
+ * (it is dropped on save; see settleDeliveryAuth in destination.ts). A signature, when sent, must
+ * verify; anything else is refused with 401.
+ */
 function authorizeIntake(c: Context, raw: string, secret: string): string | null {
   const signature = c.req.header('webhook-signature')
   if (signature !== undefined) {

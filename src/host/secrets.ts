@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
@@ -9,6 +9,14 @@ import { dirname } from 'node:path'
  * `enc:v1:<iv>:<tag>:<ciphertext>` (base64url), so an encrypted value is never mistaken for a plain one.
  */
 const PREFIX = 'enc:v1:'
+
+/**
+ * Whether a given secret (a bearer token, an API token) is the expected one, in constant time
+ * whatever the lengths: the digests are compared, so not even the secret's length shows.
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest())
+}
 
 export class SecretBoxError extends Error {
   constructor(message: string) {
