@@ -1,5 +1,6 @@
 import { VERDICT_RANK } from '../coverage/compare.js'
 import type { FlagReport, Report } from '../coverage/report.js'
+import { isHoldoutKey } from '../coverage/definitions.js'
 import { BLOCKING } from '../coverage/verdict.js'
 import { lookSequentialSrm, type SequentialSrmState } from './sequential-srm.js'
 
@@ -65,9 +66,13 @@ export function decideAlerts(
     }
     // The sequential sample ratio test over the experiment's run.
     const run = f.experiment!.start_date!
-    const units = f.variants.map((v) => v.units)
-    const shares = f.variants.map((v) => v.expected_share)
-    if (units.length >= 2 && Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-6) {
+    // Over the arms the one-shot sample_ratio check tests: an experiment's holdout is left out, the
+    // other shares scaled to add up to 1, as PostHog's SRM does.
+    const arms = f.variants.filter((v) => !isHoldoutKey(v.key))
+    const armShare = arms.reduce((a, v) => a + v.expected_share, 0)
+    const units = arms.map((v) => v.units)
+    const shares = arms.map((v) => v.expected_share / armShare)
+    if (units.length >= 2 && armShare > 0 && Math.abs(f.variants.reduce((a, v) => a + v.expected_share, 0) - 1) < 1e-6) {
       const prevSrm = before?.srm && before.srm.run === run ? before.srm : null
       const { state, p } = lookSequentialSrm(prevSrm, units, shares)
       const fire = p < opts.srmAlpha && !(prevSrm?.alerted ?? false)
@@ -77,7 +82,7 @@ export function decideAlerts(
           flag: f.key,
           kind: 'sample_ratio',
           title: `${f.key}: sample ratio mismatch`,
-          detail: `Units per variant ${f.variants.map((v) => `${v.key} ${v.units}`).join(', ')} against the planned ${f.variants.map((v) => `${Math.round(v.expected_share * 100)}%`).join(' / ')}: the sequential test's p = ${p.toExponential(1)}, below ${opts.srmAlpha}, valid however often it is looked at.`,
+          detail: `Units per variant ${arms.map((v) => `${v.key} ${v.units}`).join(', ')} against the planned ${shares.map((s) => `${Math.round(s * 100)}%`).join(' / ')}: the sequential test's p = ${p.toExponential(1)}, below ${opts.srmAlpha}, valid however often it is looked at.`,
           fix: 'Find where assignment or exposure differs between variants (a redirect, a crash, a bot filter, caching) before reading results.',
           link,
         })

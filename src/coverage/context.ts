@@ -1,7 +1,7 @@
 import type { ExposureObservation, FlagObservation } from '../counters/observation.js'
 import { EXPOSURE_EVENTS, type ExposureEvent } from '../events/types.js'
 import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './checks/types.js'
-import { exposureEventOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
+import { exposureEventOf, holdoutOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
 import { metricMatchers } from './audit-config.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
 import type { Settings } from '../settings/settings.js'
@@ -32,16 +32,23 @@ function mainRollout(flag: FlagDefinition): number {
 
 /**
  * The split PostHog judges against: the flag's current variant percentages (POSTHOG-FACTS §5), or
- * true/false at the rollout percentage for a boolean flag.
+ * true/false at the rollout percentage for a boolean flag. An experiment's holdout takes its share
+ * of the flag's users first and the variants share the rest, as PostHog serves them
+ * (experiment_exposures_query_runner.py `_calculate_srm`: each variant's percentage times
+ * (100 - holdout) / 100); the holdout is listed as the value `holdout-<id>` with its own share.
  */
-export function expectedVariants(flag: FlagDefinition): ExpectedVariant[] {
+export function expectedVariants(flag: FlagDefinition, experiment: ExperimentDefinition | null = null): ExpectedVariant[] {
   const variants = flag.filters.multivariate?.variants ?? []
-  if (variants.length > 0) return variants.map((v) => ({ key: v.key, value: v.key, share: v.rollout_percentage / 100 }))
   const on = mainRollout(flag)
-  return [
-    { key: 'true', value: true, share: on },
-    { key: 'false', value: false, share: 1 - on },
-  ]
+  const planned: ExpectedVariant[] = variants.length > 0
+    ? variants.map((v) => ({ key: v.key, value: v.key, share: v.rollout_percentage / 100, role: 'variant' }))
+    : [
+        { key: 'true', value: true, share: on, role: 'variant' },
+        { key: 'false', value: false, share: 1 - on, role: 'variant' },
+      ]
+  const holdout = holdoutOf(flag, experiment)
+  if (!holdout) return planned
+  return [...planned.map((v) => ({ ...v, share: v.share * (1 - holdout.share) })), { key: holdout.key, value: holdout.key, share: holdout.share, role: 'holdout' }]
 }
 
 function parseDate(s: string | null | undefined): number | null {
@@ -54,8 +61,8 @@ function parseDate(s: string | null | undefined): number | null {
 export function buildContext(input: ContextInput): CheckContext {
   const { flag, experiment, observation, settings, nowMs } = input
   const kind = kindOf(flag, experiment)
-  const expected = expectedVariants(flag)
-  const splitting = expected.filter((v) => v.share > 0 && v.share < 1).length >= 2
+  const expected = expectedVariants(flag, experiment)
+  const splitting = expected.filter((v) => v.role === 'variant' && v.share > 0 && v.share < 1).length >= 2
   const exposureEvent = exposureEventOf(experiment)
   const counted = (EXPOSURE_EVENTS as readonly string[]).includes(exposureEvent) ? (exposureEvent as ExposureEvent) : null
   const other = counted ? EXPOSURE_EVENTS.find((e) => e !== counted)! : null

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { ExposureEvent } from '../events/types.js'
+import type { ExposureEvent, VariantValue } from '../events/types.js'
 
 /**
  * PostHog's flag, experiment and cohort objects as the checks need them, validated at the boundary.
@@ -43,7 +43,10 @@ const flagSchema = z.looseObject({
       })
       .nullish(),
     aggregation_group_type_index: z.number().nullish(),
-    holdout_groups: z.array(z.unknown()).nullish(),
+    // The holdout PostHog writes onto an experiment's flag: `holdout_groups` (the holdout's own
+    // filters, each with `variant: "holdout-<id>"`) in older versions, `holdout` in newer ones.
+    holdout_groups: z.array(releaseGroup).nullish(),
+    holdout: z.looseObject({ id: z.number(), exclusion_percentage: percentage.nullish() }).nullish(),
   }),
   created_at: z.string().nullish(),
   updated_at: z.string().nullish(),
@@ -97,7 +100,11 @@ const experimentSchema = z.looseObject({
       multiple_variant_handling: z.enum(['exclude', 'first_seen']).nullish(),
     })
     .nullish(),
-  holdout: z.looseObject({ id: z.number().optional(), filters: z.unknown().optional() }).nullish(),
+  // ExperimentHoldoutSerializer: `filters` are release conditions; the first one's rollout_percentage
+  // is the share of users held out, served the value `holdout-<id>` (products/experiments/backend/api).
+  holdout: z
+    .looseObject({ id: z.number().optional(), filters: z.array(z.looseObject({ rollout_percentage: percentage.nullish(), variant: z.string().nullish() })).nullish() })
+    .nullish(),
   exposure_cohort: z.number().nullish(),
   conclusion: z.string().nullish(),
 })
@@ -209,4 +216,48 @@ export function metricSteps(m: MetricDefinition): { event: string; properties: {
 export function exposureEventOf(e: ExperimentDefinition | null): ExposureEvent | string {
   const configured = e?.exposure_criteria?.exposure_config?.event
   return configured && configured.length > 0 ? configured : '$feature_flag_called'
+}
+
+/** An experiment's holdout: the value PostHog serves the users it holds out, and their share of the flag's users. */
+export interface Holdout {
+  /** `holdout-<id>`, the flag's response for a held-out user */
+  readonly key: string
+  /** 0..1 */
+  readonly share: number
+}
+
+/** PostHog names a holdout's value `holdout-<id>` (ExperimentHoldoutSerializer._get_filters_with_holdout_id). */
+export const holdoutKey = (id: number): string => `holdout-${id}`
+export const isHoldoutKey = (key: string): boolean => /^holdout-\d+$/.test(key)
+
+/**
+ * The holdout of a flag's experiment: the experiment's own (PostHog's SRM reads its first filter's
+ * rollout_percentage, else 0: experiment_exposures_query_runner.py `_calculate_srm`), else the one
+ * PostHog wrote onto the flag. Null without a holdout.
+ */
+export function holdoutOf(flag: FlagDefinition, experiment: ExperimentDefinition | null = null): Holdout | null {
+  const own = experiment?.holdout
+  if (own?.id != null) return { key: holdoutKey(own.id), share: (own.filters?.[0]?.rollout_percentage ?? 0) / 100 }
+  const onFlag = flag.filters.holdout
+  if (onFlag) return { key: holdoutKey(onFlag.id), share: (onFlag.exclusion_percentage ?? 0) / 100 }
+  const group = flag.filters.holdout_groups?.find((g) => g.variant)
+  if (group?.variant) return { key: group.variant, share: (group.rollout_percentage ?? 0) / 100 }
+  return null
+}
+
+/**
+ * The values a flag serves, as its exposures carry them: its variant keys (true/false for a boolean
+ * flag), and its experiment's holdout value. Units are counted for these values only, as PostHog's
+ * exposure filter drops the others.
+ */
+export function ownValues(flag: FlagDefinition, experiment: ExperimentDefinition | null = null): VariantValue[] {
+  const variants = flag.filters.multivariate?.variants ?? []
+  const values: VariantValue[] = variants.length ? variants.map((v) => v.key) : [true, false]
+  const holdout = holdoutOf(flag, experiment)
+  return holdout ? [...values, holdout.key] : values
+}
+
+/** Each flag's experiment, as the report pairs them: deleted experiments left out. */
+export function experimentsByFlag(experiments: readonly ExperimentDefinition[]): Map<string, ExperimentDefinition> {
+  return new Map(experiments.filter((e) => !e.deleted).map((e) => [e.feature_flag_key, e] as const))
 }

@@ -3,7 +3,7 @@ import { backfillItems, planOf, type BackfillItem } from './backfill.js'
 import { runChecks } from './checks/registry.js'
 import type { CheckContext, CheckId, CheckStatus, FlagKind } from './checks/types.js'
 import { buildContext, cleanUnits, findVariant } from './context.js'
-import type { Definitions, FlagDefinition } from './definitions.js'
+import { experimentsByFlag, type Definitions, type FlagDefinition } from './definitions.js'
 import { writeReadout } from './readout.js'
 import type { Settings } from '../settings/settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
@@ -82,9 +82,7 @@ const VERDICT_ORDER: readonly Verdict[] = ['blocked', 'needs_backfill', 'insuffi
 export function buildReport(input: ReportInput): Report {
   const { definitions, observations, settings, nowMs } = input
   const obsByFlag = new Map(observations.flags.map((f) => [f.flag, f]))
-  const experimentByFlag = new Map(
-    definitions.experiments.filter((e) => !e.deleted).map((e) => [e.feature_flag_key, e] as const),
-  )
+  const experimentByFlag = experimentsByFlag(definitions.experiments)
   const cohorts = new Map(definitions.cohorts.map((c) => [c.id, c]))
   const flags = definitions.flags.filter((f) => obsByFlag.has(f.key) || (!f.deleted && isReviewed(f, experimentByFlag.get(f.key) ?? null, settings, nowMs)))
   for (const obs of observations.flags) if (!flags.some((f) => f.key === obs.flag)) flags.push(unknownFlag(obs))

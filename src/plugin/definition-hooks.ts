@@ -1,10 +1,9 @@
 import { auditConfig, exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
-import type { Definitions } from '../coverage/definitions.js'
+import { experimentsByFlag, ownValues, type Definitions } from '../coverage/definitions.js'
 import type { CountedEvent } from '../settings/settings.js'
 import { experimentRuns, type ExperimentRun } from '../coverage/windows.js'
 import type { VariantValue } from '../events/types.js'
 import { compileExpression } from '../hog/compile.js'
-import { countedRawValues } from '../posthog/backfill-queries.js'
 
 /**
  * What the counters learn from the project's definitions, so the live plugin counts what the
@@ -20,10 +19,14 @@ export interface DefinitionHooks {
   readonly surfaceMetrics: ReadonlyMap<string, readonly string[]>
 }
 
-/** A flag's own values per its definition: variant keys, or true/false for a boolean flag. */
-export function countedValues(defs: Pick<Definitions, 'flags'>): (flag: string, value: VariantValue) => boolean {
-  // The same raw-JSON values the backfill queries count units for: one definition for both.
-  const byKey = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
+/**
+ * A flag's own values per its definition: variant keys (true/false for a boolean flag), and its
+ * experiment's holdout value. `ownValues` is the one definition the report judges values by; the
+ * backfill's queries count units for the same values.
+ */
+export function countedValues(defs: Pick<Definitions, 'flags'> & Partial<Pick<Definitions, 'experiments'>>): (flag: string, value: VariantValue) => boolean {
+  const experiments = experimentsByFlag(defs.experiments ?? [])
+  const byKey = new Map(defs.flags.map((f) => [f.key, new Set(ownValues(f, experiments.get(f.key) ?? null).map((v) => JSON.stringify(v)))]))
   return (flag, value) => byKey.get(flag)?.has(JSON.stringify(value)) ?? true
 }
 

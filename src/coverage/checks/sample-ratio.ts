@@ -1,23 +1,27 @@
 import chi2gof from '@stdlib/stats-chi2gof'
 import { cleanUnits } from '../context.js'
-import type { Check } from './types.js'
+import type { Check, CheckContext } from './types.js'
 import { result } from './types.js'
 
 /**
  * Chi-square goodness of fit of the units per variant against the flag's rollout percentages,
- * as PostHog computes it: units seen with several variants (`$multiple`) and variants planned at
- * 0% left out; tested from `srmMinExposures` units on, flagged below `srmPValue`
- * (PostHog: n >= 100, p < 0.001; experiment_exposures_query_runner.py).
+ * as PostHog computes it: units seen with several variants (`$multiple`), variants planned at 0%
+ * and the experiment's holdout left out, the other shares scaled to add up to 1; tested from
+ * `srmMinExposures` units on, flagged below `srmPValue` (PostHog: n >= 100, p < 0.001;
+ * products/experiments/backend/hogql_queries/experiment_exposures_query_runner.py `_calculate_srm`,
+ * whose test_srm_calculation_adjusts_for_holdout pins the holdout left out).
  */
+const arms = (ctx: CheckContext) => ctx.expected.filter((v) => v.role === 'variant' && v.share > 0)
+
 export const sampleRatio: Check = {
   id: 'sample_ratio',
-  appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && ctx.expected.filter((v) => v.share > 0).length >= 2,
+  appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && arms(ctx).length >= 2,
   run(ctx) {
     // A boolean flag only splits randomly when one plain percentage rollout decides it.
     if (ctx.kind === 'boolean_flag' && !(ctx.flag.filters.groups.length === 1 && ctx.flag.filters.groups[0]!.properties.length === 0)) {
       return result('not_applicable', 'The flag targets users by condition, so its true/false split is not random.')
     }
-    const planned = ctx.expected.filter((v) => v.share > 0)
+    const planned = arms(ctx)
     const observed = planned.map((v) => cleanUnits(ctx, v.key))
     const total = observed.reduce((a, b) => a + b, 0)
     const shareSum = planned.reduce((a, v) => a + v.share, 0)
@@ -27,6 +31,9 @@ export const sampleRatio: Check = {
       total_units: total,
       threshold_p_value: ctx.settings.srmPValue,
     }
+    // The holdout's units are counted (variant_values knows its value) but are no arm of the test.
+    const holdout = ctx.expected.find((v) => v.role === 'holdout')
+    if (holdout) evidence.holdout = { key: holdout.key, units: cleanUnits(ctx, holdout.key), expected_share: holdout.share, tested: false }
     if (total < ctx.settings.srmMinExposures) {
       return result('unknown', `Too few units to test the split yet (${total} of ${ctx.settings.srmMinExposures}).`, evidence)
     }

@@ -11,7 +11,8 @@ export const sampleSize: Check = {
   appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && ctx.running && (ctx.exposure?.units ?? 0) > 0,
   run(ctx) {
     const min = ctx.settings.minExposuresPerVariant
-    const planned = ctx.expected.filter((v) => v.share > 0)
+    // The holdout is no arm of the comparison: PostHog's results leave it out (test_excluded_variants.py).
+    const planned = ctx.expected.filter((v) => v.role === 'variant' && v.share > 0)
     const units = planned.map((v) => ({ key: v.key, units: cleanUnits(ctx, v.key), share: v.share }))
     const short = units.filter((u) => u.units < min)
     const days = ctx.startMs === null ? null : Math.max(1, (ctx.nowMs - ctx.startMs) / DAY_MS)

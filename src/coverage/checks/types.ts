@@ -52,6 +52,11 @@ export interface ExpectedVariant {
   readonly value: VariantValue
   /** planned share of units, 0..1 */
   readonly share: number
+  /**
+   * A variant of the flag, or the experiment's holdout (`holdout-<id>`): its users get the flag's
+   * value and are counted, but they are no arm of the comparison (PostHog leaves them out of SRM).
+   */
+  readonly role: 'variant' | 'holdout'
 }
 
 export interface MetricRef {

@@ -17,7 +17,9 @@ export const variantValues: Check = {
     const partial = ctx.flag.filters.groups.some((g) => !g.variant && ((g.rollout_percentage ?? 100) < 100 || g.properties.length > 0))
     const outside: { value: string; kind: Kind; exposures: number }[] = []
     for (const v of exp.variants) {
-      const valid = multivariate ? typeof v.value === 'string' && ctx.expected.some((e) => e.key === v.value) : typeof v.value === 'boolean'
+      // The flag's own values: its variant keys (true/false on a boolean flag), and its experiment's
+      // holdout value `holdout-<id>`, which PostHog serves the users it holds out.
+      const valid = ctx.expected.some((e) => e.value === v.value)
       if (valid) continue
       let kind: Kind = 'unknown'
       if (typeof v.value === 'string' && keys.has(v.value.toLowerCase())) kind = 'miscased'
