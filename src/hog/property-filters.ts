@@ -19,11 +19,19 @@ export class UnsupportedFilterError extends Error {
   }
 }
 
-const lit = (v: unknown): string => {
-  if (v === null || v === undefined) return 'null'
-  if (typeof v === 'boolean') return v ? 'true' : 'false'
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
-  return hogvm.escapeString(String(v))
+/**
+ * Every value is compared as text and every bound as a number, so the filter holds whatever type
+ * PostHog gives the property: without a Numeric or Boolean definition a property prints as a
+ * Nullable(String) (posthog/hogql/transforms/property_types.py), and ClickHouse refuses
+ * `String = 1` or a String compared with a number; with one, it prints as a Float64 or a Bool, and
+ * ClickHouse refuses `Float64 = 'pro'`. `toString(x)` is text in both (a Bool prints `true`, a
+ * Float64 `5`), and so is it in HogVM at ingestion; `toFloat(x)` is a number in both.
+ */
+const text = (v: unknown): string => (v === null || v === undefined ? 'null' : hogvm.escapeString(String(v)))
+const number = (v: unknown): string => {
+  const n = Number(v)
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${JSON.stringify(v)}`)
+  return String(n)
 }
 
 function field(f: PropertyFilter): string {
@@ -40,28 +48,37 @@ function field(f: PropertyFilter): string {
 
 export function propertyFilterToHogQL(f: PropertyFilter): string {
   const x = field(f)
+  const s = `toString(${x})`
+  const n = `toFloat(${x})`
   const values = Array.isArray(f.value) ? f.value : [f.value]
+  const bound = () => {
+    try {
+      return number(Array.isArray(f.value) ? f.value[0] : f.value)
+    } catch {
+      throw new UnsupportedFilterError(f, 'compares with a value that is not a number')
+    }
+  }
   switch (f.operator ?? 'exact') {
     case 'exact':
-      return values.length === 1 ? `${x} = ${lit(values[0])}` : `${x} in (${values.map(lit).join(', ')})`
+      return values.length === 1 ? `${s} = ${text(values[0])}` : `${s} in (${values.map(text).join(', ')})`
     case 'is_not':
-      return values.length === 1 ? `${x} != ${lit(values[0])}` : `${x} not in (${values.map(lit).join(', ')})`
+      return values.length === 1 ? `${s} != ${text(values[0])}` : `${s} not in (${values.map(text).join(', ')})`
     case 'icontains':
-      return `${x} ilike ${lit(`%${String(f.value)}%`)}`
+      return `${s} ilike ${text(`%${String(f.value)}%`)}`
     case 'not_icontains':
-      return `${x} not ilike ${lit(`%${String(f.value)}%`)}`
+      return `${s} not ilike ${text(`%${String(f.value)}%`)}`
     case 'regex':
-      return `${x} =~ ${lit(f.value)}`
+      return `${s} =~ ${text(f.value)}`
     case 'not_regex':
-      return `${x} !~ ${lit(f.value)}`
+      return `${s} !~ ${text(f.value)}`
     case 'gt':
-      return `${x} > ${lit(Number(f.value))}`
+      return `${n} > ${bound()}`
     case 'gte':
-      return `${x} >= ${lit(Number(f.value))}`
+      return `${n} >= ${bound()}`
     case 'lt':
-      return `${x} < ${lit(Number(f.value))}`
+      return `${n} < ${bound()}`
     case 'lte':
-      return `${x} <= ${lit(Number(f.value))}`
+      return `${n} <= ${bound()}`
     case 'is_set':
       return `${x} is not null`
     case 'is_not_set':

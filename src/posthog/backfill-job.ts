@@ -3,8 +3,8 @@ import type { Definitions } from '../coverage/definitions.js'
 import { parseSettings } from '../settings/settings.js'
 import type { Observations } from '../counters/observation.js'
 import { observationsFromBackfill, backfillWindow } from './backfill.js'
-import { planBackfill, type BackfillQuery } from './backfill-queries.js'
-import type { PostHogClient, QueryResult } from './client.js'
+import { backfillPlanner, planBackfill, type BackfillQuery } from './backfill-queries.js'
+import { isQueryTooBig, type PostHogClient, type QueryResult } from './client.js'
 import { fetchDefinitions } from './definitions.js'
 import { experimentRuns } from '../coverage/windows.js'
 import { COUNTERS_LAYOUT } from '../counters/keys.js'
@@ -59,6 +59,14 @@ export async function ensureWatermark(storage: Storage, nowMs: number): Promise<
   return fresh
 }
 
+/** The planner of a stored job, to split one of its queries as the job planned it. */
+function plannerOf(job: Job, nowMs: number) {
+  const definitions: Definitions = { ...job.definitions, groupTypes: new Map(job.groupTypes) }
+  const window = backfillWindow(nowMs, { lookbackDays: job.lookbackDays, experimentMaxDays: job.experimentMaxDays ?? job.lookbackDays }, job.watermark, experimentRuns(definitions))
+  const first = job.plan[0]
+  return backfillPlanner(definitions, first?.metrics ?? [], window, { filterTestAccounts: first?.filterTestAccounts ?? false })
+}
+
 /**
  * One step of the backfill of everything before the watermark: the first step fetches the
  * definitions and plans the queries; each step runs up to `maxQueries` of them (each result kept
@@ -85,19 +93,30 @@ export async function backfillStep(
       project: client.options.projectId,
       definitions: { flags: definitions.flags, experiments: definitions.experiments, cohorts: definitions.cohorts },
       groupTypes: [...definitions.groupTypes],
-      plan: planBackfill(definitions, settings.metrics, window),
+      plan: planBackfill(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts }),
       done: [],
     }
     await storage.set(JOB_KEY, job)
   }
   const todo = job.plan.map((_, i) => i).filter((i) => !job!.done.includes(i)).slice(0, opts.maxQueries ?? 3)
+  const split: BackfillQuery[] = []
+  const finished: number[] = []
   await Promise.all(
     todo.map(async (i) => {
       const q = job!.plan[i]!
-      await storage.set(resultKey(i), await client.query(q.hogql, q.name))
+      try {
+        await storage.set(resultKey(i), await client.query(q.hogql, q.name, { filterTestAccounts: q.filterTestAccounts ?? false }))
+        finished.push(i)
+      } catch (e) {
+        // Too big for PostHog's limits: its parts take its place in the plan, and run in later steps.
+        const parts = isQueryTooBig(e) ? plannerOf(job!, opts.nowMs).split(q) : null
+        if (!parts) throw e
+        split.push(...parts.slice(1))
+        job!.plan[i] = parts[0]!
+      }
     }),
   )
-  job = { ...job, done: [...job.done, ...todo] }
+  job = { ...job, plan: [...job.plan, ...split], done: [...job.done, ...finished] }
   if (job.done.length < job.plan.length) {
     await storage.set(JOB_KEY, job)
     return 'running'

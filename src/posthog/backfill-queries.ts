@@ -22,6 +22,25 @@ export interface BackfillQuery {
   /** `person_id`, or the `$group_N` column for group-aggregated flags */
   readonly unitColumn: string
   readonly metrics: readonly MetricMatcher[]
+  /** The project's test-account filters apply (`{filters}` in every read of events). */
+  readonly filterTestAccounts: boolean
+  /** A share of the units: those whose hash modulo `of` is `index` (a query split to fit PostHog's limits). */
+  readonly part?: UnitPart
+}
+
+/**
+ * Units are split by a hash of the unit, never by time: a unit's counts (distinct units, first
+ * exposure, metric events after it) need all its events in one query, and the parts of disjoint
+ * units add up exactly.
+ */
+export interface UnitPart {
+  readonly index: number
+  readonly of: number
+}
+
+export interface PlanOptions {
+  readonly filterTestAccounts?: boolean
+  readonly batchSize?: number
 }
 
 /** Events with `fromMs <= timestamp < toMs`; both whole seconds, as HogQL's toDateTime reads them. */
@@ -76,11 +95,22 @@ function rangeCondition(flags: readonly FlagDefinition[], w: BackfillWindow, fla
   return `multiIf(${own.flatMap((f) => [`${flagExpr} = ${lit(f.key)}`, `(${between(ts, rangeOf(w, f.key))})`]).join(', ')}, (${between(ts, w)}))`
 }
 
-function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
+/**
+ * What every read of events starts with: the project's test-account filters (`{filters}`, which
+ * PostHog fills from the request's `filterTestAccounts`: posthog/hogql/filters.py; without the
+ * placeholder a query counts internal users) and, in a split query, its share of the units.
+ */
+function eventsWhere(unitColumn: string, part: UnitPart | undefined): string {
+  const share = part && part.of > 1 ? ` AND cityHash64(toString(${unitColumn})) % ${part.of} = ${part.index}` : ''
+  return `{filters}${share}`
+}
+
+function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part: UnitPart | undefined): string {
   // An experiment's exposure criteria filters, per flag: the same HogQL the ingest compiles.
   const filtered = flags.filter((f) => filters.has(f.key))
   const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`properties.$feature_flag = ${lit(f.key)}`, `(${filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
   return [
+    eventsWhere(unitColumn, part),
     criteria,
     `event IN ('$feature_flag_called', '$experiment_exposure')`,
     between('timestamp', outerRange(flags, w)),
@@ -93,22 +123,30 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
 /** posthog-js sends the bootstrapped value beside the server's (null when nothing was bootstrapped); raw JSON keeps types apart. */
 const BOOT_MISMATCH = `JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') NOT IN ('', 'null') AND JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') != ${RESPONSE}`
 
+/**
+ * A property that is JSON `true`, read from the raw JSON: `properties.x = true` prints as a
+ * Nullable(String) compared with 1 where x has no Boolean definition, and ClickHouse refuses it
+ * ("There is no supertype for types String, UInt8"; posthog/hogql/transforms/property_types.py).
+ * The raw text is the same whatever the definition says, and it is what the reader counts (=== true).
+ */
+const RAW_TRUE = (name: string) => `JSONExtractRaw(properties, ${lit(name)}) = 'true'`
+
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
-function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
+function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
   return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(boot_mismatch) AS bootstrap_mismatch, count(DISTINCT if(boot_mismatch, unit, NULL)) AS bootstrap_mismatch_units, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(toDate(timestamp)) AS first_day, max(toDate(timestamp)) AS last_day
-FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, properties.$used_bootstrap_value = true AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, properties.locally_evaluated = true AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
-  FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
+FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
+  FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
 GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
+function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
   // One row per (flag, event, value) and, under the value '*', one per (flag, event): distinct
   // units and those seen with more than one value.
   return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units
 FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n
-  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
+  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
   WHERE ${validity(flags)}
   GROUP BY flag, event, unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
@@ -116,7 +154,7 @@ GROUP BY flag, event, value
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>): string {
+function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
   // Units whose events carry $feature/<key>, per value and (under '*') per flag; and of those,
   // the ones exposed with one of the flag's values by either exposure event. Days are the days a
   // unit first carried each value, as the counters record them.
@@ -125,26 +163,26 @@ FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_da
   FROM (SELECT flag, unit, groupUniqArray(value) AS vals, min(first_seen) AS first_day, max(first_seen) AS last_day
     FROM (SELECT flag, unit, value, min(day) AS first_seen
       FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, toDate(timestamp) AS day, timestamp AS ts
-        FROM events WHERE ${between('timestamp', outerRange(flags, w))}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
+        FROM events WHERE ${eventsWhere(unit, part)} AND ${between('timestamp', outerRange(flags, w))}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
       WHERE notEmpty(value) AND ${rangeCondition(flags, w, 'flag', 'ts')}
       GROUP BY flag, unit, value)
     GROUP BY flag, unit) AS s
-  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
+  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
 GROUP BY flag, value
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, metrics: readonly MetricMatcher[]): string {
+function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, metrics: readonly MetricMatcher[], part?: UnitPart): string {
   // Each metric event once per matcher it matches (the same HogQL filter the plugin compiles).
   const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
   return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(toDate(m.ts)) AS first_day, max(toDate(m.ts)) AS last_day
 FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
-  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, filters)})
+  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
   WHERE ${validity(flags)}
   GROUP BY flag, value, unit) AS x
 JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
-  FROM events WHERE event IN ${list([...new Set(metrics.map((m) => m.event))])} AND ${between('timestamp', outerRange(flags, w))}) AS m ON m.unit = x.unit
+  FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list([...new Set(metrics.map((m) => m.event))])} AND ${between('timestamp', outerRange(flags, w))}) AS m ON m.unit = x.unit
 WHERE ${rangeCondition(flags, w, 'x.flag', 'm.ts')}
 GROUP BY x.flag, x.value, m.metric
 LIMIT ${QUERY_ROW_LIMIT}`
@@ -155,7 +193,7 @@ LIMIT ${QUERY_ROW_LIMIT}`
  * primary metric events, inside its run), and of those the ones exposed: what the counters' surface
  * join counts. `surface` maps each flag to its matchers.
  */
-function reachQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, surface: ReadonlyMap<string, readonly MetricMatcher[]>): string {
+function reachQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, surface: ReadonlyMap<string, readonly MetricMatcher[]>, part?: UnitPart): string {
   const measured = flags.filter((f) => surface.has(f.key))
   const matches = (ms: readonly MetricMatcher[]) => ms.map((m) => `(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''})`).join(' OR ')
   const events = [...new Set(measured.flatMap((f) => surface.get(f.key)!.map((m) => m.event)))]
@@ -163,22 +201,43 @@ function reachQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillW
   return `SELECT s.flag AS flag, count() AS units, countIf(notEmpty(x.unit)) AS units_exposed
 FROM (SELECT DISTINCT flag, unit
   FROM (SELECT arrayJoin([${measured.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, timestamp AS ts
-    FROM events WHERE ${between('timestamp', outerRange(measured, w))}${groupOnly})
+    FROM events WHERE ${eventsWhere(unit, part)} AND ${between('timestamp', outerRange(measured, w))}${groupOnly})
   WHERE value NOT IN ('', 'false', 'null') AND ${rangeCondition(measured, w, 'flag', 'ts')}) AS s
 JOIN (SELECT DISTINCT flag, unit
   FROM (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${measured.map((f) => `if(${matches(surface.get(f.key)!)}, ${lit(f.key)}, '')`).join(', ')}])) AS flag, ${unit} AS unit, timestamp AS ts
-    FROM events WHERE event IN ${list(events)} AND ${between('timestamp', outerRange(measured, w))}${groupOnly})
+    FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list(events)} AND ${between('timestamp', outerRange(measured, w))}${groupOnly})
   WHERE ${rangeCondition(measured, w, 'flag', 'ts')}) AS m ON m.flag = s.flag AND m.unit = s.unit
-LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(measured, unit, w, filters)}) WHERE ${validity(measured)}) AS x ON x.flag = s.flag AND x.unit = s.unit
+LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(measured, unit, w, filters, part)}) WHERE ${validity(measured)}) AS x ON x.flag = s.flag AND x.unit = s.unit
 GROUP BY flag
 LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+/** The finest split: past this a query that still does not fit is reported, not split further. */
+export const MAX_UNIT_PARTS = 64
+// Each split of the units divides them in four: a query over 10 s on PostHog's 10-second limit for
+// personal API keys fits after one or two splits.
+const PART_FACTOR = 4
+
+/**
+ * Plans a backfill's queries and splits one that did not fit PostHog's limits (a timeout or the
+ * memory limit): a batch of flags into two halves first, then one flag's units into shares.
+ */
+export interface BackfillPlanner {
+  readonly queries: readonly BackfillQuery[]
+  split(q: BackfillQuery): BackfillQuery[] | null
 }
 
 /**
  * The queries of one backfill: per batch of flags counted by the same unit, exposures, units,
  * sightings and (with goal or guardrail events) metrics. Grows with flags / FLAGS_PER_QUERY.
  */
-export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, batchSize = FLAGS_PER_QUERY): BackfillQuery[] {
+export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, opts: PlanOptions | number = {}): BackfillQuery[] {
+  return [...backfillPlanner(defs, metrics, w, typeof opts === 'number' ? { batchSize: opts } : opts).queries]
+}
+
+export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, opts: PlanOptions = {}): BackfillPlanner {
+  const batchSize = opts.batchSize ?? FLAGS_PER_QUERY
+  const filterTestAccounts = opts.filterTestAccounts ?? false
   const filters = exposureFilters(defs)
   const byName = new Map(metrics.map((m) => [m.name, m]))
   const surface = new Map<string, MetricMatcher[]>()
@@ -186,24 +245,55 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
     const ms = names.flatMap((n) => byName.get(n) ?? [])
     if (ms.length) surface.set(flag, ms)
   }
+  const flagsByKey = new Map(defs.flags.filter((x) => !x.deleted).map((f) => [f.key, f]))
+  const build = (kind: BackfillKind, batch: readonly FlagDefinition[], unit: string, label: string, part?: UnitPart): BackfillQuery => {
+    const hogql =
+      kind === 'exposures'
+        ? exposuresQuery(batch, unit, w, filters, part)
+        : kind === 'units'
+          ? unitsQuery(batch, unit, w, filters, part)
+          : kind === 'sightings'
+            ? sightingsQuery(batch, unit, w, filters, part)
+            : kind === 'metrics'
+              ? metricsQuery(batch, unit, w, filters, metrics, part)
+              : reachQuery(batch, unit, w, filters, surface, part)
+    const share = part && part.of > 1 ? `, units ${part.index + 1} of ${part.of}` : ''
+    return { name: `experiment-coverage ${kind} (${label}${share})`, kind, hogql, flags: batch.map((f) => f.key), unitColumn: unit, metrics, filterTestAccounts, ...(part && part.of > 1 ? { part } : {}) }
+  }
+  const unitLabel = (unit: string) => (unit === 'person_id' ? 'persons' : unit)
   const byUnit = new Map<string, FlagDefinition[]>()
-  for (const f of defs.flags.filter((x) => !x.deleted)) {
+  for (const f of flagsByKey.values()) {
     const index = f.filters.aggregation_group_type_index
     const unit = index == null ? 'person_id' : `$group_${index}`
     byUnit.set(unit, [...(byUnit.get(unit) ?? []), f])
   }
-  const plan: BackfillQuery[] = []
+  const queries: BackfillQuery[] = []
   for (const [unit, flags] of byUnit) {
     const batches = Math.ceil(flags.length / batchSize)
     for (let b = 0; b < batches; b++) {
       const batch = flags.slice(b * batchSize, (b + 1) * batchSize)
-      const keys = batch.map((f) => f.key)
-      const label = `${unit === 'person_id' ? 'persons' : unit}, flags ${b * batchSize + 1}-${b * batchSize + batch.length}`
-      const q = (kind: BackfillKind, hogql: string): BackfillQuery => ({ name: `experiment-coverage ${kind} (${label})`, kind, hogql, flags: keys, unitColumn: unit, metrics })
-      plan.push(q('exposures', exposuresQuery(batch, unit, w, filters)), q('units', unitsQuery(batch, unit, w, filters)), q('sightings', sightingsQuery(batch, unit, w, filters)))
-      if (metrics.length) plan.push(q('metrics', metricsQuery(batch, unit, w, filters, metrics)))
-      if (batch.some((f) => surface.has(f.key))) plan.push(q('reach', reachQuery(batch, unit, w, filters, surface)))
+      const label = `${unitLabel(unit)}, flags ${b * batchSize + 1}-${b * batchSize + batch.length}`
+      queries.push(build('exposures', batch, unit, label), build('units', batch, unit, label), build('sightings', batch, unit, label))
+      if (metrics.length) queries.push(build('metrics', batch, unit, label))
+      if (batch.some((f) => surface.has(f.key))) queries.push(build('reach', batch, unit, label))
     }
   }
-  return plan
+  return {
+    queries,
+    split(q) {
+      const batch = q.flags.flatMap((k) => flagsByKey.get(k) ?? [])
+      const flagsOf = (fs: readonly FlagDefinition[]) => (q.kind === 'reach' ? fs.filter((f) => surface.has(f.key)) : fs)
+      const label = (fs: readonly FlagDefinition[]) => `${unitLabel(q.unitColumn)}, ${fs.length === 1 ? `flag ${fs[0]!.key}` : `${fs.length} flags from ${fs[0]!.key}`}`
+      const measured = flagsOf(batch)
+      if (measured.length > 1) {
+        const half = Math.ceil(measured.length / 2)
+        return [measured.slice(0, half), measured.slice(half)].map((fs) => build(q.kind, fs, q.unitColumn, label(fs), q.part))
+      }
+      const of = (q.part?.of ?? 1) * PART_FACTOR
+      if (measured.length === 0 || of > MAX_UNIT_PARTS) return null
+      // Shares of a share: hash % of = index + k * (previous of) lies inside hash % (previous of) = index.
+      const prior = q.part ?? { index: 0, of: 1 }
+      return Array.from({ length: PART_FACTOR }, (_, k) => build(q.kind, measured, q.unitColumn, label(measured), { index: prior.index + k * prior.of, of }))
+    },
+  }
 }

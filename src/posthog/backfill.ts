@@ -6,7 +6,7 @@ import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue }
 import { countedRawValues, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
 import type { Settings } from '../settings/settings.js'
 import { flagWindow, type ExperimentRun } from '../coverage/windows.js'
-import type { PostHogClient, QueryResult } from './client.js'
+import { isQueryTooBig, PostHogApiError, type PostHogClient, type QueryResult } from './client.js'
 
 export interface BackfillRun {
   readonly query: BackfillQuery
@@ -14,18 +14,42 @@ export interface BackfillRun {
   readonly ms: number
 }
 
-/** Runs the plan (the client keeps to 3 queries at once and 240 requests a minute). */
-export async function runBackfill(client: PostHogClient, plan: readonly BackfillQuery[], onDone?: (run: BackfillRun, done: number) => void): Promise<BackfillRun[]> {
+export interface RunOptions {
+  /** How a query that did not fit PostHog's limits is split (backfillPlanner's split); none: it fails. */
+  readonly split?: (q: BackfillQuery) => BackfillQuery[] | null
+  readonly onDone?: (run: BackfillRun, done: number, total: number) => void
+  /** A query was split: which, and into how many. */
+  readonly onSplit?: (q: BackfillQuery, parts: number) => void
+}
+
+/**
+ * Runs the plan (the client keeps to 3 queries at once and 240 requests a minute). A query that
+ * hits PostHog's time or memory limit is split and its parts run in its place: their rows are the
+ * query's rows (the observations add rows up). One that cannot be split further fails, naming it.
+ */
+export async function runBackfill(client: PostHogClient, plan: readonly BackfillQuery[], opts: RunOptions | ((run: BackfillRun, done: number) => void) = {}): Promise<BackfillRun[]> {
+  const o: RunOptions = typeof opts === 'function' ? { onDone: (run, done) => opts(run, done) } : opts
   let done = 0
-  return Promise.all(
-    plan.map(async (query) => {
-      const t0 = Date.now()
-      const result = await client.query(query.hogql, query.name)
+  let total = plan.length
+  const runOne = async (query: BackfillQuery): Promise<BackfillRun[]> => {
+    const t0 = Date.now()
+    try {
+      const result = await client.query(query.hogql, query.name, { filterTestAccounts: query.filterTestAccounts ?? false })
       const run = { query, result, ms: Date.now() - t0 }
-      onDone?.(run, ++done)
-      return run
-    }),
-  )
+      o.onDone?.(run, ++done, total)
+      return [run]
+    } catch (e) {
+      if (!isQueryTooBig(e)) throw e
+      const parts = o.split?.(query) ?? null
+      if (!parts || parts.length === 0) {
+        throw new PostHogApiError(`${(e as Error).message} The query "${query.name}" was split as far as it goes (one flag, ${query.part?.of ?? 1} shares of its units); shorten the lookback (lookbackDays) or ask PostHog for a longer query limit.`, (e as PostHogApiError).status, (e as PostHogApiError).path, (e as PostHogApiError).detail)
+      }
+      total += parts.length - 1
+      o.onSplit?.(query, parts.length)
+      return (await Promise.all(parts.map(runOne))).flat()
+    }
+  }
+  return (await Promise.all(plan.map(runOne))).flat()
 }
 
 /**
@@ -146,7 +170,11 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
           continue
         }
         const parsed = parseRaw(at(row, 'value'))
-        if (parsed.ok) f.sightings.variants.push({ value: parsed.value, units: num(at(row, 'units')) })
+        if (!parsed.ok) continue
+        // A split query's parts each have a row for the value: their units are disjoint and add up.
+        const seen = f.sightings.variants.find((x) => key(x.value) === key(parsed.value))
+        if (seen) seen.units += num(at(row, 'units'))
+        else f.sightings.variants.push({ value: parsed.value, units: num(at(row, 'units')) })
       } else if (query.kind === 'reach') {
         const f = flag(k)
         f.sightings.reached += num(at(row, 'units'))
@@ -158,7 +186,12 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         const name = String(at(row, 'metric'))
         let m = f.metrics.find((x) => x.name === name)
         if (!m) f.metrics.push((m = { name, variants: [] }))
-        m.variants.push({ value: parsed.value, events: num(at(row, 'events')), units: num(at(row, 'units')), eventsBeforeExposure: num(at(row, 'events_before_exposure')) })
+        const mv = m.variants.find((x) => key(x.value) === key(parsed.value))
+        if (mv) {
+          mv.events += num(at(row, 'events'))
+          mv.units += num(at(row, 'units'))
+          mv.eventsBeforeExposure += num(at(row, 'events_before_exposure'))
+        } else m.variants.push({ value: parsed.value, events: num(at(row, 'events')), units: num(at(row, 'units')), eventsBeforeExposure: num(at(row, 'events_before_exposure')) })
         days(f, at(row, 'first_day'), at(row, 'last_day'))
       }
     }

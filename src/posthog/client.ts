@@ -16,8 +16,19 @@ export interface PostHogClientOptions {
   readonly fetch?: typeof fetch
   /** per request, ms (default 30 s) */
   readonly timeoutMs?: number
-  /** per HogQL query, ms (default 60 s: PostHog runs a query for up to 10 s, queued ones wait) */
+  /** per HogQL query request, ms (default 60 s: PostHog runs a synchronous query for up to 60 s) */
   readonly queryTimeoutMs?: number
+  /** how long an asynchronous query may run before the audit gives up on it, ms (default 10 minutes) */
+  readonly queryWaitMs?: number
+  /**
+   * Run HogQL queries asynchronously (`refresh: "force_async"`, then poll): PostHog gives a query
+   * sent with a personal API key 10 seconds when it runs synchronously, and the longer limit of
+   * asynchronous queries otherwise (posthog/hogql_queries/hogql_query_runner.py, posthog/hogql/
+   * query.py: LimitContext.QUERY_ASYNC). Default: on where timers exist (not in plugin-server's VM).
+   */
+  readonly asyncQueries?: boolean
+  /** called while an asynchronous query runs: its name and the seconds waited so far */
+  readonly onQueryWait?: (info: { name: string; seconds: number }) => void
   /** retries after the first attempt (default 4) */
   readonly retries?: number
   /** PostHog allows 240 requests a minute and 3 concurrent queries per project */
@@ -63,6 +74,28 @@ const queryResponse = z.looseObject({
   hogql: z.string().nullish(),
 })
 export type QueryResult = { columns: string[]; rows: unknown[][] }
+
+/** An asynchronous query's status (posthog/schema.py QueryStatus): its result once complete. */
+const queryStatus = z.looseObject({
+  query_status: z.looseObject({
+    id: z.string(),
+    complete: z.boolean().nullish(),
+    error: z.boolean().nullish(),
+    error_message: z.string().nullish(),
+    results: z.unknown().nullish(),
+  }),
+})
+
+/**
+ * A query PostHog could not finish within its limits: its time limit (504, "This query hit the
+ * N-second time limit"), or its memory limit (513). posthog/exceptions.py, posthog/errors.py.
+ * The backfill splits such a query; other errors are not helped by splitting.
+ */
+export function isQueryTooBig(e: unknown): boolean {
+  if (!(e instanceof PostHogApiError)) return false
+  if (e.status === 504 || e.status === 512 || e.status === 513) return true
+  return /time limit|max(imum)? execution time|TIMEOUT_EXCEEDED|out of memory|memory limit|MEMORY_LIMIT_EXCEEDED|too slow|too long/i.test(`${e.detail ?? ''} ${e.message}`)
+}
 
 // PostHog's error details are a sentence; past this a message is no longer read.
 const MAX_DETAIL = 300
@@ -168,7 +201,7 @@ export class PostHogClient {
   }
 
   /** One request through the rate limit, with PostHog's errors turned into messages that say what to do. */
-  private async send<T>(method: 'get' | 'post' | 'patch' | 'delete', url: string, json?: unknown, timeout?: number, opts: { write?: boolean } = {}): Promise<T> {
+  private async send<T>(method: 'get' | 'post' | 'patch' | 'delete', url: string, json?: unknown, timeout?: number, opts: { write?: boolean; query?: boolean } = {}): Promise<T> {
     const path = this.checkedUrl(url, 'request').pathname
     const timers = this.options.timers ?? true
     const timeoutMs = timeout ?? this.options.timeoutMs ?? 30_000
@@ -183,6 +216,8 @@ export class PostHogClient {
           ...(timers && timeout !== undefined ? { timeout } : {}),
           // A write is sent once: retrying a POST that PostHog did apply would create a second object.
           ...(opts.write ? { retry: { limit: 0 } } : {}),
+          // A query that hit PostHog's time limit (504) would hit it again: it is split, not retried.
+          ...(opts.query && timers ? { retry: { limit: this.options.retries ?? 4, methods: ['get', 'post'], statusCodes: [408, 429, 500, 502, 503], afterStatusCodes: [413, 429, 503], maxRetryAfter: MAX_RETRY_AFTER_MS, backoffLimit: 30_000 } } : {}),
           hooks: { beforeRequest: [(request) => void this.started.set(request, Date.now())] },
         })
       } catch (e) {
@@ -266,8 +301,8 @@ export class PostHogClient {
       }
       let detail: string | null = null
       try {
-        const body = (await e.response.clone().json()) as { detail?: unknown; code?: unknown }
-        const words = typeof body.detail === 'string' ? body.detail : typeof body.code === 'string' ? body.code : null
+        const body = (await e.response.clone().json()) as { detail?: unknown; code?: unknown; query_status?: { error_message?: unknown } }
+        const words = typeof body.detail === 'string' ? body.detail : typeof body.query_status?.error_message === 'string' ? body.query_status.error_message : typeof body.code === 'string' ? body.code : null
         // The server's own words, on one line and cut: a hostile answer must not fill the screen.
         const line = words?.replace(/\s+/g, ' ').trim() ?? null
         detail = line === null ? null : line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}... (${line.length - MAX_DETAIL} more characters)` : line
@@ -339,14 +374,43 @@ export class PostHogClient {
   /**
    * Runs a HogQL query (at most 3 at once) and returns its columns and rows. `filters` are
    * PostHog's HogQL filters, applied where the query says `{filters}` (e.g. filterTestAccounts).
+   * Asynchronous where timers exist: posted with `refresh: "force_async"`, then polled at
+   * `GET query/:id/` until complete (posthog/api/query.py); a PostHog that answers at once is read
+   * at once.
    */
   async query(hogql: string, name: string, filters?: { filterTestAccounts?: boolean }): Promise<QueryResult> {
+    const timers = this.options.timers ?? true
+    const useAsync = timers && (this.options.asyncQueries ?? true)
     return (await this.queries.add(async () => {
-      const body = queryResponse.safeParse(
-        await this.send('post', `${this.base}query/`, { query: { kind: 'HogQLQuery', query: hogql, ...(filters ? { filters } : {}) }, name }, this.options.queryTimeoutMs ?? 60_000),
-      )
+      const request = { query: { kind: 'HogQLQuery', query: hogql, ...(filters ? { filters } : {}) }, name, ...(useAsync ? { refresh: 'force_async' } : {}) }
+      let answer: unknown = await this.send('post', `${this.base}query/`, request, this.options.queryTimeoutMs ?? 60_000, { query: true })
+      if (useAsync) answer = await this.awaitQuery(answer, name)
+      const body = queryResponse.safeParse(answer)
       if (!body.success) throw new PostHogApiError(`query "${name}": expected {results, columns}, got ${JSON.stringify(body.error.issues[0])}`, 200, 'query/')
       return { columns: body.data.columns ?? [], rows: body.data.results }
     })) as QueryResult
+  }
+
+  /** Polls an asynchronous query until it completes; its result, or the error PostHog recorded. */
+  private async awaitQuery(first: unknown, name: string): Promise<unknown> {
+    let status = queryStatus.safeParse(first)
+    if (!status.success) return first // answered at once (a cached result, or a PostHog without async queries)
+    const id = status.data.query_status.id
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id)) throw new PostHogApiError(`query "${name}": PostHog answered with a query id that is not one (${JSON.stringify(id.slice(0, 40))}).`, 202, 'query/')
+    const started = Date.now()
+    const limitMs = this.options.queryWaitMs ?? 600_000
+    for (let attempt = 0; ; attempt++) {
+      const s = status.data.query_status
+      if (s.error) throw new PostHogApiError(`PostHog could not run query "${name}": ${(s.error_message ?? 'no reason given').replace(/\s+/g, ' ').slice(0, 300)}`, 400, `query/${id}/`, s.error_message ?? null)
+      if (s.complete) return s.results
+      const waited = Date.now() - started
+      if (waited > limitMs) throw new PostHogApiError(`PostHog did not finish query "${name}" within ${Math.round(limitMs / 1000)} s.`, null, `query/${id}/`)
+      if (attempt > 0 && attempt % 5 === 0) this.options.onQueryWait?.({ name, seconds: Math.round(waited / 1000) })
+      // 0.25 s, 0.5 s, 1 s, then every 2 s: short queries come back fast, long ones cost few requests.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 250 * 2 ** attempt)))
+      const next = await this.send('get', `${this.base}query/${id}/`, undefined, undefined, { query: true })
+      status = queryStatus.safeParse(next)
+      if (!status.success) throw new PostHogApiError(`query "${name}": expected {query_status}, got ${JSON.stringify(status.error.issues[0])}`, 200, `query/${id}/`)
+    }
   }
 }

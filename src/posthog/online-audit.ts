@@ -4,7 +4,7 @@ import { fetchDefinitions } from './definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../settings/settings.js'
 import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from './backfill.js'
-import { planBackfill } from './backfill-queries.js'
+import { backfillPlanner } from './backfill-queries.js'
 import type { PostHogClient } from './client.js'
 import { experimentRuns } from '../coverage/windows.js'
 
@@ -28,9 +28,14 @@ export async function auditOnline(
   const { config, counted } = auditConfig(userConfig, definitions)
   const settings = parseSettings(config, { countedEvents: counted })
   const window = backfillWindow(opts.nowMs, settings, null, experimentRuns(definitions))
-  const plan = planBackfill(definitions, settings.metrics, window)
-  opts.onStage?.(`running ${plan.length} HogQL queries for ${definitions.flags.length} flags`)
-  const runs = await runBackfill(client, plan, (run, done) => opts.onQuery?.(run, done, plan.length))
+  const planner = backfillPlanner(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts })
+  const plan = planner.queries
+  opts.onStage?.(`running ${plan.length} HogQL queries for ${definitions.flags.length} flags${settings.filterTestAccounts ? ', test accounts left out' : ''}`)
+  const runs = await runBackfill(client, plan, {
+    split: (q) => planner.split(q),
+    onDone: (run, done, total) => opts.onQuery?.(run, done, total),
+    onSplit: (q, parts) => opts.onStage?.(`"${q.name}" did not fit PostHog's query limits: split into ${parts} queries`),
+  })
   const observations = observationsFromBackfill(definitions, runs, client.options.projectId, window, settings.lookbackDays)
   return { report: buildReport({ definitions, observations, settings, nowMs: opts.nowMs }), definitions, runs }
 }

@@ -13,54 +13,65 @@ import { buildReport } from '../../src/coverage/report.js'
 import { planBackfill } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
 import { auditOnline } from '../../src/posthog/online-audit.js'
-import { makeFakeClickHouse } from '../support/fake-clickhouse.js'
+import { INTERNAL_EMAIL_FILTER, PostHogBox, posthogProject, withInternalUsers, withoutInternalUsers } from '../support/posthog-box/index.js'
 import { simulatedProject } from '../support/sim-project.js'
-import { HOST, KEY, PROJECT, base, posthogHandlers } from '../support/posthog-api.js'
+import { HOST, KEY, PROJECT, base } from '../support/posthog-api.js'
 
 const END = Date.UTC(2026, 10, 20, 12)
-const { events, api, defs, settings } = simulatedProject({ seed: 13, users: 700, days: 14, endMs: END })
-const window = backfillWindow(END, settings, null, experimentRuns(defs))
-const plan = planBackfill(defs, settings.metrics, window)
-const answer = makeFakeClickHouse(events, defs, window)
-const byName = new Map(plan.map((q) => [q.name, q]))
-const queries: string[] = []
-const server = setupServer(
-  ...posthogHandlers({
-    ...api,
-    query: (hogql) => {
-      const q = plan.find((p) => p.hogql === hogql)
-      if (!q) throw new Error('a query the plan does not have')
-      queries.push(q.name)
-      return answer(q)
-    },
-  }),
-)
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-afterAll(() => server.close())
+// A project with internal users (team.test_account_filters keeps them out, as PostHog's default does).
+const project = simulatedProject({ seed: 13, users: 700, days: 14, endMs: END })
+const { defs, api } = project
+const events = withInternalUsers(project.events)
+const window = backfillWindow(END, project.settings, null, experimentRuns(defs))
+let ph: Awaited<ReturnType<typeof posthogProject>>
+let server: ReturnType<typeof setupServer>
+beforeAll(async () => {
+  ph = await posthogProject(api, events, defs, { testAccountFilters: INTERNAL_EMAIL_FILTER })
+  server = setupServer(...ph.handlers)
+  server.listen({ onUnhandledRequest: 'error' })
+})
+afterAll(() => {
+  server.close()
+  ph?.close()
+})
 
 /** The parts of a report that say where numbers came from, not what they are. */
 function normalized(r: Report) {
   return { ...r, flags: r.flags.map((f) => ({ ...f, data: { ...f.data, source: 'any' } })) }
 }
 
-describe('the online audit', () => {
-  it('gives the same report as the offline audit of the same events', async () => {
-    const offline = await auditEvents(defs, {}, events, { now: END })
+describe('the online audit, every query run by a real ClickHouse as PostHog prints it', () => {
+  it.each([
+    ['on (the default): internal users are left out, as the webhook destination leaves them out', {}, withoutInternalUsers(events)],
+    ['off: every user counts', { filterTestAccounts: 'No' }, events],
+  ])('gives the same report as the offline audit of the same events, test accounts %s', async (_name, config, offlineEvents) => {
+    expect(offlineEvents.length).toBeLessThanOrEqual(events.length)
+    const offline = await auditEvents(defs, config, offlineEvents, { now: END })
     // The project has something to find, or equality would prove little.
     expect(offline.report.summary.blocked).toBeGreaterThan(0)
     expect(offline.report.flags.filter((f) => f.variants.some((v) => v.units > 0)).length).toBeGreaterThan(10)
     const seen: RequestInfo[] = []
+    const before = ph.log.length
     const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, onRequest: (i) => seen.push(i) })
-    const online = await auditOnline(client, {}, { nowMs: END })
+    const online = await auditOnline(client, config, { nowMs: END })
+    const ran = ph.log.slice(before)
+    // No query was refused by ClickHouse or by PostHog's rules.
+    expect(ran.filter((q) => q.error).map((q) => q.error)).toEqual([])
+    expect(ran.length).toBe(online.runs.length)
     expect(online.report.flags.every((f) => f.data.source === 'backfill' || f.data.source === 'none')).toBe(true)
     expect(normalized(online.report)).toEqual(normalized({ ...offline.report, project: PROJECT }))
-    expect(queries.length).toBe(plan.length)
-    expect(byName.size).toBe(plan.length)
   })
 
-  it('sends only HogQL that parses with PostHog\'s own parser, each with an explicit LIMIT', async () => {
+  it('leaves internal users out only where the filter asks it: the two settings differ on this project', async () => {
+    const all = await auditEvents(defs, { filterTestAccounts: 'No' }, events, { now: END })
+    const external = await auditEvents(defs, {}, withoutInternalUsers(events), { now: END })
+    const units = (r: Report) => r.flags.reduce((n, f) => n + f.variants.reduce((m, v) => m + v.units, 0), 0)
+    expect(units(all.report)).toBeGreaterThan(units(external.report))
+  })
+
+  it("sends only HogQL that parses with PostHog's own parser, each with an explicit LIMIT", async () => {
     const parser = await hogqlParser()
-    for (const q of plan) {
+    for (const q of planBackfill(defs, project.settings.metrics, window, { filterTestAccounts: true })) {
       const ast = JSON.parse(parser.parseSelect(q.hogql, true)) as { error?: boolean; message?: string; limit?: unknown }
       expect(ast.error ? `${q.name}: ${ast.message}` : 'ok').toBe('ok')
       expect(ast.limit, q.name).toBeTruthy()
@@ -68,25 +79,32 @@ describe('the online audit', () => {
   })
 })
 
-describe("the backfill of experiments that started before the lookback window", () => {
+describe('the backfill of experiments that started before the lookback window', () => {
   it("queries each experiment's own run, and gives the same experiment reports as the offline audit", async () => {
     // Experiments started up to 44 days ago, some before the 30-day lookback, a quarter stopped.
-    const p = simulatedProject({ seed: 13, users: 700, days: 45, endMs: END, experimentStartDays: [5, 44], endedShare: 0.25 })
+    const p = simulatedProject({ seed: 13, users: 400, days: 45, endMs: END, experimentStartDays: [5, 44], endedShare: 0.25 })
     const w = backfillWindow(END, p.settings, null, experimentRuns(p.defs))
-    const fake = makeFakeClickHouse(p.events, p.defs, w)
-    const runs = planBackfill(p.defs, p.settings.metrics, w).map((query) => {
-      const { columns, results } = fake(query)
-      return { query, result: { columns, rows: results }, ms: 0 }
-    })
-    const online = buildReport({ definitions: p.defs, observations: observationsFromBackfill(p.defs, runs, PROJECT, w, p.settings.lookbackDays), settings: p.settings, nowMs: END })
-    const offline = (await auditEvents(p.defs, {}, p.events, { now: END })).report
-    const experiments = (r: Report) => normalized(r).flags.filter((f) => f.kind === 'experiment')
-    expect(experiments(offline).filter((f) => Date.parse(f.window.from) < END - 30 * 86_400_000).length).toBeGreaterThan(0)
-    expect(experiments(offline).filter((f) => f.experiment?.status === 'stopped').length).toBeGreaterThan(0)
-    expect(experiments(online)).toEqual(experiments(offline))
-    // Flags without an experiment keep the lookback: their exposure events add up the same way.
-    const lookback = (r: Report) => r.flags.filter((f) => f.kind !== 'experiment').map((f) => [f.key, f.window, f.variants.map((v) => v.exposures)])
-    expect(lookback(online)).toEqual(lookback(offline))
+    const box = new PostHogBox({ groupTypes: p.defs.groupTypes })
+    try {
+      await box.insert(p.events)
+      const plan = planBackfill(p.defs, p.settings.metrics, w)
+      const runs = []
+      for (const query of plan) {
+        const { columns, results } = await box.hogql(query.hogql, { personalApiKey: true })
+        runs.push({ query, result: { columns, rows: results }, ms: 0 })
+      }
+      const online = buildReport({ definitions: p.defs, observations: observationsFromBackfill(p.defs, runs, PROJECT, w, p.settings.lookbackDays), settings: p.settings, nowMs: END })
+      const offline = (await auditEvents(p.defs, { filterTestAccounts: 'No' }, p.events, { now: END })).report
+      const experiments = (r: Report) => normalized(r).flags.filter((f) => f.kind === 'experiment')
+      expect(experiments(offline).filter((f) => Date.parse(f.window.from) < END - 30 * 86_400_000).length).toBeGreaterThan(0)
+      expect(experiments(offline).filter((f) => f.experiment?.status === 'stopped').length).toBeGreaterThan(0)
+      expect(experiments(online)).toEqual(experiments(offline))
+      // Flags without an experiment keep the lookback: their exposure events add up the same way.
+      const lookback = (r: Report) => r.flags.filter((f) => f.kind !== 'experiment').map((f) => [f.key, f.window, f.variants.map((v) => v.exposures)])
+      expect(lookback(online)).toEqual(lookback(offline))
+    } finally {
+      box.close()
+    }
   })
 })
 

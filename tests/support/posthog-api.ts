@@ -25,17 +25,27 @@ function authorized(request: Request): boolean {
   return request.headers.get('authorization') === `Bearer ${KEY}`
 }
 
+/** The body of `POST /api/projects/:id/query/`. */
+export interface QueryRequest {
+  query: { kind: string; query: string; filters?: { filterTestAccounts?: boolean } }
+  filters?: { filterTestAccounts?: boolean }
+  refresh?: string
+  name?: string
+}
+
 export interface ApiData {
   flags: unknown[]
   experiments: unknown[]
   cohorts: unknown[]
   groupTypes: unknown[]
-  /** answers a HogQL query: columns and rows */
-  query?: (hogql: string) => { columns: string[]; results: unknown[][] }
+  /** answers a HogQL query: columns and rows (a PostHogBox answers as PostHog would: see posthog-box/) */
+  query?: (hogql: string, request: QueryRequest) => { columns: string[]; results: unknown[][] } | Response | Promise<{ columns: string[]; results: unknown[][] } | Response>
 }
 
 /** The endpoints the client uses, serving the given objects. */
 export function posthogHandlers(data: ApiData): HttpHandler[] {
+  const asyncQueries = new Map<string, { response: Response; polls: number }>()
+  let asyncSeq = 0
   const summary = (e: Record<string, unknown>) => {
     const { metrics: _m, metrics_secondary: _s, exposure_criteria: _x, ...rest } = e
     return rest
@@ -62,10 +72,31 @@ export function posthogHandlers(data: ApiData): HttpHandler[] {
     http.post(
       `${base}/query/`,
       guard(async (request) => {
-        const body = (await request.json()) as { query: { kind: string; query: string } }
+        const body = (await request.json()) as QueryRequest
         if (body.query.kind !== 'HogQLQuery') return HttpResponse.json({ type: 'validation_error', detail: 'unknown kind' }, { status: 400 })
-        const answer = data.query?.(body.query.query) ?? { columns: [], results: [] }
-        return HttpResponse.json({ ...answer, types: [], hogql: body.query.query, is_cached: false, timings: [] })
+        const answer = (await data.query?.(body.query.query, body)) ?? { columns: [], results: [] }
+        const response = answer instanceof Response ? answer : HttpResponse.json({ types: [], ...answer, hogql: body.query.query, is_cached: false, timings: [] })
+        if (body.refresh !== 'force_async') return response
+        // posthog/api/query.py: 202 with the query's status; the result is read at GET query/:id/.
+        const id = `q${++asyncSeq}`
+        asyncQueries.set(id, { response: response.clone(), polls: 0 })
+        return HttpResponse.json({ query_status: { id, team_id: Number(PROJECT), complete: false, error: false, error_message: null, results: null } }, { status: 202 })
+      }),
+    ),
+    http.get(
+      `${base}/query/:id/`,
+      guard(async (_r, _u, params) => {
+        const q = asyncQueries.get(params.id as string)
+        if (!q) return HttpResponse.json({ type: 'invalid_request', code: 'not_found', detail: 'Query not found.' }, { status: 404 })
+        // The first poll finds it still running, as a real query often is.
+        if (q.polls++ === 0) return HttpResponse.json({ query_status: { id: params.id, complete: false, error: false, error_message: null, results: null } }, { status: 202 })
+        asyncQueries.delete(params.id as string)
+        const body = (await q.response.json()) as Record<string, unknown>
+        if (q.response.status >= 400) {
+          // The worker records the error; retrieve answers 400 with it (posthog/api/query.py).
+          return HttpResponse.json({ query_status: { id: params.id, complete: true, error: true, error_message: String(body.detail ?? 'error'), results: null } }, { status: 400 })
+        }
+        return HttpResponse.json({ query_status: { id: params.id, complete: true, error: false, error_message: null, results: body } })
       }),
     ),
   ]

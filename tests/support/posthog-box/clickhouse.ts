@@ -30,8 +30,10 @@ export interface BoxOptions {
   readonly testAccountFilters?: string
   /** group type index -> group type name (what `$groups` keys the event by) */
   readonly groupTypes?: ReadonlyMap<number, string>
-  /** ClickHouse's max_execution_time for each query, seconds (PostHog: 10 for personal API keys) */
+  /** ClickHouse's max_execution_time for a synchronous query, seconds (PostHog: 10 for personal API keys) */
   readonly maxExecutionSeconds?: number
+  /** ... and for an asynchronous one (PostHog: HOGQL_INCREASED_MAX_EXECUTION_TIME) */
+  readonly asyncMaxExecutionSeconds?: number
 }
 
 export interface BoxResult {
@@ -61,7 +63,7 @@ export function uuidOf(text: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
 }
 
-const EVENTS_TABLE = `CREATE TABLE events (
+const eventsTable = (name: string) => `CREATE TABLE ${name} (
   uuid UUID,
   event String,
   properties String,
@@ -75,16 +77,42 @@ const EVENTS_TABLE = `CREATE TABLE events (
   \`$group_0\` String, \`$group_1\` String, \`$group_2\` String, \`$group_3\` String, \`$group_4\` String
 ) ENGINE = MergeTree ORDER BY (toDate(timestamp), event, cityHash64(distinct_id), cityHash64(uuid))`
 
+/**
+ * chdb opens one data directory per process: every box of a process shares one session, each with
+ * a database of its own, dropped when the box closes; the directory goes when the process exits.
+ */
+let shared: { session: Session; dir: string; boxes: number } | null = null
+function sharedSession(): Session {
+  if (!shared) {
+    const dir = mkdtempSync(join(tmpdir(), 'ec-clickhouse-'))
+    shared = { session: new Session(dir), dir, boxes: 0 }
+    const { session } = shared
+    process.once('exit', () => {
+      try {
+        session.cleanup()
+      } catch {
+        // the process is ending; the directory is removed below either way
+      }
+      rmSync(dir, { recursive: true, force: true })
+    })
+  }
+  return shared.session
+}
+
 export class PostHogBox {
-  private readonly dir: string
   readonly session: Session
   readonly timezone: string
+  /** This box's events table, `<database>.events` */
+  readonly table: string
+  private readonly database: string
 
   constructor(readonly options: BoxOptions = {}) {
-    this.dir = mkdtempSync(join(tmpdir(), 'ec-clickhouse-'))
-    this.session = new Session(this.dir)
+    this.session = sharedSession()
+    this.database = `posthog_box_${process.pid}_${++shared!.boxes}`
+    this.table = `${this.database}.events`
     this.timezone = options.timezone ?? 'UTC'
-    this.session.query(EVENTS_TABLE)
+    this.session.query(`CREATE DATABASE ${this.database}`)
+    this.session.query(eventsTable(this.table))
   }
 
   /** One row of the events table, as JSONEachRow, for an event the SDK sent and PostHog ingested. */
@@ -121,7 +149,7 @@ export class PostHogBox {
     let n = 0
     const flush = async () => {
       if (lines.length === 0) return
-      await this.session.insert({ table: 'events', values: Buffer.from(lines.join('\n')), format: 'JSONEachRow' })
+      await this.session.insert({ table: this.table, values: Buffer.from(lines.join('\n')), format: 'JSONEachRow' })
       n += lines.length
       lines = []
     }
@@ -134,10 +162,11 @@ export class PostHogBox {
   }
 
   /** Runs HogQL as PostHog would: printed, capped, and run on ClickHouse; ClickHouse's errors pass through. */
-  async hogql(hogql: string, request: Omit<PrintOptions, 'timezone' | 'eventPropertyTypes' | 'testAccountFilters'> = {}): Promise<BoxResult> {
-    const printer = new HogQLPrinter({ timezone: this.timezone, eventPropertyTypes: this.options.eventPropertyTypes, testAccountFilters: this.options.testAccountFilters, ...request })
+  async hogql(hogql: string, request: Omit<PrintOptions, 'timezone' | 'eventPropertyTypes' | 'testAccountFilters'> & { async?: boolean } = {}): Promise<BoxResult> {
+    const printer = new HogQLPrinter({ eventsTable: this.table, timezone: this.timezone, eventPropertyTypes: this.options.eventPropertyTypes, testAccountFilters: this.options.testAccountFilters, ...request })
     const settings: Record<string, number> = { join_use_nulls: 0 }
-    if (this.options.maxExecutionSeconds) settings.max_execution_time = this.options.maxExecutionSeconds
+    const limit = request.async ? this.options.asyncMaxExecutionSeconds : this.options.maxExecutionSeconds
+    if (limit) settings.max_execution_time = limit
     const sql = await printer.printSelect(hogql, settings)
     return this.sql(sql)
   }
@@ -156,11 +185,7 @@ export class PostHogBox {
   }
 
   close(): void {
-    try {
-      this.session.cleanup()
-    } finally {
-      rmSync(this.dir, { recursive: true, force: true })
-    }
+    this.session.query(`DROP DATABASE IF EXISTS ${this.database}`)
   }
 }
 

@@ -25,6 +25,8 @@ import { parseExpression, parseSelect, type AstNode } from '../../../src/hog/par
 export type PropertyType = 'String' | 'Numeric' | 'Boolean' | 'DateTime'
 
 export interface PrintOptions {
+  /** The ClickHouse table PostHog's `events` is in (`events`; a box's own database in tests). */
+  readonly eventsTable?: string
   /** The project's time zone (team.timezone). */
   readonly timezone: string
   /** Event property definitions that carry a type; others print as Nullable(String). */
@@ -155,7 +157,8 @@ export class HogQLPrinter {
       if (table.node === 'Field') {
         const name = (table.chain as string[]).join('.')
         if (name !== 'events') throw new HogQLRefusal(`Unknown table "${name}".`)
-        printed = 'events'
+        // An alias PostHog would print itself (`events AS events`) keeps the columns' names short.
+        printed = `${this.opts.eventsTable ?? 'events'}${alias ? '' : ' AS events'}`
         if (alias) scope.tables.set(alias, 'events')
         else (scope as { eventsName: string | null }).eventsName = 'events'
       } else if (table.node === 'SelectQuery' || table.node === 'SelectSetQuery') {

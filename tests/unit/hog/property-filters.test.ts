@@ -7,19 +7,27 @@ const event = globalsOf({
   event: 'checkout_completed',
   distinct_id: 'd1',
   timestamp: '2026-11-20T10:00:00Z',
-  properties: { plan: 'Pro', amount: 42, '$feature/checkout-one-page': 'test', url: 'https://x.io/checkout' },
+  properties: { plan: 'Pro', amount: 42, beta: true, '$feature/checkout-one-page': 'test', url: 'https://x.io/checkout' },
   person: { id: 'p1', properties: { email: 'ana@example.com' } },
 })
 
 describe("PostHog's property filters as HogQL, judged the same at ingestion", () => {
   it.each([
-    [{ key: 'plan', value: ['Pro'], operator: 'exact', type: 'event' }, "properties.plan = 'Pro'", true],
-    [{ key: 'plan', value: ['Team', 'Pro'], operator: 'exact', type: 'event' }, "properties.plan in ('Team', 'Pro')", true],
-    [{ key: 'plan', value: 'Pro', operator: 'is_not' }, "properties.plan != 'Pro'", false],
-    [{ key: 'email', value: '@example.com', operator: 'icontains', type: 'person' }, "person.properties.email ilike '%@example.com%'", true],
-    [{ key: 'url', value: '/check.*', operator: 'regex' }, "properties.url =~ '/check.*'", true],
-    [{ key: 'amount', value: '40', operator: 'gt' }, 'properties.amount > 40', true],
-    [{ key: '$feature/checkout-one-page', value: ['test'], operator: 'exact' }, "properties.`$feature/checkout-one-page` = 'test'", true],
+    [{ key: 'plan', value: ['Pro'], operator: 'exact', type: 'event' }, "toString(properties.plan) = 'Pro'", true],
+    [{ key: 'plan', value: ['Team', 'Pro'], operator: 'exact', type: 'event' }, "toString(properties.plan) in ('Team', 'Pro')", true],
+    [{ key: 'plan', value: 'Pro', operator: 'is_not' }, "toString(properties.plan) != 'Pro'", false],
+    [{ key: 'email', value: '@example.com', operator: 'icontains', type: 'person' }, "toString(person.properties.email) ilike '%@example.com%'", true],
+    [{ key: 'url', value: '/check.*', operator: 'regex' }, "toString(properties.url) =~ '/check.*'", true],
+    [{ key: 'amount', value: '40', operator: 'gt' }, 'toFloat(properties.amount) > 40', true],
+    // Numbers and booleans compare as text (PostHog prints an untyped property as Nullable(String)).
+    [{ key: 'amount', value: 42, operator: 'exact' }, "toString(properties.amount) = '42'", true],
+    [{ key: 'amount', value: '41.5', operator: 'lte' }, 'toFloat(properties.amount) <= 41.5', false],
+    [{ key: 'beta', value: true, operator: 'exact' }, "toString(properties.beta) = 'true'", true],
+    [{ key: 'beta', value: ['false'], operator: 'is_not' }, "toString(properties.beta) != 'false'", true],
+    [{ key: 'missing', value: 3, operator: 'gt' }, 'toFloat(properties.missing) > 3', false],
+    [{ key: 'plan', value: 'Team', operator: 'is_not' }, "toString(properties.plan) != 'Team'", true],
+    [{ key: 'missing', value: 'x', operator: 'is_not' }, "toString(properties.missing) != 'x'", true],
+    [{ key: '$feature/checkout-one-page', value: ['test'], operator: 'exact' }, "toString(properties.`$feature/checkout-one-page`) = 'test'", true],
     [{ key: 'coupon', operator: 'is_set' }, 'properties.coupon is not null', false],
     [{ key: 'coupon', operator: 'is_not_set' }, 'properties.coupon is null', true],
   ])('%j -> %s', async (filter, hogql, matches) => {
