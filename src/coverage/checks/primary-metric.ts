@@ -14,6 +14,14 @@ export const primaryMetric: Check = {
         return result('not_applicable', 'No goal is configured for this flag; add goal events in the settings to compare its variants.')
       }
       const guess = inferred ? ` The likely goal is ${inferred.name} (${inferred.reason}).` : ''
+      // PostHog checks only launched experiments (health/checks/no_metric.py returns no finding while
+      // `not ctx.is_launched`): a draft has exposed nobody yet, so the metric can still be added
+      // before launch; a warning, not a blocker.
+      if (!ctx.experiment?.start_date) {
+        return result('warn', `The experiment has not launched and documents no primary metric yet.${guess}`, { inferred: inferred?.name ?? null, launched: false }, 'Add the primary metric before launch, so results can be read from the first exposure.', [
+          { category: 'metric', action: `Add a primary metric to "${ctx.experiment?.name ?? ctx.flag.key}" before launch${inferred ? ` (likely ${inferred.name})` : ''}`, effort: 'low', blocking: false },
+        ])
+      }
       return result('fail', `The experiment documents no primary metric, so no result can be read.${guess}`, { inferred: inferred?.name ?? null }, 'Add the primary metric to the experiment before the readout.', [
         { category: 'metric', action: `Add a primary metric to "${ctx.experiment?.name ?? ctx.flag.key}"${inferred ? ` (likely ${inferred.name})` : ''}`, effort: 'low', blocking: true },
       ])
