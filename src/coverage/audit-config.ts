@@ -1,14 +1,17 @@
 import { propertyFiltersToHogQL, UnsupportedFilterError } from '../hog/property-filters.js'
-import { metricSteps, type MetricDefinition, type Definitions } from './definitions.js'
+import { metricSteps, type MetricDefinition, type MetricStep, type Definitions } from './definitions.js'
+import { experimentMetrics } from './experiment-metrics.js'
 import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from './goals.js'
 import type { CountedEvent } from '../settings/settings.js'
 
 /**
  * The matcher a metric step is counted by: the event alone, or the event with its property
- * filters as HogQL. Null when a filter cannot run in real time (a cohort): the step is then not
- * counted live, and the checks say so instead of counting the wrong events.
+ * filters as HogQL. Null when a filter cannot run in real time (a cohort), or when the step is no
+ * event (an action, a data warehouse table, every event): the step is then not counted, and the
+ * checks say so instead of counting the wrong events.
  */
-export function stepMatcher(step: ReturnType<typeof metricSteps>[number]): CountedEvent | null {
+export function stepMatcher(step: MetricStep): CountedEvent | null {
+  if (step.event === null) return null
   if (step.properties.length === 0) return step.event
   try {
     const filter = propertyFiltersToHogQL(step.properties)
@@ -52,7 +55,7 @@ export function auditConfig(base: Record<string, unknown>, defs: Definitions): {
   const counted = new Map<string, CountedEvent>()
   const add = (c: CountedEvent | null) => c !== null && counted.set(typeof c === 'string' ? c : c.name, c)
   for (const e of defs.experiments) {
-    for (const m of [...(e.metrics ?? []), ...(e.metrics_secondary ?? [])]) metricMatchers(m).forEach(add)
+    for (const m of experimentMetrics(e)) metricMatchers(m.definition).forEach(add)
   }
   candidateGoalEvents().forEach(add)
   DEFAULT_GUARDRAIL_EVENTS.forEach(add)
@@ -61,19 +64,21 @@ export function auditConfig(base: Record<string, unknown>, defs: Definitions): {
 
 /**
  * Per experiment flag, the matchers of its primary metrics' goal steps (the names the settings'
- * metrics carry): a unit that sends one while carrying a value of the flag has reached what the
- * experiment measures. A step whose filter cannot run live is left out. An experiment that
- * documents no primary metric is measured at the configured goals (`goalEvents`), if any.
+ * metrics carry; inline, shared or legacy metrics alike: experimentMetrics): a unit that sends one
+ * while carrying a value of the flag has reached what the experiment measures. A goal that cannot
+ * be counted (a filter that cannot run live, an action, a data warehouse table) is left out. An
+ * experiment that documents no primary metric is measured at the configured goals (`goalEvents`).
  */
 export function surfaceMetrics(defs: Pick<Definitions, 'experiments'>, configuredGoals: readonly string[] = []): Map<string, string[]> {
   const out = new Map<string, string[]>()
   for (const e of defs.experiments) {
     if (e.deleted) continue
-    const names = (e.metrics ?? []).flatMap((m) => {
-      const goal = metricMatchers(m).at(-1)
+    const primary = experimentMetrics(e).filter((m) => m.role === 'primary')
+    const names = primary.flatMap((m) => {
+      const goal = metricMatchers(m.definition).at(-1)
       return goal === undefined || goal === null ? [] : [typeof goal === 'string' ? goal : goal.name]
     })
-    if ((e.metrics ?? []).length === 0) names.push(...configuredGoals)
+    if (primary.length === 0) names.push(...configuredGoals)
     if (names.length) out.set(e.feature_flag_key, names)
   }
   return out

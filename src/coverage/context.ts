@@ -3,6 +3,7 @@ import { EXPOSURE_EVENTS, type ExposureEvent } from '../events/types.js'
 import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './checks/types.js'
 import { exposureEventOf, holdoutOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
 import { metricMatchers } from './audit-config.js'
+import { documentedMetrics } from './metric-refs.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
 import type { Settings } from '../settings/settings.js'
 
@@ -71,25 +72,20 @@ export function buildContext(input: ContextInput): CheckContext {
 
   const metricNameOf = (event: string) => settings.metrics.find((m) => m.event === event)?.name ?? null
   const metrics: MetricRef[] = []
-  if (experiment) {
-    for (const [role, list] of [['primary', experiment.metrics ?? []], ['guardrail', experiment.metrics_secondary ?? []]] as const) {
-      for (const m of list) {
-        const events = metricEvents(m)
-        const goal = metricMatchers(m).at(-1)
-        const matcher = goal === undefined ? undefined : goal === null ? null : typeof goal === 'string' ? goal : goal.name
-        if (events.length) metrics.push({ name: m.name ?? events.at(-1)!, events, role, source: 'experiment', matcher })
-      }
-    }
+  const documented = experiment ? documentedMetrics(experiment) : null
+  const uncountedMetrics = documented?.uncounted ?? []
+  if (documented) {
+    metrics.push(...documented.metrics)
   } else {
     for (const m of settings.metrics) {
       if (m.kind !== 'counted') metrics.push({ name: m.name, events: [m.event], role: m.kind === 'goal' ? 'primary' : 'guardrail', source: 'settings' })
     }
   }
-  if (kind === 'experiment' && !metrics.some((m) => m.role === 'primary')) {
+  if (kind === 'experiment' && !metrics.some((m) => m.role === 'primary') && !uncountedMetrics.some((m) => m.role === 'primary')) {
     const inferred = inferPrimaryMetric(flag, experiment, observation, metricNameOf)
     if (inferred) metrics.push(inferred)
   }
-  if (kind === 'experiment' && !metrics.some((m) => m.role === 'guardrail')) metrics.push(...inferGuardrails(observation, metricNameOf))
+  if (kind === 'experiment' && !metrics.some((m) => m.role === 'guardrail') && !uncountedMetrics.some((m) => m.role === 'guardrail')) metrics.push(...inferGuardrails(observation, metricNameOf))
 
   const startMs = parseDate(experiment?.start_date) ?? parseDate(flag.created_at)
   const endMs = parseDate(experiment?.end_date)
@@ -113,6 +109,7 @@ export function buildContext(input: ContextInput): CheckContext {
     exposure,
     otherExposure,
     metrics,
+    uncountedMetrics,
     cohorts: input.cohorts,
     settings,
     nowMs,

@@ -52,11 +52,15 @@ const flagSchema = z.looseObject({
   updated_at: z.string().nullish(),
 })
 
+// A metric's source node: EventsNode (`event`; null reads every event), ActionsNode (`id`),
+// ExperimentDataWarehouseNode (`table_name`), or ExperimentExposureNode (a retention metric that
+// starts at the exposure) (frontend/src/queries/schema/schema-general.ts).
 const eventsNode = z.looseObject({
   kind: z.string().optional(),
   event: z.string().nullish(),
   name: z.string().nullish(),
   id: z.unknown().optional(),
+  table_name: z.string().nullish(),
   properties: z.array(propertyFilter).nullish(),
 })
 
@@ -67,9 +71,49 @@ const metricSchema = z.looseObject({
   metric_type: z.string().nullish(),
   series: z.array(eventsNode).nullish(),
   source: eventsNode.nullish(),
-  // legacy trends/funnels metrics
+  // ExperimentRatioMetric
+  numerator: eventsNode.nullish(),
+  denominator: eventsNode.nullish(),
+  // ExperimentRetentionMetric
+  start_event: eventsNode.nullish(),
+  completion_event: eventsNode.nullish(),
+  // legacy ExperimentTrendsQuery / ExperimentFunnelsQuery metrics
+  count_query: z.looseObject({ series: z.array(eventsNode).nullish() }).nullish(),
+  funnels_query: z.looseObject({ series: z.array(eventsNode).nullish() }).nullish(),
   query: z.unknown().optional(),
   filters: z.unknown().optional(),
+})
+
+/** A metric as PostHog stores it, or null for a value that is not one (a shared metric's `query`, say). */
+export function readMetric(value: unknown): MetricDefinition | null {
+  const parsed = metricSchema.safeParse(value)
+  return parsed.success ? parsed.data : null
+}
+
+// A shared metric linked to the experiment (ExperimentToSavedMetricSerializer,
+// ee/clickhouse/views/experiment_saved_metrics.py): its `query` (an ExperimentMetric, or a legacy
+// trends/funnels query), `name`, and `metadata.type` ('primary' | 'secondary').
+const savedMetricSchema = z.looseObject({
+  id: z.number().nullish(),
+  name: z.string().nullish(),
+  metadata: z.looseObject({ type: z.string().nullish() }).nullish(),
+  query: z.unknown().optional(),
+})
+
+// A legacy experiment's goal, before ExperimentMetric: an insight's `filters` with `events` (an
+// event's `id` is its name) and `actions` (`id` is the action's), in funnel `order`
+// (ee/clickhouse/views/experiments.py `_calculate_experiment_results`). Legacy `secondary_metrics`
+// held `{name, filters}` the same way.
+const legacyEntity = z.looseObject({
+  id: z.union([z.string(), z.number()]).nullish(),
+  name: z.string().nullish(),
+  order: z.number().nullish(),
+  properties: z.unknown().optional(),
+})
+const legacyFilters = z.looseObject({
+  insight: z.string().nullish(),
+  events: z.array(legacyEntity).nullish(),
+  actions: z.array(legacyEntity).nullish(),
 })
 
 const experimentSchema = z.looseObject({
@@ -92,7 +136,9 @@ const experimentSchema = z.looseObject({
     .nullish(),
   metrics: z.array(metricSchema).nullish(),
   metrics_secondary: z.array(metricSchema).nullish(),
-  saved_metrics: z.array(z.unknown()).nullish(),
+  saved_metrics: z.array(savedMetricSchema).nullish(),
+  filters: legacyFilters.nullish(),
+  secondary_metrics: z.array(z.looseObject({ name: z.string().nullish(), filters: legacyFilters.nullish() })).nullish(),
   exposure_criteria: z
     .looseObject({
       filterTestAccounts: z.boolean().nullish(),
@@ -199,17 +245,76 @@ export function parseGroupTypes(source: string, value: unknown): Map<number, str
   return new Map(parseList(source, value, groupTypeSchema, 'group type').map((g) => [g.group_type_index, g.group_type]))
 }
 
-/** The events a metric counts (funnel steps, or the mean's source). */
-export function metricEvents(m: MetricDefinition): string[] {
-  return metricSteps(m).map((s) => s.event)
+/** A property filter on a metric step, as PostHog stores it. */
+export interface StepFilter {
+  readonly key: string | number
+  readonly value?: unknown
+  readonly operator?: string | null
+  readonly type?: string
 }
 
-/** Each step of a metric: its event and the property filters on it, as PostHog stores them. */
-export function metricSteps(m: MetricDefinition): { event: string; properties: { key: string | number; value?: unknown; operator?: string | null; type?: string }[] }[] {
-  const nodes = m.series ?? (m.source ? [m.source] : [])
-  return nodes
-    .filter((n) => typeof n.event === 'string' && n.event.length > 0)
-    .map((n) => ({ event: n.event as string, properties: (n.properties ?? []).filter((p) => p.key !== undefined) as { key: string | number; value?: unknown; operator?: string | null; type?: string }[] }))
+/** Where a metric step's data comes from; only events are counted by this audit. */
+export type StepSource = 'event' | 'action' | 'data_warehouse' | 'all_events'
+
+/** One step of a metric: the event counted (null for a step this audit cannot count) and its filters. */
+export interface MetricStep {
+  readonly event: string | null
+  readonly properties: readonly StepFilter[]
+  readonly source: StepSource
+  /** The step as a reader names it: the event, `action 12 (Purchase)`, `data warehouse table charges`, `all events`. */
+  readonly label: string
+}
+
+type SourceNode = NonNullable<MetricDefinition['source']>
+
+// The start of a retention metric that starts at the exposure itself: counted as the exposure.
+// PostHog names the node ExperimentExposureNode (its first name was ExperimentExposureMetricSource).
+const EXPOSURE_NODES = new Set(['ExperimentExposureNode', 'ExperimentExposureMetricSource'])
+
+/**
+ * A source node as a step (base_query_utils.py `event_or_action_to_filter`: an EventsNode without
+ * an event matches every event; an ActionsNode matches its action; a data warehouse node reads a
+ * table), or null for the exposure itself.
+ */
+function stepOf(node: SourceNode): MetricStep | null {
+  if (node.kind && EXPOSURE_NODES.has(node.kind)) return null
+  const named = node.name ? ` (${node.name})` : ''
+  if (node.kind === 'ActionsNode') return { event: null, properties: [], source: 'action', label: `action ${String(node.id ?? '?')}${named}` }
+  if (node.kind === 'ExperimentDataWarehouseNode' || node.kind === 'DataWarehouseNode') {
+    return { event: null, properties: [], source: 'data_warehouse', label: `data warehouse table ${node.table_name ?? String(node.id ?? '?')}` }
+  }
+  if (typeof node.event === 'string' && node.event.length > 0) {
+    return { event: node.event, properties: (node.properties ?? []).filter((p) => p.key !== undefined) as StepFilter[], source: 'event', label: node.event }
+  }
+  return { event: null, properties: [], source: 'all_events', label: 'all events' }
+}
+
+/**
+ * A metric's source nodes, goal last: a funnel's steps, a mean's source, a ratio's denominator then
+ * numerator (the numerator is what it measures), a retention metric's start then completion event,
+ * a legacy trends metric's count series, a legacy funnels metric's steps. The fields PostHog reads
+ * (metric_resolution.py `metric_dict_reads_data_warehouse`: source, series, numerator, denominator,
+ * start_event, completion_event).
+ */
+function sourceNodes(m: MetricDefinition): (SourceNode | null | undefined)[] {
+  if (m.kind === 'ExperimentTrendsQuery') return m.count_query?.series ?? []
+  if (m.kind === 'ExperimentFunnelsQuery') return m.funnels_query?.series ?? []
+  if (m.metric_type === 'ratio') return [m.denominator, m.numerator]
+  if (m.metric_type === 'retention') return [m.start_event, m.completion_event]
+  if (m.series || m.source) return m.series ?? [m.source]
+  // a metric wrapped in `query` (as a shared metric stores it)
+  const inner = m.query === undefined ? null : readMetric(m.query)
+  return inner ? sourceNodes(inner) : []
+}
+
+/** Each step of a metric, goal last (see sourceNodes), with the steps this audit cannot count. */
+export function metricSteps(m: MetricDefinition): MetricStep[] {
+  return sourceNodes(m).flatMap((n) => (n ? (stepOf(n) ?? []) : []))
+}
+
+/** The events a metric counts (its steps that are events), goal last. */
+export function metricEvents(m: MetricDefinition): string[] {
+  return metricSteps(m).flatMap((s) => (s.event === null ? [] : [s.event]))
 }
 
 /** The exposure event an experiment counts: its exposure config, else `$feature_flag_called`. */

@@ -9,6 +9,16 @@ export const guardrails: Check = {
   run(ctx) {
     const documented = ctx.metrics.filter((m) => m.role === 'guardrail' && m.source === 'experiment')
     const inferred = ctx.metrics.filter((m) => m.role === 'guardrail' && m.source === 'inferred')
+    // Secondary metrics on actions or data warehouse tables are documented guardrails this audit cannot count.
+    const uncountable = ctx.uncountedMetrics.filter((m) => m.role === 'guardrail')
+    if (documented.length === 0 && uncountable.length > 0) {
+      return result(
+        'unknown',
+        `The guardrails read what this audit cannot count: ${uncountable.map((m) => `"${m.name}" (${m.reads.join(' and ')})`).join('; ')}.`,
+        { guardrails: uncountable.map((m) => m.name), not_countable: uncountable.map((m) => ({ name: m.name, reads: m.reads })) },
+        "PostHog computes them from its own data: judge them on the experiment's page.",
+      )
+    }
     if (documented.length === 0) {
       if (inferred.length) {
         return result(
@@ -27,7 +37,11 @@ export const guardrails: Check = {
       const data = metricObservation(ctx, m)
       return data !== null && data.variants.every((v) => v.units === 0)
     })
-    const evidence = { guardrails: documented.map((m) => m.name), without_data: silent.map((m) => m.name) }
+    const evidence = {
+      guardrails: documented.map((m) => m.name),
+      without_data: silent.map((m) => m.name),
+      ...(uncountable.length ? { not_countable: uncountable.map((m) => ({ name: m.name, reads: m.reads })) } : {}),
+    }
     if (silent.length === documented.length && (ctx.exposure?.units ?? 0) >= ctx.settings.minExposuresPerVariant) {
       return result('warn', `No exposed unit has sent any guardrail event (${silent.map((m) => m.events.at(-1)).join(', ')}).`, evidence, 'Check the guardrail event names.')
     }

@@ -2,6 +2,7 @@ import type { ExposureObservation, FlagObservation } from '../../counters/observ
 import type { VariantValue } from '../../events/types.js'
 import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../definitions.js'
 import type { Settings } from '../../settings/settings.js'
+import type { MetricOrigin } from '../experiment-metrics.js'
 
 export const CHECK_IDS = [
   'flag_state',
@@ -70,9 +71,27 @@ export interface MetricRef {
   readonly reason?: string
   /**
    * The counted matcher's name for the goal step (an event, or an event with its property filter);
-   * null when the step's filter cannot be counted live.
+   * null when the goal cannot be counted: its filter cannot run live, or it is no event (see `uncounted`).
    */
   readonly matcher?: string | null
+  /** The goal step as PostHog names it: its event, or the action or table it reads. */
+  readonly goal?: string
+  /** The metric's steps this audit cannot count (`action 12 (Purchase)`, `data warehouse table charges`, `all events`). */
+  readonly uncounted?: readonly string[]
+  /** Where the experiment documents it; PostHog computes no result from a legacy `filters` goal. */
+  readonly origin?: MetricOrigin
+}
+
+/**
+ * A metric the experiment documents that reads nothing this audit can count (only actions, data
+ * warehouse tables or every event): named in the report, never taken for a missing metric.
+ */
+export interface UncountedMetric {
+  readonly name: string
+  readonly role: 'primary' | 'guardrail'
+  /** what it reads, as the steps name it */
+  readonly reads: readonly string[]
+  readonly origin: MetricOrigin
 }
 
 /** Every input of the checks, gathered once; each check is a pure function of it. */
@@ -91,6 +110,8 @@ export interface CheckContext {
   /** Counters of the other exposure event (to catch double counting or the wrong event). */
   readonly otherExposure: ExposureObservation | null
   readonly metrics: readonly MetricRef[]
+  /** The experiment's metrics that read nothing this audit can count (not in `metrics`). */
+  readonly uncountedMetrics: readonly UncountedMetric[]
   readonly cohorts: ReadonlyMap<number, CohortDefinition>
   readonly settings: Settings
   readonly nowMs: number
