@@ -1,4 +1,4 @@
-import { dt, list } from '../hog/literals.js'
+import { dt, list, lit } from '../hog/literals.js'
 import type { CountingPeriod } from './store.js'
 
 /**
@@ -46,19 +46,54 @@ export function missedPeriod(periods: readonly CountingPeriod[], processId: stri
   return toMs > fromMs ? { fromMs, toMs } : null
 }
 
+/** Where a fill stopped: the sort key of the last row replayed. */
+export interface ReplayCursor {
+  /** as PostHog returned it (ISO 8601 with its offset, to the microsecond) */
+  readonly timestamp: string
+  readonly uuid: string
+}
+
+/**
+ * A timestamp PostHog returned ("2026-11-20T12:00:00.123456Z", or with the project's offset) as
+ * the UTC text HogQL's toDateTime reads, microseconds kept: a millisecond Date would lose them,
+ * and the next page would repeat or skip rows.
+ */
+export function utcText(iso: string): string | null {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(iso.trim())
+  if (!m) return null
+  const seconds = Date.parse(`${m[1]}T${m[2]}${m[4] === undefined || m[4] === 'Z' ? 'Z' : m[4].length === 5 ? `${m[4].slice(0, 3)}:${m[4].slice(3)}` : m[4]}`)
+  if (Number.isNaN(seconds)) return null
+  return `${new Date(seconds).toISOString().slice(0, 19).replace('T', ' ')}.${(m[3] ?? '').padEnd(6, '0').slice(0, 6)}`
+}
+
 /**
  * The HogQL that reads a gap's events back, one page at a time, in a stable order (time, then
  * uuid), only the events the webhook destination sends. `{filters}` applies the project's test
- * account filters when the settings ask for them.
+ * account filters when the settings ask for them. Pages follow the sort key (rows after the last
+ * one read), not OFFSET: PostHog refuses OFFSET in a query sent with a personal API key
+ * (posthog/hogql/user_query_validator.py). Every column is named: `person.properties` would come
+ * back as `properties`, the event's own column's name.
  */
-export function replayQuery(gap: { fromMs: number; toMs: number }, events: readonly string[], offset: number, rows = FILL_PAGE_ROWS): string {
+export function replayQuery(gap: { fromMs: number; toMs: number }, events: readonly string[], after: ReplayCursor | null, rows = FILL_PAGE_ROWS): string {
+  const at = after ? utcText(after.timestamp) : null
+  if (after && (at === null || !/^[0-9a-fA-F-]{36}$/.test(after.uuid))) throw new Error(`cannot resume a gap fill after ${JSON.stringify(after).slice(0, 200)}: not a timestamp and uuid PostHog returned`)
+  const next = after && at ? ` AND (timestamp > toDateTime(${lit(at)}, 'UTC') OR (timestamp = toDateTime(${lit(at)}, 'UTC') AND uuid > toUUID(${lit(after.uuid)})))` : ''
   return [
-    'SELECT uuid, event, distinct_id, timestamp, properties, person_id, person.properties',
+    'SELECT uuid AS uuid, event AS event, distinct_id AS distinct_id, timestamp AS timestamp, properties AS properties, person_id AS person_id, person.properties AS person_properties',
     'FROM events',
-    `WHERE timestamp >= ${dt(gap.fromMs)} AND timestamp < ${dt(gap.toMs)} AND event IN ${list(events)} AND {filters}`,
+    `WHERE timestamp >= ${dt(gap.fromMs)} AND timestamp < ${dt(gap.toMs)} AND event IN ${list(events)} AND {filters}${next}`,
     'ORDER BY timestamp ASC, uuid ASC',
-    `LIMIT ${rows} OFFSET ${offset}`,
+    `LIMIT ${rows}`,
   ].join('\n')
+}
+
+/** The cursor after a page's last row. */
+export function cursorAfter(columns: readonly string[], rows: readonly (readonly unknown[])[]): ReplayCursor | null {
+  const last = rows.at(-1)
+  if (!last) return null
+  const timestamp = last[columns.indexOf('timestamp')]
+  const uuid = last[columns.indexOf('uuid')]
+  return typeof timestamp === 'string' && typeof uuid === 'string' ? { timestamp, uuid } : null
 }
 
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : v === null || v === undefined ? null : String(v))
@@ -87,6 +122,6 @@ export function rowToWebhookBody(columns: readonly string[], row: readonly unkno
       timestamp: typeof timestamp === 'number' ? new Date(timestamp).toISOString() : text(timestamp),
       properties: json(at('properties')),
     },
-    person: personId ? { id: personId, properties: json(at('person.properties')) } : null,
+    person: personId ? { id: personId, properties: json(at('person_properties')) } : null,
   }
 }

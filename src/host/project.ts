@@ -27,7 +27,7 @@ import { publishReport, type PublishResult } from '../publish/publish.js'
 import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
 import { DESTINATION_KEY, syncDestinationFilter, type StoredDestination } from './destination.js'
 import { definitionsOf, simulate } from '../sim/simulation.js'
-import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, missedPeriod, replayQuery, rowToWebhookBody } from './gaps.js'
+import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, cursorAfter, missedPeriod, replayQuery, rowToWebhookBody, type ReplayCursor } from './gaps.js'
 import type { HostMetrics } from './metrics.js'
 import type { FlagListEntry } from './api-types.js'
 import { pluginStorage, type GapRow, type HostStore } from './store.js'
@@ -450,18 +450,25 @@ export class ProjectRuntime {
       const client = clientOf(state)
       const events = intakeEvents(state.settings)
       let done = gap.done
+      // The fill resumes after the last row it replayed; without a cursor (a fill of an older
+      // version) it starts over, and the counters' delivery markers count each event once.
+      const cursorKey = `coverage/gap-cursor/${gap.fromMs}`
+      let after = (await this.meta.storage.get(cursorKey, null)) as ReplayCursor | null
       try {
         for (;;) {
-          const page = await client.query(replayQuery(gap, events, done), 'experiment coverage: outage fill', { filterTestAccounts: state.settings.filterTestAccounts })
+          const page = await client.query(replayQuery(gap, events, after), 'experiment coverage: outage fill', { filterTestAccounts: state.settings.filterTestAccounts })
           for (const row of page.rows) {
             const outcome = await handleEvent(state, rowToWebhookBody(page.columns, row), { replay: true })
             if (outcome === 'failed') throw new CacheUnavailableError('while replaying a gap')
             this.deps.metrics.gapEvents.inc({ project: this.id, outcome })
           }
           done += page.rows.length
+          after = cursorAfter(page.columns, page.rows) ?? after
+          if (after) await this.meta.storage.set(cursorKey, after)
           await this.deps.store.updateGap(this.id, gap.fromMs, { done, updatedAt: this.deps.clock() })
           if (page.rows.length < FILL_PAGE_ROWS) break
         }
+        await this.meta.storage.del(cursorKey)
         await this.deps.store.updateGap(this.id, gap.fromMs, { state: 'filled', note: `filled from HogQL: ${done} events read back`, updatedAt: this.deps.clock() })
         this.log('info', `filled the gap from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}: ${done} events read back from HogQL`)
       } catch (e) {

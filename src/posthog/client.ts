@@ -406,8 +406,8 @@ export class PostHogClient {
       const waited = Date.now() - started
       if (waited > limitMs) throw new PostHogApiError(`PostHog did not finish query "${name}" within ${Math.round(limitMs / 1000)} s.`, null, `query/${id}/`)
       if (attempt > 0 && attempt % 5 === 0) this.options.onQueryWait?.({ name, seconds: Math.round(waited / 1000) })
-      // 0.25 s, 0.5 s, 1 s, then every 2 s: short queries come back fast, long ones cost few requests.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 250 * 2 ** attempt)))
+      // 0.1 s, 0.2 s, 0.4 s... then every 2 s: short queries come back fast, long ones cost few requests.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)))
       const next = await this.send('get', `${this.base}query/${id}/`, undefined, undefined, { query: true })
       status = queryStatus.safeParse(next)
       if (!status.success) throw new PostHogApiError(`query "${name}": expected {query_status}, got ${JSON.stringify(status.error.issues[0])}`, 200, `query/${id}/`)

@@ -190,6 +190,9 @@ export class PostHogBox {
 }
 
 function toClickHouseTime(iso: string): string {
+  // Microseconds as the SDKs and PostHog keep them; a Date keeps milliseconds only.
+  const micro = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})\.(\d{6})Z$/.exec(iso)
+  if (micro) return `${micro[1]} ${micro[2]}.${micro[3]}`
   const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? '1970-01-01 00:00:00.000000' : d.toISOString().replace('T', ' ').replace('Z', '000')
 }

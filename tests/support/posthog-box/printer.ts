@@ -64,7 +64,7 @@ const FUNCTIONS: Record<string, string> = {
   JSONExtractRaw: 'JSONExtractRaw', JSONHas: 'JSONHas', JSONExtractString: 'JSONExtractString', JSONExtractBool: 'JSONExtractBool', JSONExtractFloat: 'JSONExtractFloat',
   toString: 'toString', concat: 'concat', lower: 'lower', upper: 'upper', match: 'match', like: 'like', ilike: 'ilike', replaceRegexpAll: 'replaceRegexpAll', startsWith: 'startsWith',
   toDate: 'toDate', toFloat: 'toFloat', toInt: 'toInt64OrNull', round: 'round', greatest: 'greatest', least: 'least', tuple: 'tuple',
-  dateDiff: 'dateDiff', toUnixTimestamp: 'toUnixTimestamp',
+  dateDiff: 'dateDiff', toUnixTimestamp: 'toUnixTimestamp', toUUID: 'toUUIDOrNull', toTimeZone: 'toTimeZone',
 }
 /** Functions PostHog gives the project's time zone when no zone is passed (tz_aware). */
 const TZ_AWARE: Record<string, { name: string; maxArgs: number }> = {
@@ -126,7 +126,7 @@ export class HogQLPrinter {
     if (node.order_by) parts.push(`ORDER BY ${(node.order_by as AstNode[]).map((o) => `${this.expr(o.expr as AstNode, scope)} ${o.order === 'DESC' ? 'DESC' : 'ASC'}`).join(', ')}`)
     if (node.offset && top && this.opts.personalApiKey) {
       // posthog/hogql/user_query_validator.py: paging with OFFSET is refused for personal API keys.
-      throw new HogQLRefusal('OFFSET is not allowed in queries run with a personal API key. Paginate with a WHERE condition on the sort key instead.')
+      throw new HogQLRefusal('OFFSET is not supported on queries made with a personal API key. For pagination, use keyset pagination on the `timestamp` column, e.g. `WHERE timestamp > :last_seen_timestamp ORDER BY timestamp LIMIT N`. For bulk data extraction, use batch exports: https://posthog.com/docs/cdp/batch-exports')
     }
     let limit = node.limit ? this.constantInt(node.limit as AstNode) : null
     if (top) limit = limit === null ? DEFAULT_RETURNED_ROWS : Math.min(limit, MAX_SELECT_RETURNED_ROWS)
@@ -176,8 +176,12 @@ export class HogQLPrinter {
 
   private expr(n: AstNode, scope: Scope): string {
     switch (n.node) {
-      case 'Alias':
-        return `${this.expr(n.expr as AstNode, scope)} AS ${ident(n.alias as string)}`
+      case 'Alias': {
+        // An alias does not resolve inside its own expression: `timestamp AS timestamp` reads the column.
+        const own = n.alias as string
+        const inner: Scope = scope.aliases.has(own) ? { ...scope, aliases: new Set([...scope.aliases].filter((a) => a !== own)) } : scope
+        return `${this.expr(n.expr as AstNode, inner)} AS ${ident(own)}`
+      }
       case 'Constant':
         return this.constant(n.value)
       case 'Field':
@@ -327,6 +331,7 @@ export class HogQLPrinter {
     if (col === 'properties' && rest.length > 0) return this.property(`${table}.properties`, rest, this.opts.eventPropertyTypes)
     if (col === 'person' && rest[0] === 'properties' && rest.length > 1) return this.property(`${table}.person_properties`, rest.slice(1), this.opts.personPropertyTypes)
     if (col === 'person' && rest[0] === 'id' && rest.length === 1) return `${table}.person_id`
+    if (col === 'person' && rest[0] === 'properties' && rest.length === 1) return `${table}.person_properties`
     if (!EVENT_COLUMNS.has(col) || rest.length > 0) throw new HogQLRefusal(`Unable to resolve field: ${chain.join('.')}`)
     if (col === 'timestamp' || col === 'created_at') return `toTimeZone(${table}.${col}, ${str(this.opts.timezone)})`
     return `${table}.${ident(col)}`
