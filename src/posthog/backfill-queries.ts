@@ -86,6 +86,13 @@ function outerRange(flags: readonly FlagDefinition[], w: BackfillWindow): TimeRa
   return { fromMs: Math.min(...ranges.map((r) => r.fromMs)), toMs: Math.max(...ranges.map((r) => r.toMs)) }
 }
 
+/**
+ * A UTC day, as the live counters keep days. PostHog shows `timestamp` in the project's time zone,
+ * so a bare `toDate(timestamp)` is the project's local day (posthog/hogql/printer: toTimeZone(
+ * events.timestamp, team.timezone)), and a project outside UTC would get other first and last days.
+ */
+const utcDay = (ts: string) => `toDate(toTimeZone(${ts}, 'UTC'))`
+
 const between = (ts: string, r: TimeRange) => `${ts} >= ${dt(r.fromMs)} AND ${ts} < ${dt(r.toMs)}`
 
 /** Each flag's own range (`flagExpr` names the flag in the row): a multiIf when the batch has experiments. */
@@ -134,7 +141,7 @@ const RAW_TRUE = (name: string) => `JSONExtractRaw(properties, ${lit(name)}) = '
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
 function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
-  return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(boot_mismatch) AS bootstrap_mismatch, count(DISTINCT if(boot_mismatch, unit, NULL)) AS bootstrap_mismatch_units, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(toDate(timestamp)) AS first_day, max(toDate(timestamp)) AS last_day
+  return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(boot_mismatch) AS bootstrap_mismatch, count(DISTINCT if(boot_mismatch, unit, NULL)) AS bootstrap_mismatch_units, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(${utcDay('timestamp')}) AS first_day, max(${utcDay('timestamp')}) AS last_day
 FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
   FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
 GROUP BY flag, event, value, lib
@@ -162,7 +169,7 @@ function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: Backf
 FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_day AS last_day, notEmpty(x.unit) AS exposed
   FROM (SELECT flag, unit, groupUniqArray(value) AS vals, min(first_seen) AS first_day, max(first_seen) AS last_day
     FROM (SELECT flag, unit, value, min(day) AS first_seen
-      FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, toDate(timestamp) AS day, timestamp AS ts
+      FROM (SELECT arrayJoin([${flags.map((f) => lit(f.key)).join(', ')}]) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${unit} AS unit, ${utcDay('timestamp')} AS day, timestamp AS ts
         FROM events WHERE ${eventsWhere(unit, part)} AND ${between('timestamp', outerRange(flags, w))}${unit === 'person_id' ? '' : ` AND ${unit} != ''`})
       WHERE notEmpty(value) AND ${rangeCondition(flags, w, 'flag', 'ts')}
       GROUP BY flag, unit, value)
@@ -176,7 +183,7 @@ LIMIT ${QUERY_ROW_LIMIT}`
 function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, metrics: readonly MetricMatcher[], part?: UnitPart): string {
   // Each metric event once per matcher it matches (the same HogQL filter the plugin compiles).
   const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
-  return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(toDate(m.ts)) AS first_day, max(toDate(m.ts)) AS last_day
+  return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(${utcDay('m.ts')}) AS first_day, max(${utcDay('m.ts')}) AS last_day
 FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
   FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
   WHERE ${validity(flags)}

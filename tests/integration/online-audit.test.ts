@@ -10,7 +10,7 @@ import type { Report } from '../../src/coverage/report.js'
 import { hogqlParser } from '../../src/hog/parser.js'
 import { backfillWindow, observationsFromBackfill } from '../../src/posthog/backfill.js'
 import { buildReport } from '../../src/coverage/report.js'
-import { planBackfill } from '../../src/posthog/backfill-queries.js'
+import { planBackfill, type BackfillQuery } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
 import { auditOnline } from '../../src/posthog/online-audit.js'
 import { INTERNAL_EMAIL_FILTER, PostHogBox, posthogProject, withInternalUsers, withoutInternalUsers } from '../support/posthog-box/index.js'
@@ -79,6 +79,40 @@ describe('the online audit, every query run by a real ClickHouse as PostHog prin
   })
 })
 
+/** Runs a plan's queries on a box as the API would (a personal API key), into backfill runs. */
+async function runOnBox(box: PostHogBox, plan: readonly BackfillQuery[]) {
+  const runs = []
+  for (const query of plan) {
+    const { columns, results } = await box.hogql(query.hogql, { personalApiKey: true, filterTestAccounts: query.filterTestAccounts })
+    runs.push({ query, result: { columns, rows: results }, ms: 0 })
+  }
+  return runs
+}
+
+describe('a project outside UTC', () => {
+  it('counts the same days in Pacific/Kiritimati (UTC+14): first and last days are UTC days, as the live counters keep them', async () => {
+    const small = simulatedProject({ seed: 5, users: 200, days: 6, endMs: END })
+    const w = backfillWindow(END, small.settings, null, experimentRuns(small.defs))
+    const plan = planBackfill(small.defs, small.settings.metrics, w)
+    const observe = async (timezone: string) => {
+      const box = new PostHogBox({ groupTypes: small.defs.groupTypes, timezone })
+      try {
+        await box.insert(small.events)
+        return observationsFromBackfill(small.defs, await runOnBox(box, plan), PROJECT, w, small.settings.lookbackDays)
+      } finally {
+        box.close()
+      }
+    }
+    const local = await observe('Pacific/Kiritimati')
+    const days = (o: typeof local) => o.flags.map((f) => [f.flag, f.firstDay, f.lastDay])
+    // Most events fall on another local day there: only UTC days agree.
+    expect(days(local)).toEqual(days(await observe('UTC')))
+    const online = buildReport({ definitions: small.defs, observations: local, settings: small.settings, nowMs: END })
+    const offline = (await auditEvents(small.defs, { filterTestAccounts: 'No' }, small.events, { now: END })).report
+    expect(normalized(online)).toEqual(normalized({ ...offline, project: PROJECT }))
+  })
+})
+
 describe('the backfill of experiments that started before the lookback window', () => {
   it("queries each experiment's own run, and gives the same experiment reports as the offline audit", async () => {
     // Experiments started up to 44 days ago, some before the 30-day lookback, a quarter stopped.
@@ -87,12 +121,7 @@ describe('the backfill of experiments that started before the lookback window', 
     const box = new PostHogBox({ groupTypes: p.defs.groupTypes })
     try {
       await box.insert(p.events)
-      const plan = planBackfill(p.defs, p.settings.metrics, w)
-      const runs = []
-      for (const query of plan) {
-        const { columns, results } = await box.hogql(query.hogql, { personalApiKey: true })
-        runs.push({ query, result: { columns, rows: results }, ms: 0 })
-      }
+      const runs = await runOnBox(box, planBackfill(p.defs, p.settings.metrics, w))
       const online = buildReport({ definitions: p.defs, observations: observationsFromBackfill(p.defs, runs, PROJECT, w, p.settings.lookbackDays), settings: p.settings, nowMs: END })
       const offline = (await auditEvents(p.defs, { filterTestAccounts: 'No' }, p.events, { now: END })).report
       const experiments = (r: Report) => normalized(r).flags.filter((f) => f.kind === 'experiment')

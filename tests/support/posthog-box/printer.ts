@@ -91,12 +91,28 @@ interface Scope {
   readonly parent: Scope | null
 }
 
+/**
+ * PostHog's parser compiled to WebAssembly takes up to a second for one of the backfill's
+ * queries; tests print the same text many times (per box, per setting), so each text is parsed once.
+ */
+const parsed = new Map<string, Promise<AstNode>>()
+function parsedOnce(hogql: string): Promise<AstNode> {
+  let ast = parsed.get(hogql)
+  if (!ast) {
+    if (parsed.size >= 2_000) parsed.clear()
+    ast = parseSelect(hogql)
+    parsed.set(hogql, ast)
+    ast.catch(() => parsed.delete(hogql))
+  }
+  return ast
+}
+
 export class HogQLPrinter {
   constructor(private readonly opts: PrintOptions) {}
 
   /** The ClickHouse SQL of a whole HogQL SELECT, with PostHog's row cap and settings. */
   async printSelect(hogql: string, settings: Record<string, string | number> = {}): Promise<string> {
-    const ast = await parseSelect(hogql)
+    const ast = await parsedOnce(hogql)
     this.filtersAst = this.opts.filterTestAccounts && this.opts.testAccountFilters ? await parseExpression(this.opts.testAccountFilters) : null
     const sql = this.select(ast, null, true)
     const all = Object.entries({ readonly: 2, ...settings })
