@@ -52,6 +52,8 @@ export interface IngestContextInput {
   readonly groupTypeOf?: (flag: string) => string | null
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
   readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
+  /** The flags whose experiment counts exposures on a custom event, by event name (customExposureEvents). */
+  readonly customExposureFlagsOf?: (event: string) => readonly string[] | undefined
   /** compiled HogQL filters by matcher name (compileMatcherFilters) */
   readonly filters?: ReadonlyMap<string, readonly unknown[]>
   /**
@@ -96,7 +98,14 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,
-    readOptions: { nowMs: 0, maxAgeDays: retentionDays(input.settings), metricsByEvent, groupTypeOf: input.groupTypeOf, exposureFilterOf: input.exposureFilterOf },
+    readOptions: {
+      nowMs: 0,
+      maxAgeDays: retentionDays(input.settings),
+      metricsByEvent,
+      groupTypeOf: input.groupTypeOf,
+      exposureFilterOf: input.exposureFilterOf,
+      customExposureFlagsOf: input.customExposureFlagsOf,
+    },
     memo: new Map(),
     listed: new Map(),
     isCountedValue: input.isCountedValue ?? (() => true),
@@ -149,7 +158,7 @@ export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {
   const sightings = e.sightings.length > 0 ? e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate)) : NO_SIGHTINGS
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : NO_UNITS
   // Most events: nothing to count, decided without a call or a promise of their own.
-  if (!e.exposure && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return IGNORED
+  if (!e.exposure && e.customExposures.length === 0 && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return IGNORED
   return countEvent(ctx, e, sightings, metricUnits, nowMs)
 }
 
@@ -163,7 +172,7 @@ async function countEvent(ctx: IngestContext, e: ReadEvent, sightings: readonly 
   // only event counts (an exposure's, a partial rejection's) wait for it. Everything else is
   // counted once by its own marker whatever the delivery: sightings and units by their markers, a
   // goal event by its id among the unit's pending events. A redelivery is still counted as one.
-  const adds = e.exposure !== null || metricUnits.length > 0 || e.partialRejections.length > 0
+  const adds = e.exposure !== null || e.customExposures.length > 0 || metricUnits.length > 0 || e.partialRejections.length > 0
   const delivered = adds && e.uuid !== null ? firstDelivery(ctx, e, e.uuid, day, nowMs) : Promise.resolve(true)
 
   // The parts of one event do not wait for each other: each is written so that any interleaving
@@ -172,13 +181,14 @@ async function countEvent(ctx: IngestContext, e: ReadEvent, sightings: readonly 
   await Promise.all([
     delivered,
     e.exposure ? countExposure(ctx, e, e.exposure, day, nowMs, delivered) : null,
+    ...e.customExposures.map((x) => countExposure(ctx, e, x, day, nowMs, delivered)),
     ...sightings.map((s) => countSighting(ctx, s, e.timestampMs, day, nowMs)),
     ...metricUnits.map((unit) => countMetrics(ctx, e, unit, nowMs)),
     metricUnits.length > 0 ? countSurfaceReached(ctx, e, nowMs) : null,
     e.partialRejections.length > 0 ? delivered.then((first) => (first ? Promise.all(e.partialRejections.map((reason) => countRejection(ctx, day, reason, nowMs))) : null)) : null,
   ])
   if (!(await delivered)) return 'duplicate'
-  return e.exposure || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
+  return e.exposure || e.customExposures.length > 0 || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
 
 /**

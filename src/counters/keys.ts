@@ -1,4 +1,4 @@
-import type { ExposureEvent, VariantValue } from '../events/types.js'
+import type { ExposureKind, VariantValue } from '../events/types.js'
 
 export const DAY_MS = 86_400_000
 
@@ -30,7 +30,8 @@ export function tokenToVariant(token: string): VariantValue {
   return decodeURIComponent(rest)
 }
 
-export const KIND_TOKEN: Record<ExposureEvent, string> = { $feature_flag_called: 'c', $experiment_exposure: 'x' }
+// `u`: an experiment's custom exposure event (a flag has one experiment, so one custom event).
+export const KIND_TOKEN: Record<ExposureKind, string> = { $feature_flag_called: 'c', $experiment_exposure: 'x', custom: 'u' }
 
 /** UTC day number and its label. Counters are bucketed by the event's own timestamp. */
 export function dayNumber(ms: number): number {
@@ -93,7 +94,7 @@ export class KeyScheme {
 
 /** Series: the counters that exist for one flag on one day, named so a reader can enumerate them. */
 export const series = {
-  exposure: (kind: ExposureEvent, token: string) => `e|${KIND_TOKEN[kind]}|${token}`,
+  exposure: (kind: ExposureKind, token: string) => `e|${KIND_TOKEN[kind]}|${token}`,
   sighting: (token: string) => `s|${token}`,
   metric: (name: string, token: string) => `m|${enc(name)}|${token}`,
 }

@@ -1,4 +1,4 @@
-import type { ExposureEvent, LibClass, RejectReason, VariantValue } from '../events/types.js'
+import type { ExposureKind, LibClass, RejectReason, VariantValue } from '../events/types.js'
 
 /**
  * What the counters know about one flag over the lookback window: the data model the checks read.
@@ -35,7 +35,8 @@ export interface VariantExposure {
 }
 
 export interface ExposureObservation {
-  readonly event: ExposureEvent
+  /** the exposure event counted, or `custom`: the experiment's own exposure event */
+  readonly event: ExposureKind
   exposures: number
   /** Distinct units (each counted once, whatever it saw). */
   units: number
@@ -83,7 +84,7 @@ export interface FlagObservation {
   sampleRate: number
   /** True when unit counts are estimates (a sample rate below 1 was in force). */
   estimated: boolean
-  exposure: Partial<Record<ExposureEvent, ExposureObservation>>
+  exposure: Partial<Record<ExposureKind, ExposureObservation>>
   sightings: SightingObservation
   metrics: MetricObservation[]
   /** Series not listed because a flag exceeded the per-day cap (e.g. thousands of junk values). */

@@ -1,4 +1,4 @@
-import { EXPOSURE_EVENTS, REJECT_REASONS, type ExposureEvent } from '../events/types.js'
+import { EXPOSURE_KINDS, REJECT_REASONS, type ExposureKind } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
 import { KIND_TOKEN, KeyScheme, dayLabel, dayNumber, tokenToVariant } from './keys.js'
@@ -25,7 +25,7 @@ export interface ReadObservationsInput {
   readonly nowMs: number
 }
 
-const KIND_BY_TOKEN = new Map<string, ExposureEvent>(EXPOSURE_EVENTS.map((e) => [KIND_TOKEN[e], e]))
+const KIND_BY_TOKEN = new Map<string, ExposureKind>(EXPOSURE_KINDS.map((e) => [KIND_TOKEN[e], e]))
 const EXPOSURE_COUNTERS = [
   'ev',
   'units',
@@ -41,7 +41,7 @@ const EXPOSURE_COUNTERS = [
 
 const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
 
-const FLAG_COUNTERS = ['sunits', 'both', 'reach', 'reachx', ...EXPOSURE_EVENTS.flatMap((kind) => [`units|${KIND_TOKEN[kind]}`, `multi|${KIND_TOKEN[kind]}`])]
+const FLAG_COUNTERS = ['sunits', 'both', 'reach', 'reachx', ...EXPOSURE_KINDS.flatMap((kind) => [`units|${KIND_TOKEN[kind]}`, `multi|${KIND_TOKEN[kind]}`])]
 
 /**
  * One flag's counters of one day, in one read: the series (named by the group's fields where the
@@ -188,7 +188,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
         obs.sightings.unitsExposed += num('both') * scale
         obs.sightings.reached += num('reach') * scale
         obs.sightings.reachedExposed += num('reachx') * scale
-        for (const kind of EXPOSURE_EVENTS) {
+        for (const kind of EXPOSURE_KINDS) {
           const exp = obs.exposure[kind]
           if (!exp) continue
           exp.units += num(`units|${KIND_TOKEN[kind]}`) * scale

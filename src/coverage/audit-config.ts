@@ -1,5 +1,5 @@
 import { propertyFiltersToHogQL, UnsupportedFilterError } from '../hog/property-filters.js'
-import { metricSteps, type MetricDefinition, type MetricStep, type Definitions } from './definitions.js'
+import { exposureCriterionOf, metricSteps, type MetricDefinition, type MetricStep, type Definitions } from './definitions.js'
 import { experimentMetrics } from './experiment-metrics.js'
 import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from './goals.js'
 import type { CountedEvent } from '../settings/settings.js'
@@ -37,6 +37,23 @@ export function exposureFilters(defs: Definitions): Map<string, string> {
     } catch (err) {
       if (!(err instanceof UnsupportedFilterError)) throw err
     }
+  }
+  return out
+}
+
+/**
+ * The experiments' custom exposure events (exposureCriterionOf): per event, the flags whose
+ * experiment counts its exposures there. Several experiments may share one event (`$pageview`).
+ */
+export function customExposureEvents(defs: Pick<Definitions, 'experiments'>): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const e of defs.experiments) {
+    if (e.deleted) continue
+    const c = exposureCriterionOf(e)
+    if (c.kind !== 'custom') continue
+    const flags = out.get(c.event) ?? []
+    if (!flags.includes(e.feature_flag_key)) flags.push(e.feature_flag_key)
+    out.set(c.event, flags)
   }
   return out
 }

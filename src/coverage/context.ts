@@ -1,9 +1,10 @@
 import type { ExposureObservation, FlagObservation } from '../counters/observation.js'
-import { EXPOSURE_EVENTS, type ExposureEvent } from '../events/types.js'
+import type { ExposureEvent, ExposureKind } from '../events/types.js'
 import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './checks/types.js'
 import { exposureEventOf, holdoutOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
 import { metricMatchers } from './audit-config.js'
 import { documentedMetrics } from './metric-refs.js'
+import { exposureCriterionOf } from './definitions.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
 import type { Settings } from '../settings/settings.js'
 
@@ -65,8 +66,11 @@ export function buildContext(input: ContextInput): CheckContext {
   const expected = expectedVariants(flag, experiment)
   const splitting = expected.filter((v) => v.role === 'variant' && v.share > 0 && v.share < 1).length >= 2
   const exposureEvent = exposureEventOf(experiment)
-  const counted = (EXPOSURE_EVENTS as readonly string[]).includes(exposureEvent) ? (exposureEvent as ExposureEvent) : null
-  const other = counted ? EXPOSURE_EVENTS.find((e) => e !== counted)! : null
+  // The exposures counted: the exposure event's, or the experiment's custom event's; an action is not counted.
+  const criterion = exposureCriterionOf(experiment)
+  const counted: ExposureKind | null = criterion.kind === 'action' ? null : criterion.kind
+  // The other exposure event, arriving instead or as well: `$feature_flag_called` beside a custom event.
+  const other: ExposureEvent | null = counted === null ? null : counted === '$feature_flag_called' ? '$experiment_exposure' : '$feature_flag_called'
   const exposure: ExposureObservation | null = counted ? (observation?.exposure[counted] ?? null) : null
   const otherExposure: ExposureObservation | null = other ? (observation?.exposure[other] ?? null) : null
 

@@ -142,7 +142,10 @@ const experimentSchema = z.looseObject({
   exposure_criteria: z
     .looseObject({
       filterTestAccounts: z.boolean().nullish(),
-      exposure_config: z.looseObject({ kind: z.string().optional(), event: z.string().nullish(), properties: z.array(propertyFilter).nullish() }).nullish(),
+      // ExperimentEventExposureConfig `{event, properties}`, or an ActionsNode `{id}` (an action as the exposure)
+      exposure_config: z
+        .looseObject({ kind: z.string().optional(), event: z.string().nullish(), id: z.unknown().optional(), name: z.string().nullish(), properties: z.array(propertyFilter).nullish() })
+        .nullish(),
       multiple_variant_handling: z.enum(['exclude', 'first_seen']).nullish(),
     })
     .nullish(),
@@ -317,10 +320,32 @@ export function metricEvents(m: MetricDefinition): string[] {
   return metricSteps(m).flatMap((s) => (s.event === null ? [] : [s.event]))
 }
 
-/** The exposure event an experiment counts: its exposure config, else `$feature_flag_called`. */
+/**
+ * What an experiment counts as an exposure, as PostHog resolves it (products/experiments/backend/
+ * hogql_queries/exposure_query_logic.py `get_exposure_event_and_property`): an ActionsNode config is
+ * an action (`$feature/<key>` carries the variant); a config naming another event than the two
+ * exposure events is a custom exposure event (`$feature/<key>` carries the variant, no
+ * `$feature_flag` filter); `$experiment_exposure` named is that event; anything else is
+ * `$feature_flag_called` (the variant on `$feature_flag_response`, `$feature_flag` = the key).
+ */
+export type ExposureCriterion =
+  | { readonly kind: ExposureEvent; readonly event: ExposureEvent }
+  | { readonly kind: 'custom'; readonly event: string }
+  | { readonly kind: 'action'; readonly event: null; readonly label: string }
+
+export function exposureCriterionOf(e: ExperimentDefinition | null): ExposureCriterion {
+  const config = e?.exposure_criteria?.exposure_config
+  if (config?.kind === 'ActionsNode') return { kind: 'action', event: null, label: `action ${String(config.id ?? '?')}${config.name ? ` (${config.name})` : ''}` }
+  const event = config?.event
+  if (event === '$experiment_exposure') return { kind: event, event }
+  if (event && event !== '$feature_flag_called') return { kind: 'custom', event }
+  return { kind: '$feature_flag_called', event: '$feature_flag_called' }
+}
+
+/** The exposure event an experiment counts (exposureCriterionOf), or its action as `action <id> (<name>)`. */
 export function exposureEventOf(e: ExperimentDefinition | null): ExposureEvent | string {
-  const configured = e?.exposure_criteria?.exposure_config?.event
-  return configured && configured.length > 0 ? configured : '$feature_flag_called'
+  const c = exposureCriterionOf(e)
+  return c.event ?? c.label
 }
 
 /** An experiment's holdout: the value PostHog serves the users it holds out, and their share of the flag's users. */

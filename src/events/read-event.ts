@@ -24,6 +24,8 @@ export interface ReadOptions {
   readonly groupTypeOf?: (flag: string) => string | null
   /** An experiment's exposure criteria filter (compiled HogQL): only matching exposure events count. */
   readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
+  /** The flags whose experiment counts exposures on this (custom) event; undefined for none. */
+  readonly customExposureFlagsOf?: (event: string) => readonly string[] | undefined
 }
 
 const DAY_MS = 86_400_000
@@ -154,6 +156,43 @@ function unitOf(opts: ReadOptions, groups: ReadonlyMap<string, string>, personUn
   return key === undefined ? null : groupUnit(type, key)
 }
 
+const NO_EXPOSURES: readonly Exposure[] = []
+
+/**
+ * The exposures an experiment's custom exposure event gives, one per flag whose experiment counts
+ * it, as PostHog's exposure query reads them (exposure_query_logic.py `get_exposure_event_and_property`,
+ * experiment_query_builder.py `_build_variant_property`): the variant is the event's
+ * `$feature/<flag key>`, no `$feature_flag` is asked for, and the criteria's property filters apply.
+ * An event that carries no value of the flag (the property absent, or null) is no exposure: PostHog's
+ * filter on the variant drops it, and most such events (a `$pageview` before flags load) never were one.
+ */
+function readCustomExposures(
+  flags: readonly string[],
+  raw: Obj,
+  props: Obj,
+  opts: ReadOptions,
+  groups: ReadonlyMap<string, string>,
+  personUnit: string,
+  partial: RejectReason[],
+): Exposure[] {
+  const out: Exposure[] = []
+  for (const flag of flags) {
+    const variant = readVariant(own(props, FEATURE_PREFIX + flag))
+    // a value no reader accepts is counted once, by the sightings, as `sighting_invalid`
+    if (variant === null || variant === INVALID) continue
+    const criteria = opts.exposureFilterOf?.(flag)
+    if (criteria && !passes(criteria, raw)) continue
+    const unit = unitOf(opts, groups, personUnit, flag)
+    if (unit === null) {
+      partial.push('group_key_missing')
+      continue
+    }
+    // the flag-call properties (bootstrap, local evaluation, error) belong to `$feature_flag_called`
+    out.push({ event: 'custom', flag, variant, unit, lib: classifyLib(own(props, '$lib')), bootstrapped: false, bootstrapMismatch: false, locallyEvaluated: false, error: null })
+  }
+  return out
+}
+
 /** A read event. `activeFlags` is read from the raw list when asked for: the counters do not use it. */
 class Read implements ReadEvent {
   private active: readonly string[] | undefined
@@ -164,6 +203,7 @@ class Read implements ReadEvent {
     readonly personUnit: string,
     readonly groups: ReadonlyMap<string, string>,
     readonly exposure: Exposure | null,
+    readonly customExposures: readonly Exposure[],
     readonly sightings: readonly FlagSighting[],
     private readonly rawActive: unknown,
     readonly metrics: readonly MetricHit[],
@@ -283,6 +323,9 @@ export function readEvent(raw: unknown, opts: ReadOptions, nowMs: number = opts.
     }
   }
 
+  const custom = exposureEvent ? undefined : opts.customExposureFlagsOf?.(name)
+  const customExposures = custom ? readCustomExposures(custom, raw as Obj, props, opts, groups, personUnit, partial) : NO_EXPOSURES
+
   const sightings: FlagSighting[] = []
   let seen = 0
   for (const key of Object.keys(props)) {
@@ -304,6 +347,6 @@ export function readEvent(raw: unknown, opts: ReadOptions, nowMs: number = opts.
 
   return {
     ok: true,
-    event: new Read(uuid, name, ts, personUnit, groups, exposure, sightings, active, matchMetrics(opts.metricsByEvent.get(name), raw as Obj), partial),
+    event: new Read(uuid, name, ts, personUnit, groups, exposure, customExposures, sightings, active, matchMetrics(opts.metricsByEvent.get(name), raw as Obj), partial),
   }
 }

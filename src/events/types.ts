@@ -3,6 +3,14 @@ export const EXPOSURE_EVENTS = ['$feature_flag_called', '$experiment_exposure'] 
 export type ExposureEvent = (typeof EXPOSURE_EVENTS)[number]
 
 /**
+ * How an exposure is counted: one of the two exposure events, or `custom`, an experiment's own
+ * exposure event (its exposure criteria name another event, such as `$pageview`; the variant is that
+ * event's `$feature/<flag key>`: exposure_query_logic.py `get_exposure_event_and_property`).
+ */
+export const EXPOSURE_KINDS = [...EXPOSURE_EVENTS, 'custom'] as const
+export type ExposureKind = (typeof EXPOSURE_KINDS)[number]
+
+/**
  * A flag response as the SDK sent it: a variant key (string), `true`/`false` for boolean flags,
  * `null` when the event carries none, a number when an SDK sent one. Values outside the flag's
  * variants are kept as they are: judging them needs the flag definition, which the reader does not have.
@@ -13,7 +21,8 @@ export type VariantValue = string | boolean | number | null
 export type LibClass = 'client' | 'server' | 'unknown'
 
 export interface Exposure {
-  readonly event: ExposureEvent
+  /** the exposure event, or `custom`: the experiment's own exposure event (see EXPOSURE_KINDS) */
+  readonly event: ExposureKind
   readonly flag: string
   readonly variant: VariantValue
   /** The counting unit: person id, else distinct id; `$group_<index>:<key>` for group-aggregated flags. */
@@ -53,6 +62,11 @@ export interface ReadEvent {
   readonly personUnit: string
   readonly groups: ReadonlyMap<string, string>
   readonly exposure: Exposure | null
+  /**
+   * The event is the custom exposure event of experiments (their exposure criteria name it): one
+   * exposure per such flag whose `$feature/<key>` it carries. Several experiments may share one.
+   */
+  readonly customExposures: readonly Exposure[]
   readonly sightings: readonly FlagSighting[]
   readonly activeFlags: readonly string[]
   readonly metrics: readonly MetricHit[]

@@ -1,4 +1,4 @@
-import { auditConfig, exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
+import { auditConfig, customExposureEvents, exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import { experimentsByFlag, ownValues, type Definitions } from '../coverage/definitions.js'
 import type { CountedEvent } from '../settings/settings.js'
 import { experimentRuns, type ExperimentRun } from '../coverage/windows.js'
@@ -14,6 +14,7 @@ export interface DefinitionHooks {
   readonly groupTypeOf: (flag: string) => string | null
   readonly isCountedValue: (flag: string, value: VariantValue) => boolean
   readonly exposureFilterOf: (flag: string) => readonly unknown[] | undefined
+  readonly customExposureFlagsOf: (event: string) => readonly string[] | undefined
   readonly experimentRunOf: (flag: string) => ExperimentRun | null
   readonly countedEvents: readonly CountedEvent[]
   readonly surfaceMetrics: ReadonlyMap<string, readonly string[]>
@@ -40,10 +41,12 @@ export async function hooksFromDefinitions(defs: Definitions, configuredGoals: r
   const criteria = new Map<string, readonly unknown[]>()
   for (const [flag, hogql] of exposureFilters(defs)) criteria.set(flag, await compileExpression(hogql))
   const runs = experimentRuns(defs)
+  const custom = customExposureEvents(defs)
   return {
     groupTypeOf: (flag) => groupTypes.get(flag) ?? null,
     isCountedValue: countedValues(defs),
     exposureFilterOf: (flag) => criteria.get(flag),
+    customExposureFlagsOf: (event) => custom.get(event),
     experimentRunOf: (flag) => runs.get(flag) ?? null,
     countedEvents: auditConfig({}, defs).counted,
     surfaceMetrics: surfaceMetrics(defs, configuredGoals),

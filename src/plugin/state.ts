@@ -51,6 +51,8 @@ export interface PluginHooks {
   readonly isCountedValue?: (flag: string, value: VariantValue) => boolean
   /** Experiments' exposure criteria, compiled: only matching exposure events count for that flag. */
   readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
+  /** The flags whose experiment counts exposures on a custom event, by the event's name. */
+  readonly customExposureFlagsOf?: (event: string) => readonly string[] | undefined
   /** Each experiment's run: its flag's numbers cover the run, whatever the lookback says. */
   readonly experimentRunOf?: (flag: string) => ExperimentRun | null
   /** Per experiment flag, the primary metric matchers that mark a unit as having reached its surface. */
@@ -100,6 +102,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       groupTypeOf: hooks.groupTypeOf,
       isCountedValue: hooks.isCountedValue,
       exposureFilterOf: hooks.exposureFilterOf,
+      customExposureFlagsOf: hooks.customExposureFlagsOf,
       experimentRunOf: hooks.experimentRunOf,
       surfaceMetrics: hooks.surfaceMetrics,
       filters,

@@ -1,5 +1,5 @@
 import { dt, list, lit } from '../hog/literals.js'
-import type { Definitions, FlagDefinition } from '../coverage/definitions.js'
+import { experimentsByFlag, ownValues, type Definitions, type ExperimentDefinition, type FlagDefinition } from '../coverage/definitions.js'
 import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import { configuredGoals, type MetricMatcher } from '../settings/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
@@ -41,6 +41,8 @@ export interface UnitPart {
 export interface PlanOptions {
   readonly filterTestAccounts?: boolean
   readonly batchSize?: number
+  /** The finest split of one flag's units (MAX_UNIT_PARTS) */
+  readonly maxUnitParts?: number
 }
 
 /** Events with `fromMs <= timestamp < toMs`; both whole seconds, as HogQL's toDateTime reads them. */
@@ -70,13 +72,19 @@ export const FLAGS_PER_QUERY = 50
 const RESPONSE = `if(JSONHas(properties, '$feature_flag_response'), JSONExtractRaw(properties, '$feature_flag_response'), if(event = '$experiment_exposure' AND JSONHas(properties, concat('$feature/', properties.$feature_flag)), JSONExtractRaw(properties, concat('$feature/', properties.$feature_flag)), 'null'))`
 
 /** The values a flag counts units for, as raw JSON: its variant keys, or true/false. */
-export function countedRawValues(flag: FlagDefinition): string[] {
-  const variants = flag.filters.multivariate?.variants ?? []
-  return variants.length ? variants.map((v) => JSON.stringify(v.key)) : ['true', 'false']
+export function countedRawValues(flag: FlagDefinition, experiment: ExperimentDefinition | null = null): string[] {
+  return ownValues(flag, experiment).map((v) => JSON.stringify(v))
 }
 
-function validity(flags: readonly FlagDefinition[]): string {
-  const cases = flags.flatMap((f) => [`flag = ${lit(f.key)}`, `value IN ${list(countedRawValues(f))}`])
+/** What every query of a plan reads besides its flags: exposure criteria filters, each flag's experiment. */
+interface PlanContext {
+  readonly filters: ReadonlyMap<string, string>
+  readonly experiments: ReadonlyMap<string, ExperimentDefinition>
+}
+
+/** A flag's own values (its variants, and an experiment's holdout) count units; others do not. */
+function validity(flags: readonly FlagDefinition[], ctx: PlanContext): string {
+  const cases = flags.flatMap((f) => [`flag = ${lit(f.key)}`, `value IN ${list(countedRawValues(f, ctx.experiments.get(f.key) ?? null))}`])
   return cases.length ? `multiIf(${cases.join(', ')}, 0)` : '0'
 }
 
@@ -112,10 +120,10 @@ function eventsWhere(unitColumn: string, part: UnitPart | undefined): string {
   return `{filters}${share}`
 }
 
-function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part: UnitPart | undefined): string {
+function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined): string {
   // An experiment's exposure criteria filters, per flag: the same HogQL the ingest compiles.
-  const filtered = flags.filter((f) => filters.has(f.key))
-  const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`properties.$feature_flag = ${lit(f.key)}`, `(${filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
+  const filtered = flags.filter((f) => ctx.filters.has(f.key))
+  const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`properties.$feature_flag = ${lit(f.key)}`, `(${ctx.filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
   return [
     eventsWhere(unitColumn, part),
     criteria,
@@ -140,28 +148,28 @@ const RAW_TRUE = (name: string) => `JSONExtractRaw(properties, ${lit(name)}) = '
 
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
-function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
+function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
   return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(boot_mismatch) AS bootstrap_mismatch, count(DISTINCT if(boot_mismatch, unit, NULL)) AS bootstrap_mismatch_units, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(${utcDay('timestamp')}) AS first_day, max(${utcDay('timestamp')}) AS last_day
 FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
-  FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
+  FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)})
 GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
+function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
   // One row per (flag, event, value) and, under the value '*', one per (flag, event): distinct
   // units and those seen with more than one value.
   return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units
 FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n
-  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
-  WHERE ${validity(flags)}
+  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)})
+  WHERE ${validity(flags, ctx)}
   GROUP BY flag, event, unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
 GROUP BY flag, event, value
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, part?: UnitPart): string {
+function sightingsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
   // Units whose events carry $feature/<key>, per value and (under '*') per flag; and of those,
   // the ones exposed with one of the flag's values by either exposure event. Days are the days a
   // unit first carried each value, as the counters record them.
@@ -174,19 +182,19 @@ FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_da
       WHERE notEmpty(value) AND ${rangeCondition(flags, w, 'flag', 'ts')}
       GROUP BY flag, unit, value)
     GROUP BY flag, unit) AS s
-  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)}) WHERE ${validity(flags)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
+  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)}) WHERE ${validity(flags, ctx)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
 GROUP BY flag, value
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, metrics: readonly MetricMatcher[], part?: UnitPart): string {
+function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, metrics: readonly MetricMatcher[], part?: UnitPart): string {
   // Each metric event once per matcher it matches (the same HogQL filter the plugin compiles).
   const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
   return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(${utcDay('m.ts')}) AS first_day, max(${utcDay('m.ts')}) AS last_day
 FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
-  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, filters, part)})
-  WHERE ${validity(flags)}
+  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)})
+  WHERE ${validity(flags, ctx)}
   GROUP BY flag, value, unit) AS x
 JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
   FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list([...new Set(metrics.map((m) => m.event))])} AND ${between('timestamp', outerRange(flags, w))}) AS m ON m.unit = x.unit
@@ -200,7 +208,7 @@ LIMIT ${QUERY_ROW_LIMIT}`
  * primary metric events, inside its run), and of those the ones exposed: what the counters' surface
  * join counts. `surface` maps each flag to its matchers.
  */
-function reachQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, filters: ReadonlyMap<string, string>, surface: ReadonlyMap<string, readonly MetricMatcher[]>, part?: UnitPart): string {
+function reachQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, surface: ReadonlyMap<string, readonly MetricMatcher[]>, part?: UnitPart): string {
   const measured = flags.filter((f) => surface.has(f.key))
   const matches = (ms: readonly MetricMatcher[]) => ms.map((m) => `(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''})`).join(' OR ')
   const events = [...new Set(measured.flatMap((f) => surface.get(f.key)!.map((m) => m.event)))]
@@ -214,7 +222,7 @@ JOIN (SELECT DISTINCT flag, unit
   FROM (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${measured.map((f) => `if(${matches(surface.get(f.key)!)}, ${lit(f.key)}, '')`).join(', ')}])) AS flag, ${unit} AS unit, timestamp AS ts
     FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list(events)} AND ${between('timestamp', outerRange(measured, w))}${groupOnly})
   WHERE ${rangeCondition(measured, w, 'flag', 'ts')}) AS m ON m.flag = s.flag AND m.unit = s.unit
-LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(measured, unit, w, filters, part)}) WHERE ${validity(measured)}) AS x ON x.flag = s.flag AND x.unit = s.unit
+LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(measured, unit, w, ctx, part)}) WHERE ${validity(measured, ctx)}) AS x ON x.flag = s.flag AND x.unit = s.unit
 GROUP BY flag
 LIMIT ${QUERY_ROW_LIMIT}`
 }
@@ -245,7 +253,7 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
 export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, opts: PlanOptions = {}): BackfillPlanner {
   const batchSize = opts.batchSize ?? FLAGS_PER_QUERY
   const filterTestAccounts = opts.filterTestAccounts ?? false
-  const filters = exposureFilters(defs)
+  const ctx: PlanContext = { filters: exposureFilters(defs), experiments: experimentsByFlag(defs.experiments) }
   const byName = new Map(metrics.map((m) => [m.name, m]))
   const surface = new Map<string, MetricMatcher[]>()
   for (const [flag, names] of surfaceMetrics(defs, configuredGoals({ metrics }))) {
@@ -256,14 +264,14 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
   const build = (kind: BackfillKind, batch: readonly FlagDefinition[], unit: string, label: string, part?: UnitPart): BackfillQuery => {
     const hogql =
       kind === 'exposures'
-        ? exposuresQuery(batch, unit, w, filters, part)
+        ? exposuresQuery(batch, unit, w, ctx, part)
         : kind === 'units'
-          ? unitsQuery(batch, unit, w, filters, part)
+          ? unitsQuery(batch, unit, w, ctx, part)
           : kind === 'sightings'
-            ? sightingsQuery(batch, unit, w, filters, part)
+            ? sightingsQuery(batch, unit, w, ctx, part)
             : kind === 'metrics'
-              ? metricsQuery(batch, unit, w, filters, metrics, part)
-              : reachQuery(batch, unit, w, filters, surface, part)
+              ? metricsQuery(batch, unit, w, ctx, metrics, part)
+              : reachQuery(batch, unit, w, ctx, surface, part)
     const share = part && part.of > 1 ? `, units ${part.index + 1} of ${part.of}` : ''
     return { name: `experiment-coverage ${kind} (${label}${share})`, kind, hogql, flags: batch.map((f) => f.key), unitColumn: unit, metrics, filterTestAccounts, ...(part && part.of > 1 ? { part } : {}) }
   }
@@ -297,7 +305,7 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
         return [measured.slice(0, half), measured.slice(half)].map((fs) => build(q.kind, fs, q.unitColumn, label(fs), q.part))
       }
       const of = (q.part?.of ?? 1) * PART_FACTOR
-      if (measured.length === 0 || of > MAX_UNIT_PARTS) return null
+      if (measured.length === 0 || of > (opts.maxUnitParts ?? MAX_UNIT_PARTS)) return null
       // Shares of a share: hash % of = index + k * (previous of) lies inside hash % (previous of) = index.
       const prior = q.part ?? { index: 0, of: 1 }
       return Array.from({ length: PART_FACTOR }, (_, k) => build(q.kind, measured, q.unitColumn, label(measured), { index: prior.index + k * prior.of, of }))

@@ -1,4 +1,4 @@
-import type { Definitions } from '../coverage/definitions.js'
+import { experimentsByFlag, type Definitions } from '../coverage/definitions.js'
 import { dayLabel, dayNumber } from '../counters/keys.js'
 import { LIBS, emptyFlagObservation, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
@@ -93,7 +93,8 @@ const key = (v: VariantValue) => `${typeof v}:${String(v)}`
  * never knows which source a number came from; the observation says it (`source: 'backfill'`).
  */
 export function observationsFromBackfill(defs: Definitions, runs: readonly BackfillRun[], project: string, window: BackfillWindow, lookbackDays: number): Observations {
-  const counted = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f))]))
+  const experiments = experimentsByFlag(defs.experiments)
+  const counted = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f, experiments.get(f.key) ?? null))]))
   const flags = new Map<string, FlagObservation>()
   const flag = (k: string): FlagObservation => {
     let f = flags.get(k)

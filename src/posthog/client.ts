@@ -156,7 +156,8 @@ export class PostHogClient {
         limit: timers ? (options.retries ?? 4) : 0,
         // HogQL queries are reads: retrying the POST is safe.
         methods: ['get', 'post'],
-        statusCodes: [408, 429, 500, 502, 503, 504],
+        // 504 is added per request for all but queries (see send): ky concatenates the lists.
+        statusCodes: [408, 429, 500, 502, 503],
         afterStatusCodes: [413, 429, 503],
         maxRetryAfter: MAX_RETRY_AFTER_MS,
         backoffLimit: 30_000,
@@ -217,7 +218,8 @@ export class PostHogClient {
           // A write is sent once: retrying a POST that PostHog did apply would create a second object.
           ...(opts.write ? { retry: { limit: 0 } } : {}),
           // A query that hit PostHog's time limit (504) would hit it again: it is split, not retried.
-          ...(opts.query && timers ? { retry: { limit: this.options.retries ?? 4, methods: ['get', 'post'], statusCodes: [408, 429, 500, 502, 503], afterStatusCodes: [413, 429, 503], maxRetryAfter: MAX_RETRY_AFTER_MS, backoffLimit: 30_000 } } : {}),
+          // Other requests retry a gateway timeout too.
+          ...(opts.query || opts.write ? {} : { retry: { statusCodes: [504] } }),
           hooks: { beforeRequest: [(request) => void this.started.set(request, Date.now())] },
         })
       } catch (e) {

@@ -1,4 +1,5 @@
 import { EXPOSURE_EVENTS } from '../../events/types.js'
+import { exposureCriterionOf } from '../definitions.js'
 import { metricObservation } from '../metric-data.js'
 import { pct } from '../context.js'
 import type { Check } from './types.js'
@@ -14,10 +15,12 @@ export const exposureEvent: Check = {
   run(ctx) {
     const counted = ctx.exposure?.exposures ?? 0
     const other = ctx.otherExposure?.exposures ?? 0
-    const otherName = EXPOSURE_EVENTS.find((e) => e !== ctx.exposureEvent) ?? '$experiment_exposure'
+    const criterion = exposureCriterionOf(ctx.experiment)
+    // beside a custom exposure event, the other is `$feature_flag_called` (context.ts)
+    const otherName = criterion.kind === 'custom' ? '$feature_flag_called' : (EXPOSURE_EVENTS.find((e) => e !== ctx.exposureEvent) ?? '$experiment_exposure')
     const evidence: Record<string, unknown> = { exposure_event: ctx.exposureEvent, exposures: counted, [otherName]: other }
-    if (!(EXPOSURE_EVENTS as readonly string[]).includes(ctx.exposureEvent)) {
-      return result('unknown', `The experiment counts the custom event "${ctx.exposureEvent}"; only the HogQL backfill can judge it.`, evidence)
+    if (criterion.kind === 'action') {
+      return result('unknown', `The experiment counts exposures on ${criterion.label}, which this audit cannot count.`, evidence)
     }
     if (counted === 0 && other > 0) {
       return result('fail', `The experiment counts ${ctx.exposureEvent}, but only ${otherName} arrives.`, evidence, `Change the experiment's exposure event to ${otherName}.`, [

@@ -1,4 +1,4 @@
-import { EXPOSURE_EVENTS } from '../../events/types.js'
+import { exposureCriterionOf } from '../definitions.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -13,12 +13,15 @@ export const exposurePresent: Check = {
     const other = ctx.otherExposure?.exposures ?? 0
     const hours = ctx.startMs === null ? null : (ctx.nowMs - ctx.startMs) / HOUR_MS
     const evidence = { exposure_event: ctx.exposureEvent, exposures: counted, units: ctx.exposure?.units ?? 0, units_carrying_flag: carriers, other_exposure_event_count: other, hours_since_start: hours === null ? null : Math.round(hours) }
-    if (!(EXPOSURE_EVENTS as readonly string[]).includes(ctx.exposureEvent)) {
-      return result('unknown', `The experiment counts the custom event "${ctx.exposureEvent}", which the live counters do not track.`, evidence, 'Run the online audit: its HogQL backfill counts custom exposure events.')
+    const criterion = exposureCriterionOf(ctx.experiment)
+    if (criterion.kind === 'action') {
+      return result('unknown', `The experiment counts exposures on ${criterion.label}, which this audit cannot count.`, evidence, "PostHog counts them from the action's events: judge the exposures on the experiment's page.")
     }
-    if (counted > 0) return result('pass', `${counted} ${ctx.exposureEvent} events from ${ctx.exposure?.units ?? 0} units.`, evidence)
+    // A custom exposure event counts only where it carries the flag's value (`$feature/<key>`), as PostHog reads it.
+    const carrying = criterion.kind === 'custom' ? ` carrying $feature/${ctx.flag.key}` : ''
+    if (counted > 0) return result('pass', `${counted} ${ctx.exposureEvent} events${carrying} from ${ctx.exposure?.units ?? 0} units.`, evidence)
     if (other > 0) {
-      return result('fail', `No ${ctx.exposureEvent} arrives, but ${other} of the other exposure event do: the experiment counts the wrong event.`, evidence, `Point the experiment's exposure criteria at the event that arrives.`, [
+      return result('fail', `No ${ctx.exposureEvent}${carrying} arrives, but ${other} of the other exposure event do: the experiment counts the wrong event.`, evidence, `Point the experiment's exposure criteria at the event that arrives.`, [
         { category: 'flag_config', action: `Set the exposure event of "${ctx.flag.key}" to the one the app sends`, effort: 'low', blocking: true },
       ])
     }

@@ -43,7 +43,7 @@ export async function answerQuery(box: PostHogBox, body: QueryRequest, opts: { p
         { status: 504 },
       )
     }
-    if (/MEMORY_LIMIT_EXCEEDED|Code: 241\b/.test(message)) {
+    if (/MEMORY_LIMIT_EXCEEDED|Code: 241\b|TOO_MANY_ROWS|Code: 158\b/.test(message)) {
       return HttpResponse.json({ type: 'server_error', code: 'clickhouse_memory_limit_exceeded', detail: "This query ran out of memory before it could finish, usually because it's scanning too much data. Try a shorter date range or narrower filters.", attr: null }, { status: 513 })
     }
     return HttpResponse.json({ type: 'validation_error', code: 'query_error', detail: message, attr: null }, { status: 400 })

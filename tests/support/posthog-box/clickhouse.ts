@@ -34,6 +34,12 @@ export interface BoxOptions {
   readonly maxExecutionSeconds?: number
   /** ... and for an asynchronous one (PostHog: HOGQL_INCREASED_MAX_EXECUTION_TIME) */
   readonly asyncMaxExecutionSeconds?: number
+  /**
+   * The most GROUP BY keys one aggregation may hold (ClickHouse's max_rows_to_group_by, thrown):
+   * a deterministic stand-in for PostHog's memory limit, which a query meets through the state of
+   * its aggregations and joins. The box answers it as PostHog answers the memory limit (513).
+   */
+  readonly maxGroupByRows?: number
 }
 
 export interface BoxResult {
@@ -164,9 +170,10 @@ export class PostHogBox {
   /** Runs HogQL as PostHog would: printed, capped, and run on ClickHouse; ClickHouse's errors pass through. */
   async hogql(hogql: string, request: Omit<PrintOptions, 'timezone' | 'eventPropertyTypes' | 'testAccountFilters'> & { async?: boolean } = {}): Promise<BoxResult> {
     const printer = new HogQLPrinter({ eventsTable: this.table, timezone: this.timezone, eventPropertyTypes: this.options.eventPropertyTypes, testAccountFilters: this.options.testAccountFilters, ...request })
-    const settings: Record<string, number> = { join_use_nulls: 0 }
+    const settings: Record<string, number | string> = { join_use_nulls: 0 }
     const limit = request.async ? this.options.asyncMaxExecutionSeconds : this.options.maxExecutionSeconds
     if (limit) settings.max_execution_time = limit
+    if (this.options.maxGroupByRows) Object.assign(settings, { max_rows_to_group_by: this.options.maxGroupByRows, group_by_overflow_mode: `'throw'`, max_bytes_before_external_group_by: 0 })
     const sql = await printer.printSelect(hogql, settings)
     return this.sql(sql)
   }

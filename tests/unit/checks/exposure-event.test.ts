@@ -26,6 +26,14 @@ describe('exposure_event', () => {
     })
     expect(exposureEvent.run(context({ observation: late })).summary).toMatch(/before the unit's exposure/)
   })
+  it.each([
+    ['a custom exposure event that arrives: pass, flag calls beside it are not double counting', true, 'pass'],
+    ['a custom exposure event that never arrives while flag calls do: the experiment counts the wrong event', false, 'fail'],
+  ])('%s', (_why, arrives, status) => {
+    const exp = experimentDef({ exposure_criteria: { exposure_config: { kind: 'ExperimentEventExposureConfig', event: 'checkout_viewed' } } })
+    const exposure = { $feature_flag_called: exposureObs([{ value: 'control', units: 500 }, { value: 'test', units: 500 }]), ...(arrives ? { custom: exposureObs([{ value: 'control', units: 400 }, { value: 'test', units: 400 }], 'custom') } : {}) }
+    expect(exposureEvent.run(context({ experiment: exp, observation: observation({ exposure }) })).status).toBe(status)
+  })
   it('passes when some conversions precede exposure, as happens with repeat visits', () => {
     expect(exposureEvent.run(context()).status).toBe('pass')
   })

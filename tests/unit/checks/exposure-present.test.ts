@@ -25,9 +25,19 @@ describe('exposure_present', () => {
     const other = observation({ exposure: { $experiment_exposure: exposureObs([{ value: 'control', units: 10 }], '$experiment_exposure') } })
     expect(exposurePresent.run(context({ observation: other })).summary).toMatch(/counts the wrong event/)
   })
-  it('cannot judge a custom exposure event from the live counters', () => {
+  // exposure_query_logic.py get_exposure_event_and_property: a custom event counts where it carries $feature/<key>
+  it.each([
+    ['counts a custom exposure event where it carries $feature/<key>', { custom: exposureObs([{ value: 'control', units: 40 }, { value: 'test', units: 40 }], 'custom') }, 'pass', /160 checkout_viewed events carrying \$feature\/exp-flag from 80 units/],
+    ['fails when only $feature_flag_called arrives for a custom exposure event', { $feature_flag_called: exposureObs([{ value: 'control', units: 10 }]) }, 'fail', /No checkout_viewed carrying \$feature\/exp-flag arrives/],
+  ] as const)('%s', (_why, exposure, status, summary) => {
     const custom = experimentDef({ exposure_criteria: { exposure_config: { kind: 'ExperimentEventExposureConfig', event: 'checkout_viewed' } } })
-    expect(exposurePresent.run(context({ experiment: custom })).status).toBe('unknown')
+    const r = exposurePresent.run(context({ experiment: custom, observation: observation({ exposure }) }))
+    expect(r.status).toBe(status)
+    expect(r.summary).toMatch(summary)
+  })
+  it('cannot count an action as the exposure, and says so', () => {
+    const action = experimentDef({ exposure_criteria: { exposure_config: { kind: 'ActionsNode', id: 42 } } })
+    expect(exposurePresent.run(context({ experiment: action }))).toMatchObject({ status: 'unknown', summary: expect.stringMatching(/action 42, which this audit cannot count/) })
   })
   it('does not apply to an experiment that is not running', () => {
     const stopped = experimentDef({ status: 'stopped', end_date: new Date(NOW - 86_400_000).toISOString() })
