@@ -199,6 +199,10 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
   }
   const list = [...flags.values()].sort((a, b) => (a.flag < b.flag ? -1 : a.flag > b.flag ? 1 : 0))
   for (const f of list) {
+    // ClickHouse returns rows in no set order: exposure events in the reader's own order.
+    const exposure = f.exposure
+    f.exposure = {}
+    for (const event of EXPOSURE_EVENTS) if (exposure[event]) f.exposure[event] = exposure[event]
     for (const exp of Object.values(f.exposure)) exp?.variants.sort(byValueOrder)
     f.sightings.variants.sort(byValueOrder)
     f.metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

@@ -12,20 +12,38 @@ import { backfillWindow, observationsFromBackfill } from '../../src/posthog/back
 import { BACKFILL_KEY, backfillStep, type StoredBackfill } from '../../src/posthog/backfill-job.js'
 import { planBackfill } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
-import { makeFakeClickHouse } from '../support/fake-clickhouse.js'
+import { posthogProject } from '../support/posthog-box/index.js'
 import { simulatedProject } from '../support/sim-project.js'
-import { HOST, KEY, PROJECT, posthogHandlers } from '../support/posthog-api.js'
+import { HOST, KEY, PROJECT } from '../support/posthog-api.js'
 
 const DAY = 86_400_000
 const END = Date.UTC(2026, 10, 20, 12)
 const WATERMARK = END - 5 * DAY // whole seconds
 const { events, api, defs, settings } = simulatedProject({ seed: 17, users: 500, days: 12, endMs: END })
 
-let fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
-let plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
-const server = setupServer(...posthogHandlers({ ...api, query: (hogql) => fake(plan.find((p) => p.hogql === hogql)!) }))
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-afterAll(() => server.close())
+const plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
+// PostHog's side: the project's events in a real ClickHouse, every query printed as PostHog prints it.
+let ph: Awaited<ReturnType<typeof posthogProject>>
+let server: ReturnType<typeof setupServer>
+beforeAll(async () => {
+  ph = await posthogProject(api, events, defs)
+  server = setupServer(...ph.handlers)
+  server.listen({ onUnhandledRequest: 'error' })
+})
+afterAll(() => {
+  server.close()
+  ph.close()
+})
+
+/** The backfill's queries, run as the API runs them. */
+async function backfillRuns(window: ReturnType<typeof backfillWindow>) {
+  const runs = []
+  for (const query of planBackfill(defs, settings.metrics, window)) {
+    const { columns, results } = await ph.box.hogql(query.hogql, { personalApiKey: true })
+    runs.push({ query, result: { columns, rows: results }, ms: 0 })
+  }
+  return runs
+}
 
 async function live(watermark: number | null): Promise<Observations> {
   const cache = new MemoryCache(() => END)
@@ -65,8 +83,7 @@ describe('the live counters and the backfill split time at the watermark', () =>
     expect(before).toBeGreaterThan(1000)
     expect(events.length - before).toBeGreaterThan(1000)
     const window = backfillWindow(END, settings, WATERMARK, experimentRuns(defs))
-    const runs = planBackfill(defs, settings.metrics, window).map((query) => ({ query, result: { ...fake(query), rows: fake(query).results }, ms: 0 }))
-    const backfill = observationsFromBackfill(defs, runs.map((r) => ({ ...r, result: { columns: r.result.columns, rows: r.result.results } })), PROJECT, window, settings.lookbackDays)
+    const backfill = observationsFromBackfill(defs, await backfillRuns(window), PROJECT, window, settings.lookbackDays)
     const merged = mergeObservations(await live(WATERMARK), backfill)
     const all = await live(null)
     expect(eventCounts(merged)).toEqual(eventCounts(all))
@@ -78,8 +95,7 @@ describe('the live counters and the backfill split time at the watermark', () =>
 
   it('marks unit counts that come from both sides as estimated (an upper bound)', async () => {
     const window = backfillWindow(END, settings, WATERMARK, experimentRuns(defs))
-    const runs = planBackfill(defs, settings.metrics, window).map((query) => ({ query, result: { columns: fake(query).columns, rows: fake(query).results }, ms: 0 }))
-    const merged = mergeObservations(await live(WATERMARK), observationsFromBackfill(defs, runs, PROJECT, window, settings.lookbackDays))
+    const merged = mergeObservations(await live(WATERMARK), observationsFromBackfill(defs, await backfillRuns(window), PROJECT, window, settings.lookbackDays))
     const all = await live(null)
     const flag = merged.flags.find((f) => f.flag === 'checkout-one-page')!
     expect(flag.estimated).toBe(true)
@@ -89,8 +105,6 @@ describe('the live counters and the backfill split time at the watermark', () =>
 
 describe('the stored backfill job', () => {
   it('runs a few queries a step, resumes from storage, stores the observations, then does nothing more', async () => {
-    fake = makeFakeClickHouse(events, defs, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
-    plan = planBackfill(defs, settings.metrics, backfillWindow(END, settings, WATERMARK, experimentRuns(defs)))
     const storage = new MemoryStorage()
     const seen: RequestInfo[] = []
     const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, onRequest: (r) => seen.push(r) })
