@@ -202,7 +202,8 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
     // ClickHouse returns rows in no set order: exposure events in the reader's own order.
     const exposure = f.exposure
     f.exposure = {}
-    for (const event of EXPOSURE_EVENTS) if (exposure[event]) f.exposure[event] = exposure[event]
+    const order = (k: string) => ((EXPOSURE_EVENTS as readonly string[]).indexOf(k) + 1 || 99)
+    for (const k of Object.keys(exposure).sort((a, b) => order(a) - order(b))) (f.exposure as Record<string, unknown>)[k] = (exposure as Record<string, unknown>)[k]
     for (const exp of Object.values(f.exposure)) exp?.variants.sort(byValueOrder)
     f.sightings.variants.sort(byValueOrder)
     f.metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
