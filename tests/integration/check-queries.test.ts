@@ -3,6 +3,7 @@ import { auditEvents } from '../../src/cli/audit.js'
 import { hogqlParser } from '../../src/hog/parser.js'
 import { parseDefectList } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
+import { PostHogBox } from '../support/posthog-box/index.js'
 
 const END = Date.UTC(2026, 10, 20)
 
@@ -37,5 +38,36 @@ describe("each check's HogQL query", () => {
     expect(q('multiple_variants')).toMatch(/groupUniqArray\(JSONExtractRaw\(properties, '\$feature_flag_response'\)\).*length\(values\) > 1/)
     expect(q('variant_values')).toMatch(/NOT \(JSONExtractRaw\(properties, '\$feature_flag_response'\) IN \('"control"', '"test"'/)
     expect(flag.checks.find((c) => c.id === 'multiple_variants')!.query_url).toBeNull() // no project configured
+  })
+
+  it('runs on ClickHouse as PostHog prints it, and its rows are the finding: the units in $multiple, the values outside the variants', { timeout: 120_000 }, async () => {
+    const sim = simulate({ seed: 5, flags: 20, users: 300, days: 14, endMs: END, defects: parseDefectList('mix') })
+    const defs = definitionsOf(sim.project)
+    const events = [...sim.events]
+    const { report } = await auditEvents(defs, {}, events)
+    const box = new PostHogBox({ groupTypes: defs.groupTypes })
+    try {
+      expect(await box.insert(events)).toBe(events.length)
+      let ran = 0
+      for (const f of report.flags) {
+        for (const c of f.checks) {
+          if (!c.query) continue
+          const result = await box.hogql(c.query, { personalApiKey: true }).catch((e: Error) => ({ error: `${f.key} ${c.id}: ${e.message.slice(0, 300)}` }))
+          expect('error' in result ? result.error : 'ok').toBe('ok')
+          ran++
+          if ('error' in result) continue
+          // The rows behind the number: each unit in $multiple, and each value outside the variants.
+          const multiple = f.variants.length && c.id === 'multiple_variants' ? (c.evidence as { multiple_variant_units?: number }).multiple_variant_units : undefined
+          if (typeof multiple === 'number') expect(result.results.length, `${f.key} $multiple units`).toBe(Math.min(multiple, 500))
+        }
+      }
+      expect(ran).toBeGreaterThan(150)
+      const crossover = sim.truth().defects.find((d) => d.defect === 'crossover')!
+      const flag = report.flags.find((f) => f.key === crossover.flag)!
+      const rows = (await box.hogql(flag.checks.find((c) => c.id === 'multiple_variants')!.query!, { personalApiKey: true })).results
+      expect(rows.length).toBeGreaterThan(0)
+    } finally {
+      box.close()
+    }
   })
 })

@@ -66,6 +66,8 @@ const FUNCTIONS: Record<string, string> = {
   toDate: 'toDate', toFloat: 'toFloat', toInt: 'toInt64OrNull', round: 'round', greatest: 'greatest', least: 'least', tuple: 'tuple',
   dateDiff: 'dateDiff', toUnixTimestamp: 'toUnixTimestamp', toUUID: 'toUUIDOrNull', toTimeZone: 'toTimeZone', cityHash64: 'cityHash64',
 }
+const CASE_INSENSITIVE = new Map(['not', 'if', 'count', 'min', 'max', 'sum', 'avg', 'coalesce', 'ifNull', 'nullIf', 'length', 'lower', 'upper', 'concat', 'multiIf'].map((f) => [f.toLowerCase(), f]))
+
 /** Functions PostHog gives the project's time zone when no zone is passed (tz_aware). */
 const TZ_AWARE: Record<string, { name: string; maxArgs: number }> = {
   toStartOfDay: { name: 'toStartOfDay', maxArgs: 2 },
@@ -225,6 +227,8 @@ export class HogQLPrinter {
         return this.call(n, scope)
       case 'Array':
         return `[${(n.exprs as AstNode[]).map((e) => this.expr(e, scope)).join(', ')}]`
+      case 'ArrayAccess':
+        return `arrayElement(${this.expr(n.array as AstNode, scope)}, ${this.expr(n.property as AstNode, scope)})`
       case 'Tuple':
         return `tuple(${(n.exprs as AstNode[]).map((e) => this.expr(e, scope)).join(', ')})`
       case 'Lambda': {
@@ -306,7 +310,10 @@ export class HogQLPrinter {
   }
 
   private call(n: AstNode, scope: Scope): string {
-    const name = n.name as string
+    const written = n.name as string
+    // Some functions are found whatever their case (HogQLFunctionMeta(..., case_sensitive=False)):
+    // `NOT (x IN ...)` parses as a call of NOT.
+    const name = FUNCTIONS[written] || TZ_AWARE[written] ? written : (CASE_INSENSITIVE.get(written.toLowerCase()) ?? written)
     const args = (n.args as AstNode[]) ?? []
     const tz = TZ_AWARE[name]
     if (tz) {
