@@ -51,6 +51,9 @@ export function propertyFilterToHogQL(f: PropertyFilter): string {
   const s = `toString(${x})`
   const n = `toFloat(${x})`
   const values = Array.isArray(f.value) ? f.value : [f.value]
+  // A missing or unreadable number matches no bound: ClickHouse's NULL < 5 is NULL (false, as
+  // PostHog prints it), where HogVM would order null before every number.
+  const ordered = (op: string) => `${n} is not null and ${n} ${op} ${bound()}`
   const bound = () => {
     try {
       return number(Array.isArray(f.value) ? f.value[0] : f.value)
@@ -72,13 +75,13 @@ export function propertyFilterToHogQL(f: PropertyFilter): string {
     case 'not_regex':
       return `${s} !~ ${text(f.value)}`
     case 'gt':
-      return `${n} > ${bound()}`
+      return ordered('>')
     case 'gte':
-      return `${n} >= ${bound()}`
+      return ordered('>=')
     case 'lt':
-      return `${n} < ${bound()}`
+      return ordered('<')
     case 'lte':
-      return `${n} <= ${bound()}`
+      return ordered('<=')
     case 'is_set':
       return `${x} is not null`
     case 'is_not_set':
