@@ -119,7 +119,7 @@ function readUnitId(v: unknown): string | null | RejectReason {
 type Checked = { readonly key: string; readonly reason?: undefined } | { readonly key?: undefined; readonly reason: RejectReason }
 
 /** True for a string that can name a flag (what checkFlagKey accepts), with nothing allocated. */
-function isFlagKey(v: unknown): v is string {
+export function isFlagKey(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_FLAG_KEY && !UNSAFE_KEYS.has(v) && isWellFormed(v)
 }
 

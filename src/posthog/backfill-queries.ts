@@ -12,7 +12,7 @@ import { QUERY_ROW_LIMIT } from './client.js'
  * values outside a flag's variants count as exposure events but not as units; a unit with several
  * values counts in each and once as `$multiple`; goal events count for units exposed to the value.
  */
-export type BackfillKind = 'exposures' | 'units' | 'sightings' | 'metrics' | 'reach'
+export type BackfillKind = 'exposures' | 'units' | 'sightings' | 'metrics' | 'reach' | 'group_key_missing' | 'unlisted'
 
 export interface BackfillQuery {
   readonly name: string
@@ -43,6 +43,8 @@ export interface PlanOptions {
   readonly batchSize?: number
   /** The finest split of one flag's units (MAX_UNIT_PARTS) */
   readonly maxUnitParts?: number
+  /** Flags the exposures name that the flag list does not have (unlistedFlagsQuery): counted by their key alone. */
+  readonly unlisted?: readonly string[]
 }
 
 /** Events with `fromMs <= timestamp < toMs`; both whole seconds, as HogQL's toDateTime reads them. */
@@ -80,11 +82,12 @@ export function countedRawValues(flag: FlagDefinition, experiment: ExperimentDef
 interface PlanContext {
   readonly filters: ReadonlyMap<string, string>
   readonly experiments: ReadonlyMap<string, ExperimentDefinition>
+  readonly unlisted: ReadonlySet<string>
 }
 
-/** A flag's own values (its variants, and an experiment's holdout) count units; others do not. */
+/** A flag's own values (its variants, and an experiment's holdout) count units; others do not. Every value of an unlisted flag counts. */
 function validity(flags: readonly FlagDefinition[], ctx: PlanContext): string {
-  const cases = flags.flatMap((f) => [`flag = ${lit(f.key)}`, `value IN ${list(countedRawValues(f, ctx.experiments.get(f.key) ?? null))}`])
+  const cases = flags.flatMap((f) => [`flag = ${lit(f.key)}`, ctx.unlisted.has(f.key) ? '1' : `value IN ${list(countedRawValues(f, ctx.experiments.get(f.key) ?? null))}`])
   return cases.length ? `multiIf(${cases.join(', ')}, 0)` : '0'
 }
 
@@ -120,7 +123,7 @@ function eventsWhere(unitColumn: string, part: UnitPart | undefined): string {
   return `{filters}${share}`
 }
 
-function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined): string {
+function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined, missingUnit = false): string {
   // An experiment's exposure criteria filters, per flag: the same HogQL the ingest compiles.
   const filtered = flags.filter((f) => ctx.filters.has(f.key))
   const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`properties.$feature_flag = ${lit(f.key)}`, `(${ctx.filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
@@ -131,8 +134,40 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
     between('timestamp', outerRange(flags, w)),
     `properties.$feature_flag IN ${list(flags.map((f) => f.key))}`,
     rangeCondition(flags, w, 'properties.$feature_flag', 'timestamp'),
-    unitColumn === 'person_id' ? 'true' : `${unitColumn} != ''`,
+    unitColumn === 'person_id' ? 'true' : missingUnit ? `${unitColumn} = ''` : `${unitColumn} != ''`,
   ].join(' AND ')
+}
+
+/**
+ * Exposures of group-aggregated flags that name no group of the flag's type: not counted, and
+ * told apart as the reader tells them (`group_key_missing`).
+ */
+function groupKeyMissingQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext): string {
+  return `SELECT properties.$feature_flag AS flag, count() AS group_key_missing
+FROM events WHERE ${exposureWhere(flags, unit, w, ctx, undefined, true)}
+GROUP BY flag
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
+/** The most flags outside the flag list an audit reads: a project calling more has bigger problems. */
+export const MAX_UNLISTED_FLAGS = 200
+
+/**
+ * The flags exposures name that the flag list does not have (deleted, or from another project),
+ * over the lookback: the live counters count them, and the report names them.
+ */
+export function unlistedFlagsQuery(defs: Pick<Definitions, 'flags'>, w: TimeRange): string {
+  const listed = defs.flags.filter((f) => !f.deleted).map((f) => f.key)
+  return `SELECT properties.$feature_flag AS flag, count() AS exposures
+FROM events WHERE {filters} AND event IN ('$feature_flag_called', '$experiment_exposure') AND ${between('timestamp', w)} AND notEmpty(ifNull(properties.$feature_flag, ''))${listed.length ? ` AND properties.$feature_flag NOT IN ${list(listed)}` : ''}
+GROUP BY flag
+ORDER BY exposures DESC, flag ASC
+LIMIT ${MAX_UNLISTED_FLAGS}`
+}
+
+/** A flag known only by its key: every value it is called with counts, as the live counters count them. */
+function unlistedFlag(key: string): FlagDefinition {
+  return { id: -1, key, name: '', active: false, deleted: true, filters: { groups: [], multivariate: null, aggregation_group_type_index: null } } as unknown as FlagDefinition
 }
 
 /** posthog-js sends the bootstrapped value beside the server's (null when nothing was bootstrapped); raw JSON keeps types apart. */
@@ -253,14 +288,16 @@ export function planBackfill(defs: Definitions, metrics: readonly MetricMatcher[
 export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatcher[], w: BackfillWindow, opts: PlanOptions = {}): BackfillPlanner {
   const batchSize = opts.batchSize ?? FLAGS_PER_QUERY
   const filterTestAccounts = opts.filterTestAccounts ?? false
-  const ctx: PlanContext = { filters: exposureFilters(defs), experiments: experimentsByFlag(defs.experiments) }
+  const listed = new Set(defs.flags.filter((x) => !x.deleted).map((f) => f.key))
+  const unlisted = [...new Set(opts.unlisted ?? [])].filter((k) => !listed.has(k))
+  const ctx: PlanContext = { filters: exposureFilters(defs), experiments: experimentsByFlag(defs.experiments), unlisted: new Set(unlisted) }
   const byName = new Map(metrics.map((m) => [m.name, m]))
   const surface = new Map<string, MetricMatcher[]>()
   for (const [flag, names] of surfaceMetrics(defs, configuredGoals({ metrics }))) {
     const ms = names.flatMap((n) => byName.get(n) ?? [])
     if (ms.length) surface.set(flag, ms)
   }
-  const flagsByKey = new Map(defs.flags.filter((x) => !x.deleted).map((f) => [f.key, f]))
+  const flagsByKey = new Map([...defs.flags.filter((x) => !x.deleted), ...unlisted.map(unlistedFlag)].map((f) => [f.key, f]))
   const build = (kind: BackfillKind, batch: readonly FlagDefinition[], unit: string, label: string, part?: UnitPart): BackfillQuery => {
     const hogql =
       kind === 'exposures'
@@ -271,7 +308,9 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
             ? sightingsQuery(batch, unit, w, ctx, part)
             : kind === 'metrics'
               ? metricsQuery(batch, unit, w, ctx, metrics, part)
-              : reachQuery(batch, unit, w, ctx, surface, part)
+              : kind === 'group_key_missing'
+                ? groupKeyMissingQuery(batch, unit, w, ctx)
+                : reachQuery(batch, unit, w, ctx, surface, part)
     const share = part && part.of > 1 ? `, units ${part.index + 1} of ${part.of}` : ''
     return { name: `experiment-coverage ${kind} (${label}${share})`, kind, hogql, flags: batch.map((f) => f.key), unitColumn: unit, metrics, filterTestAccounts, ...(part && part.of > 1 ? { part } : {}) }
   }
@@ -291,6 +330,7 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
       queries.push(build('exposures', batch, unit, label), build('units', batch, unit, label), build('sightings', batch, unit, label))
       if (metrics.length) queries.push(build('metrics', batch, unit, label))
       if (batch.some((f) => surface.has(f.key))) queries.push(build('reach', batch, unit, label))
+      if (unit !== 'person_id') queries.push(build('group_key_missing', batch, unit, label))
     }
   }
   return {

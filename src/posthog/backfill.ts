@@ -119,6 +119,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
   }
 
   let invalidRows = 0
+  let groupKeyMissing = 0
   for (const { query, result } of runs) {
     const col = (name: string) => result.columns.indexOf(name)
     const at = (row: unknown[], name: string) => row[col(name)]
@@ -176,6 +177,8 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         const seen = f.sightings.variants.find((x) => key(x.value) === key(parsed.value))
         if (seen) seen.units += num(at(row, 'units'))
         else f.sightings.variants.push({ value: parsed.value, units: num(at(row, 'units')) })
+      } else if (query.kind === 'group_key_missing') {
+        groupKeyMissing += num(at(row, 'group_key_missing'))
       } else if (query.kind === 'reach') {
         const f = flag(k)
         f.sightings.reached += num(at(row, 'units'))
@@ -215,7 +218,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
     generatedAt: new Date(window.toMs).toISOString(),
     window: { from: dayLabel(dayNumber(window.fromMs)), to: dayLabel(dayNumber(window.toMs)), days: lookbackDays },
     flags: list,
-    rejections: invalidRows ? { backfill_row_invalid: invalidRows } : {},
+    rejections: { ...(groupKeyMissing ? { group_key_missing: groupKeyMissing } : {}), ...(invalidRows ? { backfill_row_invalid: invalidRows } : {}) },
     duplicates: 0,
     unlistedFlags: 0,
   }

@@ -4,7 +4,8 @@ import { fetchDefinitions } from './definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../settings/settings.js'
 import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from './backfill.js'
-import { backfillPlanner } from './backfill-queries.js'
+import { backfillPlanner, unlistedFlagsQuery } from './backfill-queries.js'
+import { isFlagKey } from '../events/read-event.js'
 import type { PostHogClient } from './client.js'
 import { experimentRuns } from '../coverage/windows.js'
 
@@ -28,7 +29,10 @@ export async function auditOnline(
   const { config, counted } = auditConfig(userConfig, definitions)
   const settings = parseSettings(config, { countedEvents: counted })
   const window = backfillWindow(opts.nowMs, settings, null, experimentRuns(definitions))
-  const planner = backfillPlanner(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts })
+  // Flags the exposures name that the flag list does not have: the report names them, as the live counters do.
+  const found = await client.query(unlistedFlagsQuery(definitions, window), 'experiment-coverage unlisted flags', { filterTestAccounts: settings.filterTestAccounts })
+  const unlisted = found.rows.map((r) => r[found.columns.indexOf('flag')]).filter(isFlagKey)
+  const planner = backfillPlanner(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts, unlisted })
   const plan = planner.queries
   opts.onStage?.(`running ${plan.length} HogQL queries for ${definitions.flags.length} flags${settings.filterTestAccounts ? ', test accounts left out' : ''}`)
   const runs = await runBackfill(client, plan, {

@@ -44,3 +44,4 @@ export function withoutInternalUsers<E extends BoxEvent>(events: readonly E[]): 
 }
 
 export { http, base }
+export { asIngested } from './persons.js'

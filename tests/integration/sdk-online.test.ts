@@ -1,0 +1,79 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setupServer } from 'msw/node'
+import { afterEach, describe, expect, it } from 'vitest'
+import { auditEvents } from '../../src/cli/audit.js'
+import { parseExperiments, parseFlags, parseGroupTypes } from '../../src/coverage/definitions.js'
+import type { Report } from '../../src/coverage/report.js'
+import { PostHogClient } from '../../src/posthog/client.js'
+import { auditOnline } from '../../src/posthog/online-audit.js'
+import { FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { HOST, KEY, PROJECT } from '../support/posthog-api.js'
+import { asIngested, posthogProject } from '../support/posthog-box/index.js'
+
+/**
+ * The events the real SDKs sent (tests/fixtures/sdk, recorded by `npm run record:sdk`), ingested
+ * as PostHog ingests them (persons merged by $identify and $create_alias), audited twice: offline
+ * through the plugin's own counters, and online with every HogQL query run on ClickHouse as
+ * PostHog prints it. posthog-node puts `locally_evaluated` on every exposure and posthog-js
+ * `$used_bootstrap_value`: untyped, they are strings in ClickHouse.
+ */
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'sdk')
+const fixtures = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => ({ name: f, events: (JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { events: Record<string, unknown>[] }).events }))
+
+const flags = FLAG_DEFINITIONS.map((f) => ({ ...f, name: f.name, archived: false, tags: [], created_at: '2026-11-01T00:00:00Z', experiment_set: f.has_experiment ? [1] : [] }))
+const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
+
+function experimentFor(startMs: number) {
+  return {
+    id: 1,
+    name: 'Checkout redesign',
+    feature_flag_key: 'checkout-redesign',
+    start_date: new Date(startMs).toISOString(),
+    end_date: null,
+    archived: false,
+    deleted: false,
+    type: 'product',
+    parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
+    metrics: [{ kind: 'ExperimentMetric', metric_type: 'funnel', series: [{ kind: 'EventsNode', event: 'checkout_completed' }] }],
+    metrics_secondary: [],
+    saved_metrics: [],
+    exposure_criteria: { filterTestAccounts: false },
+    holdout: null,
+    created_at: new Date(startMs).toISOString(),
+  }
+}
+
+const servers: (() => void)[] = []
+afterEach(() => {
+  while (servers.length) servers.pop()!()
+})
+
+const normalized = (r: Report) => ({ ...r, project: PROJECT, flags: r.flags.map((f) => ({ ...f, data: { ...f.data, source: 'any' } })) })
+
+describe('every recorded SDK scenario, online and offline', () => {
+  it.each(fixtures)('$name: the online audit on ClickHouse gives the offline report', async ({ events: sent }) => {
+    const events = asIngested(sent)
+    const times = events.map((e) => Date.parse(e.timestamp))
+    const now = Math.max(...times) + 3_600_000
+    const experiments = [experimentFor(Math.min(...times) - 3_600_000)]
+    const api = { flags, experiments, cohorts: [], groupTypes }
+    const defs = { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
+    const ph = await posthogProject(api, events, defs)
+    const server = setupServer(...ph.handlers)
+    server.listen({ onUnhandledRequest: 'error' })
+    servers.push(() => (server.close(), ph.close()))
+
+    const config = { filterTestAccounts: 'No' }
+    const offline = (await auditEvents(defs, config, events, { now })).report
+    const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY })
+    const online = await auditOnline(client, config, { nowMs: now })
+    expect(ph.log.filter((q) => q.error).map((q) => q.error)).toEqual([])
+    // Exposures were counted, or equality would prove little.
+    expect(offline.flags.reduce((n, f) => n + f.variants.reduce((m, v) => m + v.exposures, 0), 0)).toBeGreaterThan(2)
+    expect(normalized(online.report)).toEqual(normalized(offline))
+  })
+})
