@@ -147,6 +147,7 @@ export async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs:
     personalApiKey: key,
     onRequest: (r) => requests.push(r),
     onWait: (w) => say(`audit: PostHog asks to wait ${w.seconds} s before retrying ${w.path} (${w.status}); waiting`),
+    onQueryWait: (w) => say(`audit: query "${w.name}" still running on PostHog after ${w.seconds} s`),
   })
   const progress = new Progress('audit: HogQL queries done')
   const t0 = performance.now()
