@@ -49,6 +49,7 @@ export function measuredStore(cache: ContractCache & StoreProvider, rt: RoundTri
     atomic: s.atomic,
     listsFields: s.listsFields,
     readAll: (g) => rt.defer(() => s.readAll(g)),
+    keepEarliest: (g, f, e, t) => rt.defer(() => s.keepEarliest(g, f, e, t)),
     steps: (g, st, t) => rt.defer(() => s.steps(g, st, t)),
     join: (g, side, m, v, t, c, o, oc) => rt.defer(() => s.join(g, side, m, v, t, c, o, oc)),
     bump: (g, f, t) => rt.defer(() => s.bump(g, f, t)),

@@ -37,6 +37,8 @@ export interface IngestContext {
   /** Flags whose experiment's surface is measured, by the metric matcher that marks reaching it. */
   readonly surfaceFlagsByMetric: ReadonlyMap<string, readonly string[]>
   readonly surfaceFlags: ReadonlySet<string>
+  /** Flags whose experiment keeps a unit's first variant (`first_seen`): their units are counted by it too. */
+  readonly firstSeen: ReadonlySet<string>
   /** Per-process memo of counted sightings, by unit; never shared, never required for correctness. */
   readonly memo: Map<string, UnitMemo>
   /** Per-process memo of members known listed in a set (a day's flags, a flag-day's series), likewise. */
@@ -79,7 +81,14 @@ export interface IngestContextInput {
    * unit as having reached the experiment's surface: its primary metrics' goal events.
    */
   readonly surfaceMetrics?: ReadonlyMap<string, readonly string[]>
+  /**
+   * Flags whose experiment's multiple variant handling is `first_seen`: each unit is also counted in
+   * the value of its earliest exposure, as PostHog's exposure query assigns it.
+   */
+  readonly firstSeenFlags?: ReadonlySet<string>
 }
+
+const NO_FLAGS: ReadonlySet<string> = new Set()
 
 // No period being filled (plugin-server, the audit): one shared empty list, no allocation per event.
 const NO_PERIODS: readonly FillingPeriod[] = []
@@ -115,6 +124,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     runOf: input.experimentRunOf ?? (() => null),
     surfaceFlagsByMetric: invert(input.surfaceMetrics ?? new Map()),
     surfaceFlags: new Set(input.surfaceMetrics?.keys() ?? []),
+    firstSeen: input.firstSeenFlags ?? NO_FLAGS,
   }
 }
 
@@ -347,7 +357,9 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   const any = step({ field: 'any', if: pair }) // exposed at all
   // Units exposed to this value although their page was bootstrapped with another one.
   const mismatch = x.bootstrapMismatch ? step({ field: `${kind}:bm:${token}` }) : -1
-  const [first, r] = await Promise.all([delivered, ctx.store.steps(g, steps, ttl)])
+  // First seen: the unit's earliest exposure (time and value), kept beside the markers.
+  const earliest = ctx.firstSeen.has(x.flag) ? ctx.store.keepEarliest(g, `${kind}:fs`, { time: e.timestampMs, value: token }, ttl) : null
+  const [first, r, fs] = await Promise.all([delivered, ctx.store.steps(g, steps, ttl), earliest])
   const at = (i: number) => r[i] ?? 0
   // The event's counts (a first delivery) and the unit's (markers new), in one call.
   const seriesCounters: string[] = first ? counters : []
@@ -361,8 +373,16 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   // keeps their first variant. Count them per value they saw, and once per flag.
   if (valuesSeen >= 2) seriesCounters.push('multi')
   if (valuesSeen === 2) flagCounters.push(`multi|${kind}`)
+  // PostHog's `first_seen` puts a unit in the variant of its earliest exposure (argMin(variant,
+  // timestamp): experiment_query_builder.py). This exposure is now the unit's earliest with another
+  // value than before: the unit counts here (`fs`) and leaves the value it was counted in (`fsout`,
+  // on that exposure's day), so the totals are the same whatever order the exposures arrive in.
+  const moved = fs !== null && fs.replaced && fs.previous?.value !== token
+  if (moved) seriesCounters.push('fs')
+  const left = moved ? fs.previous : null
   await Promise.all([
     bumpSeries(ctx, day, x.flag, name, seriesCounters, nowMs),
+    left ? bumpSeries(ctx, dayNumber(left.time), x.flag, series.exposure(x.event, left.value), ['fsout'], nowMs) : null,
     flagCounters.length > 0 ? bumpFlag(ctx, day, x.flag, flagCounters, nowMs) : null,
     // Where another worker's calls interleave, a second value may have arrived there before `first`
     // was written here: look again. (An atomic store wrote `first` in the same step as the count.)

@@ -62,6 +62,7 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
       t.exposures += v.exposures
       t.units += v.units
       t.multipleVariantUnits += v.multipleVariantUnits
+      if (t.firstSeenUnits !== undefined || v.firstSeenUnits !== undefined) t.firstSeenUnits = (t.firstSeenUnits ?? 0) + (v.firstSeenUnits ?? 0)
       t.bootstrapped += v.bootstrapped
       t.bootstrapMismatch += v.bootstrapMismatch
       t.bootstrapMismatchUnits += v.bootstrapMismatchUnits

@@ -18,6 +18,12 @@ export interface VariantExposure {
   units: number
   /** Of those units, how many also saw another value (PostHog's `$multiple`). */
   multipleVariantUnits: number
+  /**
+   * Units whose earliest exposure had this value: the variant PostHog's `first_seen` handling puts
+   * them in (a unit counts in one value only). Counted for `first_seen` experiments; absent where
+   * the source did not count it.
+   */
+  firstSeenUnits?: number
   /** Exposure events by the kind of library that sent them. */
   exposuresByLib: LibCounts
   /**

@@ -35,6 +35,8 @@ const EXPOSURE_COUNTERS = [
   'bmunits',
   'local',
   'err',
+  'fs',
+  'fsout',
   ...LIBS.map((l) => `lib:${l}`),
   ...LIBS.map((l) => `ulib:${l}`),
 ] as const
@@ -167,6 +169,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             v.bootstrapMismatchUnits += c('bmunits') * scale
             v.locallyEvaluated += c('local')
             v.errored += c('err')
+            // units that saw this value first (`first_seen` experiments only: see countExposure)
+            if (c('fs') > 0 || c('fsout') > 0) v.firstSeenUnits = (v.firstSeenUnits ?? 0) + (c('fs') - c('fsout')) * scale
             for (const lib of LIBS) {
               v.exposuresByLib[lib] += c(`lib:${lib}`)
               v.unitsByLib[lib] += c(`ulib:${lib}`) * scale
@@ -226,7 +230,10 @@ function roundUnits(obs: FlagObservation): void {
     exp.units = Math.round(exp.units)
     exp.multipleVariantUnits = Math.round(exp.multipleVariantUnits)
     exp.variants.sort(byValueOrder)
+    // Where first-seen units are counted, a value no unit saw first has 0 of them.
+    const firstSeen = exp.variants.some((v) => v.firstSeenUnits !== undefined)
     for (const v of exp.variants) {
+      if (firstSeen) v.firstSeenUnits = Math.round(v.firstSeenUnits ?? 0)
       v.units = Math.round(v.units)
       v.multipleVariantUnits = Math.round(v.multipleVariantUnits)
       v.bootstrapMismatchUnits = Math.round(v.bootstrapMismatchUnits)

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { toCount, type CounterStore, type Members, type Step } from './store.js'
+import { timedOf, toCount, type CounterStore, type Earliest, type Members, type Step, type Timed } from './store.js'
 
 // Each script touches one key, so it runs on a Redis Cluster as on one Redis. A group's TTL is
 // pushed later, never earlier, when it gains a field (TTL answers -1 or -2 without one).
@@ -50,6 +50,16 @@ for k, st in ipairs(cjson.decode(ARGV[2])) do
 end
 if made then ${EXTEND} end
 return out`,
+  // The earliest [time, value] of a field: replaced where empty or later, the old text answered.
+  ecEarliest: `local cur = redis.call('HGET', KEYS[1], ARGV[2])
+if cur then
+  local t = cjson.decode(cur)[1]
+  if t <= tonumber(ARGV[3]) then return {0, cur} end
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
+${EXTEND}
+if cur then return {1, cur} end
+return {1}`,
   // Two sets in one hash, fields "<side><member>"; "#<side>" counts the listed, "#o<side>" those
   // past the cap. Adds to one side and reads the other in one step.
   ecJoin: `local f, side, added = ARGV[2] .. ARGV[3], ARGV[2], 0
@@ -129,6 +139,11 @@ export class RedisHashStore implements CounterStore {
   async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
     const list = steps.map((st) => (st.set === undefined ? [st.field, st.if === undefined ? 0 : st.if + 1] : [st.field, st.if === undefined ? 0 : st.if + 1, jsonOf(st.set)]))
     return (await this.r.ecSteps(this.key(group), ttlSeconds, JSON.stringify(list))) as number[]
+  }
+
+  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest> {
+    const [replaced, previous] = (await this.r.ecEarliest(this.key(group), ttlSeconds, field, entry.time, jsonOf([entry.time, entry.value]))) as [number, string | undefined]
+    return { replaced: replaced === 1, previous: previous === undefined ? null : timedOf(previous) }
   }
 
   async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {

@@ -7,6 +7,18 @@ export interface Members {
   readonly overflow: number
 }
 
+/** A value kept with the time it was seen at: {@link CounterStore.keepEarliest}. */
+export interface Timed {
+  readonly time: number
+  readonly value: string
+}
+
+/** What {@link CounterStore.keepEarliest} did: whether it replaced the field, and what the field held before. */
+export interface Earliest {
+  readonly replaced: boolean
+  readonly previous: Timed | null
+}
+
 /** One step of {@link CounterStore.steps}: add 1 to a field, or set it, once an earlier step made its field. */
 export interface Step {
   readonly field: string
@@ -52,6 +64,12 @@ export interface CounterStore {
    * exposure and a goal event of one unit exactly one sees the other; otherwise the add comes first.
    */
   join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }>
+  /**
+   * Keeps the earliest (time, value) of a field: sets it when the field is empty or holds a later
+   * time, and answers what it held before. One step in the atomic stores, so of two workers' calls
+   * each sees the other's result; on one key per field a read then a write (see ContractStore).
+   */
+  keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest>
   /** Every field of a group with its value (numbers as numbers or numeric text); null where fields cannot be listed. */
   readAll(group: string): Promise<Map<string, unknown> | null>
   /** Several fields' numbers; 0 for a missing one. */
@@ -134,6 +152,19 @@ export class ContractStore implements CounterStore {
     )
   }
 
+  /**
+   * A read, then a write where the time is earlier: two workers with exposures of one unit at the
+   * same instant may both write (the last write stays, and both count themselves first). The
+   * contract has no atomic compare; plugin-server routes a person's events to one worker at a time
+   * in most deployments, which keeps this rare.
+   */
+  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest> {
+    const previous = timedOf(await this.cache.get(`${group}:${field}`, null))
+    if (previous !== null && previous.time <= entry.time) return { replaced: false, previous }
+    await this.cache.set(`${group}:${field}`, [entry.time, entry.value], ttlSeconds)
+    return { replaced: true, previous }
+  }
+
   async readAll(): Promise<Map<string, unknown> | null> {
     return null // the contract has no SCAN
   }
@@ -157,6 +188,20 @@ export class ContractStore implements CounterStore {
   readMembers(set: string, cap: number): Promise<Members> {
     return readRegistryMembers(this.cache, set, cap)
   }
+}
+
+/** A stored `[time, value]` (JSON, or text of JSON), or null for anything else. */
+export function timedOf(v: unknown): Timed | null {
+  let x = v
+  if (typeof x === 'string') {
+    try {
+      x = JSON.parse(x) as unknown
+    } catch {
+      return null
+    }
+  }
+  if (!Array.isArray(x) || typeof x[0] !== 'number' || !Number.isFinite(x[0]) || typeof x[1] !== 'string') return null
+  return { time: x[0], value: x[1] }
 }
 
 export function toCount(v: unknown): number {
@@ -357,6 +402,15 @@ export class MemoryHashStore implements CounterStore {
     return { added, other: this.members(`${group}\u0000${other}`, otherCap) }
   }
 
+  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest> {
+    const g = this.open(group)
+    const previous = timedOf(g.get(field))
+    if (previous !== null && previous.time <= entry.time) return { replaced: false, previous }
+    g.set(shared(field), [entry.time, entry.value])
+    this.extend(g, ttlSeconds)
+    return { replaced: true, previous }
+  }
+
   async readAll(group: string): Promise<Map<string, unknown>> {
     return new Map(this.live(group)?.entries() ?? [])
   }
@@ -412,6 +466,7 @@ export function markStoreFailures(store: CounterStore): CounterStore {
     atomic: store.atomic,
     listsFields: store.listsFields,
     readAll: (g) => markFailure(store.readAll(g)),
+    keepEarliest: (g, f, e, t) => markFailure(store.keepEarliest(g, f, e, t)),
     steps: (g, s, t) => markFailure(store.steps(g, s, t)),
     join: (g, side, m, v, t, c, o, oc) => markFailure(store.join(g, side, m, v, t, c, o, oc)),
     bump: (g, f, t) => markFailure(store.bump(g, f, t)),

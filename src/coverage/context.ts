@@ -123,10 +123,18 @@ export function buildContext(input: ContextInput): CheckContext {
   }
 }
 
-/** Units of a variant that saw only it (PostHog's `exclude` handling of `$multiple`). */
+/**
+ * The units PostHog counts in a variant: with the `exclude` handling (the default) those that saw
+ * only it, units seen with several values going to `$multiple`; with `first_seen` those whose
+ * earliest exposure had it (argMin(variant, timestamp): experiment_query_builder.py
+ * `_build_variant_expr_for_mean`), no `$multiple`. A source that did not count first-seen units
+ * (an older backfill) falls back to the units that saw only it.
+ */
 export function cleanUnits(ctx: CheckContext, key: string): number {
   const v = findVariant(ctx.exposure, ctx.expected.find((e) => e.key === key)?.value ?? key)
-  return v ? Math.max(0, v.units - v.multipleVariantUnits) : 0
+  if (!v) return 0
+  if (ctx.experiment?.exposure_criteria?.multiple_variant_handling === 'first_seen' && v.firstSeenUnits !== undefined) return v.firstSeenUnits
+  return Math.max(0, v.units - v.multipleVariantUnits)
 }
 
 export function findVariant(exp: ExposureObservation | null, value: unknown) {

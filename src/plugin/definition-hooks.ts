@@ -15,6 +15,8 @@ export interface DefinitionHooks {
   readonly isCountedValue: (flag: string, value: VariantValue) => boolean
   readonly exposureFilterOf: (flag: string) => readonly unknown[] | undefined
   readonly customExposureFlagsOf: (event: string) => readonly string[] | undefined
+  /** Flags whose experiment keeps a unit's first variant (multiple_variant_handling `first_seen`). */
+  readonly firstSeenFlags: ReadonlySet<string>
   readonly experimentRunOf: (flag: string) => ExperimentRun | null
   readonly countedEvents: readonly CountedEvent[]
   readonly surfaceMetrics: ReadonlyMap<string, readonly string[]>
@@ -47,6 +49,7 @@ export async function hooksFromDefinitions(defs: Definitions, configuredGoals: r
     isCountedValue: countedValues(defs),
     exposureFilterOf: (flag) => criteria.get(flag),
     customExposureFlagsOf: (event) => custom.get(event),
+    firstSeenFlags: new Set(defs.experiments.filter((e) => !e.deleted && e.exposure_criteria?.multiple_variant_handling === 'first_seen').map((e) => e.feature_flag_key)),
     experimentRunOf: (flag) => runs.get(flag) ?? null,
     countedEvents: auditConfig({}, defs).counted,
     surfaceMetrics: surfaceMetrics(defs, configuredGoals),

@@ -53,6 +53,8 @@ export interface PluginHooks {
   readonly exposureFilterOf?: (flag: string) => readonly unknown[] | undefined
   /** The flags whose experiment counts exposures on a custom event, by the event's name. */
   readonly customExposureFlagsOf?: (event: string) => readonly string[] | undefined
+  /** Flags whose experiment keeps a unit's first variant (`first_seen`). */
+  readonly firstSeenFlags?: ReadonlySet<string>
   /** Each experiment's run: its flag's numbers cover the run, whatever the lookback says. */
   readonly experimentRunOf?: (flag: string) => ExperimentRun | null
   /** Per experiment flag, the primary metric matchers that mark a unit as having reached its surface. */
@@ -103,6 +105,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       isCountedValue: hooks.isCountedValue,
       exposureFilterOf: hooks.exposureFilterOf,
       customExposureFlagsOf: hooks.customExposureFlagsOf,
+      firstSeenFlags: hooks.firstSeenFlags,
       experimentRunOf: hooks.experimentRunOf,
       surfaceMetrics: hooks.surfaceMetrics,
       filters,

@@ -25,10 +25,22 @@ export const multipleVariants: Check = {
     const share = exp.multipleVariantUnits / exp.units
     const handling = ctx.experiment?.exposure_criteria?.multiple_variant_handling ?? 'exclude'
     const evidence = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, share, handling }
+    // With `first_seen` PostHog shows no `$multiple` and raises no warning (analysis_health.py
+    // `evaluate_bias_risk` answers None): every unit stays in the variant it saw first. Their metrics
+    // still mix both experiences, so a high share is worth a look, not a block.
+    if (handling === 'first_seen' && share > ctx.settings.multipleVariantShare) {
+      return result(
+        'warn',
+        `${pct(share)} of units saw more than one variant; with First seen handling PostHog counts each in the variant it saw first, so their metrics mix both experiences.`,
+        evidence,
+        'Turn on "persist flag across authentication" (experience continuity) or evaluate the flag on a stable id; look for cleared storage or cross-device use.',
+        [{ category: 'flag_config', action: `Keep users of "${ctx.flag.key}" in one variant (experience continuity or a stable bucketing id)`, effort: 'medium', blocking: false }],
+      )
+    }
     if (share > ctx.settings.multipleVariantShare) {
       return result(
         'fail',
-        `${pct(share)} of units saw more than one variant; PostHog ${handling === 'exclude' ? 'drops them' : 'keeps their first variant'}, which biases the comparison.`,
+        `${pct(share)} of units saw more than one variant; PostHog drops them into $multiple, which biases the comparison.`,
         evidence,
         'Turn on "persist flag across authentication" (experience continuity) or evaluate the flag on a stable id; look for cleared storage or cross-device use.',
         [{ category: 'flag_config', action: `Keep users of "${ctx.flag.key}" in one variant (experience continuity or a stable bucketing id)`, effort: 'medium', blocking: true }],

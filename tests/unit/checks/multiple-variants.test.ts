@@ -27,6 +27,9 @@ describe("PostHog's bias risk (A1): $multiple on an uneven split with Exclude ha
     ['0.1% exactly on a 70/30 split: PostHog needs more than 0.1%', [['control', 70], ['test', 30]], 1, 'exclude', 'pass'],
     ['0.5% crossed on an even 50/50 split: no bias from Exclude', [['control', 50], ['test', 50]], 5, 'exclude', 'pass'],
     ['0.5% crossed on 70/30 with First seen handling: nobody is dropped', [['control', 70], ['test', 30]], 5, 'first_seen', 'pass'],
+    // analysis_health.py evaluate_bias_risk answers None for first_seen; the crossed units stay in their first variant
+    ['15% crossed with First seen handling: a warning, not a block (PostHog shows no $multiple)', [['control', 50], ['test', 50]], 150, 'first_seen', 'warn'],
+    ["15% crossed with Exclude: above PostHog's 10%, fails", [['control', 50], ['test', 50]], 150, 'exclude', 'fail'],
   ] as const)('%s', (_why, split, multi, handling, status) => {
     expect(run(split.map(([k, v]) => [k, v]), multi, handling).status).toBe(status)
   })
