@@ -3,7 +3,8 @@ import type { Definitions } from '../coverage/definitions.js'
 import { parseSettings } from '../settings/settings.js'
 import type { Observations } from '../counters/observation.js'
 import { observationsFromBackfill, backfillWindow } from './backfill.js'
-import { backfillPlanner, planBackfill, type BackfillQuery } from './backfill-queries.js'
+import { backfillPlanner, planBackfill, unlistedFlagsQuery, type BackfillQuery } from './backfill-queries.js'
+import { isFlagKey } from '../events/read-event.js'
 import { isQueryTooBig, type PostHogClient, type QueryResult } from './client.js'
 import { fetchDefinitions } from './definitions.js'
 import { experimentRuns } from '../coverage/windows.js'
@@ -41,6 +42,8 @@ interface Job {
   readonly groupTypes: [number, string][]
   readonly plan: BackfillQuery[]
   readonly done: number[]
+  /** flags the exposures named that the flag list did not have (absent in older jobs) */
+  readonly unlisted?: string[]
 }
 
 /**
@@ -64,7 +67,7 @@ function plannerOf(job: Job, nowMs: number) {
   const definitions: Definitions = { ...job.definitions, groupTypes: new Map(job.groupTypes) }
   const window = backfillWindow(nowMs, { lookbackDays: job.lookbackDays, experimentMaxDays: job.experimentMaxDays ?? job.lookbackDays }, job.watermark, experimentRuns(definitions))
   const first = job.plan[0]
-  return backfillPlanner(definitions, first?.metrics ?? [], window, { filterTestAccounts: first?.filterTestAccounts ?? false })
+  return backfillPlanner(definitions, first?.metrics ?? [], window, { filterTestAccounts: first?.filterTestAccounts ?? false, unlisted: job.unlisted ?? [] })
 }
 
 /**
@@ -86,6 +89,9 @@ export async function backfillStep(
     const { config, counted } = auditConfig(opts.userConfig, definitions)
     const settings = parseSettings(config, { countedEvents: counted })
     const window = backfillWindow(opts.nowMs, settings, opts.watermark, experimentRuns(definitions))
+    // Flags the exposures name that the flag list does not have: the live counters count them too.
+    const found = await client.query(unlistedFlagsQuery(definitions, window), 'experiment-coverage unlisted flags', { filterTestAccounts: settings.filterTestAccounts })
+    const unlisted = found.rows.map((r) => r[found.columns.indexOf('flag')]).filter(isFlagKey)
     job = {
       watermark: opts.watermark,
       lookbackDays: settings.lookbackDays,
@@ -93,8 +99,9 @@ export async function backfillStep(
       project: client.options.projectId,
       definitions: { flags: definitions.flags, experiments: definitions.experiments, cohorts: definitions.cohorts },
       groupTypes: [...definitions.groupTypes],
-      plan: planBackfill(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts }),
+      plan: planBackfill(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts, unlisted }),
       done: [],
+      unlisted,
     }
     await storage.set(JOB_KEY, job)
   }
