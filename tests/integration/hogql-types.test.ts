@@ -47,6 +47,16 @@ describe("HogQL printed as PostHog's printer prints it", () => {
     ['properties.plan = NULL', undefined, "isNull(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'plan'), ''), 'null'), '^\"|\"$', ''))"],
     ["event in ('a', 'b')", undefined, "in(events.event, tuple('a', 'b'))"],
     ['toDate(timestamp)', undefined, "toDate(toTimeZone(events.timestamp, 'UTC'))"],
+    // test_printer.py: comparisons with a nullable side against a constant, and between two columns
+    ["properties.plan != 'a'", undefined, "ifNull(notEquals(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'plan'), ''), 'null'), '^\"|\"$', ''), 'a'), 1)"],
+    ["properties.plan ilike '%a%'", undefined, "ifNull(ilike(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'plan'), ''), 'null'), '^\"|\"$', ''), '%a%'), 0)"],
+    ['properties.plan = properties.note', undefined, "ifNull(equals(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'plan'), ''), 'null'), '^\"|\"$', ''), replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'note'), ''), 'null'), '^\"|\"$', '')), and(isNull(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'plan'), ''), 'null'), '^\"|\"$', '')), isNull(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'note'), ''), 'null'), '^\"|\"$', ''))))"],
+    // printer/clickhouse.py: concat makes each argument a string; toDateTime of a string takes a precision and the zone
+    ["concat('$feature/', properties.plan)", undefined, "concat('$feature/', ifNull(toString(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'plan'), ''), 'null'), '^\"|\"$', '')), ''))"],
+    ["toDateTime('2026-11-20 00:00:00', 'UTC')", undefined, "parseDateTime64BestEffortOrNull('2026-11-20 00:00:00', 6, 'UTC')"],
+    ['count(DISTINCT person_id)', undefined, 'count(DISTINCT events.person_id)'],
+    ['arrayFilter(x -> notEmpty(x), [event])', undefined, 'arrayFilter(x -> notEmpty(x), [events.event])'],
+    ["JSONExtractRaw(properties, '$feature_flag_response')", undefined, "JSONExtractRaw(events.properties, '$feature_flag_response')"],
   ])('%s', async (hogql, types, expected) => {
     expect(await printed(hogql, types)).toContain(`SELECT ${expected} AS x FROM`)
   })
