@@ -1,5 +1,5 @@
 import { dt, list, lit } from '../hog/literals.js'
-import { experimentsByFlag, ownValues, type Definitions, type ExperimentDefinition, type FlagDefinition } from '../coverage/definitions.js'
+import { experimentsByFlag, exposureCriterionOf, ownValues, type Definitions, type ExperimentDefinition, type FlagDefinition } from '../coverage/definitions.js'
 import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
 import { configuredGoals, type MetricMatcher } from '../settings/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
@@ -83,6 +83,8 @@ interface PlanContext {
   readonly filters: ReadonlyMap<string, string>
   readonly experiments: ReadonlyMap<string, ExperimentDefinition>
   readonly unlisted: ReadonlySet<string>
+  /** flag -> the custom exposure event its experiment counts (exposureCriterionOf) */
+  readonly customEvents: ReadonlyMap<string, string>
 }
 
 /** A flag's own values (its variants, and an experiment's holdout) count units; others do not. Every value of an unlisted flag counts. */
@@ -143,8 +145,8 @@ function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: 
  * told apart as the reader tells them (`group_key_missing`).
  */
 function groupKeyMissingQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext): string {
-  return `SELECT properties.$feature_flag AS flag, count() AS group_key_missing
-FROM events WHERE ${exposureWhere(flags, unit, w, ctx, undefined, true)}
+  return `SELECT flag, count() AS group_key_missing
+FROM ${exposureSource(flags, unit, w, ctx, undefined, true)}
 GROUP BY flag
 LIMIT ${QUERY_ROW_LIMIT}`
 }
@@ -183,10 +185,37 @@ const RAW_TRUE = (name: string) => `JSONExtractRaw(properties, ${lit(name)}) = '
 
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
+/**
+ * Every exposure of the batch's flags, one row each: (flag, event, value, lib, bootstrapped,
+ * boot_mismatch, local, errored, unit, timestamp). `$feature_flag_called` and `$experiment_exposure`
+ * name their flag; an experiment whose exposure criteria name another event (a custom exposure
+ * event, `$pageview` say) is exposed by that event, its variant the event's `$feature/<flag key>`
+ * and no `$feature_flag` asked for (posthog/hogql_queries/experiments/exposure_query_logic.py,
+ * experiment_query_builder.py); those rows are of the event `custom`, as the counters keep them.
+ * `missingUnit`: the exposures of group-aggregated flags that name no group, instead.
+ */
+function exposureSource(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined, missingUnit = false): string {
+  const standard = `SELECT properties.$feature_flag AS flag, event AS event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp AS timestamp
+  FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part, missingUnit)}`
+  const custom = flags.filter((f) => ctx.customEvents.has(f.key))
+  if (custom.length === 0) return `(${standard})`
+  const byEvent = new Map<string, string[]>()
+  for (const f of custom) byEvent.set(ctx.customEvents.get(f.key)!, [...(byEvent.get(ctx.customEvents.get(f.key)!) ?? []), f.key])
+  const flagsOf = `multiIf(${[...byEvent].flatMap(([event, keys]) => [`event = ${lit(event)}`, `[${keys.map(lit).join(', ')}]`]).join(', ')}, [])`
+  const filtered = custom.filter((f) => ctx.filters.has(f.key))
+  const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`flag = ${lit(f.key)}`, `(${ctx.filters.get(f.key)})`]).join(', ')}, 1)` : '1'
+  const unitCondition = unit === 'person_id' ? '' : missingUnit ? ` AND ${unit} = ''` : ` AND ${unit} != ''`
+  return `(${standard}
+  UNION ALL
+  SELECT flag, 'custom' AS event, value, lib, 0 AS bootstrapped, 0 AS boot_mismatch, 0 AS local, 0 AS errored, unit, timestamp
+  FROM (SELECT arrayJoin(${flagsOf}) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${LIB} AS lib, ${unit} AS unit, timestamp AS timestamp, ${criteria} AS passes
+    FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list([...byEvent.keys()])} AND ${between('timestamp', outerRange(custom, w))}${unitCondition})
+  WHERE value NOT IN ('', 'null') AND passes AND ${rangeCondition(custom, w, 'flag', 'timestamp')})`
+}
+
 function exposuresQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
   return `SELECT flag, event, value, lib, count() AS exposures, countIf(bootstrapped) AS bootstrapped, countIf(boot_mismatch) AS bootstrap_mismatch, count(DISTINCT if(boot_mismatch, unit, NULL)) AS bootstrap_mismatch_units, countIf(local) AS locally_evaluated, countIf(errored) AS errored, count(DISTINCT unit) AS units, min(${utcDay('timestamp')}) AS first_day, max(${utcDay('timestamp')}) AS last_day
-FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp
-  FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)})
+FROM ${exposureSource(flags, unit, w, ctx, part)}
 GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
 }
@@ -194,9 +223,11 @@ LIMIT ${QUERY_ROW_LIMIT}`
 function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
   // One row per (flag, event, value) and, under the value '*', one per (flag, event): distinct
   // units and those seen with more than one value.
-  return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units
-FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n
-  FROM (SELECT properties.$feature_flag AS flag, event, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)})
+  // first_seen_units: the units whose earliest exposure had the value (argMin(variant, timestamp)
+  // among the flag's own values: PostHog's `first_seen` handling, experiment_query_builder.py).
+  return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units, countIf(first_value = value) AS first_seen_units
+FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n, argMin(value, timestamp) AS first_value
+  FROM ${exposureSource(flags, unit, w, ctx, part)}
   WHERE ${validity(flags, ctx)}
   GROUP BY flag, event, unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
@@ -217,7 +248,7 @@ FROM (SELECT s.flag AS flag, s.vals AS vals, s.first_day AS first_day, s.last_da
       WHERE notEmpty(value) AND ${rangeCondition(flags, w, 'flag', 'ts')}
       GROUP BY flag, unit, value)
     GROUP BY flag, unit) AS s
-  LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)}) WHERE ${validity(flags, ctx)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
+  LEFT JOIN (SELECT DISTINCT flag, unit FROM ${exposureSource(flags, unit, w, ctx, part)} WHERE ${validity(flags, ctx)}) AS x ON x.flag = s.flag AND x.unit = s.unit)
 ARRAY JOIN arrayPushBack(vals, '*') AS value
 GROUP BY flag, value
 LIMIT ${QUERY_ROW_LIMIT}`
@@ -228,7 +259,7 @@ function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: Backfil
   const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
   return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(${utcDay('m.ts')}) AS first_day, max(${utcDay('m.ts')}) AS last_day
 FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
-  FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit, timestamp FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part)})
+  FROM ${exposureSource(flags, unit, w, ctx, part)}
   WHERE ${validity(flags, ctx)}
   GROUP BY flag, value, unit) AS x
 JOIN (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${matched.join(', ')}])) AS metric, ${unit} AS unit, timestamp AS ts
@@ -257,7 +288,7 @@ JOIN (SELECT DISTINCT flag, unit
   FROM (SELECT arrayJoin(arrayFilter(name -> notEmpty(name), [${measured.map((f) => `if(${matches(surface.get(f.key)!)}, ${lit(f.key)}, '')`).join(', ')}])) AS flag, ${unit} AS unit, timestamp AS ts
     FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list(events)} AND ${between('timestamp', outerRange(measured, w))}${groupOnly})
   WHERE ${rangeCondition(measured, w, 'flag', 'ts')}) AS m ON m.flag = s.flag AND m.unit = s.unit
-LEFT JOIN (SELECT DISTINCT flag, unit FROM (SELECT properties.$feature_flag AS flag, ${RESPONSE} AS value, ${unit} AS unit FROM events WHERE ${exposureWhere(measured, unit, w, ctx, part)}) WHERE ${validity(measured, ctx)}) AS x ON x.flag = s.flag AND x.unit = s.unit
+LEFT JOIN (SELECT DISTINCT flag, unit FROM ${exposureSource(measured, unit, w, ctx, part)} WHERE ${validity(measured, ctx)}) AS x ON x.flag = s.flag AND x.unit = s.unit
 GROUP BY flag
 LIMIT ${QUERY_ROW_LIMIT}`
 }
@@ -290,7 +321,13 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
   const filterTestAccounts = opts.filterTestAccounts ?? false
   const listed = new Set(defs.flags.filter((x) => !x.deleted).map((f) => f.key))
   const unlisted = [...new Set(opts.unlisted ?? [])].filter((k) => !listed.has(k))
-  const ctx: PlanContext = { filters: exposureFilters(defs), experiments: experimentsByFlag(defs.experiments), unlisted: new Set(unlisted) }
+  const experiments = experimentsByFlag(defs.experiments)
+  const customEvents = new Map<string, string>()
+  for (const [flag, e] of experiments) {
+    const c = exposureCriterionOf(e)
+    if (c.kind === 'custom') customEvents.set(flag, c.event)
+  }
+  const ctx: PlanContext = { filters: exposureFilters(defs), experiments, unlisted: new Set(unlisted), customEvents }
   const byName = new Map(metrics.map((m) => [m.name, m]))
   const surface = new Map<string, MetricMatcher[]>()
   for (const [flag, names] of surfaceMetrics(defs, configuredGoals({ metrics }))) {

@@ -2,7 +2,7 @@ import { experimentsByFlag, type Definitions } from '../coverage/definitions.js'
 import { dayLabel, dayNumber } from '../counters/keys.js'
 import { LIBS, emptyFlagObservation, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
-import { EXPOSURE_EVENTS, type ExposureEvent, type LibClass, type VariantValue } from '../events/types.js'
+import { EXPOSURE_KINDS, type ExposureKind, type LibClass, type VariantValue } from '../events/types.js'
 import { countedRawValues, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
 import type { Settings } from '../settings/settings.js'
 import { flagWindow, type ExperimentRun } from '../coverage/windows.js'
@@ -94,6 +94,7 @@ const key = (v: VariantValue) => `${typeof v}:${String(v)}`
  */
 export function observationsFromBackfill(defs: Definitions, runs: readonly BackfillRun[], project: string, window: BackfillWindow, lookbackDays: number): Observations {
   const experiments = experimentsByFlag(defs.experiments)
+  const firstSeen = new Set([...experiments].filter(([, e]) => e.exposure_criteria?.multiple_variant_handling === 'first_seen').map(([k]) => k))
   const counted = new Map(defs.flags.map((f) => [f.key, new Set(countedRawValues(f, experiments.get(f.key) ?? null))]))
   const flags = new Map<string, FlagObservation>()
   const flag = (k: string): FlagObservation => {
@@ -108,7 +109,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
     if (typeof first === 'string' && first < f.firstDay) f.firstDay = first.slice(0, 10)
     if (typeof last === 'string' && last > f.lastDay) f.lastDay = last.slice(0, 10)
   }
-  const exposureOf = (f: FlagObservation, event: ExposureEvent): ExposureObservation => (f.exposure[event] ??= { event, exposures: 0, units: 0, multipleVariantUnits: 0, variants: [] })
+  const exposureOf = (f: FlagObservation, event: ExposureKind): ExposureObservation => (f.exposure[event] ??= { event, exposures: 0, units: 0, multipleVariantUnits: 0, variants: [] })
   const variantOf = (exp: ExposureObservation, value: VariantValue): VariantExposure => {
     let v = exp.variants.find((x) => key(x.value) === key(value))
     if (!v) {
@@ -131,8 +132,8 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
       }
       const k = rawFlag
       if (query.kind === 'exposures' || query.kind === 'units') {
-        const event = at(row, 'event') as ExposureEvent
-        if (!(EXPOSURE_EVENTS as readonly string[]).includes(event)) continue
+        const event = at(row, 'event') as ExposureKind
+        if (!(EXPOSURE_KINDS as readonly string[]).includes(event)) continue
         const f = flag(k)
         const exp = exposureOf(f, event)
         if (query.kind === 'units' && at(row, 'value') === '*') {
@@ -146,6 +147,8 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         if (query.kind === 'units') {
           v.units += num(at(row, 'units'))
           v.multipleVariantUnits += num(at(row, 'multiple_units'))
+          // Units whose earliest exposure had this value: kept for `first_seen` experiments, as the counters keep them.
+          if (firstSeen.has(k)) v.firstSeenUnits = (v.firstSeenUnits ?? 0) + num(at(row, 'first_seen_units'))
           continue
         }
         const lib = at(row, 'lib') as LibClass
@@ -205,9 +208,13 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
     // ClickHouse returns rows in no set order: exposure events in the reader's own order.
     const exposure = f.exposure
     f.exposure = {}
-    const order = (k: string) => ((EXPOSURE_EVENTS as readonly string[]).indexOf(k) + 1 || 99)
+    const order = (k: string) => ((EXPOSURE_KINDS as readonly string[]).indexOf(k) + 1 || 99)
     for (const k of Object.keys(exposure).sort((a, b) => order(a) - order(b))) (f.exposure as Record<string, unknown>)[k] = (exposure as Record<string, unknown>)[k]
-    for (const exp of Object.values(f.exposure)) exp?.variants.sort(byValueOrder)
+    for (const exp of Object.values(f.exposure)) {
+      exp?.variants.sort(byValueOrder)
+      // Where first-seen units are counted, a value no unit saw first has 0 of them (as the counters read it).
+      if (exp?.variants.some((v) => v.firstSeenUnits !== undefined)) for (const v of exp.variants) v.firstSeenUnits ??= 0
+    }
     f.sightings.variants.sort(byValueOrder)
     f.metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const m of f.metrics) m.variants.sort(byValueOrder)

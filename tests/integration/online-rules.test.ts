@@ -9,6 +9,9 @@ import type { SimEvent } from '../../src/sim/traffic.js'
 import { PROJECT } from '../support/posthog-api.js'
 import { PostHogBox } from '../support/posthog-box/index.js'
 import { simulatedProject } from '../support/sim-project.js'
+import { auditJourneys, baseTestExperiment, baseTestFlag, definitionsOf, journeys, type JourneyEvent } from '../support/journeys.js'
+import { auditConfig } from '../../src/coverage/audit-config.js'
+import { parseSettings, type Settings } from '../../src/settings/settings.js'
 
 /**
  * PostHog's experiment rules, counted the same way online (every query on ClickHouse as PostHog
@@ -19,8 +22,8 @@ const config = { filterTestAccounts: 'No' }
 const normalized = (r: Report) => ({ ...r, project: PROJECT, flags: r.flags.map((f) => ({ ...f, data: { ...f.data, source: 'any' } })) })
 
 /** The online audit's report of these events and definitions, every query run on a box. */
-async function onlineReport(defs: Definitions, events: readonly SimEvent[], settings: ReturnType<typeof simulatedProject>['settings']): Promise<Report> {
-  const window = backfillWindow(END, settings, null, experimentRuns(defs))
+async function onlineReport(defs: Definitions, events: readonly SimEvent[], settings: Settings, nowMs = END): Promise<Report> {
+  const window = backfillWindow(nowMs, settings, null, experimentRuns(defs))
   const box = new PostHogBox({ groupTypes: defs.groupTypes })
   try {
     await box.insert(events)
@@ -29,7 +32,7 @@ async function onlineReport(defs: Definitions, events: readonly SimEvent[], sett
       const { columns, results } = await box.hogql(query.hogql, { personalApiKey: true })
       runs.push({ query, result: { columns, rows: results }, ms: 0 })
     }
-    return buildReport({ definitions: defs, observations: observationsFromBackfill(defs, runs, PROJECT, window, settings.lookbackDays), settings: { ...settings, filterTestAccounts: false }, nowMs: END })
+    return buildReport({ definitions: defs, observations: observationsFromBackfill(defs, runs, PROJECT, window, settings.lookbackDays), settings: { ...settings, filterTestAccounts: false }, nowMs })
   } finally {
     box.close()
   }
@@ -64,5 +67,72 @@ describe("PostHog's experiment rules, online as offline", () => {
     const online = await onlineReport(defs, events, p.settings)
     expect(normalized(online).flags.find((f) => f.key === exp.feature_flag_key)).toEqual(normalized(offline).flags.find((f) => f.key === exp.feature_flag_key))
     expect(normalized(online)).toEqual(normalized(offline))
+  })
+
+  // products/experiments/backend/hogql_queries/test/experiment_query_runner/test_experiment_exposures_query_runner.py:
+  // setUp makes an experiment from 2024-01-01 to 2024-01-07 on the base test flag (control/test).
+  const FLAG = 'test-experiment'
+  const RUN = { start_date: '2024-01-01T00:00:00Z', end_date: '2024-01-07T00:00:00Z' }
+  const NOW = Date.parse('2024-01-07T12:00:00Z')
+  const flagCall = (variant: string, timestamp: string): JourneyEvent => ({ event: '$feature_flag_called', timestamp, properties: { $feature_flag_response: variant, [`$feature/${FLAG}`]: variant, $feature_flag: FLAG } })
+  const pageview = (variant: string, timestamp: string, extra: Record<string, unknown> = {}): JourneyEvent => ({ event: '$pageview', timestamp, properties: { [`$feature/${FLAG}`]: variant, ...extra } })
+  const planIsNotFree = [{ key: 'plan', operator: 'is_not', value: 'free', type: 'event' }]
+
+  it.each([
+    {
+      name: 'test_exposure_query_with_custom_exposure: $pageview with a property filter exposes control 4, test 5 (exposure_query_logic.py get_exposure_event_and_property)',
+      criteria: { exposure_config: { kind: 'ExperimentEventExposureConfig', event: '$pageview', properties: planIsNotFree } },
+      events: () =>
+        journeys({
+          user_control_1: [pageview('control', '2024-01-02')],
+          user_control_2: [pageview('control', '2024-01-02')],
+          user_control_3: [pageview('control', '2024-01-03')],
+          user_control_4: [pageview('control', '2024-01-03')],
+          user_test_1: [pageview('test', '2024-01-02')],
+          user_test_2: [pageview('test', '2024-01-02')],
+          user_test_3: [pageview('test', '2024-01-02')],
+          user_test_4: [pageview('test', '2024-01-03')],
+          user_test_5: [pageview('test', '2024-01-03')],
+          // left out by the exposure criteria's filter, and a view before flags loaded: no exposure
+          user_free: [pageview('control', '2024-01-02', { plan: 'free' })],
+          user_early: [{ event: '$pageview', timestamp: '2024-01-02', properties: {} }],
+          // a flag call of the same flag: PostHog counts the configured event only
+          user_called: [flagCall('test', '2024-01-02')],
+        }),
+      units: { control: 4, test: 5 },
+    },
+    {
+      name: 'test_exposure_query_multiple_variant_handling_first_seen: each unit in the variant it saw first, control 2, test 2 (experiment_query_builder.py argMin(variant, timestamp))',
+      criteria: { multiple_variant_handling: 'first_seen' },
+      events: () =>
+        journeys({
+          user_control_only: [flagCall('control', '2024-01-02')],
+          user_test_only: [flagCall('test', '2024-01-02')],
+          user_multiple_control_first: [flagCall('control', '2024-01-02'), flagCall('test', '2024-01-03')],
+          user_multiple_test_first: [flagCall('test', '2024-01-02'), flagCall('control', '2024-01-04')],
+        }),
+      units: { control: 2, test: 2 },
+    },
+    {
+      name: 'test_exposure_query_with_multiple_variant_exposures: exclude puts the unit that saw both in $multiple, control 2, test 1',
+      criteria: { multiple_variant_handling: 'exclude' },
+      events: () =>
+        journeys({
+          user_control_1: [flagCall('control', '2024-01-02')],
+          user_control_2: [flagCall('control', '2024-01-02')],
+          user_test_1: [flagCall('test', '2024-01-02')],
+          user_test_2: [flagCall('test', '2024-01-02'), flagCall('control', '2024-01-02T00:00:01')],
+        }),
+      units: { control: 2, test: 1 },
+    },
+  ])('$name', async ({ criteria, events, units }) => {
+    const defs = definitionsOf([baseTestFlag()], [baseTestExperiment({ ...RUN, exposure_criteria: criteria })])
+    const offline = await auditJourneys(defs, events(), NOW)
+    const flag = offline.report.flags.find((f) => f.key === FLAG)!
+    expect(Object.fromEntries(flag.variants.map((v) => [v.key, v.units]))).toEqual(units)
+    const { config, counted } = auditConfig({}, defs)
+    const settings = parseSettings({ ...config, filterTestAccounts: 'No' }, { countedEvents: counted })
+    const online = await onlineReport(defs, events() as SimEvent[], settings, NOW)
+    expect(normalized(online).flags.find((f) => f.key === FLAG)).toEqual(normalized(offline.report).flags.find((f) => f.key === FLAG))
   })
 })

@@ -126,7 +126,15 @@ export class HogQLPrinter {
   private inJoinConstraint = false
 
   private select(node: AstNode, parent: Scope | null, top: boolean): string {
-    if (node.node === 'SelectSetQuery') throw new HogQLRefusal('UNION is not used by the project; not printed')
+    if (node.node === 'SelectSetQuery') {
+      const parts = [this.select(node.initial_select_query as AstNode, parent, top)]
+      for (const next of (node.subsequent_select_queries as AstNode[]) ?? []) {
+        const op = String(next.set_operator ?? '').replace(/\s+/g, '')
+        if (op !== 'UNIONALL') throw new HogQLRefusal(`${String(next.set_operator)} is not printed here (UNION ALL only)`)
+        parts.push(this.select(next.select_query as AstNode, parent, top))
+      }
+      return parts.join(' UNION ALL ')
+    }
     if (node.node !== 'SelectQuery') throw new HogQLRefusal(`expected a SELECT, got ${node.node}`)
     const scope: Scope = { aliases: new Set(), tables: new Map(), eventsName: null, lambdas: new Set(), parent }
     const parts: string[] = []
