@@ -70,7 +70,7 @@ export async function runConnect(opts: ConnectOptions): Promise<void> {
     const merged = { ...Object.fromEntries(Object.entries(row.config).filter(([k]) => !SECRET_KEYS.has(k))), ...config }
     const hooks = await hooksFromDefinitions(defs, configuredGoals(parseSettings(merged)))
     const settings = parseSettings(merged, { countedEvents: hooks.countedEvents })
-    const events = intakeEvents(settings)
+    const events = intakeEvents(settings, defs)
     const destination: DestinationInput = {
       name: opts.name,
       url: `${url}/ingest/${encodeURIComponent(projectId)}`,

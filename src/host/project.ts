@@ -4,7 +4,7 @@ import type { ContractCache } from '../counters/cache.js'
 import { CacheUnavailableError } from '../counters/cache.js'
 import type { FillingPeriod } from '../counters/ingest.js'
 import type { FlagObservation } from '../counters/observation.js'
-import { auditConfig } from '../coverage/audit-config.js'
+import { auditConfig, customExposureEvents } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { SettingsError, configuredGoals, parseSettings, type CountedEvent } from '../settings/settings.js'
@@ -77,8 +77,10 @@ interface Meta {
 
 
 /** The events the intake counts, and so the ones the webhook destination sends and an outage fill reads back. */
-export function intakeEvents(settings: { metrics: readonly { event: string }[] }): string[] {
-  return [...new Set<string>([...EXPOSURE_EVENTS, ...settings.metrics.map((m) => m.event)])].sort()
+export function intakeEvents(settings: { metrics: readonly { event: string }[] }, defs?: Pick<Definitions, 'experiments'>): string[] {
+  // An experiment whose exposure criteria name another event (`$pageview`) is exposed by that event.
+  const custom = defs ? [...customExposureEvents(defs).keys()] : []
+  return [...new Set<string>([...EXPOSURE_EVENTS, ...custom, ...settings.metrics.map((m) => m.event)])].sort()
 }
 
 /**
@@ -338,7 +340,7 @@ export class ProjectRuntime {
     if (!stored || !canBackfill(state)) return
     const s = state.settings
     try {
-      const next = await syncDestinationFilter(clientOf(state), stored, intakeEvents(s), s.filterTestAccounts)
+      const next = await syncDestinationFilter(clientOf(state), stored, intakeEvents(s, await this.currentDefinitions()), s.filterTestAccounts)
       if (next) {
         await this.meta.storage.set(DESTINATION_KEY, next)
         this.log('info', `the webhook destination now sends ${next.events.length} events (the experiments' metric events changed)`)
@@ -448,7 +450,7 @@ export class ProjectRuntime {
     for (const gap of due) {
       if (!(await this.deps.store.leaseGap(this.id, gap.fromMs, this.deps.processId, now, now + 10 * 60_000))) continue
       const client = clientOf(state)
-      const events = intakeEvents(state.settings)
+      const events = intakeEvents(state.settings, await this.currentDefinitions())
       let done = gap.done
       // The fill resumes after the last row it replayed; without a cursor (a fill of an older
       // version) it starts over, and the counters' delivery markers count each event once.
