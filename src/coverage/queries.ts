@@ -18,20 +18,29 @@ interface QueryParts {
   readonly window: string
   readonly exposures: string
   readonly own: string
+  /** the raw JSON of the exposed value: the response of a flag call, or `$feature/<key>` on a custom exposure event */
+  readonly response: string
 }
 
 function partsOf(ctx: CheckContext, w: FlagWindow): QueryParts {
   const index = ctx.flag.filters.aggregation_group_type_index
   const unit = index == null ? 'person_id' : `$group_${index}`
   const window = `timestamp >= ${dt(w.fromMs)} AND timestamp <= ${dt(w.toMs)}`
-  const exposures = `event = ${lit(ctx.exposureEvent)} AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${window}${unit === 'person_id' ? '' : ` AND ${unit} != ''`}`
-  const own = `${RESPONSE} IN ${list(ctx.expected.map((v) => JSON.stringify(v.value)))}`
-  return { unit, window, exposures, own }
+  const groupOnly = unit === 'person_id' ? '' : ` AND ${unit} != ''`
+  // A custom exposure event (`$pageview`) carries the variant on `$feature/<key>` and names no flag
+  // (exposure_query_logic.py get_exposure_event_and_property).
+  const custom = ctx.exposureEvent !== '$feature_flag_called' && ctx.exposureEvent !== '$experiment_exposure' && !ctx.exposureEvent.startsWith('action ')
+  const response = custom ? `JSONExtractRaw(properties, ${lit(`$feature/${ctx.flag.key}`)})` : RESPONSE
+  const exposures = custom
+    ? `event = ${lit(ctx.exposureEvent)} AND ${response} NOT IN ('', 'null') AND ${window}${groupOnly}`
+    : `event = ${lit(ctx.exposureEvent)} AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${window}${groupOnly}`
+  const own = `${response} IN ${list(ctx.expected.map((v) => JSON.stringify(v.value)))}`
+  return { unit, window, exposures, own, response }
 }
 
 /** Per unit: the values it was exposed to (PostHog's `$multiple` when more than one). */
 function perUnit(p: QueryParts): string {
-  return `SELECT ${p.unit} AS unit, groupUniqArray(${RESPONSE}) AS values, min(timestamp) AS first_exposure, count() AS exposures FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
+  return `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, min(timestamp) AS first_exposure, count() AS exposures FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
 }
 
 function metricEventsOf(ctx: CheckContext, role: 'primary' | 'guardrail'): string[] {
@@ -43,13 +52,13 @@ type Builder = (ctx: CheckContext, p: QueryParts) => string | null
 const BUILDERS: Record<CheckId, Builder> = {
   // Exposures per day and value: when they started, stopped, or changed values.
   exposure_present: (_ctx, p) =>
-    `SELECT toDate(timestamp) AS day, ${RESPONSE} AS value, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY day, value ORDER BY day, value LIMIT ${LIMIT}`,
+    `SELECT toDate(timestamp) AS day, ${p.response} AS value, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY day, value ORDER BY day, value LIMIT ${LIMIT}`,
   // Both exposure events side by side, and the library that sends each.
   exposure_event: (ctx, p) =>
     `SELECT event, properties.$lib AS lib, count() AS events, count(DISTINCT ${p.unit}) AS units FROM events WHERE event IN ('$feature_flag_called', '$experiment_exposure', ${lit(ctx.exposureEvent)}) AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${p.window} GROUP BY event, lib ORDER BY events DESC LIMIT ${LIMIT}`,
   // The values outside the flag's variants, who sent them and from which library.
   variant_values: (_ctx, p) =>
-    `SELECT ${RESPONSE} AS value, properties.$lib AS lib, properties.$lib_version AS lib_version, count() AS exposures, count(DISTINCT ${p.unit}) AS units, arraySlice(groupUniqArray(distinct_id), 1, 10) AS example_distinct_ids FROM events WHERE ${p.exposures} AND NOT (${p.own}) GROUP BY value, lib, lib_version ORDER BY exposures DESC LIMIT ${LIMIT}`,
+    `SELECT ${p.response} AS value, properties.$lib AS lib, properties.$lib_version AS lib_version, count() AS exposures, count(DISTINCT ${p.unit}) AS units, arraySlice(groupUniqArray(distinct_id), 1, 10) AS example_distinct_ids FROM events WHERE ${p.exposures} AND NOT (${p.own}) GROUP BY value, lib, lib_version ORDER BY exposures DESC LIMIT ${LIMIT}`,
   // Units per variant as PostHog's exposure query counts them, `$multiple` apart.
   sample_ratio: (_ctx, p) =>
     `SELECT if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS units FROM (${perUnit(p)}) GROUP BY variant ORDER BY variant LIMIT ${LIMIT}`,
@@ -57,7 +66,7 @@ const BUILDERS: Record<CheckId, Builder> = {
   multiple_variants: (_ctx, p) => `SELECT unit, values, first_exposure, exposures FROM (${perUnit(p)}) WHERE length(values) > 1 ORDER BY exposures DESC LIMIT ${LIMIT}`,
   // Exposures by library, bootstrap and whether the bootstrapped value differs from the server's.
   exposure_source: (_ctx, p) =>
-    `SELECT properties.$lib AS lib, properties.$used_bootstrap_value AS used_bootstrap, JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') NOT IN ('', 'null') AND JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') != ${RESPONSE} AS bootstrap_differs, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY lib, used_bootstrap, bootstrap_differs, errored ORDER BY exposures DESC LIMIT ${LIMIT}`,
+    `SELECT properties.$lib AS lib, properties.$used_bootstrap_value AS used_bootstrap, JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') NOT IN ('', 'null') AND JSONExtractRaw(properties, '$feature_flag_bootstrapped_response') != ${p.response} AS bootstrap_differs, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY lib, used_bootstrap, bootstrap_differs, errored ORDER BY exposures DESC LIMIT ${LIMIT}`,
   // The units that carried a value of the flag and sent the experiment's metric event (or any
   // event, without a metric), but never sent an exposure: the analysis leaves them out.
   exposure_gap: (ctx, p) => {
@@ -77,12 +86,12 @@ const BUILDERS: Record<CheckId, Builder> = {
     `SELECT toDate(first_exposure) AS day, if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY day, variant ORDER BY day, variant LIMIT ${LIMIT}`,
   // What the flag returned over time: a switched-off flag or a pinned variant shows in the values.
   flag_state: (_ctx, p) =>
-    `SELECT toDate(timestamp) AS day, ${RESPONSE} AS value, properties.$feature_flag_reason AS reason, count() AS exposures FROM events WHERE ${p.exposures} GROUP BY day, value, reason ORDER BY day, exposures DESC LIMIT ${LIMIT}`,
+    `SELECT toDate(timestamp) AS day, ${p.response} AS value, properties.$feature_flag_reason AS reason, count() AS exposures FROM events WHERE ${p.exposures} GROUP BY day, value, reason ORDER BY day, exposures DESC LIMIT ${LIMIT}`,
 }
 
 function metricQuery(events: readonly string[], p: QueryParts): string | null {
   if (events.length === 0) return null
-  return `SELECT x.value AS variant, m.event AS event, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_exposure) AS events_before_exposure FROM (SELECT ${p.unit} AS unit, ${RESPONSE} AS value, min(timestamp) AS first_exposure FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit, value) AS x JOIN (SELECT ${p.unit} AS unit, event, timestamp AS ts FROM events WHERE event IN ${list(events)} AND ${p.window}) AS m ON m.unit = x.unit GROUP BY variant, event ORDER BY variant, event LIMIT ${LIMIT}`
+  return `SELECT x.value AS variant, m.event AS event, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_exposure) AS events_before_exposure FROM (SELECT ${p.unit} AS unit, ${p.response} AS value, min(timestamp) AS first_exposure FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit, value) AS x JOIN (SELECT ${p.unit} AS unit, event, timestamp AS ts FROM events WHERE event IN ${list(events)} AND ${p.window}) AS m ON m.unit = x.unit GROUP BY variant, event ORDER BY variant, event LIMIT ${LIMIT}`
 }
 
 /** The query behind a check over the flag's window; null where there is nothing to show (no metric to query). */

@@ -4,6 +4,8 @@ import { hogqlParser } from '../../src/hog/parser.js'
 import { parseDefectList } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import { PostHogBox } from '../support/posthog-box/index.js'
+import { auditJourneys, baseTestExperiment, baseTestFlag, definitionsOf as journeyDefinitions, journeys } from '../support/journeys.js'
+import type { SimEvent } from '../../src/sim/traffic.js'
 
 const END = Date.UTC(2026, 10, 20)
 
@@ -66,6 +68,22 @@ describe("each check's HogQL query", () => {
       const flag = report.flags.find((f) => f.key === crossover.flag)!
       const rows = (await box.hogql(flag.checks.find((c) => c.id === 'multiple_variants')!.query!, { personalApiKey: true })).results
       expect(rows.length).toBeGreaterThan(0)
+    } finally {
+      box.close()
+    }
+  })
+
+  it("reads a custom exposure event's variant on $feature/<key>: the sample_ratio query shows PostHog's units (test_exposure_query_with_custom_exposure: control 4, test 5)", async () => {
+    const flag = 'test-experiment'
+    const view = (variant: string, day: string) => [{ event: '$pageview', timestamp: `2024-01-0${day}`, properties: { [`$feature/${flag}`]: variant } }]
+    const events = journeys({ c1: view('control', '2'), c2: view('control', '2'), c3: view('control', '3'), c4: view('control', '3'), t1: view('test', '2'), t2: view('test', '2'), t3: view('test', '2'), t4: view('test', '3'), t5: view('test', '3'), early: [{ event: '$pageview', timestamp: '2024-01-02', properties: {} }] })
+    const defs = journeyDefinitions([baseTestFlag()], [baseTestExperiment({ start_date: '2024-01-01T00:00:00Z', end_date: '2024-01-07T00:00:00Z', exposure_criteria: { exposure_config: { kind: 'ExperimentEventExposureConfig', event: '$pageview', properties: [] } } })])
+    const { report } = await auditJourneys(defs, events, Date.parse('2024-01-07T12:00:00Z'))
+    const query = report.flags.find((f) => f.key === flag)!.checks.find((c) => c.id === 'sample_ratio')!.query!
+    const box = new PostHogBox()
+    try {
+      await box.insert(events as SimEvent[])
+      expect((await box.hogql(query, { personalApiKey: true })).results).toEqual([['"control"', 4], ['"test"', 5]])
     } finally {
       box.close()
     }
