@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { http, HttpResponse, delay } from 'msw'
 import { PostHogClient } from '../src/posthog/client.js'
-import { auditOnline } from '../src/posthog/online-audit.js'
+import { auditOnline } from '../src/audit/online-audit.js'
 import { simulate } from '../src/sim/simulation.js'
 import { HOST, KEY, PROJECT, posthogHandlers } from '../tests/support/posthog-api.js'
 

@@ -12,7 +12,7 @@ import { backfillWindow, observationsFromBackfill } from '../../src/posthog/back
 import { buildReport } from '../../src/coverage/report.js'
 import { planBackfill, type BackfillQuery } from '../../src/posthog/backfill-queries.js'
 import { PostHogClient, type RequestInfo } from '../../src/posthog/client.js'
-import { auditOnline } from '../../src/posthog/online-audit.js'
+import { auditOnline } from '../../src/audit/online-audit.js'
 import { INTERNAL_EMAIL_FILTER, PostHogBox, posthogProject, withInternalUsers, withoutInternalUsers } from '../support/posthog-box/index.js'
 import { simulatedProject } from '../support/sim-project.js'
 import { HOST, KEY, PROJECT, base } from '../support/posthog-api.js'

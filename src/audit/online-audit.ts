@@ -1,12 +1,12 @@
 import { auditConfig } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
-import { fetchDefinitions } from './definitions.js'
+import { fetchDefinitions } from '../posthog/definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../settings/settings.js'
-import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from './backfill.js'
-import { backfillPlanner, unlistedFlagsQuery } from './backfill-queries.js'
+import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from '../posthog/backfill.js'
+import { backfillPlanner, unlistedFlagsQuery } from '../posthog/backfill-queries.js'
 import { isFlagKey } from '../events/read-event.js'
-import type { PostHogClient } from './client.js'
+import type { PostHogClient } from '../posthog/client.js'
 import { experimentRuns } from '../coverage/windows.js'
 
 export interface OnlineAuditResult {
