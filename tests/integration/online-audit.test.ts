@@ -44,7 +44,7 @@ describe('the online audit, every query run by a real ClickHouse as PostHog prin
   it.each([
     ['on (the default): internal users are left out, as the webhook destination leaves them out', {}, withoutInternalUsers(events)],
     ['off: every user counts', { filterTestAccounts: 'No' }, events],
-  ])('gives the same report as the offline audit of the same events, test accounts %s', async (_name, config, offlineEvents) => {
+  ])('gives the same report as the offline audit of the same events, test accounts %s', { timeout: 120_000 }, async (_name, config, offlineEvents) => {
     expect(offlineEvents.length).toBeLessThanOrEqual(events.length)
     const offline = await auditEvents(defs, config, offlineEvents, { now: END })
     // The project has something to find, or equality would prove little.

@@ -52,7 +52,8 @@ async function backfillReport(planOptions: { maxUnitParts?: number }, splits: st
 }
 
 describe("queries over PostHog's limits", () => {
-  it('splits a query over the memory limit by flags, then by shares of units, and the report is the one of the whole', async () => {
+  // Each split part is a new query text for PostHog's parser (WebAssembly, up to a second a query): room for a busy machine.
+  it('splits a query over the memory limit by flags, then by shares of units, and the report is the one of the whole', { timeout: 120_000 }, async () => {
     const splits: string[] = []
     const before = ph.log.length
     const { runs, report } = await backfillReport({}, splits)
@@ -71,7 +72,7 @@ describe("queries over PostHog's limits", () => {
     expect(own(report)).toEqual(own(offline))
   })
 
-  it('names the query and what to do when even the finest split does not fit', async () => {
+  it('names the query and what to do when even the finest split does not fit', { timeout: 120_000 }, async () => {
     const tight = await posthogProject(project.api, project.events, project.defs, { maxGroupByRows: 1 })
     server.resetHandlers(...tight.handlers)
     try {
