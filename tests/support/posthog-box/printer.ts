@@ -64,7 +64,7 @@ const FUNCTIONS: Record<string, string> = {
   JSONExtractRaw: 'JSONExtractRaw', JSONHas: 'JSONHas', JSONExtractString: 'JSONExtractString', JSONExtractBool: 'JSONExtractBool', JSONExtractFloat: 'JSONExtractFloat',
   toString: 'toString', concat: 'concat', lower: 'lower', upper: 'upper', match: 'match', like: 'like', ilike: 'ilike', replaceRegexpAll: 'replaceRegexpAll', startsWith: 'startsWith',
   toDate: 'toDate', toFloat: 'toFloat', toInt: 'toInt64OrNull', round: 'round', greatest: 'greatest', least: 'least', tuple: 'tuple',
-  dateDiff: 'dateDiff', toUnixTimestamp: 'toUnixTimestamp', toUUID: 'toUUIDOrNull', toTimeZone: 'toTimeZone', cityHash64: 'cityHash64',
+  dateDiff: 'dateDiff', toUnixTimestamp: 'toUnixTimestamp', toUUID: 'toUUIDOrNull', toTimeZone: 'toTimeZone', cityHash64: 'cityHash64', JSONExtractKeys: 'JSONExtractKeys', substring: 'substring',
 }
 const CASE_INSENSITIVE = new Map(['not', 'if', 'count', 'min', 'max', 'sum', 'avg', 'coalesce', 'ifNull', 'nullIf', 'length', 'lower', 'upper', 'concat', 'multiIf'].map((f) => [f.toLowerCase(), f]))
 
