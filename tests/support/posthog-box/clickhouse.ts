@@ -1,5 +1,5 @@
 import { Session } from 'chdb'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { HogQLPrinter, type PrintOptions, type PropertyType } from './printer.js'
@@ -88,9 +88,25 @@ const eventsTable = (name: string) => `CREATE TABLE ${name} (
  * a database of its own, dropped when the box closes; the directory goes when the process exits.
  */
 let shared: { session: Session; dir: string; boxes: number } | null = null
+const DIR_PREFIX = 'ec-clickhouse-'
+
+/** A test worker killed before its exit handler ran leaves its directory: removed once its process is gone. */
+function removeStaleDirectories(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^ec-clickhouse-(\d+)-/.exec(name)?.[1] ?? NaN)
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true })
+    }
+  }
+}
+
 function sharedSession(): Session {
   if (!shared) {
-    const dir = mkdtempSync(join(tmpdir(), 'ec-clickhouse-'))
+    removeStaleDirectories()
+    const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`))
     shared = { session: new Session(dir), dir, boxes: 0 }
     const { session } = shared
     process.once('exit', () => {
