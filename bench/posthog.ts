@@ -48,5 +48,5 @@ for (const n of args.flags.split(',').map(Number)) {
   )
 }
 process.stdout.write(
-  `\n### Online audit against msw (${LATENCY} ms per request, median of ${RUNS} runs)\n\n| flags | experiments | HogQL queries | HTTP requests | wall time | wall / one request | minimum at 240 requests/min |\n|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\nHogQL queries grow with flags / ${50} (4 queries a batch of 50 flags: exposures, units, sightings, metrics; a fifth, reach, when the batch has experiments with a primary metric); requests also include the flag and cohort pages and one GET per experiment, since PostHog's experiment list omits metrics.\n`,
+  `\n### Online audit against msw (${LATENCY} ms per request, median of ${RUNS} runs)\n\n| flags | experiments | HogQL queries | HTTP requests | wall time | wall / one request | minimum at 240 requests/min |\n|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\nHogQL queries grow with flags: one that finds flags outside the flag list, then per batch of 50 flags exposures, units and metrics, and per batch of 10 flags sightings and (with an experiment's primary metric) reach; requests also include the flag and cohort pages and one GET per experiment, since PostHog's experiment list omits metrics.\n`,
 )
