@@ -20,6 +20,8 @@ interface QueryParts {
   readonly own: string
   /** the raw JSON of the exposed value: the response of a flag call, or `$feature/<key>` on a custom exposure event */
   readonly response: string
+  /** a unit's variant: `$multiple` when it saw several (exclude), or the one it saw first (first_seen) */
+  readonly variant: string
 }
 
 function partsOf(ctx: CheckContext, w: FlagWindow): QueryParts {
@@ -35,12 +37,14 @@ function partsOf(ctx: CheckContext, w: FlagWindow): QueryParts {
     ? `event = ${lit(ctx.exposureEvent)} AND ${response} NOT IN ('', 'null') AND ${window}${groupOnly}`
     : `event = ${lit(ctx.exposureEvent)} AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${window}${groupOnly}`
   const own = `${response} IN ${list(ctx.expected.map((v) => JSON.stringify(v.value)))}`
-  return { unit, window, exposures, own, response }
+  // PostHog's first_seen keeps a unit's earliest variant (argMin(variant, timestamp)); exclude makes it `$multiple`.
+  const variant = ctx.experiment?.exposure_criteria?.multiple_variant_handling === 'first_seen' ? 'first_value' : "if(length(values) > 1, '$multiple', values[1])"
+  return { unit, window, exposures, own, response, variant }
 }
 
 /** Per unit: the values it was exposed to (PostHog's `$multiple` when more than one). */
 function perUnit(p: QueryParts): string {
-  return `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, min(timestamp) AS first_exposure, count() AS exposures FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
+  return `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, min(timestamp) AS first_exposure, count() AS exposures FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
 }
 
 function metricEventsOf(ctx: CheckContext, role: 'primary' | 'guardrail'): string[] {
@@ -61,7 +65,7 @@ const BUILDERS: Record<CheckId, Builder> = {
     `SELECT ${p.response} AS value, properties.$lib AS lib, properties.$lib_version AS lib_version, count() AS exposures, count(DISTINCT ${p.unit}) AS units, arraySlice(groupUniqArray(distinct_id), 1, 10) AS example_distinct_ids FROM events WHERE ${p.exposures} AND NOT (${p.own}) GROUP BY value, lib, lib_version ORDER BY exposures DESC LIMIT ${LIMIT}`,
   // Units per variant as PostHog's exposure query counts them, `$multiple` apart.
   sample_ratio: (_ctx, p) =>
-    `SELECT if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS units FROM (${perUnit(p)}) GROUP BY variant ORDER BY variant LIMIT ${LIMIT}`,
+    `SELECT ${p.variant} AS variant, count() AS units FROM (${perUnit(p)}) GROUP BY variant ORDER BY variant LIMIT ${LIMIT}`,
   // The units in `$multiple`: the values each saw and when it was first exposed.
   multiple_variants: (_ctx, p) => `SELECT unit, values, first_exposure, exposures FROM (${perUnit(p)}) WHERE length(values) > 1 ORDER BY exposures DESC LIMIT ${LIMIT}`,
   // Exposures by library, bootstrap and whether the bootstrapped value differs from the server's.
@@ -80,10 +84,10 @@ const BUILDERS: Record<CheckId, Builder> = {
   guardrails: (ctx, p) => metricQuery(metricEventsOf(ctx, 'guardrail'), p),
   // New units per week and variant: an audience that shifts shows in who arrives when.
   audience: (_ctx, p) =>
-    `SELECT toStartOfWeek(first_exposure) AS week, if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY week, variant ORDER BY week, variant LIMIT ${LIMIT}`,
+    `SELECT toStartOfWeek(first_exposure) AS week, ${p.variant} AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY week, variant ORDER BY week, variant LIMIT ${LIMIT}`,
   // New units per day and variant: how fast each variant fills up.
   sample_size: (_ctx, p) =>
-    `SELECT toDate(first_exposure) AS day, if(length(values) > 1, '$multiple', values[1]) AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY day, variant ORDER BY day, variant LIMIT ${LIMIT}`,
+    `SELECT toDate(first_exposure) AS day, ${p.variant} AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY day, variant ORDER BY day, variant LIMIT ${LIMIT}`,
   // What the flag returned over time: a switched-off flag or a pinned variant shows in the values.
   flag_state: (_ctx, p) =>
     `SELECT toDate(timestamp) AS day, ${p.response} AS value, properties.$feature_flag_reason AS reason, count() AS exposures FROM events WHERE ${p.exposures} GROUP BY day, value, reason ORDER BY day, exposures DESC LIMIT ${LIMIT}`,

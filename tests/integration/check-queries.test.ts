@@ -88,4 +88,25 @@ describe("each check's HogQL query", () => {
       box.close()
     }
   })
+
+  it.each([
+    // test_exposure_query_multiple_variant_handling_first_seen: each unit in the variant it saw first
+    ['first_seen', [['"control"', 2], ['"test"', 2]]],
+    // the same events with exclude: the two units that saw both are $multiple
+    ['exclude', [['"control"', 1], ['"test"', 1], ['$multiple', 2]]],
+  ])('the sample_ratio query counts units as %s handling does on ClickHouse', async (handling, rows) => {
+    const flag = 'test-experiment'
+    const call = (variant: string, day: string) => ({ event: '$feature_flag_called', timestamp: `2024-01-0${day}`, properties: { $feature_flag: flag, $feature_flag_response: variant } })
+    const events = journeys({ control_only: [call('control', '2')], test_only: [call('test', '2')], control_first: [call('control', '2'), call('test', '3')], test_first: [call('test', '2'), call('control', '4')] })
+    const defs = journeyDefinitions([baseTestFlag()], [baseTestExperiment({ start_date: '2024-01-01T00:00:00Z', end_date: '2024-01-07T00:00:00Z', exposure_criteria: { multiple_variant_handling: handling } })])
+    const { report } = await auditJourneys(defs, events, Date.parse('2024-01-07T12:00:00Z'))
+    const query = report.flags.find((f) => f.key === flag)!.checks.find((c) => c.id === 'sample_ratio')!.query!
+    const box = new PostHogBox()
+    try {
+      await box.insert(events as SimEvent[])
+      expect((await box.hogql(query, { personalApiKey: true })).results).toEqual(rows)
+    } finally {
+      box.close()
+    }
+  })
 })
