@@ -47,8 +47,14 @@ function perUnit(p: QueryParts): string {
   return `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, min(timestamp) AS first_exposure, count() AS exposures FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
 }
 
+/**
+ * The goal events of a role's metrics: each metric's last step when it is an event. A goal that
+ * is no event (a ratio whose numerator is an action) has no rows to show: its last counted event
+ * would be the denominator, not the goal.
+ */
 function metricEventsOf(ctx: CheckContext, role: 'primary' | 'guardrail'): string[] {
-  return [...new Set(ctx.metrics.filter((m) => m.role === role).map((m) => m.events.at(-1)!))]
+  const goals = ctx.metrics.filter((m) => m.role === role && !(m.goal !== undefined && (m.uncounted ?? []).includes(m.goal)))
+  return [...new Set(goals.flatMap((m) => m.events.slice(-1)))]
 }
 
 type Builder = (ctx: CheckContext, p: QueryParts) => string | null
