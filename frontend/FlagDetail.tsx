@@ -91,7 +91,9 @@ export function FlagDetail({ project, flagKey }: { project: string; flagKey: str
   if (!detail?.flag) return <section>{back}<p class="muted">Loading {flagKey}…</p></section>
   const f = detail.flag
   const event = f.experiment?.exposure_event ?? '$feature_flag_called'
-  const live = detail.live?.exposure[event as '$feature_flag_called'] ?? Object.values(detail.live?.exposure ?? {})[0]
+  // The live counters keep an experiment's own exposure event (`$pageview`, say) under `custom`.
+  const kind = event === '$feature_flag_called' || event === '$experiment_exposure' ? event : 'custom'
+  const live = detail.live?.exposure[kind] ?? Object.values(detail.live?.exposure ?? {})[0]
   const liveOf = (key: string): LiveVariant | undefined => live?.variants.find((v) => String(v.value) === key)
   const outside = (live?.variants ?? []).filter((v) => !f.variants.some((x) => x.key === String(v.value)))
   const totalUnits = f.variants.reduce((a, v) => a + v.units, 0)
