@@ -62,6 +62,16 @@ export function newSigningSecret(): string {
  * secret box), and a scheduler that ticks each project (heartbeat, gaps, the plugin's tasks,
  * each claimed once across processes).
  */
+/** The origin a posthogHost setting names (plugin.json's default when empty); the text itself when it is no URL. */
+export function posthogOrigin(value: string | undefined): string {
+  const text = value === undefined || value.trim() === '' ? 'https://us.posthog.com' : value.trim()
+  try {
+    return new URL(text).origin
+  } catch {
+    return text
+  }
+}
+
 export class Host {
   readonly processId = randomUUID()
   readonly metrics: HostMetrics
@@ -190,7 +200,7 @@ export class Host {
     return row
   }
 
-  /** Merges a settings change into the current settings and validates the result as the plugin would. */
+  /** Merges a settings change into the current settings and validates the result as the plugin would (see posthogOrigin). */
   private async validatedConfig(current: Record<string, string>, change: Record<string, unknown>): Promise<Record<string, string>> {
     const problems: { key: string; message: string }[] = []
     const merged = { ...current }
@@ -203,6 +213,12 @@ export class Host {
       if (value === null || value === undefined) delete merged[key]
       else merged[key] = typeof value === 'string' ? value : JSON.stringify(value)
     }
+    // The personal API key belongs to the PostHog it was given for: moving posthogHost to another
+    // origin drops the stored key unless the same change sends a new one. Otherwise anyone who can
+    // change a setting (a token holder, or a page reaching the API) could send the key elsewhere.
+    const sentKey = change.posthogPersonalApiKey
+    const newKey = typeof sentKey === 'string' && sentKey !== '' && sentKey !== SECRET_MASK
+    if ('posthogHost' in change && !newKey && posthogOrigin(current.posthogHost) !== posthogOrigin(merged.posthogHost)) delete merged.posthogPersonalApiKey
     if (problems.length) throw new ProjectError('invalid settings', 400, problems)
     try {
       const settings = parseSettings(merged)

@@ -139,6 +139,20 @@ describe('the JSON API', () => {
     await t.app.request('/api/projects/demo/settings', { method: 'PUT', body: JSON.stringify({ posthogPersonalApiKey: '' }), headers: { 'content-type': 'application/json' } })
   })
 
+  it.each([
+    // A settings change (a token holder, or a page that reached the API) may not send the stored key to another host.
+    ['another host: the stored key is dropped', { posthogHost: 'http://127.0.0.1:9922' }, ''],
+    ['the same origin written otherwise: the key stays', { posthogHost: 'https://eu.posthog.com/' }, KEY],
+    ['another host with a new key in the same change: the new key', { posthogHost: 'https://us.posthog.com', posthogPersonalApiKey: 'phx_new_key_for_us' }, 'phx_new_key_for_us'],
+    ['the mask sent back with another host: the key is dropped', { posthogHost: 'http://attacker.test', posthogPersonalApiKey: SECRET_MASK }, ''],
+  ])('binds the personal API key to its PostHog: %s', async (_why, change, key) => {
+    const put = (body: unknown) => t.app.request('/api/projects/demo/settings', { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    expect((await put({ posthogHost: 'https://eu.posthog.com', posthogPersonalApiKey: KEY })).status).toBe(200)
+    expect((await put(change)).status).toBe(200)
+    expect(t.host.runtime('demo')!.project.config.posthogPersonalApiKey ?? '').toBe(key)
+    await put({ posthogHost: '', posthogPersonalApiKey: '' })
+  })
+
   it('never returns a secret, and needs the token when one is set', async () => {
     for (const path of ['/api/projects', '/api/projects/demo', '/api/projects/demo/settings', '/api/projects/demo/report', '/metrics']) {
       const text = await (await t.app.request(path)).text()
