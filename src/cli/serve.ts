@@ -104,7 +104,13 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const siteDir = builtSite()
   const corsOrigins = (opts.corsOrigin ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean)
   for (const o of corsOrigins) if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ExitError(`--cors-origin: ${o} is not an origin such as https://posthog.example.com`, 2)
-  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody, siteDir: siteDir ?? undefined, corsOrigins })
+  // The names this host answers to: a page served under another name that resolves here (DNS rebinding) is refused.
+  // Bound to every interface without a public URL, the names are not known: the API token (required
+  // beyond loopback) is then what keeps a page from using the API.
+  const publicHost = opts.publicUrl && URL.canParse(opts.publicUrl) ? new URL(opts.publicUrl).hostname : null
+  const everywhere = opts.hostname === '0.0.0.0' || opts.hostname === '::'
+  const allowedHosts = everywhere && !publicHost ? undefined : [...(everywhere ? [] : [opts.hostname]), ...(isLoopback(opts.hostname) ? ['localhost', '127.0.0.1', '::1'] : []), ...(publicHost ? [publicHost] : [])]
+  const app = createApp(host, { apiToken: opts.apiToken, maxBodyBytes: opts.maxBody, siteDir: siteDir ?? undefined, corsOrigins, allowedHosts })
   let bound
   try {
     bound = await listen(app, host, { port: opts.port, hostname: opts.hostname })

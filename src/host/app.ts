@@ -29,6 +29,21 @@ export interface AppOptions {
    * default: no CORS headers, so no other site can read the API from a browser.
    */
   readonly corsOrigins?: readonly string[]
+  /**
+   * The host names this host answers to (the Host header, without its port): the loopback names
+   * when bound to loopback, the bound address, the public URL's host. Any other name is refused, so
+   * a page whose own name was made to resolve to this machine (DNS rebinding) cannot use the API as
+   * same-origin. Unset: every name (tests that call the app directly).
+   */
+  readonly allowedHosts?: readonly string[]
+}
+
+/** A Host header's name, without its port, lowercased; `[::1]:8787` is `::1`. */
+export function hostNameOf(header: string): string {
+  const h = header.trim().toLowerCase()
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') < 0 ? undefined : h.indexOf(']'))
+  const colon = h.lastIndexOf(':')
+  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h
 }
 
 // The site runs nothing but its own scripts and talks only to this host; it may be embedded in a
@@ -110,6 +125,15 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
 
   app.use('*', requestId())
+  if (opts.allowedHosts) {
+    const allowed = new Set(opts.allowedHosts.map(hostNameOf))
+    app.use('*', async (c, next) => {
+      const name = hostNameOf(c.req.header('host') ?? new URL(c.req.url).host)
+      // 421 Misdirected Request: this server does not answer for that name.
+      if (!allowed.has(name)) return c.json({ error: `this host does not answer for ${JSON.stringify(name.slice(0, 100))}; use the address it serves` }, 421)
+      await next()
+    })
+  }
   app.use('*', async (c, next) => {
     await next()
     m.responses.inc({ route: c.req.routePath, status: String(c.res.status) })

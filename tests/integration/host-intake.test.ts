@@ -140,6 +140,21 @@ describe('the JSON API', () => {
   })
 
   it.each([
+    ['attacker.example:8787', 421],
+    ['attacker.example', 421],
+    ['127.0.0.1.attacker.example:8787', 421],
+    ['127.0.0.1:8787', 200],
+    ['localhost:8787', 200],
+    ['LOCALHOST', 200],
+    ['[::1]:8787', 200],
+  ])('answers only the names it serves (DNS rebinding): Host %s gets %i', async (hostHeader, status) => {
+    const app = createApp(t.host, { allowedHosts: ['127.0.0.1', 'localhost', '::1'] })
+    const res = await app.request('http://127.0.0.1:8787/api/projects', { headers: { host: hostHeader } })
+    expect(res.status).toBe(status)
+    if (status === 421) expect(await res.text()).not.toContain('demo')
+  })
+
+  it.each([
     // A settings change (a token holder, or a page that reached the API) may not send the stored key to another host.
     ['another host: the stored key is dropped', { posthogHost: 'http://127.0.0.1:9922' }, ''],
     ['the same origin written otherwise: the key stays', { posthogHost: 'https://eu.posthog.com/' }, KEY],
