@@ -100,6 +100,8 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     if (existing && stored) await pluginStorage(host.store, 'demo').set(DEMO_SPEC_KEY, demo)
     await host.addProject({ id: 'demo', demo, ingestSecret: opts.secret, start: false })
   }
+  // A promise nobody awaited that fails is logged with its stack; it does not end the host silently.
+  process.on('unhandledRejection', (reason) => host.log.error({ err: reason instanceof Error ? reason.message : String(reason), stack: reason instanceof Error ? reason.stack : undefined }, 'unhandled rejection (the host keeps running)'))
   await host.start()
   const siteDir = builtSite()
   const corsOrigins = (opts.corsOrigin ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean)

@@ -83,6 +83,8 @@ export class Host {
   private readonly memoryCaches = new Map<string, MemoryCache>()
   private readonly openedCaches = new Set<string>()
   private timer: ReturnType<typeof setInterval> | null = null
+  /** The last storage query that failed while its ping answered; null once a round succeeds. */
+  private storeError: string | null = null
   private ticking: Promise<void> | null = null
   storeHealthy = true
 
@@ -281,7 +283,8 @@ export class Host {
     for (const row of await this.store.listProjects()) await this.restart(row)
     if (this.opts.databaseUrl && !this.redis) this.log.warn('PostgreSQL is shared, but the counters are in this process\'s memory: several host processes need --redis too, or each counts only what reaches it')
     if (opts.scheduler ?? true) {
-      this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? HEARTBEAT_MS)
+      // A round that fails is logged; it never becomes an unhandled rejection that ends the process.
+      this.timer = setInterval(() => void this.tick().catch((e: Error) => this.log.error({ err: e.message }, 'scheduler round failed')), this.opts.tickMs ?? HEARTBEAT_MS)
     }
   }
 
@@ -297,7 +300,17 @@ export class Host {
         this.storeHealthy = false
         return
       }
-      await this.syncProjects()
+      try {
+        await this.syncProjects()
+        if (this.storeError) this.log.info('storage answers queries again')
+        this.storeError = null
+      } catch (e) {
+        // The storage answers its ping but a query fails (a table renamed, a database recreated):
+        // said once in the log and in /readyz; the projects already running go on counting.
+        const message = (e as Error).message
+        if (this.storeError !== message) this.log.error({ err: message }, 'storage failed a query; the projects already running keep counting')
+        this.storeError = message
+      }
       for (const rt of this.runtimes.values()) {
         try {
           await rt.tick()
@@ -329,6 +342,7 @@ export class Host {
   ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = []
     if (!this.storeHealthy) reasons.push(`${this.store.kind} storage is unavailable`)
+    else if (this.storeError) reasons.push(`${this.store.kind} storage failed a query: ${this.storeError.slice(0, 200)}`)
     for (const rt of this.runtimes.values()) if (!rt.cacheHealthy) reasons.push(`the ${this.cacheKind} cache of project ${rt.id} is unavailable`)
     return { ready: reasons.length === 0, reasons }
   }
