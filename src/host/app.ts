@@ -9,7 +9,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import { Host, ProjectError } from './host.js'
-import { pluginStorage, type ProjectRow } from './store.js'
+import { StorageUnavailableError, pluginStorage, type ProjectRow } from './store.js'
 import { sameSecret } from './secrets.js'
 import { PUBLISHED_KEY } from './project.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
@@ -140,6 +140,8 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
   })
   app.onError((e, c) => {
     if (e instanceof ProjectError) return c.json({ error: e.message, problems: e.problems }, e.status)
+    // The storage failed a query: 503, so PostHog retries a delivery; /readyz says why.
+    if (e instanceof StorageUnavailableError) return c.json({ error: 'the storage is unavailable; see /readyz', request_id: c.get('requestId') }, 503)
     host.log.error({ err: e.message, path: c.req.path, requestId: c.get('requestId') }, 'request failed')
     return c.json({ error: 'the host failed on this request; see its log', request_id: c.get('requestId') }, 500)
   })

@@ -14,7 +14,7 @@ import { DEMO_SPEC_KEY, ProjectRuntime, type DemoSpec } from './project.js'
 import { SecretBox } from './secrets.js'
 import { PostgresStore } from './store-postgres.js'
 import { SqliteStore } from './store-sqlite.js'
-import { pluginStorage, type HostStore, type ProjectRow } from './store.js'
+import { guardedStore, pluginStorage, type HostStore, type ProjectRow } from './store.js'
 
 /** What PostHog shows in place of a secret setting that is set (posthog/api/plugin.py, scenes/plugins/utils). */
 export const SECRET_MASK = '**************** POSTHOG SECRET FIELD ****************'
@@ -111,7 +111,11 @@ export class Host {
         : null
     // A Redis that is down must not crash the host: the intake answers 503 until it is back.
     redis?.on('error', () => {})
-    return new Host(store, box, source, redis, opts)
+    // Every storage call that fails is one error the routes answer with 503, and /readyz names.
+    let host: Host | null = null
+    const guarded = guardedStore(store, (e) => host?.noteStorageError(e))
+    host = new Host(guarded, box, source, redis, opts)
+    return host
   }
 
   get cacheKind(): 'memory' | 'redis' {
@@ -336,6 +340,12 @@ export class Host {
       const known = this.rows.get(row.id)
       if (!known || known.updatedAt !== row.updatedAt) await this.restart(row)
     }
+  }
+
+  /** A storage call failed (a route's, or a task's): /readyz says so until a scheduler round succeeds. */
+  noteStorageError(e: Error): void {
+    if (this.storeError !== e.message) this.log.error({ err: e.message }, 'storage failed a query')
+    this.storeError = e.message
   }
 
   /** Ready to count: storage answers, and so does the cache of every running project. */

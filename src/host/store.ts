@@ -99,3 +99,37 @@ export function pluginStorage(store: HostStore, project: string) {
 
 /** The storage key limit of plugin-server's table (posthog_pluginstorage.key is 200 characters). */
 export const STORAGE_KEY_MAX = 200
+
+/** A storage query that failed: the host answers 503 (PostHog retries) and /readyz names it. */
+export class StorageUnavailableError extends Error {
+  constructor(readonly method: string, cause: unknown) {
+    super(`storage failed (${method}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'StorageUnavailableError'
+  }
+}
+
+/**
+ * The store with every failing call turned into a StorageUnavailableError (and reported to
+ * `onError`), so a route or a scheduled task meets one error it knows how to answer.
+ */
+export function guardedStore(store: HostStore, onError: (e: StorageUnavailableError) => void): HostStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown
+      if (typeof value !== 'function' || prop === 'close' || prop === 'kind') return value
+      return (...args: unknown[]) => {
+        const fail = (e: unknown): never => {
+          const err = e instanceof StorageUnavailableError ? e : new StorageUnavailableError(String(prop), e)
+          onError(err)
+          throw err
+        }
+        try {
+          const out = (value as (...a: unknown[]) => unknown).apply(target, args)
+          return out instanceof Promise ? out.catch(fail) : out
+        } catch (e) {
+          return fail(e)
+        }
+      }
+    },
+  })
+}

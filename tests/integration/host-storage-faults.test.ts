@@ -35,8 +35,10 @@ describe.skipIf(skip !== null)('the host when its PostgreSQL fails queries', () 
       const down = await app.request('/readyz')
       expect(down.status).toBe(503)
       expect(((await down.json()) as { reasons: string[] }).reasons.join(' ')).toMatch(/storage failed a query: .*coverage_projects/)
-      // The project already running still answers.
+      // The project already running still answers; a route that needs the table answers 503, not 500.
       expect(host.runtime('p1')).not.toBeNull()
+      const create = await app.request('/api/projects', { method: 'POST', body: JSON.stringify({ id: 'p2' }), headers: { 'content-type': 'application/json' } })
+      expect(create.status).toBe(503)
 
       await admin.query('ALTER TABLE coverage_projects_moved RENAME TO coverage_projects')
       await host.tick()
