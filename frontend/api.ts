@@ -137,7 +137,9 @@ export function setApiBase(url: string): void {
 }
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${base}${path}`, { ...init, headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) } })
+  // A change is always JSON (the host refuses any other body for it: no cross-site form can pass).
+  const writes = (init?.method ?? 'GET') !== 'GET'
+  const res = await fetch(`${base}${path}`, { ...init, ...(writes ? { body: init?.body ?? '{}' } : {}), headers: { accept: 'application/json', ...(writes ? { 'content-type': 'application/json' } : {}) } })
   const body = (await res.json().catch(() => ({}))) as { error?: string; problems?: { key: string; message: string }[] }
   if (!res.ok) throw new ApiError(body.error ?? `the host answered ${res.status}`, res.status, body.problems ?? [])
   return body as T

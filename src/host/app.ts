@@ -47,7 +47,7 @@ export function hostNameOf(header: string): string {
 }
 
 // The site runs nothing but its own scripts and talks only to this host; it may be embedded in a
-// PostHog notebook (an iframe), so framing is allowed.
+// PostHog notebook (an iframe) whose origin is configured (frame-ancestors, set per app).
 const SITE_HEADERS = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
@@ -119,6 +119,28 @@ function apiToken(token: string | undefined): MiddlewareHandler {
 }
 
 /** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
+/**
+ * A request that changes state (POST, PUT, PATCH, DELETE) must be JSON and come from this host's own
+ * pages or a configured origin: a cross-site form or `text/plain` fetch (no preflight) is refused,
+ * so another site cannot disable a project or change its settings from a visitor's browser.
+ * Requests without Origin (the CLI, curl, PostHog) are judged by `Sec-Fetch-Site` when a browser sends it.
+ */
+function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler {
+  const allowed = new Set(allowedOrigins)
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next()
+    const origin = c.req.header('origin')
+    const host = c.req.header('host') ?? new URL(c.req.url).host
+    const sameOrigin = origin !== undefined && URL.canParse(origin) && new URL(origin).host === host
+    const fetchSite = c.req.header('sec-fetch-site')
+    if (origin !== undefined && !sameOrigin && !allowed.has(origin)) return c.json({ error: 'a request from another site may not change this host' }, 403)
+    if (origin === undefined && (fetchSite === 'cross-site' || fetchSite === 'same-site')) return c.json({ error: 'a request from another site may not change this host' }, 403)
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    if (type !== 'application/json') return c.json({ error: 'send JSON (Content-Type: application/json)' }, 415)
+    return next()
+  }
+}
+
 export function createApp(host: Host, opts: AppOptions = {}): Hono {
   const app = new Hono()
   const m = host.metrics
@@ -232,6 +254,11 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
   const api = new Hono()
   if (opts.corsOrigins?.length) api.use('*', cors({ origin: [...opts.corsOrigins], allowMethods: ['GET', 'PUT', 'POST'], allowHeaders: ['content-type', 'authorization'], maxAge: 600 }))
   api.use('*', apiToken(opts.apiToken))
+  api.use('*', async (c, next) => {
+    c.header('x-content-type-options', 'nosniff')
+    await next()
+  })
+  api.use('*', sameOriginWrites(opts.corsOrigins ?? []))
   const view = (row: ProjectRow) => {
     const rt = host.runtime(row.id)
     return {
@@ -340,6 +367,8 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     app.use('*', async (c, next) => {
       await next()
       for (const [k, v] of Object.entries(SITE_HEADERS)) c.res.headers.set(k, v)
+      // Framed only by the PostHog origins configured to embed it (--cors-origin); by no one else.
+      c.res.headers.set('content-security-policy', `${SITE_HEADERS['content-security-policy']}; frame-ancestors ${opts.corsOrigins?.length ? opts.corsOrigins.join(' ') : "'none'"}`)
     })
     app.use('/*', serveStatic({ root: site }))
     // Any other page of the site (a shared link with its query) is the same single page.

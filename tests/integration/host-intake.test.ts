@@ -85,11 +85,11 @@ describe('the intake, as PostHog\'s HTTP Webhook destination feeds it', () => {
     const res = await postSigned(t.app, 'demo', secret, events.slice(0, 3).map(asBody))
     expect(res.status).toBe(200)
     expect((await postSigned(t.app, 'nope', secret, asBody(events[0]!))).status).toBe(404)
-    expect((await t.app.request('/api/projects/demo/disable', { method: 'POST' })).status).toBe(200)
+    expect((await t.app.request('/api/projects/demo/disable', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(200)
     expect((await postSigned(t.app, 'demo', secret, asBody(events[0]!))).status).toBe(403)
     const listed = (await (await t.app.request('/api/projects')).json()) as { projects: { id: string; status: string }[] }
     expect(listed.projects.find((p) => p.id === 'demo')?.status).toBe('disabled')
-    expect((await t.app.request('/api/projects/demo/enable', { method: 'POST' })).status).toBe(200)
+    expect((await t.app.request('/api/projects/demo/enable', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(200)
     expect((await postSigned(t.app, 'demo', secret, asBody(events[0]!))).status).toBe(200)
   })
 })
@@ -137,6 +137,21 @@ describe('the JSON API', () => {
     expect(statSync(join(t.dataDir, 'secret.key')).mode & 0o777).toBe(0o600)
     // Back to no key, so the demo never calls PostHog.
     await t.app.request('/api/projects/demo/settings', { method: 'PUT', body: JSON.stringify({ posthogPersonalApiKey: '' }), headers: { 'content-type': 'application/json' } })
+  })
+
+  it.each([
+    ['a cross-site text/plain POST (no preflight)', { origin: 'https://attacker.example', 'content-type': 'text/plain' }, 403],
+    ['a cross-site JSON POST', { origin: 'https://attacker.example', 'content-type': 'application/json' }, 403],
+    ['a form from another site, without Origin', { 'sec-fetch-site': 'cross-site', 'content-type': 'application/x-www-form-urlencoded' }, 403],
+    ['text/plain from this host\'s own page', { origin: 'http://localhost', 'content-type': 'text/plain' }, 415],
+    ['JSON from this host\'s own page', { origin: 'http://localhost', 'content-type': 'application/json' }, 200],
+    ['JSON from the CLI (no Origin)', { 'content-type': 'application/json' }, 200],
+  ])('refuses state changes from other sites (CSRF): %s', async (_why, headers, status) => {
+    const res = await t.app.request('http://localhost/api/projects/demo/disable', { method: 'POST', body: '{}', headers: { host: 'localhost', ...headers } })
+    expect(res.status).toBe(status)
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(t.host.knownProject('demo')!.enabled).toBe(status !== 200)
+    await t.app.request('/api/projects/demo/enable', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
   })
 
   it.each([
@@ -195,10 +210,10 @@ describe('several host processes on one store', () => {
     await other.start({ scheduler: false })
     const otherApp = createApp(other)
     expect((await postSigned(otherApp, 'demo', secret, asBody(events[0]!))).status).toBe(200)
-    await t.app.request('/api/projects/demo/disable', { method: 'POST' })
+    await t.app.request('/api/projects/demo/disable', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
     await other.tick()
     expect((await postSigned(otherApp, 'demo', secret, asBody(events[0]!))).status).toBe(403)
-    await t.app.request('/api/projects/demo/enable', { method: 'POST' })
+    await t.app.request('/api/projects/demo/enable', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
     await t.app.request('/api/projects/demo/settings', { method: 'PUT', body: JSON.stringify({ lookbackDays: '14' }), headers: { 'content-type': 'application/json' } })
     await other.tick()
     expect((await postSigned(otherApp, 'demo', secret, asBody(events[0]!))).status).toBe(200)
