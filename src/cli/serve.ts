@@ -72,6 +72,13 @@ async function projectFromEnv(host: Host, secret: string | undefined): Promise<s
   return id
 }
 
+/** Beyond loopback the API token is all that guards the API: at least MIN_API_TOKEN characters. */
+export const MIN_API_TOKEN = 32
+export function checkApiToken(hostname: string, token: string | undefined): void {
+  if (isLoopback(hostname) || token === undefined) return
+  if (token.length < MIN_API_TOKEN) throw new ExitError(`the API token is ${token.length} characters; beyond loopback it must be at least ${MIN_API_TOKEN} (e.g. \`openssl rand -hex 24\`)`, 2)
+}
+
 export function checkSigningSecret(secret: string): void {
   const encoded = secret.startsWith('whsec_') ? secret.slice(6) : secret
   // PostHog signs only with a base64 secret of at least 24 bytes (nodejs/src/cdp/utils/standard-webhooks.ts).
@@ -88,6 +95,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   if (!isLoopback(opts.hostname) && !opts.apiToken) {
     throw new ExitError(`binding to ${opts.hostname} exposes the API beyond this machine: set COVERAGE_API_TOKEN (or --api-token) so every request needs it`, 2)
   }
+  checkApiToken(opts.hostname, opts.apiToken)
   if (opts.secret) checkSigningSecret(opts.secret)
   const host = await openHost(opts)
   const fromEnv = await projectFromEnv(host, opts.secret)
