@@ -4,7 +4,7 @@ import { CHECK_IDS } from './checks/types.js'
 /**
  * The documented shape of the report JSON (schema_version 2, DESIGN.md "Interfaces"). Others
  * build on it: tests validate every report against this schema, and it is the reference for the
- * README's description.
+ * description in docs/checks.md.
  */
 const verdict = z.enum(['trustworthy', 'needs_backfill', 'blocked', 'insufficient_data', 'inactive'])
 const status = z.enum(['pass', 'warn', 'fail', 'unknown', 'not_applicable'])

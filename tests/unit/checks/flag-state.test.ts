@@ -47,7 +47,7 @@ describe('flag_state: release conditions that pin a variant, by PostHog\'s rules
   // [PostHog test case, PostHog's finding, flag, experiment, our status, pinned condition sets, pinned keys]
   it.each([
     ['no_override', 'none', flagWith([EVERYONE]), experimentDef(), 'pass', [], []],
-    // some_conditions_pinned is INFO in PostHog; a running experiment's pinned users are never randomised: we block (README)
+    // some_conditions_pinned is INFO in PostHog; a running experiment's pinned users are never randomised: we block (docs/checks.md)
     ['qa_override_before_randomized_set', 'some_conditions_pinned (INFO)', flagWith([{ ...STAFF, variant: 'test' }, EVERYONE]), experimentDef(), 'fail', [1], ['test']],
     ['catch_all_override', 'all_conditions_pinned', flagWith([{ ...EVERYONE, variant: 'control' }]), experimentDef(), 'fail', [1], ['control']],
     ['catch_all_override_without_rollout', 'all_conditions_pinned', flagWith([{ properties: [], variant: 'test' }]), experimentDef(), 'fail', [1], ['test']],

@@ -26,13 +26,13 @@ describe('primary_metric', () => {
 describe('primary_metric without a metric, by PostHog\'s no_metric rule', () => {
   const NONE = { metrics: [], metrics_secondary: [] }
   it.each([
-    // PostHog warns; a launched experiment without a goal has no result to read: we fail (README)
+    // PostHog warns; a launched experiment without a goal has no result to read: we fail (docs/checks.md)
     ['running_without_metrics', 'NO_METRIC (WARNING)', experimentDef(NONE), 'fail', true],
     ['ended_without_metrics', 'NO_METRIC (WARNING)', experimentDef({ ...NONE, status: 'stopped', end_date: new Date(NOW - 86_400_000).toISOString() }), 'fail', true],
     // PostHog checks only launched experiments: a draft has exposed nobody, so a warning to fix before launch
     ['draft_without_metrics', 'none (not launched)', experimentDef({ ...NONE, status: 'draft', start_date: null }), 'warn', false],
     ['draft_without_metrics, secondary metric only', 'none', experimentDef({ metrics: [], status: 'draft', start_date: null }), 'warn', false],
-    // PostHog counts a secondary metric as a metric; a guardrail is not a goal here (README)
+    // PostHog counts a secondary metric as a metric; a guardrail is not a goal here (docs/checks.md)
     ['secondary_metric_only', 'none', experimentDef({ metrics: [] }), 'fail', true],
     ['primary_metric_only', 'none', experimentDef({ metrics_secondary: [] }), 'pass', null],
   ])('%s (PostHog: %s) is %s here', (_case, _posthog, experiment, status, blocking) => {
