@@ -3,9 +3,8 @@ import type { Definitions } from '../coverage/definitions.js'
 import { fetchDefinitions } from '../posthog/definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../settings/settings.js'
-import { backfillWindow, observationsFromBackfill, runBackfill, type BackfillRun } from '../posthog/backfill.js'
-import { backfillPlanner, unlistedFlagsQuery } from '../posthog/backfill-queries.js'
-import { isFlagKey } from '../events/read-event.js'
+import { backfillWindow, findUnlistedFlags, observationsFromBackfill, runBackfill, type BackfillRun } from '../posthog/backfill.js'
+import { backfillPlanner } from '../posthog/backfill-queries.js'
 import type { PostHogClient } from '../posthog/client.js'
 import { experimentRuns } from '../coverage/windows.js'
 
@@ -30,8 +29,7 @@ export async function auditOnline(
   const settings = parseSettings(config, { countedEvents: counted })
   const window = backfillWindow(opts.nowMs, settings, null, experimentRuns(definitions))
   // Flags the exposures name that the flag list does not have: the report names them, as the live counters do.
-  const found = await client.query(unlistedFlagsQuery(definitions, window), 'experiment-coverage unlisted flags', { filterTestAccounts: settings.filterTestAccounts })
-  const unlisted = found.rows.map((r) => r[found.columns.indexOf('flag')]).filter(isFlagKey)
+  const unlisted = await findUnlistedFlags(client, definitions, window, settings.filterTestAccounts)
   const planner = backfillPlanner(definitions, settings.metrics, window, { filterTestAccounts: settings.filterTestAccounts, unlisted })
   const plan = planner.queries
   opts.onStage?.(`running ${plan.length} HogQL queries for ${definitions.flags.length} flags${settings.filterTestAccounts ? ', test accounts left out' : ''}`)

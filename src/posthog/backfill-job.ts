@@ -2,9 +2,8 @@ import { auditConfig } from '../coverage/audit-config.js'
 import type { Definitions } from '../coverage/definitions.js'
 import { parseSettings } from '../settings/settings.js'
 import type { Observations } from '../counters/observation.js'
-import { observationsFromBackfill, backfillWindow } from './backfill.js'
-import { backfillPlanner, planBackfill, unlistedFlagsQuery, type BackfillQuery } from './backfill-queries.js'
-import { isFlagKey } from '../events/read-event.js'
+import { findUnlistedFlags, observationsFromBackfill, backfillWindow } from './backfill.js'
+import { backfillPlanner, planBackfill, type BackfillQuery } from './backfill-queries.js'
 import { isQueryTooBig, type PostHogClient, type QueryResult } from './client.js'
 import { fetchDefinitions } from './definitions.js'
 import { experimentRuns } from '../coverage/windows.js'
@@ -90,8 +89,7 @@ export async function backfillStep(
     const settings = parseSettings(config, { countedEvents: counted })
     const window = backfillWindow(opts.nowMs, settings, opts.watermark, experimentRuns(definitions))
     // Flags the exposures name that the flag list does not have: the live counters count them too.
-    const found = await client.query(unlistedFlagsQuery(definitions, window), 'experiment-coverage unlisted flags', { filterTestAccounts: settings.filterTestAccounts })
-    const unlisted = found.rows.map((r) => r[found.columns.indexOf('flag')]).filter(isFlagKey)
+    const unlisted = await findUnlistedFlags(client, definitions, window, settings.filterTestAccounts)
     job = {
       watermark: opts.watermark,
       lookbackDays: settings.lookbackDays,

@@ -3,7 +3,8 @@ import { dayLabel, dayNumber } from '../counters/keys.js'
 import { LIBS, emptyFlagObservation, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
 import { EXPOSURE_KINDS, type ExposureKind, type LibClass, type VariantValue } from '../events/types.js'
-import { countedRawValues, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
+import { countedRawValues, unlistedFlagsQuery, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
+import { isFlagKey } from '../events/read-event.js'
 import type { Settings } from '../settings/settings.js'
 import { flagWindow, type ExperimentRun } from '../coverage/windows.js'
 import { isQueryTooBig, PostHogApiError, type PostHogClient, type QueryResult } from './client.js'
@@ -12,6 +13,16 @@ export interface BackfillRun {
   readonly query: BackfillQuery
   readonly result: QueryResult
   readonly ms: number
+}
+
+/**
+ * The flags exposures name over the window that the flag list does not have (unlistedFlagsQuery),
+ * keeping only keys the event reader accepts: the live counters count those, and the report names them.
+ */
+export async function findUnlistedFlags(client: PostHogClient, defs: Pick<Definitions, 'flags'>, window: TimeRange, filterTestAccounts: boolean): Promise<string[]> {
+  const found = await client.query(unlistedFlagsQuery(defs, window), 'experiment-coverage unlisted flags', { filterTestAccounts })
+  const at = found.columns.indexOf('flag')
+  return found.rows.map((r) => r[at]).filter(isFlagKey)
 }
 
 export interface RunOptions {
