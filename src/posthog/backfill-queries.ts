@@ -134,10 +134,14 @@ function eventsWhere(unitColumn: string, part: UnitPart | undefined): string {
   return `{filters}${share}`
 }
 
-function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined, missingUnit = false): string {
-  // An experiment's exposure criteria filters, per flag: the same HogQL the ingest compiles.
+/** Each experiment's exposure criteria filters, by the flag `flagExpr` names: the same HogQL the ingest compiles. */
+function criteriaCondition(flags: readonly FlagDefinition[], ctx: PlanContext, flagExpr: string): string {
   const filtered = flags.filter((f) => ctx.filters.has(f.key))
-  const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`properties.$feature_flag = ${lit(f.key)}`, `(${ctx.filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
+  return filtered.length ? `multiIf(${filtered.flatMap((f) => [`${flagExpr} = ${lit(f.key)}`, `(${ctx.filters.get(f.key)})`]).join(', ')}, 1)` : 'true'
+}
+
+function exposureWhere(flags: readonly FlagDefinition[], unitColumn: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined, missingUnit = false): string {
+  const criteria = criteriaCondition(flags, ctx, 'properties.$feature_flag')
   return [
     eventsWhere(unitColumn, part),
     criteria,
@@ -211,8 +215,7 @@ function exposureSource(flags: readonly FlagDefinition[], unit: string, w: Backf
   const byEvent = new Map<string, string[]>()
   for (const f of custom) byEvent.set(ctx.customEvents.get(f.key)!, [...(byEvent.get(ctx.customEvents.get(f.key)!) ?? []), f.key])
   const flagsOf = `multiIf(${[...byEvent].flatMap(([event, keys]) => [`event = ${lit(event)}`, `[${keys.map(lit).join(', ')}]`]).join(', ')}, [])`
-  const filtered = custom.filter((f) => ctx.filters.has(f.key))
-  const criteria = filtered.length ? `multiIf(${filtered.flatMap((f) => [`flag = ${lit(f.key)}`, `(${ctx.filters.get(f.key)})`]).join(', ')}, 1)` : '1'
+  const criteria = criteriaCondition(custom, ctx, 'flag')
   const unitCondition = unit === 'person_id' ? '' : missingUnit ? ` AND ${unit} = ''` : ` AND ${unit} != ''`
   return `(${standard}
   UNION ALL
