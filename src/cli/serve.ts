@@ -6,6 +6,7 @@ import { createApp, DEFAULT_MAX_BODY_BYTES } from '../host/app.js'
 import { feedDemo } from '../host/demo-feed.js'
 import { Host, ProjectError } from '../host/host.js'
 import { isLoopback, listen } from '../host/node.js'
+import { SecretKeyMismatchError } from '../host/key-check.js'
 import { DEMO_SPEC_KEY, type DemoSpec } from '../host/project.js'
 import { pluginStorage } from '../host/store.js'
 import { ExitError } from './errors.js'
@@ -58,6 +59,8 @@ export async function openHost(opts: HostCliOptions, extra: { logger?: pino.Logg
       logger: extra.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2)),
     })
   } catch (e) {
+    // Another key than the storage's: the message says which and how to fix it; it is not a storage failure.
+    if (e instanceof SecretKeyMismatchError) throw new ExitError(`refusing to start: ${e.message}`, 2)
     throw new ExitError(`cannot open the host's storage: ${(e as Error).message}`, 2)
   }
 }

@@ -10,7 +10,7 @@ import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import { Host, ProjectError } from './host.js'
 import { StorageUnavailableError, pluginStorage, type ProjectRow } from './store.js'
-import { sameSecret } from './secrets.js'
+import { SecretBoxError, sameSecret } from './secrets.js'
 import { PUBLISHED_KEY } from './project.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
 import type { Report } from '../coverage/report.js'
@@ -164,6 +164,8 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     if (e instanceof ProjectError) return c.json({ error: e.message, problems: e.problems }, e.status)
     // The storage failed a query: 503, so PostHog retries a delivery; /readyz says why.
     if (e instanceof StorageUnavailableError) return c.json({ error: 'the storage is unavailable; see /readyz', request_id: c.get('requestId') }, 503)
+    // This process cannot decrypt the project's stored secrets (another key sealed them): 503, so PostHog retries; /readyz says why.
+    if (e instanceof SecretBoxError) return c.json({ error: "this host cannot decrypt the project's stored secrets; see /readyz", request_id: c.get('requestId') }, 503, { 'retry-after': '10' })
     host.log.error({ err: e.message, path: c.req.path, requestId: c.get('requestId') }, 'request failed')
     return c.json({ error: 'the host failed on this request; see its log', request_id: c.get('requestId') }, 500)
   })

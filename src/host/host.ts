@@ -9,9 +9,10 @@ import { RedisCache, clusterOf, pluginKeyPrefix } from '../counters/redis-cache.
 import { SETTING_KEYS, SettingsError, parseSettings } from '../settings/settings.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
 import { HEARTBEAT_MS } from './gaps.js'
+import { settleKeyFingerprint } from './key-check.js'
 import { createMetrics, type HostMetrics } from './metrics.js'
 import { DEMO_SPEC_KEY, ProjectRuntime, type DemoSpec } from './project.js'
-import { SecretBox } from './secrets.js'
+import { SecretBox, SecretBoxError } from './secrets.js'
 import { PostgresStore } from './store-postgres.js'
 import { SqliteStore } from './store-sqlite.js'
 import { guardedStore, pluginStorage, type HostStore, type ProjectRow } from './store.js'
@@ -87,6 +88,8 @@ export class Host {
   private storeError: string | null = null
   private ticking: Promise<void> | null = null
   storeHealthy = true
+  /** Projects whose stored secrets this process cannot decrypt, and why: not started, their intake answers 503. */
+  private readonly undecryptable = new Map<string, string>()
 
   private constructor(
     readonly store: HostStore,
@@ -104,6 +107,14 @@ export class Host {
     const store: HostStore = opts.databaseUrl ? new PostgresStore(opts.databaseUrl) : new SqliteStore(join(opts.dataDir, 'coverage.sqlite'))
     await store.migrate()
     const { box, source } = SecretBox.load({ envKey: opts.secretKey, keyFile: join(opts.dataDir, 'secret.key') })
+    // A process with another key than the storage's secrets were sealed with is refused here, not at every request.
+    let fingerprint: 'recorded' | 'same'
+    try {
+      fingerprint = await settleKeyFingerprint(store, box, source)
+    } catch (e) {
+      await store.close().catch(() => {})
+      throw e
+    }
     const redis = opts.redisClusterNodes?.length
       ? clusterOf(opts.redisClusterNodes, { maxRetriesPerRequest: 1 })
       : opts.redisUrl
@@ -115,6 +126,7 @@ export class Host {
     let host: Host | null = null
     const guarded = guardedStore(store, (e) => host?.noteStorageError(e))
     host = new Host(guarded, box, source, redis, opts)
+    if (fingerprint === 'recorded') host.log.info({ storage: store.where, key: source }, "recorded the secret key's fingerprint in the storage: every process sharing it needs this key")
     return host
   }
 
@@ -158,10 +170,38 @@ export class Host {
   ingestSecret(row: ProjectRow): string {
     let plain = this.opened.get(row.ingestSecret)
     if (plain === undefined) {
-      plain = this.box.open(row.ingestSecret)
+      try {
+        plain = this.box.open(row.ingestSecret)
+      } catch (e) {
+        if (e instanceof SecretBoxError) this.noteUndecryptable(row.id, e)
+        throw e
+      }
       this.opened.set(row.ingestSecret, plain)
     }
     return plain
+  }
+
+  /**
+   * Whether this process can decrypt the row's secrets (its intake secret, its secret settings).
+   * When it cannot, it says why once in the log and in /readyz until the row changes.
+   */
+  private secretsOpen(row: ProjectRow): boolean {
+    try {
+      this.ingestSecret(row)
+      this.plainConfig(row)
+    } catch (e) {
+      if (!(e instanceof SecretBoxError)) throw e
+      this.noteUndecryptable(row.id, e)
+      return false
+    }
+    this.undecryptable.delete(row.id)
+    return true
+  }
+
+  private noteUndecryptable(project: string, e: SecretBoxError): void {
+    if (this.undecryptable.get(project) === e.message) return
+    this.undecryptable.set(project, e.message)
+    this.log.error({ project, key: this.keySource, err: e.message }, 'cannot decrypt the project\'s stored secrets: it is not started, and its intake answers 503 until every process sharing the storage has the same COVERAGE_SECRET_KEY')
   }
 
   async projects(): Promise<ProjectRow[]> {
@@ -260,6 +300,7 @@ export class Host {
       this.runtimes.delete(row.id)
       await old.stop()
     }
+    if (!this.secretsOpen(row)) return
     if (!row.enabled) return
     const { cache, fresh } = this.cacheFor(row.id)
     const rt = new ProjectRuntime({ id: row.id, demo: row.demo, config: this.plainConfig(row) }, cache, this.deps(), fresh)
@@ -348,11 +389,15 @@ export class Host {
     this.storeError = e.message
   }
 
-  /** Ready to count: storage answers, and so does the cache of every running project. */
+  /**
+   * Ready to count: storage answers, the cache of every running project answers, and every
+   * project's secrets open with this process's key.
+   */
   ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = []
     if (!this.storeHealthy) reasons.push(`${this.store.kind} storage is unavailable`)
     else if (this.storeError) reasons.push(`${this.store.kind} storage failed a query: ${this.storeError.slice(0, 200)}`)
+    for (const [id, why] of this.undecryptable) reasons.push(`the secrets of project ${id} cannot be decrypted with this process's key (${this.keySource}): ${why}`)
     for (const rt of this.runtimes.values()) if (!rt.cacheHealthy) reasons.push(`the ${this.cacheKind} cache of project ${rt.id} is unavailable`)
     return { ready: reasons.length === 0, reasons }
   }

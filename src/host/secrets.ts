@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
@@ -9,6 +9,7 @@ import { dirname } from 'node:path'
  * `enc:v1:<iv>:<tag>:<ciphertext>` (base64url), so an encrypted value is never mistaken for a plain one.
  */
 const PREFIX = 'enc:v1:'
+const FINGERPRINT_LABEL = 'experiment-coverage secret key fingerprint v1'
 
 /**
  * Whether a given secret (a bearer token, an API token) is the expected one, in constant time
@@ -55,6 +56,15 @@ export class SecretBox {
     const mode = statSync(opts.keyFile).mode & 0o777
     if (mode & 0o077) chmodSync(opts.keyFile, 0o600) // never leave the key readable by others
     return { box: SecretBox.fromText(readFileSync(opts.keyFile, 'utf8')), source: opts.keyFile }
+  }
+
+  /**
+   * What the storage records of this key, so that a process with another key is refused at start
+   * instead of failing on every secret later: an HMAC of a fixed label under the key. It tells two
+   * keys apart and reveals nothing of the key itself.
+   */
+  fingerprint(): string {
+    return `hmac-sha256:v1:${createHmac('sha256', this.key).update(FINGERPRINT_LABEL).digest('hex')}`
   }
 
   static isSealed(value: string): boolean {

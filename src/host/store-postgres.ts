@@ -9,6 +9,7 @@ CREATE TABLE IF NOT EXISTS coverage_task_claims (task TEXT NOT NULL, slot BIGINT
 CREATE TABLE IF NOT EXISTS coverage_counting (project TEXT NOT NULL, process_id TEXT NOT NULL, started_at BIGINT NOT NULL, alive_at BIGINT NOT NULL, PRIMARY KEY (project, process_id));
 CREATE TABLE IF NOT EXISTS coverage_gaps (project TEXT NOT NULL, from_ms BIGINT NOT NULL, to_ms BIGINT NOT NULL, state TEXT NOT NULL, done BIGINT NOT NULL, note TEXT NOT NULL, lease_holder TEXT, lease_until BIGINT, updated_at BIGINT NOT NULL, PRIMARY KEY (project, from_ms));
 CREATE TABLE IF NOT EXISTS coverage_reports (project TEXT NOT NULL, at BIGINT NOT NULL, history BOOLEAN NOT NULL, report TEXT NOT NULL, PRIMARY KEY (project, at));
+CREATE TABLE IF NOT EXISTS coverage_host_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
 /** A DATABASE_URL without its password, for logs. */
@@ -145,6 +146,17 @@ export class PostgresStore implements HostStore {
       project,
       fromMs,
     ])
+  }
+
+  async keyFingerprint(): Promise<string | null> {
+    const r = await this.q<{ value: string }>("SELECT value FROM coverage_host_meta WHERE name = 'key_fingerprint'")
+    return r.rows[0]?.value ?? null
+  }
+
+  async recordKeyFingerprint(fingerprint: string): Promise<string> {
+    // One statement decides between processes starting at once: the first insert wins, the others read it.
+    await this.q("INSERT INTO coverage_host_meta (name, value) VALUES ('key_fingerprint', $1) ON CONFLICT DO NOTHING", [fingerprint])
+    return (await this.keyFingerprint())!
   }
 
   async putReport(project: string, r: StoredReport, keepInHistory: boolean): Promise<void> {

@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS coverage_task_claims (task TEXT NOT NULL, slot INTEGE
 CREATE TABLE IF NOT EXISTS coverage_counting (project TEXT NOT NULL, process_id TEXT NOT NULL, started_at INTEGER NOT NULL, alive_at INTEGER NOT NULL, PRIMARY KEY (project, process_id));
 CREATE TABLE IF NOT EXISTS coverage_gaps (project TEXT NOT NULL, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, state TEXT NOT NULL, done INTEGER NOT NULL, note TEXT NOT NULL, lease_holder TEXT, lease_until INTEGER, updated_at INTEGER NOT NULL, PRIMARY KEY (project, from_ms));
 CREATE TABLE IF NOT EXISTS coverage_reports (project TEXT NOT NULL, at INTEGER NOT NULL, history INTEGER NOT NULL, report TEXT NOT NULL, PRIMARY KEY (project, at));
+CREATE TABLE IF NOT EXISTS coverage_host_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
 /**
@@ -117,6 +118,16 @@ export class SqliteStore implements HostStore {
     this.db
       .prepare('UPDATE coverage_gaps SET state = COALESCE(?, state), done = COALESCE(?, done), note = COALESCE(?, note), updated_at = ? WHERE project = ? AND from_ms = ?')
       .run(c.state ?? null, c.done ?? null, c.note ?? null, c.updatedAt, project, fromMs)
+  }
+
+  async keyFingerprint(): Promise<string | null> {
+    const r = this.db.prepare("SELECT value FROM coverage_host_meta WHERE name = 'key_fingerprint'").get() as { value: string } | undefined
+    return r?.value ?? null
+  }
+
+  async recordKeyFingerprint(fingerprint: string): Promise<string> {
+    this.db.prepare("INSERT INTO coverage_host_meta (name, value) VALUES ('key_fingerprint', ?) ON CONFLICT DO NOTHING").run(fingerprint)
+    return (await this.keyFingerprint())!
   }
 
   async putReport(project: string, r: StoredReport, keepInHistory: boolean): Promise<void> {

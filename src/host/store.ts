@@ -72,6 +72,11 @@ export interface HostStore {
   leaseGap(project: string, fromMs: number, holder: string, nowMs: number, untilMs: number): Promise<boolean>
   updateGap(project: string, fromMs: number, change: { state?: GapState; done?: number; note?: string; updatedAt: number }): Promise<void>
 
+  /** The fingerprint of the key this storage's secrets are sealed with (SecretBox.fingerprint); null until a process records one. */
+  keyFingerprint(): Promise<string | null>
+  /** Records the fingerprint unless one is recorded already, and returns the recorded one: the first process's, when several start at once. */
+  recordKeyFingerprint(fingerprint: string): Promise<string>
+
   putReport(project: string, report: StoredReport, keepInHistory: boolean): Promise<void>
   latestReport(project: string): Promise<StoredReport | null>
   /** the reports kept in history, newest first */

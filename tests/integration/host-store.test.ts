@@ -61,6 +61,15 @@ function conformance(name: string, open: () => Promise<{ store: HostStore; drop:
       expect(await store.leaseGap('p', 1000, 'other', 500, 600)).toBe(false) // filled gaps are not leased
     })
 
+    it("keeps the first key fingerprint recorded: a later or concurrent one does not replace it", async () => {
+      expect(await store.keyFingerprint()).toBeNull()
+      const winners = await Promise.all(['fp-a', 'fp-b', 'fp-c'].map((fp) => store.recordKeyFingerprint(fp)))
+      expect(new Set(winners).size).toBe(1) // every process that started at once reads the same one
+      expect(['fp-a', 'fp-b', 'fp-c']).toContain(winners[0])
+      expect(await store.recordKeyFingerprint('fp-later')).toBe(winners[0])
+      expect(await store.keyFingerprint()).toBe(winners[0])
+    })
+
     it('records heartbeats per process, projects, and reports with their history', async () => {
       await store.heartbeat('p', { processId: 'a', startedAt: 1, aliveAt: 10 })
       await store.heartbeat('p', { processId: 'a', startedAt: 1, aliveAt: 20 })
@@ -109,6 +118,15 @@ describe('secrets at rest', () => {
     expect(() => SecretBox.fromText('b'.repeat(64)).open(sealed)).toThrow(SecretBoxError)
     expect(() => box.open(`${sealed.slice(0, -4)}AAAA`)).toThrow(/cannot be decrypted/) // tampered
     expect(() => SecretBox.fromText('short')).toThrow(/too short/)
+  })
+
+  it("fingerprint a key without revealing it: the same key gives the same one, another key another", () => {
+    const hex = 'a'.repeat(64)
+    const fp = SecretBox.fromText(hex).fingerprint()
+    expect(fp).toMatch(/^hmac-sha256:v1:[0-9a-f]{64}$/)
+    expect(SecretBox.fromText(hex).fingerprint()).toBe(fp)
+    expect(SecretBox.fromText('b'.repeat(64)).fingerprint()).not.toBe(fp)
+    expect(fp).not.toContain(hex)
   })
 
   it('generate a key file once, readable by its owner only', () => {
