@@ -8,6 +8,7 @@ import { MemoryCache } from '../counters/memory-cache.js'
 import { RedisCache, clusterOf, pluginKeyPrefix } from '../counters/redis-cache.js'
 import { SETTING_KEYS, SettingsError, parseSettings } from '../settings/settings.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
+import { diskProblem, readFreeBytes, type FreeSpaceReader } from './disk.js'
 import { HEARTBEAT_MS } from './gaps.js'
 import { settleKeyFingerprint } from './key-check.js'
 import { createMetrics, type HostMetrics } from './metrics.js'
@@ -40,6 +41,8 @@ export interface HostOptions {
   readonly reportMaxAgeMs?: number
   /** collect the process's default metrics (off in tests that run several hosts in one process) */
   readonly processMetrics?: boolean
+  /** reads the free bytes of the data directory's disk (statfs; tests inject a full disk) */
+  readonly freeSpace?: FreeSpaceReader
 }
 
 export class ProjectError extends Error {
@@ -90,6 +93,10 @@ export class Host {
   storeHealthy = true
   /** Projects whose stored secrets this process cannot decrypt, and why: not started, their intake answers 503. */
   private readonly undecryptable = new Map<string, string>()
+  /** Whether the last round found a project's cache unavailable (logged when it changes, not every round). */
+  private cacheDown = false
+  /** The last round's disk problem (logged when it changes). */
+  private diskDown: string | null = null
 
   private constructor(
     readonly store: HostStore,
@@ -363,6 +370,8 @@ export class Host {
           this.log.warn({ project: rt.id, err: (e as Error).message }, 'scheduler round failed')
         }
       }
+      this.noteCacheHealth()
+      this.noteDisk()
       if (Math.random() < 0.01) await this.store.pruneClaims(this.clock() - 3 * 86_400_000).catch(() => {})
     })().finally(() => {
       this.ticking = null
@@ -383,6 +392,31 @@ export class Host {
     }
   }
 
+  /** One log line when the cache becomes unavailable to the running projects, one when it answers again: not one a round. */
+  private noteCacheHealth(): void {
+    const down = [...this.runtimes.values()].filter((rt) => !rt.cacheHealthy)
+    if (down.length > 0 && !this.cacheDown) {
+      this.log.error({ projects: down.map((rt) => rt.id), err: down[0]!.cacheError }, `the ${this.cacheKind} cache is unavailable: the intake answers 503 (PostHog retries) until it is back`)
+    } else if (down.length === 0 && this.cacheDown) {
+      this.log.info(`the ${this.cacheKind} cache answers again`)
+    }
+    this.cacheDown = down.length > 0
+  }
+
+  /** The data directory's disk (SQLite's): full or nearly, or unreadable; null when it takes writes, or when the storage is elsewhere. */
+  private diskProblem(): string | null {
+    // With PostgreSQL nothing is written to the data directory after start (the key file is read once).
+    if (this.store.kind !== 'sqlite') return null
+    return diskProblem(this.opts.dataDir, this.opts.freeSpace ?? readFreeBytes)
+  }
+
+  private noteDisk(): void {
+    const problem = this.diskProblem()
+    if (problem && !this.diskDown) this.log.error({ dataDir: this.opts.dataDir }, problem)
+    else if (!problem && this.diskDown) this.log.info({ dataDir: this.opts.dataDir }, 'the data directory\'s disk has room again')
+    this.diskDown = problem
+  }
+
   /** A storage call failed (a route's, or a task's): /readyz says so until a scheduler round succeeds. */
   noteStorageError(e: Error): void {
     if (this.storeError !== e.message) this.log.error({ err: e.message }, 'storage failed a query')
@@ -390,13 +424,15 @@ export class Host {
   }
 
   /**
-   * Ready to count: storage answers, the cache of every running project answers, and every
-   * project's secrets open with this process's key.
+   * Ready to count: storage answers and its disk has room, the cache of every running project
+   * answers, and every project's secrets open with this process's key.
    */
   ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = []
     if (!this.storeHealthy) reasons.push(`${this.store.kind} storage is unavailable`)
     else if (this.storeError) reasons.push(`${this.store.kind} storage failed a query: ${this.storeError.slice(0, 200)}`)
+    const disk = this.diskProblem()
+    if (disk) reasons.push(disk)
     for (const [id, why] of this.undecryptable) reasons.push(`the secrets of project ${id} cannot be decrypted with this process's key (${this.keySource}): ${why}`)
     for (const rt of this.runtimes.values()) if (!rt.cacheHealthy) reasons.push(`the ${this.cacheKind} cache of project ${rt.id} is unavailable`)
     return { ready: reasons.length === 0, reasons }

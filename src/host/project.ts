@@ -98,6 +98,8 @@ export class ProjectRuntime {
   private lastBeat: number | null = null
   /** the last time the cache answered; null: it did not at the last look */
   cacheHealthy = true
+  /** why the cache probe last failed (for the host's log line) */
+  cacheError: string | null = null
   setupError: string | null = null
   problems: { key: string; message: string }[] = []
   private fresh: { at: number; report: Report } | null = null
@@ -195,8 +197,10 @@ export class ProjectRuntime {
     try {
       await this.meta.cache.set('coverage/host-alive', now, 60)
       this.cacheHealthy = true
-    } catch {
+      this.cacheError = null
+    } catch (e) {
       this.cacheHealthy = false
+      this.cacheError = e instanceof Error ? e.message : String(e)
     }
     if (this.cacheHealthy) {
       // This process's own silence (its cache was gone): what PostHog gave up retrying is a gap too.
