@@ -11,6 +11,7 @@ import { ExitError } from './errors.js'
 import { MAX_LINE_CHARS } from './read-ndjson.js'
 import { forTerminal } from './terminal.js'
 import { DEFAULT_MAX_BODY_BYTES, ProjectError, runServe } from './serve.js'
+import { readSecretOptions } from './secret-options.js'
 import { DEFAULT_DESTINATION_NAME, runConnect, runDisconnect } from './connect.js'
 import { runPublish } from './publish.js'
 
@@ -88,15 +89,17 @@ export function buildProgram(): Command {
       .description('Run the host: the plugin per project, fed by PostHog\'s HTTP Webhook destination at POST /ingest/:project, with its JSON API; the demo project when none is configured')
       .addOption(new Option('--port <n>', 'port to listen on (0: any free one)').env('PORT').default(8787).argParser(portArg))
       .addOption(new Option('--hostname <address>', 'address to bind; beyond loopback every API request needs COVERAGE_API_TOKEN').env('COVERAGE_HOSTNAME').default('127.0.0.1'))
-      .addOption(new Option('--secret <whsec>', 'the intake signing secret for projects added at start (Standard Webhooks, whsec_...); default: one generated per project').env('COVERAGE_INGEST_SECRET'))
-      .addOption(new Option('--api-token <token>', 'token every /api and /metrics request must carry as Authorization: Bearer').env('COVERAGE_API_TOKEN'))
+      .addOption(new Option('--secret <whsec>', 'the intake signing secret for projects added at start (Standard Webhooks, whsec_...); default: one generated per project. Prefer the environment or --secret-file: ps shows a command line').env('COVERAGE_INGEST_SECRET'))
+      .addOption(new Option('--secret-file <file>', 'read the intake signing secret from this file').env('COVERAGE_INGEST_SECRET_FILE'))
+      .addOption(new Option('--api-token <token>', 'token every /api and /metrics request must carry as Authorization: Bearer. Prefer the environment or --api-token-file: ps shows a command line').env('COVERAGE_API_TOKEN'))
+      .addOption(new Option('--api-token-file <file>', 'read the API token from this file').env('COVERAGE_API_TOKEN_FILE'))
       .addOption(new Option('--public-url <url>', 'the address PostHog reaches this host at (printed intake URLs)').env('COVERAGE_PUBLIC_URL'))
       .addOption(new Option('--cors-origin <origins>', 'origins (comma-separated) whose pages may call the API: a self-hosted PostHog showing the legacy scene').env('COVERAGE_CORS_ORIGINS'))
       .option('--demo', 'also serve the demo project, fed by the simulator over HTTP (the default when no project is configured)', false)
       .option('--demo-rate <n>', 'demo events posted per second', positiveInt('--demo-rate'), 300)
       .option('--max-body <bytes>', 'largest intake body', positiveInt('--max-body'), DEFAULT_MAX_BODY_BYTES),
-  ).action(async (opts) => {
-    await runServe(opts)
+  ).action(async (opts, cmd: Command) => {
+    await runServe(readSecretOptions(opts, (key) => cmd.getOptionValueSource(key), warn))
   })
 
   hostOptions(
@@ -105,10 +108,11 @@ export function buildProgram(): Command {
       .description('Create or update (found by name) the HTTP Webhook destination that feeds this host, in the PostHog project of POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY')
       .addOption(new Option('--url <url>', 'the address PostHog reaches this host at').env('COVERAGE_PUBLIC_URL'))
       .option('--name <name>', 'the destination\'s name in PostHog (how connect finds it again)', DEFAULT_DESTINATION_NAME)
-      .addOption(new Option('--secret <whsec>', 'use this signing secret for the project instead of the stored one').env('COVERAGE_INGEST_SECRET'))
+      .addOption(new Option('--secret <whsec>', 'use this signing secret for the project instead of the stored one. Prefer the environment or --secret-file: ps shows a command line').env('COVERAGE_INGEST_SECRET'))
+      .addOption(new Option('--secret-file <file>', 'read that signing secret from this file').env('COVERAGE_INGEST_SECRET_FILE'))
       .option('--dry-run', 'print the request instead of sending it', false),
-  ).action(async (opts) => {
-    await runConnect(opts)
+  ).action(async (opts, cmd: Command) => {
+    await runConnect(readSecretOptions(opts, (key) => cmd.getOptionValueSource(key), warn))
   })
 
   program
@@ -150,6 +154,11 @@ export function buildProgram(): Command {
     })
 
   return program
+}
+
+/** A warning for a person, on stderr (machine output stays on stdout). */
+function warn(message: string): void {
+  process.stderr.write(`experiment-coverage: warning: ${forTerminal(message)}\n`)
 }
 
 function portArg(value: string): number {

@@ -96,7 +96,7 @@ export function checkSigningSecret(secret: string): void {
  */
 export async function runServe(opts: ServeOptions): Promise<void> {
   if (!isLoopback(opts.hostname) && !opts.apiToken) {
-    throw new ExitError(`binding to ${opts.hostname} exposes the API beyond this machine: set COVERAGE_API_TOKEN (or --api-token) so every request needs it`, 2)
+    throw new ExitError(`binding to ${opts.hostname} exposes the API beyond this machine: set COVERAGE_API_TOKEN (or --api-token-file) so every request needs it`, 2)
   }
   checkApiToken(opts.hostname, opts.apiToken)
   if (opts.secret) checkSigningSecret(opts.secret)
