@@ -5,6 +5,7 @@
 import type { Meta, PluginEvent, PluginInput, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import type { ContractCache } from './src/counters/cache.js'
 import { ensureWatermark } from './src/posthog/backfill-job.js'
+import { forgetSettled } from './src/counters/ingest.js'
 import {
   OBSERVATIONS_STORAGE_KEY,
   canBackfill,
@@ -84,6 +85,7 @@ export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
 }
 
 export async function teardownPlugin(meta: CoverageMeta): Promise<void> {
+  if (meta.global.state) await forgetSettled(meta.global.state.ingest)
   meta.global.state?.ingest.memo.clear()
   delete meta.global.state
 }

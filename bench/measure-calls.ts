@@ -49,15 +49,17 @@ export function measuredStore(cache: ContractCache & StoreProvider, rt: RoundTri
     atomic: s.atomic,
     listsFields: s.listsFields,
     readAll: (g) => rt.defer(() => s.readAll(g)),
-    keepEarliest: (g, f, e, t) => rt.defer(() => s.keepEarliest(g, f, e, t)),
-    steps: (g, st, t) => rt.defer(() => s.steps(g, st, t)),
-    join: (g, side, m, v, t, c, o, oc) => rt.defer(() => s.join(g, side, m, v, t, c, o, oc)),
-    bump: (g, f, t) => rt.defer(() => s.bump(g, f, t)),
+    keepEarliest: (g, f, e, t, tag) => rt.defer(() => s.keepEarliest(g, f, e, t, tag)),
+    steps: (g, st, t, tag) => rt.defer(() => s.steps(g, st, t, tag)),
+    join: (g, side, m, v, t, c, o, oc, tag) => rt.defer(() => s.join(g, side, m, v, t, c, o, oc, tag)),
+    bump: (g, f, t, tag) => rt.defer(() => s.bump(g, f, t, tag)),
     readCounts: (g, f) => rt.defer(() => s.readCounts(g, f)),
     read: (g, f) => rt.defer(() => s.read(g, f)),
     put: (g, f, v, t) => rt.defer(() => s.put(g, f, v, t)),
-    addMember: (m, k, v, t, c) => rt.defer(() => s.addMember(m, k, v, t, c)),
+    addMember: (m, k, v, t, c, tag) => rt.defer(() => s.addMember(m, k, v, t, c, tag)),
     readMembers: (m, c) => rt.defer(() => s.readMembers(m, c)),
+    forget: (g, tags) => rt.defer(() => s.forget(g, tags)),
+    advance: (g, f, to, t) => rt.defer(() => s.advance(g, f, to, t)),
   }
   return { ...measuredContract(cache, rt), counterStore: () => store }
 }

@@ -95,7 +95,7 @@ export async function auditEvents(
   // absurd timestamp cannot expire everything): counters age exactly as they would have live.
   const ceiling = Date.now() + DAY_MS
   let clock = fixedNow ?? 0
-  const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(defs, configuredGoals(settings))), countedEvents: counted, now: () => clock, log: () => {} })
+  const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(defs, configuredGoals(settings))), countedEvents: counted, now: () => clock, log: () => {}, exactlyOnce: false })
   await plugin.setup()
   let n = 0
   const started = performance.now()

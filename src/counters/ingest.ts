@@ -5,7 +5,7 @@ import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, Varian
 import type { ContractCache } from './cache.js'
 import { inUnitSample, shortId } from './hash.js'
 import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
-import { storeFor, type CounterStore, type Step } from './store.js'
+import { EventScope, storeFor, toCount, type CounterStore, type Step } from './store.js'
 
 // PostHog and its webhook destination redeliver within hours; two days covers retries and replays.
 const DELIVERY_TTL_S = 2 * 86_400
@@ -43,6 +43,19 @@ export interface IngestContext {
   readonly memo: Map<string, UnitMemo>
   /** Per-process memo of members known listed in a set (a day's flags, a flag-day's series), likewise. */
   readonly listed: Map<string, number>
+  /** Events being counted in this process, by id: a second delivery of one waits for the first. */
+  readonly counting: Map<string, Promise<IngestOutcome>>
+  /** Counted exactly once (countOnce) where the store is atomic; else as countEvent says. */
+  readonly exactlyOnce: boolean
+  /** How long an event's second attempt waits for the first one's open marker to settle (ms). */
+  readonly settleWaitMs: number
+  /** Settled events whose tags are forgotten once due (performance.now() ms), oldest first. */
+  readonly retiring: Retiring[]
+}
+
+export interface Retiring {
+  readonly due: number
+  readonly scope: EventScope
 }
 
 export interface IngestContextInput {
@@ -86,6 +99,13 @@ export interface IngestContextInput {
    * the value of its earliest exposure, as PostHog's exposure query assigns it.
    */
   readonly firstSeenFlags?: ReadonlySet<string>
+  /**
+   * Count each event with an id exactly once across crashes and redeliveries (countOnce; atomic
+   * stores only). On by default; the offline audit, which nothing redelivers, turns it off.
+   */
+  readonly exactlyOnce?: boolean
+  /** How long a second attempt waits for an event's open marker to settle (2 s by default). */
+  readonly settleWaitMs?: number
 }
 
 const NO_FLAGS: ReadonlySet<string> = new Set()
@@ -117,6 +137,10 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     },
     memo: new Map(),
     listed: new Map(),
+    counting: new Map(),
+    exactlyOnce: input.exactlyOnce ?? true,
+    settleWaitMs: input.settleWaitMs ?? 2_000,
+    retiring: [],
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
     filling: input.filling ?? noPeriods,
@@ -145,6 +169,11 @@ export interface FillingPeriod {
 /** How an event reaches the counters: live (the default), or replayed by the gap fill. */
 export interface IngestVia {
   readonly replay?: boolean
+  /**
+   * The delivery's own id when the event has no uuid: a signed webhook's `webhook-id` (the signature
+   * covers it, and PostHog sends the same one with each retry). It then marks the event's deliveries.
+   */
+  readonly deliveryId?: string
 }
 
 /**
@@ -169,27 +198,125 @@ export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : NO_UNITS
   // Most events: nothing to count, decided without a call or a promise of their own.
   if (!e.exposure && e.customExposures.length === 0 && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return IGNORED
-  return countEvent(ctx, e, sightings, metricUnits, nowMs)
+  const id = e.uuid ?? via.deliveryId ?? null
+  if (id !== null && ctx.store.atomic && ctx.exactlyOnce) return countOnce(ctx, e, id, sightings, metricUnits, nowMs)
+  return countEvent(ctx, e, id, sightings, metricUnits, nowMs)
 }
 
 const IGNORED: Promise<IngestOutcome> = Promise.resolve('ignored')
 const NO_SIGHTINGS: readonly FlagSighting[] = []
 const NO_UNITS: readonly string[] = []
 
-async function countEvent(ctx: IngestContext, e: ReadEvent, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
-  const day = dayNumber(e.timestampMs)
-  // The redelivery check, for the events that add to a count. It runs beside the rest, not before:
-  // only event counts (an exposure's, a partial rejection's) wait for it. Everything else is
-  // counted once by its own marker whatever the delivery: sightings and units by their markers, a
-  // goal event by its id among the unit's pending events. A redelivery is still counted as one.
-  const adds = e.exposure !== null || e.customExposures.length > 0 || metricUnits.length > 0 || e.partialRejections.length > 0
-  const delivered = adds && e.uuid !== null ? firstDelivery(ctx, e, e.uuid, day, nowMs) : Promise.resolve(true)
+/**
+ * An event with an id, on an atomic store, counted exactly once, also when a crash cuts it off and
+ * PostHog delivers it again:
+ * 1. its delivery marker moves to "open" (OPEN); a marker already settled makes this a redelivery,
+ *    which counts nothing but `dup`;
+ * 2. every part, each call tagged (EventScope): a retry of an attempt cut off midway repeats what was
+ *    done as it was done and does the rest;
+ * 3. the marker moves to "settled" (SETTLED); the tags are forgotten a while later (FORGET_AFTER_MS).
+ * A marker found open belongs to an attempt still counting or to one that died: the second attempt
+ * waits for it to settle (settleWaitMs), and then either is a redelivery or takes the event over.
+ * Two attempts counting at once share the tags, so even then each call happens once. In this process
+ * a second delivery of an event waits for the first.
+ */
+function countOnce(ctx: IngestContext, e: ReadEvent, id: string, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
+  const before = ctx.counting.get(id)
+  const run = (before ? before.then(noop, noop) : Promise.resolve()).then(() => countTagged(ctx, e, id, sightings, metricUnits, nowMs))
+  ctx.counting.set(id, run)
+  const done = () => {
+    if (ctx.counting.get(id) === run) ctx.counting.delete(id)
+  }
+  run.then(done, done)
+  return run
+}
 
-  // The parts of one event do not wait for each other: each is written so that any interleaving
-  // (as between workers) gives the same totals, and issuing them together lets the cache client
-  // pipeline them into fewer round trips.
+const noop = () => {}
+const OPEN = 1
+const SETTLED = 2
+// Tags outlive their event by a minute: an attempt that took the event over while the first was
+// still counting (slow, not dead) finds every answer until it ends too.
+const FORGET_AFTER_MS = 60_000
+// Past this many settled events waiting, the oldest are forgotten early (memory stays bounded).
+const MAX_RETIRING = 50_000
+
+async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
+  const day = dayNumber(e.timestampMs)
+  const marker = ctx.keys.deliveries(day, e.personUnit)
+  const field = shortId(id)
+  const held = await ctx.store.advance(marker, field, OPEN, DELIVERY_TTL_S)
+  if (held >= SETTLED || (held === OPEN && (await settles(ctx, marker, field)))) {
+    // An event that adds to no count (only sightings, each counted once by its marker) is no
+    // redelivery to report: as on one key per field, where it is not checked.
+    const adds = e.exposure !== null || e.customExposures.length > 0 || metricUnits.length > 0 || e.partialRejections.length > 0
+    if (!adds) return outcomeOf(e, sightings, metricUnits)
+    await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
+    return 'duplicate'
+  }
+  const scope = new EventScope(ctx.store, id)
+  await countParts({ ...ctx, store: scope.store }, e, sightings, metricUnits, day, nowMs, FIRST)
+  await ctx.store.advance(marker, field, SETTLED, DELIVERY_TTL_S)
+  retire(ctx, scope)
+  return outcomeOf(e, sightings, metricUnits)
+}
+
+/** Waits for an open delivery marker to settle; false when it stays open (its attempt died). */
+async function settles(ctx: IngestContext, marker: string, field: string): Promise<boolean> {
+  const until = performance.now() + ctx.settleWaitMs
+  while (performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    if (toCount(await ctx.store.read(marker, field)) >= SETTLED) return true
+  }
+  return false
+}
+
+/** Queues a settled event's tags to be forgotten once FORGET_AFTER_MS has passed. */
+function retire(ctx: IngestContext, scope: EventScope): void {
+  const now = performance.now()
+  const q = ctx.retiring
+  q.push({ due: now + FORGET_AFTER_MS, scope })
+  let k = 0
+  while (k < q.length && ((q[k] as Retiring).due <= now || q.length - k > MAX_RETIRING)) k++
+  if (k === 0) return
+  // In the background: a failure leaves tags that go with their groups' TTL.
+  for (const r of q.splice(0, k)) r.scope.forget().catch(noop)
+}
+
+/** Forgets every settled event's tags now (the plugin's teardown). */
+export async function forgetSettled(ctx: IngestContext): Promise<void> {
+  const all = ctx.retiring.splice(0)
+  await Promise.all(all.map((r) => r.scope.forget().catch(noop)))
+}
+
+const FIRST = Promise.resolve(true)
+
+/**
+ * An event on a store of one key per field (plugin-server's cache), or with no id: its delivery
+ * check runs beside the rest, not before: only event counts (an exposure's, a partial rejection's)
+ * wait for it. Everything else is counted once by its own marker whatever the delivery: sightings
+ * and units by their markers, a goal event by its id among the unit's pending events. A crash
+ * midway can leave part of such an event counted and the rest lost to its retry.
+ */
+async function countEvent(ctx: IngestContext, e: ReadEvent, id: string | null, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
+  const day = dayNumber(e.timestampMs)
+  const adds = e.exposure !== null || e.customExposures.length > 0 || metricUnits.length > 0 || e.partialRejections.length > 0
+  const delivered = adds && id !== null ? firstDelivery(ctx, e, id, day, nowMs) : FIRST
+  await Promise.all([delivered, countParts(ctx, e, sightings, metricUnits, day, nowMs, delivered)])
+  if (!(await delivered)) return 'duplicate'
+  return outcomeOf(e, sightings, metricUnits)
+}
+
+function outcomeOf(e: ReadEvent, sightings: readonly FlagSighting[], metricUnits: readonly string[]): IngestOutcome {
+  return e.exposure || e.customExposures.length > 0 || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
+}
+
+/**
+ * The parts of one event. They do not wait for each other: each is written so that any interleaving
+ * (as between workers) gives the same totals, and issuing them together lets the cache client
+ * pipeline them into fewer round trips. Event counts wait for `delivered`.
+ */
+async function countParts(ctx: IngestContext, e: ReadEvent, sightings: readonly FlagSighting[], metricUnits: readonly string[], day: number, nowMs: number, delivered: Promise<boolean>): Promise<void> {
   await Promise.all([
-    delivered,
     e.exposure ? countExposure(ctx, e, e.exposure, day, nowMs, delivered) : null,
     ...e.customExposures.map((x) => countExposure(ctx, e, x, day, nowMs, delivered)),
     ...sightings.map((s) => countSighting(ctx, s, e.timestampMs, day, nowMs)),
@@ -197,8 +324,6 @@ async function countEvent(ctx: IngestContext, e: ReadEvent, sightings: readonly 
     metricUnits.length > 0 ? countSurfaceReached(ctx, e, nowMs) : null,
     e.partialRejections.length > 0 ? delivered.then((first) => (first ? Promise.all(e.partialRejections.map((reason) => countRejection(ctx, day, reason, nowMs))) : null)) : null,
   ])
-  if (!(await delivered)) return 'duplicate'
-  return e.exposure || e.customExposures.length > 0 || sightings.length > 0 || metricUnits.length > 0 ? 'counted' : 'rejected'
 }
 
 /**
@@ -234,8 +359,8 @@ function inFlagWindow(ctx: IngestContext, flag: string, ts: number): boolean {
   return run === null || inRun(run, ts)
 }
 
-async function firstDelivery(ctx: IngestContext, e: ReadEvent, uuid: string, day: number, nowMs: number): Promise<boolean> {
-  const [n] = await ctx.store.bump(ctx.keys.deliveries(day, e.personUnit), [shortId(uuid)], DELIVERY_TTL_S)
+async function firstDelivery(ctx: IngestContext, e: ReadEvent, id: string, day: number, nowMs: number): Promise<boolean> {
+  const [n] = await ctx.store.bump(ctx.keys.deliveries(day, e.personUnit), [shortId(id)], DELIVERY_TTL_S)
   if (n === 1) return true
   await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
   return false

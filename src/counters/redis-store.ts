@@ -6,34 +6,60 @@ import { timedOf, toCount, type CounterStore, type Earliest, type Members, type 
 // pushed later, never earlier, when it gains a field (TTL answers -1 or -2 without one).
 const EXTEND = `local ttl = tonumber(ARGV[1]) if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end`
 
+// Every script that changes a group takes a tag as ARGV[2] ('' for none; CounterStore): a tag
+// already kept answers its kept answer and changes nothing; otherwise the answer is kept under the
+// tag (a field "~..." that readers skip) in the same step as the change. A group that holds only a
+// tag still gets the TTL, so nothing is kept for ever.
+const ONCE = `local tag = ARGV[2]
+if tag ~= '' then
+  local kept = redis.call('HGET', KEYS[1], tag)
+  if kept then return cjson.decode(kept) end
+end`
+const KEEP = (answer: string) => `if tag ~= '' then
+  redis.call('HSET', KEYS[1], tag, cjson.encode(${answer}))
+  if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+end`
+
 const SCRIPTS = {
-  ecBump: `local out, created = {}, false
-for i = 2, #ARGV do
+  ecBump: `${ONCE}
+local out, created = {}, false
+for i = 3, #ARGV do
   local n = redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
-  out[i - 1] = n
+  out[i - 2] = n
   if n == 1 then created = true end
 end
 if created then ${EXTEND} end
+${KEEP('out')}
 return out`,
-  ecPut: `redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) ${EXTEND} return 1`,
+  ecPut: `redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) ${EXTEND} return 1`,
+  // A number that only moves forward: raised to ARGV[4] where lower or missing; answers what it held.
+  ecAdvance: `local held = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
+if held < tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+  ${EXTEND}
+end
+return held`,
   // Members are fields "m<member>"; "#n" counts the listed ones, "#over" those past the cap, which
   // are kept with an empty value so each is still added once.
-  ecAdd: `local f = 'm' .. ARGV[2]
+  ecAdd: `${ONCE}
+local f = 'm' .. ARGV[3]
 if redis.call('HEXISTS', KEYS[1], f) == 1 then return 0 end
-if tonumber(redis.call('HGET', KEYS[1], '#n') or '0') >= tonumber(ARGV[4]) then
+if tonumber(redis.call('HGET', KEYS[1], '#n') or '0') >= tonumber(ARGV[5]) then
   redis.call('HINCRBY', KEYS[1], '#over', 1)
   redis.call('HSET', KEYS[1], f, '')
 else
   redis.call('HINCRBY', KEYS[1], '#n', 1)
-  redis.call('HSET', KEYS[1], f, ARGV[3])
+  redis.call('HSET', KEYS[1], f, ARGV[4])
 end
 ${EXTEND}
+${KEEP('1')}
 return 1`,
   // The steps as one JSON argument, [[field, condition, value], ...]: condition 0, or the 1-based
   // step that must have returned 1; a value sets the field instead of adding 1 (one argument
   // instead of four a step keeps the client's work per call small).
-  ecSteps: `local out, made = {}, false
-for k, st in ipairs(cjson.decode(ARGV[2])) do
+  ecSteps: `${ONCE}
+local out, made = {}, false
+for k, st in ipairs(cjson.decode(ARGV[3])) do
   local gate = st[2]
   if gate == 0 or out[gate] == 1 then
     if st[3] == nil then
@@ -49,37 +75,43 @@ for k, st in ipairs(cjson.decode(ARGV[2])) do
   end
 end
 if made then ${EXTEND} end
+${KEEP('out')}
 return out`,
   // The earliest [time, value] of a field: replaced where empty or later, the old text answered.
-  ecEarliest: `local cur = redis.call('HGET', KEYS[1], ARGV[2])
+  ecEarliest: `${ONCE}
+local cur = redis.call('HGET', KEYS[1], ARGV[3])
 if cur then
   local t = cjson.decode(cur)[1]
-  if t <= tonumber(ARGV[3]) then return {0, cur} end
+  if t <= tonumber(ARGV[4]) then return {0, cur} end
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[5])
 ${EXTEND}
-if cur then return {1, cur} end
-return {1}`,
+local out = {1}
+if cur then out[2] = cur end
+${KEEP('out')}
+return out`,
   // Two sets in one hash, fields "<side><member>"; "#<side>" counts the listed, "#o<side>" those
   // past the cap. Adds to one side and reads the other in one step.
-  ecJoin: `local f, side, added = ARGV[2] .. ARGV[3], ARGV[2], 0
+  ecJoin: `${ONCE}
+local f, side, added = ARGV[3] .. ARGV[4], ARGV[3], 0
 if redis.call('HEXISTS', KEYS[1], f) == 0 then
   added = 1
-  if tonumber(redis.call('HGET', KEYS[1], '#' .. side) or '0') >= tonumber(ARGV[5]) then
+  if tonumber(redis.call('HGET', KEYS[1], '#' .. side) or '0') >= tonumber(ARGV[6]) then
     redis.call('HINCRBY', KEYS[1], '#o' .. side, 1)
     redis.call('HSET', KEYS[1], f, '')
   else
     redis.call('HINCRBY', KEYS[1], '#' .. side, 1)
-    redis.call('HSET', KEYS[1], f, ARGV[4])
+    redis.call('HSET', KEYS[1], f, ARGV[5])
   end
   ${EXTEND}
 end
-local other, cap = ARGV[6], tonumber(ARGV[7])
+local other, cap = ARGV[7], tonumber(ARGV[8])
 local out = {added, tonumber(redis.call('HGET', KEYS[1], '#o' .. other) or '0')}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   if string.sub(all[i], 1, #other) == other and all[i + 1] ~= '' and #out - 2 < cap then out[#out + 1] = all[i + 1] end
 end
+if added == 1 then ${KEEP('out')} end
 return out`,
 } as const
 
@@ -131,28 +163,39 @@ export class RedisHashStore implements CounterStore {
     return k
   }
 
-  async bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
+  async bump(group: string, fields: readonly string[], ttlSeconds: number, tag = ''): Promise<number[]> {
     if (fields.length === 0) return []
-    return (await this.r.ecBump(this.key(group), ttlSeconds, ...fields)) as number[]
+    return (await this.r.ecBump(this.key(group), ttlSeconds, tag, ...fields)) as number[]
   }
 
-  async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
+  async steps(group: string, steps: readonly Step[], ttlSeconds: number, tag = ''): Promise<number[]> {
     const list = steps.map((st) => (st.set === undefined ? [st.field, st.if === undefined ? 0 : st.if + 1] : [st.field, st.if === undefined ? 0 : st.if + 1, jsonOf(st.set)]))
-    return (await this.r.ecSteps(this.key(group), ttlSeconds, JSON.stringify(list))) as number[]
+    return (await this.r.ecSteps(this.key(group), ttlSeconds, tag, JSON.stringify(list))) as number[]
   }
 
-  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest> {
-    const [replaced, previous] = (await this.r.ecEarliest(this.key(group), ttlSeconds, field, entry.time, jsonOf([entry.time, entry.value]))) as [number, string | undefined]
+  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number, tag = ''): Promise<Earliest> {
+    const [replaced, previous] = (await this.r.ecEarliest(this.key(group), ttlSeconds, tag, field, entry.time, jsonOf([entry.time, entry.value]))) as [number, string | undefined]
     return { replaced: replaced === 1, previous: previous === undefined ? null : timedOf(previous) }
   }
 
-  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {
-    const [added, overflow, ...values] = (await this.r.ecJoin(this.key(group), ttlSeconds, side, member, jsonOf(value), cap, other, otherCap)) as [number, number, ...string[]]
+  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number, tag = ''): Promise<{ added: boolean; other: Members }> {
+    const [added, overflow, ...values] = (await this.r.ecJoin(this.key(group), ttlSeconds, tag, side, member, jsonOf(value), cap, other, otherCap)) as [number, number, ...string[]]
     return { added: added === 1, other: { values: values.map((v) => JSON.parse(v) as unknown), overflow } }
   }
 
+  async advance(group: string, field: string, to: number, ttlSeconds: number): Promise<number> {
+    return (await this.r.ecAdvance(this.key(group), ttlSeconds, '', field, to)) as number
+  }
+
+  async forget(group: string, tags: readonly string[]): Promise<void> {
+    if (tags.length > 0) await this.redis.hdel(this.key(group), ...tags)
+  }
+
   async readAll(group: string): Promise<Map<string, unknown>> {
-    return new Map(Object.entries(await this.redis.hgetall(this.key(group))))
+    const all = await this.redis.hgetall(this.key(group))
+    const out = new Map<string, unknown>()
+    for (const [field, v] of Object.entries(all)) if (field[0] !== '~') out.set(field, v)
+    return out
   }
 
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
@@ -166,11 +209,11 @@ export class RedisHashStore implements CounterStore {
   }
 
   async put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.r.ecPut(this.key(group), ttlSeconds, field, jsonOf(value))
+    await this.r.ecPut(this.key(group), ttlSeconds, '', field, jsonOf(value))
   }
 
-  async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean> {
-    return (await this.r.ecAdd(this.key(set), ttlSeconds, member, jsonOf(value), cap)) === 1
+  async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number, tag = ''): Promise<boolean> {
+    return (await this.r.ecAdd(this.key(set), ttlSeconds, tag, member, jsonOf(value), cap)) === 1
   }
 
   async readMembers(set: string, cap: number): Promise<Members> {

@@ -1,4 +1,5 @@
 import { markCacheFailures, rethrowUnavailable, type ContractCache } from './cache.js'
+import { shortId } from './hash.js'
 import { addMember as addRegistryMember, readMembers as readRegistryMembers } from './registry.js'
 
 export interface Members {
@@ -41,6 +42,12 @@ export interface Step {
  *
  * A group lives at least as long as the TTL given when each of its fields was created: its expiry
  * is pushed later, never earlier. One cache key per field (the contract) keeps each field's own.
+ *
+ * Calls that change a group may carry a tag (see {@link EventScope}). In the atomic stores a tagged
+ * call happens once: it keeps its answer under the tag in the same step as its change, and a call
+ * whose tag is already kept changes nothing and answers the kept answer. A retry of an event cut
+ * off by a crash then repeats what was done as it was done, and does only what was not. Tags are
+ * not fields: readAll and readMembers never list them. One key per field ignores tags.
  */
 export interface CounterStore {
   /**
@@ -52,24 +59,24 @@ export interface CounterStore {
   /** True when a group's fields can be read all at once (readAll), so no set needs to list them. */
   readonly listsFields: boolean
   /** Adds 1 to each field and returns the new values (1: this call created the field, exactly once across workers). */
-  bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]>
+  bump(group: string, fields: readonly string[], ttlSeconds: number, tag?: string): Promise<number[]>
   /**
    * Runs steps on one group in order and returns each one's result: the new value of a field added
    * to, 1 for a field set, 0 for a step skipped because its condition's step did not return 1.
    */
-  steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]>
+  steps(group: string, steps: readonly Step[], ttlSeconds: number, tag?: string): Promise<number[]>
   /**
    * Adds a member to one side of a group of two sets (`side` and `other`) and reads the other side:
    * a unit's exposed pairs and its pending goal events. Atomic stores do both in one step, so of an
    * exposure and a goal event of one unit exactly one sees the other; otherwise the add comes first.
    */
-  join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }>
+  join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number, tag?: string): Promise<{ added: boolean; other: Members }>
   /**
    * Keeps the earliest (time, value) of a field: sets it when the field is empty or holds a later
    * time, and answers what it held before. One step in the atomic stores, so of two workers' calls
    * each sees the other's result; on one key per field a read then a write (see ContractStore).
    */
-  keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest>
+  keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number, tag?: string): Promise<Earliest>
   /** Every field of a group with its value (numbers as numbers or numeric text); null where fields cannot be listed. */
   readAll(group: string): Promise<Map<string, unknown> | null>
   /** Several fields' numbers; 0 for a missing one. */
@@ -78,9 +85,17 @@ export interface CounterStore {
   read(group: string, field: string): Promise<unknown>
   put(group: string, field: string, value: unknown, ttlSeconds: number): Promise<void>
   /** Adds a member with its value; true when this call added it (exactly once across workers). */
-  addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean>
+  addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number, tag?: string): Promise<boolean>
   /** The listed members' values (at most `cap`) and how many did not fit. */
   readMembers(set: string, cap: number): Promise<Members>
+  /** Drops the answers kept under these tags in a group (or set); nothing where tags are ignored. */
+  forget(group: string, tags: readonly string[]): Promise<void>
+  /**
+   * Raises a field to `to` where it holds less or nothing, and answers what it held (0: nothing): a
+   * state that only moves forward (an event's delivery: open, then settled). One step in the atomic
+   * stores; a read then a write on one key per field.
+   */
+  advance(group: string, field: string, to: number, ttlSeconds: number): Promise<number>
 }
 
 /**
@@ -187,6 +202,14 @@ export class ContractStore implements CounterStore {
 
   readMembers(set: string, cap: number): Promise<Members> {
     return readRegistryMembers(this.cache, set, cap)
+  }
+
+  async forget(): Promise<void> {} // tags are ignored: the contract has no atomic step to keep them in
+
+  async advance(group: string, field: string, to: number, ttlSeconds: number): Promise<number> {
+    const held = toCount(await this.cache.get(`${group}:${field}`, 0))
+    if (held < to) await this.cache.set(`${group}:${field}`, to, ttlSeconds)
+    return held
   }
 }
 
@@ -306,6 +329,9 @@ class Group extends Fields {
 }
 
 const MINUTE_MS = 60_000
+// Answers kept under tags: an event's, from its first call until it finishes. Bounded, so events
+// cut off and never retried do not grow it for ever: past the bound the oldest go first.
+const MAX_KEPT = 200_000
 
 /**
  * The store in this process's memory, with the semantics of the Redis one: a group's expiry is
@@ -315,6 +341,8 @@ export class MemoryHashStore implements CounterStore {
   readonly atomic = true
   readonly listsFields = true
   private readonly groups = new Map<string, Group>()
+  /** answers of tagged calls, by group and tag */
+  private readonly kept = new Map<string, unknown>()
   private writesSinceSweep = 0
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -364,7 +392,36 @@ export class MemoryHashStore implements CounterStore {
     g.expiresAt = Math.max(g.expiresAt, Math.ceil((this.now() + ttlSeconds * 1000) / MINUTE_MS))
   }
 
-  async bump(group: string, fields: readonly string[], ttlSeconds: number): Promise<number[]> {
+  /** Runs a change once per tag: a tag already kept answers its kept answer, changing nothing. */
+  private once<T>(group: string, tag: string | undefined, change: () => T): T {
+    if (tag === undefined) return change()
+    const k = `${group}\u0000${tag}`
+    if (this.kept.has(k)) return this.kept.get(k) as T
+    const answer = change()
+    if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value as string)
+    this.kept.set(k, answer)
+    return answer
+  }
+
+  async forget(group: string, tags: readonly string[]): Promise<void> {
+    for (const tag of tags) this.kept.delete(`${group}\u0000${tag}`)
+  }
+
+  async advance(group: string, field: string, to: number, ttlSeconds: number): Promise<number> {
+    const g = this.open(group)
+    const held = toCount(g.get(field) ?? 0)
+    if (held < to) {
+      g.set(field, to)
+      this.extend(g, ttlSeconds)
+    }
+    return held
+  }
+
+  async bump(group: string, fields: readonly string[], ttlSeconds: number, tag?: string): Promise<number[]> {
+    return this.once(group, tag, () => this.bumpNow(group, fields, ttlSeconds))
+  }
+
+  private bumpNow(group: string, fields: readonly string[], ttlSeconds: number): number[] {
     const g = this.open(group)
     const out = fields.map((field) => {
       const n = toCount(g.get(field) ?? 0) + 1
@@ -375,7 +432,11 @@ export class MemoryHashStore implements CounterStore {
     return out
   }
 
-  async steps(group: string, steps: readonly Step[], ttlSeconds: number): Promise<number[]> {
+  async steps(group: string, steps: readonly Step[], ttlSeconds: number, tag?: string): Promise<number[]> {
+    return this.once(group, tag, () => this.stepsNow(group, steps, ttlSeconds))
+  }
+
+  private stepsNow(group: string, steps: readonly Step[], ttlSeconds: number): number[] {
     const g = this.open(group)
     const out: number[] = []
     let made = g.expiresAt === 0
@@ -396,13 +457,19 @@ export class MemoryHashStore implements CounterStore {
     return out
   }
 
-  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number): Promise<{ added: boolean; other: Members }> {
+  async join(group: string, side: string, member: string, value: unknown, ttlSeconds: number, cap: number, other: string, otherCap: number, tag?: string): Promise<{ added: boolean; other: Members }> {
     // Both at once, with no await between: no other event's join comes in the middle.
-    const added = this.add(`${group}\u0000${side}`, member, value, ttlSeconds, cap)
-    return { added, other: this.members(`${group}\u0000${other}`, otherCap) }
+    return this.once(group, tag, () => {
+      const added = this.add(`${group}\u0000${side}`, member, value, ttlSeconds, cap)
+      return { added, other: this.members(`${group}\u0000${other}`, otherCap) }
+    })
   }
 
-  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number): Promise<Earliest> {
+  async keepEarliest(group: string, field: string, entry: Timed, ttlSeconds: number, tag?: string): Promise<Earliest> {
+    return this.once(group, tag, () => this.keepEarliestNow(group, field, entry, ttlSeconds))
+  }
+
+  private keepEarliestNow(group: string, field: string, entry: Timed, ttlSeconds: number): Earliest {
     const g = this.open(group)
     const previous = timedOf(g.get(field))
     if (previous !== null && previous.time <= entry.time) return { replaced: false, previous }
@@ -430,8 +497,8 @@ export class MemoryHashStore implements CounterStore {
     this.extend(g, ttlSeconds)
   }
 
-  async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number): Promise<boolean> {
-    return this.add(set, member, value, ttlSeconds, cap)
+  async addMember(set: string, member: string, value: unknown, ttlSeconds: number, cap: number, tag?: string): Promise<boolean> {
+    return this.once(set, tag, () => this.add(set, member, value, ttlSeconds, cap))
   }
 
   async readMembers(set: string, cap: number): Promise<Members> {
@@ -466,14 +533,70 @@ export function markStoreFailures(store: CounterStore): CounterStore {
     atomic: store.atomic,
     listsFields: store.listsFields,
     readAll: (g) => markFailure(store.readAll(g)),
-    keepEarliest: (g, f, e, t) => markFailure(store.keepEarliest(g, f, e, t)),
-    steps: (g, s, t) => markFailure(store.steps(g, s, t)),
-    join: (g, side, m, v, t, c, o, oc) => markFailure(store.join(g, side, m, v, t, c, o, oc)),
-    bump: (g, f, t) => markFailure(store.bump(g, f, t)),
+    keepEarliest: (g, f, e, t, tag) => markFailure(store.keepEarliest(g, f, e, t, tag)),
+    steps: (g, s, t, tag) => markFailure(store.steps(g, s, t, tag)),
+    join: (g, side, m, v, t, c, o, oc, tag) => markFailure(store.join(g, side, m, v, t, c, o, oc, tag)),
+    bump: (g, f, t, tag) => markFailure(store.bump(g, f, t, tag)),
     readCounts: (g, f) => markFailure(store.readCounts(g, f)),
     read: (g, f) => markFailure(store.read(g, f)),
     put: (g, f, v, t) => markFailure(store.put(g, f, v, t)),
-    addMember: (s, m, v, t, c) => markFailure(store.addMember(s, m, v, t, c)),
+    addMember: (s, m, v, t, c, tag) => markFailure(store.addMember(s, m, v, t, c, tag)),
     readMembers: (s, c) => markFailure(store.readMembers(s, c)),
+    forget: (g, tags) => markFailure(store.forget(g, tags)),
+    advance: (g, f, to, t) => markFailure(store.advance(g, f, to, t)),
+  }
+}
+
+/**
+ * One event's calls on an atomic store, each tagged so that it happens once (CounterStore): the tag
+ * is the event's id, the group and what the call asks, so the same event asking the same thing
+ * again (a retry after a crash) finds the answer it had, and a call the crash cut off is done then.
+ * Once the event is settled (its delivery marker says so, and no attempt asks again) the tags are
+ * forgotten; tags left by a crash go with their groups' TTL.
+ */
+export class EventScope {
+  readonly store: CounterStore
+  private readonly tags = new Map<string, string[]>()
+  private readonly asked = new Map<string, number>()
+
+  constructor(
+    private readonly inner: CounterStore,
+    private readonly event: string,
+  ) {
+    const tag = (group: string, ask: string) => this.tag(group, ask)
+    this.store = {
+      atomic: inner.atomic,
+      listsFields: inner.listsFields,
+      bump: (g, f, t) => inner.bump(g, f, t, tag(g, `b\u0000${f.join('\u0000')}`)),
+      steps: (g, s, t) => inner.steps(g, s, t, tag(g, `s\u0000${JSON.stringify(s)}`)),
+      join: (g, side, m, v, t, c, o, oc) => inner.join(g, side, m, v, t, c, o, oc, tag(g, `j\u0000${side}\u0000${m}`)),
+      keepEarliest: (g, f, e, t) => inner.keepEarliest(g, f, e, t, tag(g, `e\u0000${f}\u0000${e.time}\u0000${e.value}`)),
+      addMember: (s, m, v, t, c) => inner.addMember(s, m, v, t, c, tag(s, `a\u0000${m}`)),
+      // The same however often they run: a put sets, an advance only moves forward.
+      put: (g, f, v, t) => inner.put(g, f, v, t),
+      advance: (g, f, to, t) => inner.advance(g, f, to, t),
+      readAll: (g) => inner.readAll(g),
+      readCounts: (g, f) => inner.readCounts(g, f),
+      read: (g, f) => inner.read(g, f),
+      readMembers: (s, c) => inner.readMembers(s, c),
+      forget: (g, tags) => inner.forget(g, tags),
+    }
+  }
+
+  /** The tag of one call: the event, the group, what it asks, and how often the event asked it before. */
+  private tag(group: string, ask: string): string {
+    const k = `${group}\u0000${ask}`
+    const n = this.asked.get(k) ?? 0
+    this.asked.set(k, n + 1)
+    const tag = shortId(`${this.event}\u0000${k}\u0000${n}`, '~')
+    const list = this.tags.get(group)
+    if (list) list.push(tag)
+    else this.tags.set(group, [tag])
+    return tag
+  }
+
+  /** Forgets every answer this event kept. */
+  async forget(): Promise<void> {
+    await Promise.all([...this.tags].map(([g, tags]) => this.inner.forget(g, tags)))
   }
 }

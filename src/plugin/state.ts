@@ -65,6 +65,8 @@ export interface PluginHooks {
   readonly filling?: () => readonly FillingPeriod[]
   /** Told each rejection by reason once it is counted (the host's metrics). */
   readonly onRejected?: (reason: RejectReason) => void
+  /** Count each event exactly once across crashes and redeliveries (on by default; see createIngestContext). */
+  readonly exactlyOnce?: boolean
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
   readonly log?: (level: 'info' | 'warn', message: string) => void
 }
@@ -112,6 +114,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       watermark: () => split.watermark,
       filling: hooks.filling,
       onRejected: hooks.onRejected,
+      exactlyOnce: hooks.exactlyOnce,
     }),
   }
 }
