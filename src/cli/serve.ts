@@ -60,7 +60,7 @@ export async function openHost(opts: HostCliOptions, extra: { logger?: pino.Logg
     })
   } catch (e) {
     // Another key than the storage's: the message says which and how to fix it; it is not a storage failure.
-    if (e instanceof SecretKeyMismatchError) throw new ExitError(`refusing to start: ${e.message}`, 2)
+    if (e instanceof SecretKeyMismatchError) throw new ExitError(e.message, 2)
     throw new ExitError(`cannot open the host's storage: ${(e as Error).message}`, 2)
   }
 }

@@ -222,7 +222,7 @@ describe.skipIf(DATABASE_URL === null)('two serve processes on one PostgreSQL, e
         (e: Error) => e.message,
       )
       expect(second).toMatch(/exited \(2\) before it listened/)
-      expect(second).toMatch(/refusing to start: this process's secret key \(the key file .*secret\.key\) is not the key .*same key: set COVERAGE_SECRET_KEY/)
+      expect(second).toMatch(/experiment-coverage: this process's secret key \(the key file .*secret\.key\) is not the key .*same key: set COVERAGE_SECRET_KEY/)
       expect(await post()).toBe(200) // it answered 500 to every delivery once the second had re-sealed the secret
       expect((await fetch(`${first.url}/readyz`)).status).toBe(200)
     } finally {
