@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
@@ -12,6 +13,9 @@ import { Host, ProjectError } from './host.js'
 import { StorageUnavailableError, pluginStorage, type ProjectRow } from './store.js'
 import { SecretBoxError, sameSecret } from './secrets.js'
 import { PUBLISHED_KEY } from './project.js'
+import { AUTH_THROTTLE, FailureThrottle, clientKey, type ThrottleLimits } from './auth-throttle.js'
+import { BODY_SLOTS, BodySlots, readWithin, type SlotLimits } from './body-slots.js'
+import type { HostMetrics } from './metrics.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
 import type { Report } from '../coverage/report.js'
 
@@ -36,6 +40,10 @@ export interface AppOptions {
    * same-origin. Unset: every name (tests that call the app directly).
    */
   readonly allowedHosts?: readonly string[]
+  /** failed authentications a client may make before it gets 429 (AUTH_THROTTLE); `now` for tests */
+  readonly authThrottle?: Partial<ThrottleLimits> & { readonly now?: () => number }
+  /** how many intake bodies are read at once, how many wait, for how long (BODY_SLOTS) */
+  readonly bodySlots?: Partial<SlotLimits>
 }
 
 /** A Host header's name, without its port, lowercased; `[::1]:8787` is `::1`. */
@@ -87,34 +95,100 @@ function parseBody(value: unknown) {
   return Array.isArray(value) ? list.safeParse(value) : item.safeParse(value)
 }
 
+// standardwebhooks' WEBHOOK_TOLERANCE_IN_SECONDS: a signature is good for five minutes either side.
+const SIGNATURE_TOLERANCE_S = 5 * 60
+
 /**
  * Standard Webhooks (PostHog's `signing_secret`) or `Authorization: Bearer <the same secret>`: the
  * latter is what `connect` sets on a PostHog whose webhook template has no `signing_secret` input
  * (it is dropped on save; see settleDeliveryAuth in destination.ts). A signature, when sent, must
  * verify; anything else is refused with 401.
+ *
+ * This is the part judged before the body is read: a bearer secret, or its absence, is decided here
+ * (null: authorized), so a wrong one costs no read. A signature needs the body: here only its headers
+ * and the timestamp's window are checked, and 'needs_body' sends it on to `verifySignature`.
  */
-function authorizeIntake(c: Context, raw: string, secret: string): string | null {
-  const signature = c.req.header('webhook-signature')
-  if (signature !== undefined) {
-    try {
-      new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': signature }, { jsonParse: false })
-      return null
-    } catch (e) {
-      return e instanceof WebhookVerificationError ? `the Standard Webhooks signature does not verify (${e.message})` : 'the Standard Webhooks signature does not verify'
-    }
+function authorizeBeforeBody(c: Context, secret: string): string | null | 'needs_body' {
+  if (c.req.header('webhook-signature') !== undefined) {
+    const at = c.req.header('webhook-timestamp')
+    if (!c.req.header('webhook-id') || !at) return 'the Standard Webhooks signature does not verify (Missing required headers)'
+    const seconds = Number.parseInt(at, 10)
+    const now = Math.floor(Date.now() / 1000)
+    if (Number.isNaN(seconds) || Math.abs(now - seconds) > SIGNATURE_TOLERANCE_S) return 'the Standard Webhooks signature does not verify (webhook-timestamp is more than five minutes from this host\'s clock)'
+    return 'needs_body'
   }
   const auth = c.req.header('authorization')
   if (auth?.startsWith('Bearer ')) return sameSecret(auth.slice(7).trim(), secret) ? null : 'the bearer secret is not this project\'s'
   return 'no signature: set the destination\'s signing secret (webhook-signature header) or send Authorization: Bearer <secret>'
 }
 
+/** A Standard Webhooks signature over the body read: null when it verifies. */
+function verifySignature(c: Context, raw: string, secret: string): string | null {
+  try {
+    new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': c.req.header('webhook-signature') ?? '' }, { jsonParse: false })
+    return null
+  } catch (e) {
+    return e instanceof WebhookVerificationError ? `the Standard Webhooks signature does not verify (${e.message})` : 'the Standard Webhooks signature does not verify'
+  }
+}
+
+/** The socket's request when the app runs under @hono/node-server; none when it is called directly. */
+function incomingOf(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+}
+
+type AuthCheck = 'api_token' | 'intake'
+
+/**
+ * Failed authentications per client address and check; a client that failed too often gets 429
+ * with Retry-After, its credentials unchecked, until its block ends (docs/host.md, "Limits").
+ */
+function authGuard(throttle: FailureThrottle, m: HostMetrics, log: Host['log']) {
+  const clientOf = (c: Context) => clientKey(incomingOf(c)?.socket.remoteAddress)
+  return {
+    /** The 429 for a blocked client; null when it may be checked. */
+    refuseBlocked(c: Context, check: AuthCheck): Response | null {
+      const wait = throttle.retryAfter(`${check} ${clientOf(c)}`)
+      if (!wait) return null
+      m.authThrottled.inc({ check })
+      return c.json({ error: `too many failed authentications from this address; try again in ${wait} s` }, 429, { 'retry-after': String(wait) })
+    },
+    failed(c: Context, check: AuthCheck): void {
+      m.authFailures.inc({ check })
+      const client = clientOf(c)
+      if (throttle.fail(`${check} ${client}`)) log.warn({ check, client, blockSeconds: throttle.limits.blockMs / 1000 }, 'a client failed authentication too often: refused with 429 for a while')
+    },
+  }
+}
+type AuthGuard = ReturnType<typeof authGuard>
+
 /** Requests to the API and metrics carry the host's token (when one is set). */
-function apiToken(token: string | undefined): MiddlewareHandler {
+function apiToken(token: string | undefined, guard: AuthGuard): MiddlewareHandler {
   return async (c, next) => {
     if (!token) return next()
+    const blocked = guard.refuseBlocked(c, 'api_token')
+    if (blocked) return blocked
     const auth = c.req.header('authorization') ?? ''
-    if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7).trim(), token)) return c.json({ error: 'this host needs its API token: Authorization: Bearer <COVERAGE_API_TOKEN>' }, 401)
+    if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7).trim(), token)) {
+      guard.failed(c, 'api_token')
+      return c.json({ error: 'this host needs its API token: Authorization: Bearer <COVERAGE_API_TOKEN>' }, 401)
+    }
     return next()
+  }
+}
+
+/**
+ * An answer given before the whole request arrived (a 413 by Content-Length, a 401 before the body,
+ * a 503 while bodies wait) says `Connection: close`, and Node then closes the socket after it: the
+ * rest of the body is never read, and a keep-alive client sends its next request on a new connection.
+ * Without it @hono/node-server drains the body for 500 ms and then destroys the socket it had
+ * announced as kept alive, and the client's next request on it fails (issue 19, item 6).
+ */
+function closeUnlessComplete(): MiddlewareHandler {
+  return async (c, next) => {
+    await next()
+    const incoming = incomingOf(c)
+    if (incoming && !incoming.complete) c.res.headers.set('connection', 'close')
   }
 }
 
@@ -145,8 +219,11 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
   const app = new Hono()
   const m = host.metrics
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const { now: throttleClock, ...throttleLimits } = opts.authThrottle ?? {}
+  const guard = authGuard(new FailureThrottle({ ...AUTH_THROTTLE, ...throttleLimits }, throttleClock), m, host.log)
 
   app.use('*', requestId())
+  app.use('*', closeUnlessComplete())
   if (opts.allowedHosts) {
     const allowed = new Set(opts.allowedHosts.map(hostNameOf))
     app.use('*', async (c, next) => {
@@ -175,23 +252,73 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     const r = host.ready()
     return c.json(r, r.ready ? 200 : 503)
   })
-  app.use('/metrics', apiToken(opts.apiToken))
+  app.use('/metrics', apiToken(opts.apiToken, guard))
   app.get('/metrics', async (c) => c.text(await m.registry.metrics(), 200, { 'content-type': m.registry.contentType }))
 
   // ---- intake ---------------------------------------------------------------------------------
+  const tooLarge = (c: Context) => {
+    m.refused.inc({ reason: 'too_large' })
+    return c.json({ error: `the body is over ${maxBody} bytes` }, 413)
+  }
+  // A body without Content-Length (chunked) is counted as it is read, and refused once past the limit.
+  const readLimited = bodyLimit({ maxSize: maxBody, onError: tooLarge })
+  const slots = new BodySlots({ ...BODY_SLOTS, ...opts.bodySlots }, (reading, waiting) => {
+    m.intakeBodies.set({ state: 'reading' }, reading)
+    m.intakeBodies.set({ state: 'waiting' }, waiting)
+  })
+  m.intakeBodies.set({ state: 'reading' }, 0)
+  m.intakeBodies.set({ state: 'waiting' }, 0)
+  /** The intake's body, read in a slot within its time; or the answer that refuses it. */
+  const readBody = async (c: Context): Promise<string | Response> => {
+    const taken = await slots.take()
+    if (taken !== 'taken') {
+      m.refused.inc({ reason: 'busy' })
+      return c.json({ error: 'the host is reading as many bodies as it can; retry' }, 503, { 'retry-after': '1' })
+    }
+    try {
+      // It may have waited while its address used up its failures.
+      const blocked = guard.refuseBlocked(c, 'intake')
+      if (blocked) {
+        m.refused.inc({ reason: 'throttled' })
+        return blocked
+      }
+      let raw = ''
+      const read = await readWithin(slots.limits.readMs, async () => (await readLimited(c, async () => void (raw = await c.req.text()))) ?? raw)
+      if (read === 'late') {
+        m.refused.inc({ reason: 'slow_body' })
+        return c.json({ error: `the body did not arrive within ${slots.limits.readMs / 1000} s` }, 408)
+      }
+      return read
+    } catch {
+      // The client went away while sending it.
+      m.refused.inc({ reason: 'cut_off' })
+      return c.json({ error: 'the body was cut off' }, 400)
+    } finally {
+      slots.give()
+    }
+  }
+  const refuseUnauthorized = (c: Context, why: string) => {
+    m.refused.inc({ reason: 'unauthorized' })
+    guard.failed(c, 'intake')
+    return c.json({ error: why }, 401)
+  }
   app.post(
     '/ingest/:project',
-    bodyLimit({
-      maxSize: maxBody,
-      onError: (c) => {
-        m.refused.inc({ reason: 'too_large' })
-        return c.json({ error: `the body is over ${maxBody} bytes` }, 413)
-      },
-    }),
+    // Over the limit by Content-Length: refused before anything is read or checked.
+    async (c, next) => {
+      const declared = c.req.header('content-length')
+      if (declared !== undefined && c.req.header('transfer-encoding') === undefined && Number(declared) > maxBody) return tooLarge(c)
+      return next()
+    },
     async (c) => {
       const t0 = performance.now()
       try {
         const id = c.req.param('project')
+        const blocked = guard.refuseBlocked(c, 'intake')
+        if (blocked) {
+          m.refused.inc({ reason: 'throttled' })
+          return blocked
+        }
         let row = host.knownProject(id)
         if (!row) {
           // Perhaps added by another process a moment ago.
@@ -206,12 +333,14 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
           m.refused.inc({ reason: 'unknown_project' })
           return c.json({ error: `no project ${id} on this host` }, 404)
         }
-        const raw = await c.req.text()
-        const why = authorizeIntake(c, raw, host.ingestSecret(row))
-        if (why) {
-          m.refused.inc({ reason: 'unauthorized' })
-          return c.json({ error: why }, 401)
-        }
+        // What can be checked without the body is checked first; only then is it read.
+        const secret = host.ingestSecret(row)
+        const early = authorizeBeforeBody(c, secret)
+        if (early !== null && early !== 'needs_body') return refuseUnauthorized(c, early)
+        const raw = await readBody(c)
+        if (raw instanceof Response) return raw
+        const why = early === 'needs_body' ? verifySignature(c, raw, secret) : null
+        if (why) return refuseUnauthorized(c, why)
         if (!row.enabled) {
           m.refused.inc({ reason: 'disabled' })
           return c.json({ error: `project ${id} is disabled on this host` }, 403)
@@ -255,7 +384,7 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
   // ---- the JSON API -----------------------------------------------------------------------------
   const api = new Hono()
   if (opts.corsOrigins?.length) api.use('*', cors({ origin: [...opts.corsOrigins], allowMethods: ['GET', 'PUT', 'POST'], allowHeaders: ['content-type', 'authorization'], maxAge: 600 }))
-  api.use('*', apiToken(opts.apiToken))
+  api.use('*', apiToken(opts.apiToken, guard))
   api.use('*', async (c, next) => {
     c.header('x-content-type-options', 'nosniff')
     await next()

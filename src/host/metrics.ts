@@ -10,6 +10,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     events: new Counter({ name: 'coverage_events_total', help: 'Events through the intake, by outcome (counted, ignored, duplicate, rejected, failed, error, not_set_up)', labelNames: ['project', 'outcome'], registers }),
     rejected: new Counter({ name: 'coverage_events_rejected_total', help: 'Events (or parts of events) the plugin could not count, by reason (unit_missing, timestamp_invalid, ...)', labelNames: ['project', 'reason'], registers }),
     refused: new Counter({ name: 'coverage_intake_refused_total', help: 'Intake requests refused, by reason', labelNames: ['reason'], registers }),
+    authFailures: new Counter({ name: 'coverage_auth_failures_total', help: 'Failed authentications, by check (api_token, intake)', labelNames: ['check'], registers }),
+    authThrottled: new Counter({ name: 'coverage_auth_throttled_total', help: 'Requests answered 429 unchecked, from a client that failed authentication too often, by check', labelNames: ['check'], registers }),
+    intakeBodies: new Gauge({ name: 'coverage_intake_bodies', help: 'Intake bodies being read now, and requests waiting for a slot to read theirs', labelNames: ['state'], registers }),
     responses: new Counter({ name: 'coverage_http_responses_total', help: 'HTTP answers by route and status', labelNames: ['route', 'status'], registers }),
     intakeSeconds: new Histogram({
       name: 'coverage_intake_seconds',
