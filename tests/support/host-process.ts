@@ -89,8 +89,12 @@ export function deliver(
     concurrency: number
     /** once this share of the events is answered: record what is in flight, then run the fault (a kill, an outage) */
     fault?: { at: number; run: () => Promise<void> }
+    /** several faults, each at its share of the events answered */
+    faults?: readonly { at: number; run: () => Promise<void> }[]
   },
 ) {
+  const faults = [...(opts.faults ?? []), ...(opts.fault ? [opts.fault] : [])].sort((a, b) => a.at - b.at)
+  let faultsRun = 0
   const d: Delivery = { acked: new Set(), statuses: new Map(), inFlightAtMark: new Set() }
   const inFlight = new Set<string>()
   let next = 0
@@ -117,10 +121,12 @@ export function deliver(
     }
     inFlight.delete(e.uuid)
     done++
-    if (opts.fault && !faulted && done >= events.length * opts.fault.at) {
+    const fault = faults[faultsRun]
+    if (fault && done >= events.length * fault.at) {
+      faultsRun++
       faulted = true
       for (const u of inFlight) d.inFlightAtMark.add(u)
-      await opts.fault.run()
+      await fault.run()
     }
   }
   const worker = async () => {
@@ -129,6 +135,6 @@ export function deliver(
   const all = Promise.all(Array.from({ length: opts.concurrency }, worker))
   return {
     delivery: d,
-    finished: all.then(() => ({ ...d, faulted })),
+    finished: all.then(() => ({ ...d, faulted, faultsRun })),
   }
 }
