@@ -5,7 +5,7 @@
 import type { Meta, PluginEvent, PluginInput, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import type { ContractCache } from './src/counters/cache.js'
 import { ensureWatermark } from './src/posthog/backfill-job.js'
-import { forgetSettled } from './src/counters/ingest.js'
+import { forgetSettled, type IngestVia } from './src/counters/ingest.js'
 import {
   OBSERVATIONS_STORAGE_KEY,
   canBackfill,
@@ -50,9 +50,10 @@ export async function setupPlugin(meta: CoverageMeta): Promise<void> {
 
 /**
  * Counts one event. plugin-server ignores what onEvent returns; the host answers the webhook with
- * it (2xx only once the counters hold the event, 503 when the cache failed).
+ * it (2xx only once the counters hold the event, 503 when the cache failed). `via` is the host's:
+ * plugin-server passes the event and meta only.
  */
-export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta): Promise<EventOutcome | 'not_set_up'> {
+export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: CoverageMeta, via: IngestVia = {}): Promise<EventOutcome | 'not_set_up'> {
   const state = meta.global.state
   if (!state) return Promise.resolve('not_set_up') // setup failed: PostHog already shows why; counting nothing is the honest result
   // At most once a minute there are stored definitions to look for; between, no promise to wait on.
@@ -64,10 +65,10 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: Coverag
     look = undefined
   }
   if (look) return look.then(
-    () => handleEvent(state, event),
-    () => handleEvent(state, event),
+    () => handleEvent(state, event, via),
+    () => handleEvent(state, event, via),
   )
-  return handleEvent(state, event)
+  return handleEvent(state, event, via)
 }
 
 export async function runEveryMinute(meta: CoverageMeta): Promise<void> {

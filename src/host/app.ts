@@ -366,7 +366,10 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
           m.refused.inc({ reason: 'unavailable' })
           return c.json({ error: 'storage is unavailable' }, 503, { 'retry-after': '5' })
         }
-        const outcomes = await rt.ingest(Array.isArray(shaped.data) ? shaped.data : [shaped.data])
+        // A signed delivery's webhook-id (covered by the signature, the same on PostHog's retries)
+        // marks the deliveries of an event that has no uuid.
+        const deliveryId = early === 'needs_body' ? c.req.header('webhook-id') : undefined
+        const outcomes = await rt.ingest(Array.isArray(shaped.data) ? shaped.data : [shaped.data], deliveryId)
         const tally: Record<string, number> = {}
         for (const o of outcomes) tally[o] = (tally[o] ?? 0) + 1
         if (tally.failed) {

@@ -178,11 +178,16 @@ export class ProjectRuntime {
     if (this.meta.global.state) await plugin.teardownPlugin(this.anyMeta)
   }
 
-  /** Counts the events of one intake request, in order. */
-  async ingest(events: readonly unknown[]): Promise<(EventOutcome | 'not_set_up')[]> {
+  /**
+   * Counts the events of one intake request, in order. `deliveryId` (a signed request's webhook-id)
+   * marks the deliveries of events without a uuid: the request's own for one event, with the
+   * event's place for a list.
+   */
+  async ingest(events: readonly unknown[], deliveryId?: string): Promise<(EventOutcome | 'not_set_up')[]> {
     const out: (EventOutcome | 'not_set_up')[] = []
-    for (const e of events) {
-      const outcome = await plugin.onEvent(e as Parameters<typeof plugin.onEvent>[0], this.anyMeta)
+    for (const [i, e] of events.entries()) {
+      const via = deliveryId === undefined ? {} : { deliveryId: events.length === 1 ? deliveryId : `${deliveryId}#${i}` }
+      const outcome = await plugin.onEvent(e as Parameters<typeof plugin.onEvent>[0], this.anyMeta, via)
       this.deps.metrics.events.inc({ project: this.id, outcome })
       out.push(outcome)
       if (outcome === 'failed') this.cacheHealthy = false

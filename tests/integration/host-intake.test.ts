@@ -40,6 +40,24 @@ describe('the intake, as PostHog\'s HTTP Webhook destination feeds it', () => {
     expect(report.flags.length).toBe(20)
   })
 
+  it('a signed event without a uuid: a retry (the same webhook-id) is a redelivery, another delivery (a new id) counts again', async () => {
+    const exposure = events.find((e) => e.event === '$feature_flag_called' && typeof e.properties.$feature_flag_response === 'string')!
+    const flag = String(exposure.properties.$feature_flag)
+    const variant = String(exposure.properties.$feature_flag_response)
+    const exposures = async () => {
+      const report = (await (await t.app.request('/api/projects/demo/report?fresh=1')).json()) as Report
+      return report.flags.find((f) => f.key === flag)!.variants.find((v) => v.key === variant)!.exposures
+    }
+    const body = asBody(exposure)
+    delete (body.event as { uuid?: string }).uuid
+    const post = async (id: string) => ((await (await postSigned(t.app, 'demo', secret, body, id)).json()) as { outcomes: Record<string, number> }).outcomes
+    const before = await exposures()
+    expect(await post('msg_no_uuid_1')).toEqual({ counted: 1 })
+    expect(await post('msg_no_uuid_1')).toEqual({ duplicate: 1 }) // PostHog's retry of that delivery
+    expect(await post('msg_no_uuid_2')).toEqual({ counted: 1 }) // a new delivery of an event like it
+    expect(await exposures()).toBe(before + 2)
+  })
+
   it('refuses a missing or wrong signature with 401, and takes the secret as a bearer token', async () => {
     const body = JSON.stringify(asBody(events[0]!))
     expect((await t.app.request('/ingest/demo', { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status).toBe(401)
