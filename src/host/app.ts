@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
@@ -179,8 +180,8 @@ function apiToken(token: string | undefined, guard: AuthGuard): MiddlewareHandle
 
 /**
  * An answer given before the whole request arrived (a 413 by Content-Length, a 401 before the body,
- * a 503 while bodies wait) says `Connection: close`, and Node then closes the socket after it: the
- * rest of the body is never read, and a keep-alive client sends its next request on a new connection.
+ * a 503 while bodies wait) says `Connection: close`, and the host then closes the connection: the
+ * rest of the body is never kept, and a keep-alive client sends its next request on a new connection.
  * Without it @hono/node-server drains the body for 500 ms and then destroys the socket it had
  * announced as kept alive, and the client's next request on it fails (issue 19, item 6).
  */
@@ -188,7 +189,30 @@ function closeUnlessComplete(): MiddlewareHandler {
   return async (c, next) => {
     await next()
     const incoming = incomingOf(c)
-    if (incoming && !incoming.complete) c.res.headers.set('connection', 'close')
+    if (!incoming || incoming.complete) return
+    c.res.headers.set('connection', 'close')
+    lingerOnClose(incoming.socket)
+  }
+}
+
+// How long a closing connection is still read (and what arrives dropped) before it is destroyed.
+const LINGER_MS = 2_000
+
+/**
+ * Closes in stages, as RFC 9112 section 9.6 asks of a server that closes while the client may still
+ * be sending: the answer and a FIN go out, whatever still arrives is read and dropped, and the socket
+ * is destroyed once the client closes its side, or after LINGER_MS. Node, after `Connection: close`,
+ * destroys it at once (`destroySoon`); the client's next bytes then meet a reset, and a client that
+ * had not yet read the answer may lose it.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function (this: Socket) {
+    this.end()
+    const timer = setTimeout(() => this.destroy(), LINGER_MS)
+    timer.unref()
+    this.once('close', () => clearTimeout(timer))
+    this.once('end', () => this.destroy())
+    this.resume()
   }
 }
 

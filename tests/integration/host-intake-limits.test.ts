@@ -249,6 +249,23 @@ describe('keep-alive after a 413', () => {
     // The server closes: had it said keep-alive, the client's next request would go into a dead socket.
     await c.closed
   })
+
+  it('closes in stages after such an answer: a client still sending its body after the FIN meets no reset, so it can read the answer', async () => {
+    const socket = connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true })
+    let answer = ''
+    let error: string | null = null
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+    socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message))
+    socket.write(head('POST', '/ingest/demo', { authorization: `Bearer ${secret}`, 'content-type': 'application/json', 'content-length': 1_000_000 }))
+    await once(socket, 'end') // the server's FIN, after its answer
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /)
+    expect(answer.toLowerCase()).toContain('connection: close')
+    // Went on sending, as a client does that has not yet looked at what came back.
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => socket.write(Buffer.alloc(16_384, 'x'), () => resolve()))
+    socket.end()
+    await once(socket, 'close')
+    expect(error).toBeNull()
+  })
 })
 
 describe('bodies are read a few at a time', () => {
