@@ -5,7 +5,7 @@ import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, Varian
 import type { ContractCache } from './cache.js'
 import { inUnitSample, shortId } from './hash.js'
 import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
-import { EventScope, storeFor, toCount, type CounterStore, type Step } from './store.js'
+import { EventScope, MemoryHashStore, storeFor, toCount, type CounterStore, type Step } from './store.js'
 
 // PostHog and its webhook destination redeliver within hours; two days covers retries and replays.
 const DELIVERY_TTL_S = 2 * 86_400
@@ -47,10 +47,14 @@ export interface IngestContext {
   readonly counting: Map<string, Promise<IngestOutcome>>
   /** Counted exactly once (countOnce) where the store is atomic; else as countEvent says. */
   readonly exactlyOnce: boolean
+  /** True inside countOnce: the store's calls are tagged, and an event's counts are a call of their own. */
+  readonly tagged: boolean
   /** How long an event's second attempt waits for the first one's open marker to settle (ms). */
   readonly settleWaitMs: number
   /** Settled events whose tags are forgotten once due (performance.now() ms), oldest first. */
   readonly retiring: Retiring[]
+  /** Markers being settled, after their events' answers. */
+  readonly settling: Set<Promise<void>>
 }
 
 export interface Retiring {
@@ -101,7 +105,8 @@ export interface IngestContextInput {
   readonly firstSeenFlags?: ReadonlySet<string>
   /**
    * Count each event with an id exactly once across crashes and redeliveries (countOnce; atomic
-   * stores only). On by default; the offline audit, which nothing redelivers, turns it off.
+   * stores only). On by default where the store is shared (Redis); off in this process's memory,
+   * where a crash takes the counters with it, and in the offline audit.
    */
   readonly exactlyOnce?: boolean
   /** How long a second attempt waits for an event's open marker to settle (2 s by default). */
@@ -122,8 +127,9 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     list.push(filter ? { name: m.name, kind: m.kind, filter } : { name: m.name, kind: m.kind })
     metricsByEvent.set(m.event, list)
   }
+  const store = storeFor(input.cache)
   return {
-    store: storeFor(input.cache),
+    store,
     settings: input.settings,
     keys: new KeyScheme(input.project),
     now: input.now ?? Date.now,
@@ -138,9 +144,12 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     memo: new Map(),
     listed: new Map(),
     counting: new Map(),
-    exactlyOnce: input.exactlyOnce ?? true,
+    // In this process's memory the counters die with it and no call fails midway: nothing to redo.
+    exactlyOnce: input.exactlyOnce ?? !(store instanceof MemoryHashStore),
+    tagged: false,
     settleWaitMs: input.settleWaitMs ?? 2_000,
     retiring: [],
+    settling: new Set(),
     isCountedValue: input.isCountedValue ?? (() => true),
     watermark: input.watermark ?? (() => null),
     filling: input.filling ?? noPeriods,
@@ -208,17 +217,18 @@ const NO_SIGHTINGS: readonly FlagSighting[] = []
 const NO_UNITS: readonly string[] = []
 
 /**
- * An event with an id, on an atomic store, counted exactly once, also when a crash cuts it off and
- * PostHog delivers it again:
- * 1. its delivery marker moves to "open" (OPEN); a marker already settled makes this a redelivery,
- *    which counts nothing but `dup`;
- * 2. every part, each call tagged (EventScope): a retry of an attempt cut off midway repeats what was
- *    done as it was done and does the rest;
- * 3. the marker moves to "settled" (SETTLED); the tags are forgotten a while later (FORGET_AFTER_MS).
- * A marker found open belongs to an attempt still counting or to one that died: the second attempt
- * waits for it to settle (settleWaitMs), and then either is a redelivery or takes the event over.
- * Two attempts counting at once share the tags, so even then each call happens once. In this process
- * a second delivery of an event waits for the first.
+ * An event with an id, on a shared atomic store (Redis, a Redis Cluster), counted exactly once, also
+ * when a crash cuts it off and PostHog delivers it again:
+ * - its delivery marker moves to "open" (OPEN) while its parts count, each call tagged (EventScope):
+ *   a retry of an attempt cut off midway repeats what was done as it was done, and does the rest;
+ * - once every part is done the marker moves to "settled" (SETTLED), after the answer (a crash
+ *   before that only makes the retry wait), and the tags are forgotten FORGET_AFTER_MS later;
+ * - a marker found settled makes the event a redelivery: its event counts (and only those) wait for
+ *   the marker and are left out, as on one key per field; its other calls are the first attempt's
+ *   calls again (the same tags: done once) or, once the tags are forgotten, find the markers set;
+ * - a marker found open belongs to an attempt still counting or to one that died: this attempt
+ *   waits for it to settle (settleWaitMs), and then either is a redelivery or takes the event over.
+ * In this process a second delivery of an event waits for the first.
  */
 function countOnce(ctx: IngestContext, e: ReadEvent, id: string, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
   const before = ctx.counting.get(id)
@@ -244,8 +254,12 @@ async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightin
   const day = dayNumber(e.timestampMs)
   const marker = ctx.keys.deliveries(day, e.personUnit)
   const field = shortId(id)
-  const held = await ctx.store.advance(marker, field, OPEN, DELIVERY_TTL_S)
-  if (held >= SETTLED || (held === OPEN && (await settles(ctx, marker, field)))) {
+  const scope = new EventScope(ctx.store, id)
+  const c: IngestContext = { ...ctx, store: scope.store, tagged: true }
+  const delivered = ctx.store.advance(marker, field, OPEN, DELIVERY_TTL_S).then(async (held) => held === 0 || (held === OPEN && !(await settles(ctx, marker, field))))
+  await Promise.all([delivered, countParts(c, e, sightings, metricUnits, day, nowMs, delivered)])
+  if (!(await delivered)) {
+    retire(ctx, scope)
     // An event that adds to no count (only sightings, each counted once by its marker) is no
     // redelivery to report: as on one key per field, where it is not checked.
     const adds = e.exposure !== null || e.customExposures.length > 0 || metricUnits.length > 0 || e.partialRejections.length > 0
@@ -253,10 +267,10 @@ async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightin
     await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
     return 'duplicate'
   }
-  const scope = new EventScope(ctx.store, id)
-  await countParts({ ...ctx, store: scope.store }, e, sightings, metricUnits, day, nowMs, FIRST)
-  await ctx.store.advance(marker, field, SETTLED, DELIVERY_TTL_S)
-  retire(ctx, scope)
+  // Settled after the answer: a failure here leaves the marker open, which a retry waits out.
+  const settling = ctx.store.advance(marker, field, SETTLED, DELIVERY_TTL_S).then(() => retire(ctx, scope), noop)
+  ctx.settling.add(settling)
+  void settling.then(() => ctx.settling.delete(settling))
   return outcomeOf(e, sightings, metricUnits)
 }
 
@@ -282,8 +296,12 @@ function retire(ctx: IngestContext, scope: EventScope): void {
   for (const r of q.splice(0, k)) r.scope.forget().catch(noop)
 }
 
-/** Forgets every settled event's tags now (the plugin's teardown). */
+/**
+ * Settles what is still counted as settled and forgets every settled event's tags now: before a
+ * process ends (the plugin's teardown), so no marker stays open for a retry to wait out.
+ */
 export async function forgetSettled(ctx: IngestContext): Promise<void> {
+  while (ctx.settling.size > 0) await Promise.all([...ctx.settling])
   const all = ctx.retiring.splice(0)
   await Promise.all(all.map((r) => r.scope.forget().catch(noop)))
 }
@@ -486,8 +504,9 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   const earliest = ctx.firstSeen.has(x.flag) ? ctx.store.keepEarliest(g, `${kind}:fs`, { time: e.timestampMs, value: token }, ttl) : null
   const [first, r, fs] = await Promise.all([delivered, ctx.store.steps(g, steps, ttl), earliest])
   const at = (i: number) => r[i] ?? 0
-  // The event's counts (a first delivery) and the unit's (markers new), in one call.
-  const seriesCounters: string[] = first ? counters : []
+  // The event's counts (a first delivery) and the unit's (markers new), in one call; apart where the
+  // calls are tagged, so a redelivery's call for the unit's counts is the same call as the first's.
+  const seriesCounters: string[] = first && !ctx.tagged ? counters : []
   if (at(mismatch) === 1) seriesCounters.push('bmunits')
   if (at(lib) === 1) seriesCounters.push(`ulib:${x.lib}`) // units by library class, whatever arrived first
   if (at(value) === 1) seriesCounters.push('units')
@@ -507,6 +526,7 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   const left = moved ? fs.previous : null
   await Promise.all([
     bumpSeries(ctx, day, x.flag, name, seriesCounters, nowMs),
+    first && ctx.tagged ? bumpSeries(ctx, day, x.flag, name, counters, nowMs) : null,
     left ? bumpSeries(ctx, dayNumber(left.time), x.flag, series.exposure(x.event, left.value), ['fsout'], nowMs) : null,
     flagCounters.length > 0 ? bumpFlag(ctx, day, x.flag, flagCounters, nowMs) : null,
     // Where another worker's calls interleave, a second value may have arrived there before `first`

@@ -556,7 +556,8 @@ export function markStoreFailures(store: CounterStore): CounterStore {
  */
 export class EventScope {
   readonly store: CounterStore
-  private readonly tags = new Map<string, string[]>()
+  /** [group, tag] in the order the calls were sent */
+  private readonly sent: [string, string][] = []
   private readonly asked = new Map<string, number>()
 
   constructor(
@@ -589,14 +590,23 @@ export class EventScope {
     const n = this.asked.get(k) ?? 0
     this.asked.set(k, n + 1)
     const tag = shortId(`${this.event}\u0000${k}\u0000${n}`, '~')
-    const list = this.tags.get(group)
-    if (list) list.push(tag)
-    else this.tags.set(group, [tag])
+    this.sent.push([group, tag])
     return tag
   }
 
-  /** Forgets every answer this event kept. */
+  /**
+   * Forgets every answer this event kept, in the order the calls were sent, one group after the
+   * other: a call sent after another may depend on its answer, so an attempt meeting a half-done
+   * forget finds the earlier call forgotten (and does it anew, finding its markers set) rather than
+   * a later one forgotten with the earlier one's answer still kept.
+   */
   async forget(): Promise<void> {
-    await Promise.all([...this.tags].map(([g, tags]) => this.inner.forget(g, tags)))
+    let i = 0
+    while (i < this.sent.length) {
+      const group = (this.sent[i] as [string, string])[0]
+      const tags: string[] = []
+      for (; i < this.sent.length && (this.sent[i] as [string, string])[0] === group; i++) tags.push((this.sent[i] as [string, string])[1])
+      await this.inner.forget(group, tags)
+    }
   }
 }
