@@ -163,6 +163,8 @@ describe.skipIf(skip !== null)('cross-site requests and framing in Chromium', ()
     await page.goto(attackerUrl)
     await until("the attacker page's fetches to settle", () => page.evaluate(() => (window as unknown as { fetched?: boolean }).fetched === true))
     await until('every forged write to reach the host', () => ATTACKS.every((a) => duringAttack().some((s) => s.method === 'POST' && s.via === a.via)))
+    // The host answers before Chromium reports the response (a frame's navigation the latest): wait for both.
+    await until('Chromium to receive every answer', () => ATTACKS.every((a) => seenByBrowser.has(`POST ${a.via}`)))
   }, 60_000)
   afterAll(async () => page?.close())
 
