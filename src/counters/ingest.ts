@@ -242,8 +242,10 @@ function countOnce(ctx: IngestContext, e: ReadEvent, id: string, sightings: read
 }
 
 const noop = () => {}
-const OPEN = 1
-const SETTLED = 2
+// The marker's states. Below OPEN: a count of deliveries kept by an earlier version (a bump per
+// delivery), so the event was counted; such a marker is settled when a delivery finds it.
+const OPEN = 10
+const SETTLED = 20
 // Tags outlive their event by a minute: an attempt that took the event over while the first was
 // still counting (slow, not dead) finds every answer until it ends too.
 const FORGET_AFTER_MS = 60_000
@@ -256,7 +258,10 @@ async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightin
   const field = shortId(id)
   const scope = new EventScope(ctx.store, id)
   const c: IngestContext = { ...ctx, store: scope.store, tagged: true }
-  const delivered = ctx.store.advance(marker, field, OPEN, DELIVERY_TTL_S).then(async (held) => held === 0 || (held === OPEN && !(await settles(ctx, marker, field))))
+  const delivered = ctx.store.advance(marker, field, OPEN, DELIVERY_TTL_S).then(async (held) => {
+    if (held > 0 && held < OPEN) await ctx.store.advance(marker, field, SETTLED, DELIVERY_TTL_S)
+    return held === 0 || (held === OPEN && !(await settles(ctx, marker, field)))
+  })
   await Promise.all([delivered, countParts(c, e, sightings, metricUnits, day, nowMs, delivered)])
   if (!(await delivered)) {
     retire(ctx, scope)

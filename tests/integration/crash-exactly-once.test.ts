@@ -184,6 +184,20 @@ describe('an event cut off by a crash is completed by its redelivery, exactly on
     )
   })
 
+  it('an event counted by an earlier version (its marker a count of deliveries) is a redelivery, at once, however often it comes again', async () => {
+    const t = await theTruth()
+    const exposures = STREAM.filter((d) => d.event.event === '$feature_flag_called' && typeof d.event.uuid === 'string').slice(0, 20)
+    const cache = new MemoryCache(() => NOW)
+    const settings = parseSettings(CONFIG, { countedEvents: t.hooks.countedEvents })
+    const before = createIngestContext({ cache, settings, project: 'crash', now: () => NOW, ...t.hooks, exactlyOnce: false })
+    const now = createIngestContext({ cache, settings, project: 'crash', now: () => NOW, ...t.hooks, exactlyOnce: true, settleWaitMs: 60_000 })
+    for (const d of exposures) expect(await ingestEvent(before, structuredClone(d.event))).toBe('counted')
+    const counted = JSON.stringify((await read(cache, t.hooks)).flags)
+    // Had a delivery found the marker open, it would wait 60 s for it, past this test's time limit.
+    for (const d of [...exposures, ...exposures]) expect(await ingestEvent(now, structuredClone(d.event))).toBe('duplicate')
+    expect(JSON.stringify((await read(cache, t.hooks)).flags)).toBe(counted)
+  })
+
   it('without the tags, the same crashes lose or double counts (the test can fail)', async () => {
     const t = await theTruth()
     let differs = 0
