@@ -216,7 +216,6 @@ function lingerOnClose(socket: Socket): void {
   }
 }
 
-/** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
 /**
  * A request that changes state (POST, PUT, PATCH, DELETE) must be JSON and come from this host's own
  * pages or a configured origin: a cross-site form or `text/plain` fetch (no preflight) is refused,
@@ -239,6 +238,7 @@ function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler 
   }
 }
 
+/** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
 export function createApp(host: Host, opts: AppOptions = {}): Hono {
   const app = new Hono()
   const m = host.metrics
