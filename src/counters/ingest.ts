@@ -51,7 +51,7 @@ export interface IngestContext {
   readonly tagged: boolean
   /** How long an event's second attempt waits for the first one's open marker to settle (ms). */
   readonly settleWaitMs: number
-  /** Settled events whose tags are forgotten once due (performance.now() ms), oldest first. */
+  /** Settled events whose tags are forgotten once due (Date.now() ms), oldest first. */
   readonly retiring: Retiring[]
   /** Markers being settled, after their events' answers. */
   readonly settling: Set<Promise<void>>
@@ -281,8 +281,11 @@ async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightin
 
 /** Waits for an open delivery marker to settle; false when it stays open (its attempt died). */
 async function settles(ctx: IngestContext, marker: string, field: string): Promise<boolean> {
-  const until = performance.now() + ctx.settleWaitMs
-  while (performance.now() < until) {
+  // Wall-clock time and timers: plugin-server's VM has neither `performance` nor (in some versions)
+  // setTimeout, but there the store is never atomic and this never runs.
+  if (typeof setTimeout !== 'function') return false
+  const until = Date.now() + ctx.settleWaitMs
+  while (Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, 25))
     if (toCount(await ctx.store.read(marker, field)) >= SETTLED) return true
   }
@@ -291,7 +294,7 @@ async function settles(ctx: IngestContext, marker: string, field: string): Promi
 
 /** Queues a settled event's tags to be forgotten once FORGET_AFTER_MS has passed. */
 function retire(ctx: IngestContext, scope: EventScope): void {
-  const now = performance.now()
+  const now = Date.now()
   const q = ctx.retiring
   q.push({ due: now + FORGET_AFTER_MS, scope })
   let k = 0
