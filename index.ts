@@ -18,6 +18,7 @@ import {
   type PluginHooks,
   type PluginState,
 } from './src/plugin/state.js'
+import { minuteLine, snapshotTally, type EventTally } from './src/plugin/minute-line.js'
 
 // plugin-server's VM has no queueMicrotask (a Node and browser global, not JavaScript's), and the
 // API client's request queue (p-queue) calls it: a promise job does the same.
@@ -76,13 +77,15 @@ export async function runEveryMinute(meta: CoverageMeta): Promise<void> {
   await refreshDefinitions(state, meta.storage, { fetch: true })
   const observations = await observeWithBackfill(state, meta.cache as ContractCache, meta.storage, meta.config)
   await meta.storage.set(OBSERVATIONS_STORAGE_KEY, observations)
-  const { counted, ignored, duplicate, rejected, failed, error } = state.local
+  // What changed since the last minute: a failure warns in the minute it happens, not forever after.
+  const now: EventTally = { outcomes: state.local, ignoredBy: state.ignoredBy }
+  const failed = state.local.failed - state.lastMinute.outcomes.failed
+  const error = state.local.error - state.lastMinute.outcomes.error
   if (failed > 0) state.log('warn', `experiment-coverage: ${failed} events could not be counted (cache unavailable)`)
   if (error > 0) state.log('warn', `experiment-coverage: ${error} events could not be counted because of a fault in the plugin (last: ${state.lastError ?? 'unknown'}); please report it`)
-  state.log(
-    'info',
-    `experiment-coverage: ${observations.flags.length} flags observed; this worker counted ${counted}, ignored ${ignored}, duplicates ${duplicate}, rejected ${rejected}`,
-  )
+  const line = minuteLine(observations.flags.length, now, state.lastMinute)
+  state.log(line.level, line.message)
+  state.lastMinute = snapshotTally(now)
 }
 
 export async function teardownPlugin(meta: CoverageMeta): Promise<void> {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { SettingsError } from '../settings/settings.js'
 import { runAudit } from './audit.js'
 import { runDemo } from './demo.js'
@@ -26,7 +27,12 @@ function positiveInt(name: string) {
 export function buildProgram(): Command {
   const program = new Command('experiment-coverage')
     .description('Per-variant exposure coverage for PostHog feature flags and experiments')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
+    .addHelpText('after', '\nExit codes: 0 done; 1 audit --fail-on found a flag with that verdict, or PostHog refused a request; 2 bad input (an unknown option, a missing or bad value, a file that cannot be read).')
+    // Commander throws instead of exiting, so main() maps its errors to the exit codes (USAGE_EXIT).
+    // Set before the commands are added: each inherits it.
+    .exitOverride()
 
   program
     .command('demo')
@@ -156,6 +162,25 @@ export function buildProgram(): Command {
   return program
 }
 
+/**
+ * The exit code of bad input (an unknown option, a missing argument, a bad value), as for a file
+ * that cannot be read: 2, so a CI step tells a typo from `--fail-on`'s finding (1).
+ */
+const USAGE_EXIT = 2
+
+/** This package's version, from its package.json: two folders up from src/cli, three from dist/src/cli. */
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'experiment-coverage' && pkg.version) return pkg.version
+    } catch {
+      // not this folder
+    }
+  }
+  return 'unknown'
+}
+
 /** A warning for a person, on stderr (machine output stays on stdout). */
 function warn(message: string): void {
   process.stderr.write(`experiment-coverage: warning: ${forTerminal(message)}\n`)
@@ -179,6 +204,11 @@ async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv)
   } catch (e) {
+    // Commander has printed its message (and the help) already: --help and --version end with 0, a usage error with 2.
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : USAGE_EXIT
+      return
+    }
     if (e instanceof ProjectError) {
       process.stderr.write(`experiment-coverage: ${forTerminal(e.message)}${e.problems.map((p) => `\n- ${p.key}: ${forTerminal(p.message)}`).join('')}\n`)
       process.exitCode = 2

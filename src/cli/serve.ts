@@ -47,6 +47,15 @@ function builtSite(): string | null {
   return null
 }
 
+/** Why the host cannot bind, and, when the port is taken or not allowed, how to pick another. */
+function cannotListen(opts: Pick<ServeOptions, 'hostname' | 'port'>, e: NodeJS.ErrnoException): string {
+  const pickAnother = 'pick another port with --port <n> or the PORT variable (0: any free one)'
+  if (e.code === 'EADDRINUSE') return `cannot listen on ${opts.hostname}:${opts.port}: the port is in use (another program, or another host, listens there); ${pickAnother}`
+  if (e.code === 'EACCES') return `cannot listen on ${opts.hostname}:${opts.port}: this user may not bind that port (below 1024); ${pickAnother}`
+  if (e.code === 'EADDRNOTAVAIL') return `cannot listen on ${opts.hostname}:${opts.port}: this machine has no address ${opts.hostname}; pick another with --hostname or COVERAGE_HOSTNAME`
+  return `cannot listen on ${opts.hostname}:${opts.port}: ${e.message}`
+}
+
 /** The same host parts `serve` uses, from the options and the environment. */
 export async function openHost(opts: HostCliOptions, extra: { logger?: pino.Logger } = {}): Promise<Host> {
   try {
@@ -129,7 +138,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     bound = await listen(app, host, { port: opts.port, hostname: opts.hostname })
   } catch (e) {
     await host.stop()
-    throw new ExitError(`cannot listen on ${opts.hostname}:${opts.port}: ${(e as Error).message}`, 2)
+    throw new ExitError(cannotListen(opts, e as NodeJS.ErrnoException), 2)
   }
   const base = opts.publicUrl?.replace(/\/+$/, '') ?? bound.url
   say(`experiment-coverage: serving on ${bound.url} (port ${bound.port}; cache: ${host.cacheKind}; storage: ${host.store.where}; secrets key: ${host.keySource})`)

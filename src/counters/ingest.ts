@@ -32,6 +32,8 @@ export interface IngestContext {
   readonly filling: () => readonly FillingPeriod[]
   /** Told each rejection once it is counted (the host's metrics); nothing by default. */
   readonly onRejected: (reason: RejectReason) => void
+  /** Told why an event was ignored (the minute line's tally); nothing by default. */
+  readonly onIgnored: (reason: IgnoreReason) => void
   /** The experiment's run for a flag with a launched experiment; null: the rolling lookback. */
   readonly runOf: (flag: string) => ExperimentRun | null
   /** Flags whose experiment's surface is measured, by the metric matcher that marks reaching it. */
@@ -87,6 +89,7 @@ export interface IngestContextInput {
    */
   readonly filling?: () => readonly FillingPeriod[]
   readonly onRejected?: (reason: RejectReason) => void
+  readonly onIgnored?: (reason: IgnoreReason) => void
   /**
    * Each experiment's run (from its definition): its flag's exposures, sightings and metric events
    * count only inside it, and its per-unit state is kept for the run (`experimentMaxDays`), so the
@@ -154,6 +157,7 @@ export function createIngestContext(input: IngestContextInput): IngestContext {
     watermark: input.watermark ?? (() => null),
     filling: input.filling ?? noPeriods,
     onRejected: input.onRejected ?? (() => {}),
+    onIgnored: input.onIgnored ?? (() => {}),
     runOf: input.experimentRunOf ?? (() => null),
     surfaceFlagsByMetric: invert(input.surfaceMetrics ?? new Map()),
     surfaceFlags: new Set(input.surfaceMetrics?.keys() ?? []),
@@ -168,6 +172,13 @@ function invert(byFlag: ReadonlyMap<string, readonly string[]>): Map<string, str
 }
 
 export type IngestOutcome = 'counted' | 'ignored' | 'duplicate' | 'rejected'
+
+/**
+ * Why an event was ignored: before the backfill watermark (the HogQL backfill counts it), in a period
+ * being filled from HogQL (the fill's replay counts it), carrying no flag, exposure or metric event,
+ * or carrying only flag sightings already counted for their unit (or units outside the unit sample).
+ */
+export type IgnoreReason = 'before_watermark' | 'being_filled' | 'no_flag_or_metric' | 'seen_or_unsampled'
 
 /** A period of event time, start inclusive, end exclusive (ms). */
 export interface FillingPeriod {
@@ -196,23 +207,27 @@ export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {
   if (!read.ok) return countRejection(ctx, dayNumber(nowMs), read.reason, nowMs).then(() => 'rejected')
   const e = read.event
   const watermark = ctx.watermark()
-  if (watermark !== null && e.timestampMs < watermark) return IGNORED // the backfill's side of the split
+  if (watermark !== null && e.timestampMs < watermark) return ignored(ctx, 'before_watermark') // the backfill's side of the split
   // A period being filled from HogQL: its replay counts these, the live delivery does not.
   if (!via.replay) {
     const periods = ctx.filling()
-    if (periods.length > 0 && periods.some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return IGNORED
+    if (periods.length > 0 && periods.some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return ignored(ctx, 'being_filled')
   }
   const rate = ctx.settings.unitSampleRate
   const sightings = e.sightings.length > 0 ? e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate)) : NO_SIGHTINGS
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : NO_UNITS
   // Most events: nothing to count, decided without a call or a promise of their own.
-  if (!e.exposure && e.customExposures.length === 0 && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return IGNORED
+  if (!e.exposure && e.customExposures.length === 0 && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return ignored(ctx, e.sightings.length > 0 || e.metrics.length > 0 ? 'seen_or_unsampled' : 'no_flag_or_metric')
   const id = e.uuid ?? via.deliveryId ?? null
   if (id !== null && ctx.store.atomic && ctx.exactlyOnce) return countOnce(ctx, e, id, sightings, metricUnits, nowMs)
   return countEvent(ctx, e, id, sightings, metricUnits, nowMs)
 }
 
 const IGNORED: Promise<IngestOutcome> = Promise.resolve('ignored')
+function ignored(ctx: IngestContext, reason: IgnoreReason): Promise<IngestOutcome> {
+  ctx.onIgnored(reason)
+  return IGNORED
+}
 const NO_SIGHTINGS: readonly FlagSighting[] = []
 const NO_UNITS: readonly string[] = []
 

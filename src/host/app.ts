@@ -238,6 +238,15 @@ function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler 
   }
 }
 
+// Paths that belong to a program, not to a person: the API, the intake, health and metrics, the
+// site's built files, and PostHog's own capture and API paths (a client whose POSTHOG_HOST is this host).
+const PROGRAM_PATHS = /^\/(api|ingest|healthz|readyz|metrics|assets|e|i|s|batch|capture|decide|flags|track|engage)(\/|$)/
+
+/** Whether the site's page answers an unknown path: only a GET (or HEAD) of a path a person opens. */
+export function answersWithPage(method: string, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && !PROGRAM_PATHS.test(path)
+}
+
 /** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
 export function createApp(host: Host, opts: AppOptions = {}): Hono {
   const app = new Hono()
@@ -270,6 +279,10 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
     host.log.error({ err: e.message, path: c.req.path, requestId: c.get('requestId') }, 'request failed')
     return c.json({ error: 'the host failed on this request; see its log', request_id: c.get('requestId') }, 500)
   })
+
+  // An unknown path says so in JSON, never with the site's page and 200: a client pointed at the
+  // wrong address (POSTHOG_HOST set to this host, a typo in a path) learns it at once.
+  app.notFound((c) => c.json({ error: `no ${c.req.method} ${c.req.path.slice(0, 200)} on this host; its API starts at /api/projects and its intake is POST /ingest/:project` }, 404))
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   app.get('/readyz', (c) => {
@@ -529,6 +542,8 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
       c.res.headers.set('content-security-policy', `${SITE_HEADERS['content-security-policy']}; frame-ancestors ${opts.corsOrigins?.length ? opts.corsOrigins.join(' ') : "'none'"}`)
     })
     app.use('/*', serveStatic({ root: site }))
+    // What no route and no file answered, on an API path or asked with another method than GET, is a 404 in JSON.
+    app.all('*', async (c, next) => (answersWithPage(c.req.method, c.req.path) ? next() : c.notFound()))
     // Any other page of the site (a shared link with its query) is the same single page.
     app.get('*', serveStatic({ root: site, path: 'index.html' }))
     return app

@@ -131,7 +131,7 @@ export class ProjectRuntime {
     return this.meta as unknown as Parameters<typeof plugin.setupPlugin>[0]
   }
 
-  private log(level: 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
+  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
     this.deps.log[level]({ project: this.id, ...extra }, msg)
   }
 

@@ -1,6 +1,7 @@
 import { configuredGoals, parseSettings, type CountedEvent, type Settings } from '../settings/settings.js'
 import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
-import { createIngestContext, ingestEvent, type FillingPeriod, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
+import { createIngestContext, ingestEvent, type FillingPeriod, type IgnoreReason, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
+import { NO_IGNORED, type EventTally } from './minute-line.js'
 import type { Observations } from '../counters/observation.js'
 import type { RejectReason, VariantValue } from '../events/types.js'
 import { compileMatcherFilters } from '../hog/matchers.js'
@@ -23,7 +24,11 @@ export interface PluginState {
    * cache was unavailable; `error`: this code failed on the event (a bug to report).
    */
   readonly local: Record<IngestOutcome | 'failed' | 'error', number>
-  readonly log: (level: 'info' | 'warn', message: string) => void
+  /** Why the `ignored` events of `local` were ignored, by reason (ingestEvent tells each). */
+  readonly ignoredBy: Record<IgnoreReason, number>
+  /** `local` and `ignoredBy` as the last minute's line saw them: each line says what changed since. */
+  lastMinute: EventTally
+  readonly log: (level: 'debug' | 'info' | 'warn', message: string) => void
   /** the backfill watermark once PostHog credentials are set: live counters count from it on */
   readonly split: { watermark: number | null }
   /** What the state was built from, so definitions fetched later can rebuild it. */
@@ -68,7 +73,7 @@ export interface PluginHooks {
   /** Count each event exactly once across crashes and redeliveries (on by default; see createIngestContext). */
   readonly exactlyOnce?: boolean
   /** Where the plugin's log lines go; plugin-server captures the console, the CLI sends them to stderr. */
-  readonly log?: (level: 'info' | 'warn', message: string) => void
+  readonly log?: (level: 'debug' | 'info' | 'warn', message: string) => void
 }
 
 export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
@@ -76,13 +81,16 @@ export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
 /** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
 export async function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): Promise<PluginState> {
   const split = { watermark: null as number | null }
-  const { settings, ingest } = await buildIngest(config, cache, hooks, split)
+  const ignoredBy = { ...NO_IGNORED }
+  const { settings, ingest } = await buildIngest(config, cache, hooks, split, ignoredBy)
   return {
     split,
     settings,
     project: settings.posthogProjectId || 'default',
     ingest,
     local: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0, error: 0 },
+    ignoredBy,
+    lastMinute: { outcomes: { counted: 0, ignored: 0, duplicate: 0, rejected: 0, failed: 0, error: 0 }, ignoredBy: { ...NO_IGNORED } },
     log: hooks.log ?? ((level, message) => console[level](message)),
     config,
     cache,
@@ -92,7 +100,7 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
   }
 }
 
-async function buildIngest(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks, split: { watermark: number | null }): Promise<{ settings: Settings; ingest: IngestContext }> {
+async function buildIngest(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks, split: { watermark: number | null }, ignoredBy: Record<IgnoreReason, number>): Promise<{ settings: Settings; ingest: IngestContext }> {
   const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
   const filters = settings.metrics.some((m) => m.filter) ? await compileMatcherFilters(settings) : undefined
   const project = settings.posthogProjectId || 'default'
@@ -114,6 +122,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       watermark: () => split.watermark,
       filling: hooks.filling,
       onRejected: hooks.onRejected,
+      onIgnored: (reason) => void ignoredBy[reason]++,
       exactlyOnce: hooks.exactlyOnce,
     }),
   }
@@ -154,7 +163,7 @@ export function clientOf(state: PluginState): PostHogClient {
 async function applyDefinitions(state: PluginState, stored: StoredDefinitions): Promise<void> {
   const defs: Definitions = { flags: stored.flags, experiments: stored.experiments, cohorts: stored.cohorts, groupTypes: new Map(stored.groupTypes) }
   const fromDefs = await hooksFromDefinitions(defs, configuredGoals(state.settings))
-  const { settings, ingest } = await buildIngest(state.config, state.cache, { ...state.hooks, ...fromDefs }, state.split)
+  const { settings, ingest } = await buildIngest(state.config, state.cache, { ...state.hooks, ...fromDefs }, state.split, state.ignoredBy)
   state.settings = settings
   state.ingest = ingest
   state.definitionsAt = stored.fetchedAt
