@@ -1,11 +1,27 @@
 import type { FlagEntry, FlagList as FlagListData } from './api.js'
-import { CheckBadge, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { CheckLegend, CheckStrip, checkName, decidingCheck, firstSentence, FlagKey, VERDICT_WORDS, VerdictBadge } from './badges.js'
 import { navigate, type Route } from './url-state.js'
+import './flag.css'
 
 const KINDS: Record<FlagEntry['kind'], string> = { experiment: 'Experiment', multivariate_flag: 'Multivariate flag', boolean_flag: 'Boolean flag' }
 // One formatter for every row: building one per call costs more than the rest of the row.
 const DATE = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric' })
 const SORTS: Record<string, string> = { priority: 'Priority', key: 'Key', created: 'Newest', score: 'Lowest score' }
+
+/** The row's worst finding in words: the check that decides its verdict and what it found. */
+function WorstFinding({ f }: { f: FlagEntry }) {
+  const c = decidingCheck(f.verdict, f.checks)
+  if (!c) return <p class="worst-finding small">All checks pass.</p>
+  const text = firstSentence(c.summary)
+  // "Sample ratio mismatch: …" already names its check: no "Sample ratio:" before it.
+  const named = text.toLowerCase().startsWith(checkName(c.id).toLowerCase())
+  return (
+    <p class={`worst-finding small status-${c.status}`} data-check={c.id} data-status={c.status} title={c.summary}>
+      {!named && <strong>{checkName(c.id)}: </strong>}
+      {text}
+    </p>
+  )
+}
 
 function rollout(f: FlagEntry): string {
   if (f.variants.length) return f.variants.map((v) => `${v.key} ${v.rollout_percentage}%`).join(' · ')
@@ -69,12 +85,14 @@ export function FlagList({ data, route }: { data: FlagListData; route: Route }) 
       <p class="muted" aria-live="polite">
         {shown.length} of {data.flags.length} flags
       </p>
+      <CheckLegend />
       <div class="table-wrap">
         <table class="flags">
           <thead>
             <tr>
               <th scope="col">Key</th>
-              <th scope="col">Coverage</th>
+              <th scope="col">Coverage and worst finding</th>
+              <th scope="col">Checks</th>
               <th scope="col" class="wide">Status</th>
               <th scope="col" class="wide">Rollout</th>
               <th scope="col" class="wide">Tags</th>
@@ -94,21 +112,16 @@ export function FlagList({ data, route }: { data: FlagListData; route: Route }) 
                       navigate({ view: 'flag', flag: f.key }, { push: true })
                     }}
                   >
-                    {f.key}
+                    <FlagKey value={f.key} />
                   </a>
                   {f.name && f.name !== f.key && <div class="muted small">{f.name}</div>}
                 </td>
-                <td>
-                  <div class="badges">
-                    <VerdictBadge verdict={f.verdict} />
-                    <span class="checks">
-                      {f.checks
-                        .filter((c) => c.status !== 'not_applicable')
-                        .map((c) => (
-                          <CheckBadge key={c.id} id={c.id} status={c.status as never} summary={c.summary} />
-                        ))}
-                    </span>
-                  </div>
+                <td class="coverage-cell">
+                  <VerdictBadge verdict={f.verdict} />
+                  <WorstFinding f={f} />
+                </td>
+                <td class="checks-cell">
+                  <CheckStrip checks={f.checks} />
                 </td>
                 <td class="wide">{f.active === null ? '–' : f.active ? 'Active' : 'Disabled'}</td>
                 <td class="wide small">{rollout(f)}</td>
