@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SettingsError } from '../settings/settings.js'
 import { runAudit } from './audit.js'
 import { runDemo } from './demo.js'
+import { DEMO_PROJECT } from '../sim/demo.js'
 import { runHogCompile, runHogEval } from './hog.js'
 import { FORMATS } from './formats.js'
 import { runSimulate } from './simulate.js'
@@ -37,9 +38,9 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('Feed a simulated project of twenty flags through the plugin (in-memory cache, no PostHog account) and print its coverage table and readout')
-    .option('--seed <n>', 'simulation seed', positiveInt('--seed'), 1)
-    .option('--users <n>', 'simulated users', positiveInt('--users'), 3000)
-    .option('--days <n>', 'days of traffic', positiveInt('--days'), 14)
+    .option('--seed <n>', 'simulation seed', positiveInt('--seed'), DEMO_PROJECT.seed)
+    .option('--users <n>', 'simulated users', positiveInt('--users'), DEMO_PROJECT.users)
+    .option('--days <n>', 'days of traffic', positiveInt('--days'), DEMO_PROJECT.days)
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
     .action(async (opts) => {
       process.stdout.write(await runDemo(opts))

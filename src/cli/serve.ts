@@ -7,7 +7,10 @@ import { feedDemo } from '../host/demo-feed.js'
 import { Host, ProjectError } from '../host/host.js'
 import { isLoopback, listen } from '../host/node.js'
 import { SecretKeyMismatchError } from '../host/key-check.js'
-import { DEMO_SPEC_KEY, type DemoSpec } from '../host/project.js'
+import { countDemoPast, storeDemoPast } from '../host/demo-past.js'
+import { DEMO_SPEC_KEY } from '../host/project.js'
+import { demoSpec, type DemoSpec } from '../sim/demo.js'
+import type { SimEvent } from '../sim/traffic.js'
 import { pluginStorage } from '../host/store.js'
 import { ExitError } from './errors.js'
 import { forTerminal } from './terminal.js'
@@ -32,7 +35,6 @@ export interface ServeOptions extends HostCliOptions {
 }
 
 const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
-const HOUR_MS = 3_600_000
 
 /**
  * The built site: dist/site beside the compiled CLI (dist/src/cli), or, run from the sources
@@ -111,14 +113,21 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   if (opts.secret) checkSigningSecret(opts.secret)
   const host = await openHost(opts)
   const fromEnv = await projectFromEnv(host, opts.secret)
-  let demo: DemoSpec | null = null
+  let demo: { spec: DemoSpec; rest: SimEvent[] } | null = null
   if (opts.demo || (!fromEnv && (await host.projects()).length === 0)) {
     const existing = await host.project('demo')
     const stored = existing ? ((await pluginStorage(host.store, 'demo').get(DEMO_SPEC_KEY, null)) as DemoSpec | null) : null
-    // Each start of the demo simulates the last two weeks up to this hour.
-    demo = { seed: 1, flags: 20, users: 1500, days: 14, endMs: Math.floor(Date.now() / HOUR_MS) * HOUR_MS }
-    if (existing && stored) await pluginStorage(host.store, 'demo').set(DEMO_SPEC_KEY, demo)
-    await host.addProject({ id: 'demo', demo, ingestSecret: opts.secret, start: false })
+    // Each start of the demo simulates the two weeks up to the next whole hour: the past is counted
+    // now, as a connected project's HogQL backfill is, and the feed posts the rest as its time comes.
+    const spec = demoSpec(Date.now())
+    if (existing && stored) await pluginStorage(host.store, 'demo').set(DEMO_SPEC_KEY, spec)
+    const row = await host.addProject({ id: 'demo', demo: spec, ingestSecret: opts.secret, start: false })
+    say(`demo: counting the simulated project's past (${spec.days} days, ${spec.users.toLocaleString('en-US')} users) before serving it`)
+    const t0 = performance.now()
+    const past = await countDemoPast(spec, host.maskedConfig(row), Date.now())
+    const reviews = await storeDemoPast(host.store, 'demo', past)
+    say(`demo: ${past.events.toLocaleString('en-US')} past events counted and ${reviews} daily reviews kept in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    demo = { spec, rest: past.rest }
   }
   // A promise nobody awaited that fails is logged with its stack; it does not end the host silently.
   process.on('unhandledRejection', (reason) => host.log.error({ err: reason instanceof Error ? reason.message : String(reason), stack: reason instanceof Error ? reason.stack : undefined }, 'unhandled rejection (the host keeps running)'))
@@ -153,16 +162,16 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const stopFeed = new AbortController()
   if (demo) {
     const row = (await host.project('demo'))!
-    say(`demo: posting the simulated project's events to ${bound.url}/ingest/demo, signed, about ${opts.demoRate} a second; watch ${bound.url}/api/projects/demo/report`)
+    say(`demo: posting the simulated project's ${demo.rest.length.toLocaleString('en-US')} events from now to ${new Date(demo.spec.endMs).toISOString()} to ${bound.url}/ingest/demo, signed, each when its time comes; watch ${bound.url}/api/projects/demo/report`)
     let lastShown = 0
     void feedDemo({
       url: `${bound.url}/ingest/demo`,
       secret: host.ingestSecret(row),
-      spec: demo,
+      events: demo.rest,
       perSecond: opts.demoRate,
       signal: stopFeed.signal,
       onProgress: (p) => {
-        if (!p.done && Date.now() - lastShown < 10_000) return
+        if (!p.done && Date.now() - lastShown < 60_000) return
         lastShown = Date.now()
         say(`demo: ${p.sent.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} events delivered${p.refused ? `, ${p.refused} refused` : ''}${p.done ? ' (done; the host keeps serving)' : ''}`)
       },

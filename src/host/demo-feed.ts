@@ -1,7 +1,5 @@
 import { Webhook } from 'standardwebhooks'
-import { simulate } from '../sim/simulation.js'
 import type { SimEvent } from '../sim/traffic.js'
-import type { DemoSpec } from './project.js'
 
 /** A simulated event as PostHog's HTTP Webhook destination posts it by default: `{event, person}`. */
 export function webhookBody(e: SimEvent, host = 'https://us.posthog.com', project = 'demo'): { event: Record<string, unknown>; person: Record<string, unknown> | null } {
@@ -33,46 +31,59 @@ export interface FeedProgress {
 }
 
 /**
- * The demo's traffic: the simulated project's events, posted one per request to the intake over
- * HTTP, signed, at a steady pace, retried on 5xx as PostHog retries. Counters move while you watch.
+ * The demo's live traffic: the simulated project's events after its past (demo-past.ts counted
+ * that before the host started), each posted to the intake over HTTP, signed, once the clock
+ * reaches its time, as PostHog's destination sends them. At most `perSecond` (a feed that fell
+ * behind catches up no faster); retried on 5xx as PostHog retries. Counters move while you watch.
  */
-export async function feedDemo(opts: { url: string; secret: string; spec: DemoSpec; perSecond: number; signal?: AbortSignal; onProgress?: (p: FeedProgress) => void }): Promise<FeedProgress> {
-  const sim = simulate({ ...opts.spec, defects: 'mix', redeliveryShare: 0.005 })
-  const events = [...sim.events]
+export async function feedDemo(opts: {
+  url: string
+  secret: string
+  /** in time order */
+  events: readonly SimEvent[]
+  perSecond: number
+  clock?: () => number
+  signal?: AbortSignal
+  onProgress?: (p: FeedProgress) => void
+}): Promise<FeedProgress> {
+  const clock = opts.clock ?? Date.now
+  const events = opts.events
   const p: FeedProgress = { sent: 0, refused: 0, total: events.length, done: false }
   const batchEvery = 100 // ms
   const perBatch = Math.max(1, Math.round((opts.perSecond * batchEvery) / 1000))
-  let next = Date.now()
-  for (let i = 0; i < events.length && !opts.signal?.aborted; i += perBatch) {
-    const batch = events.slice(i, i + perBatch)
-    await Promise.all(
-      batch.map(async (e) => {
-        const text = JSON.stringify(webhookBody(e))
-        for (let attempt = 1; attempt <= 3; attempt++) {
-          try {
-            // No shared AbortSignal on each fetch: Node keeps a listener per request on it. The loop checks it instead.
-            const res = await fetch(opts.url, { method: 'POST', body: text, headers: signedHeaders(opts.secret, `msg_${e.uuid}`, text) })
-            await res.arrayBuffer()
-            if (res.ok) {
-              p.sent++
-              return
-            }
-            if (res.status < 500 && res.status !== 429) break
-          } catch {
-            if (opts.signal?.aborted) return
-          }
-          await new Promise((r) => setTimeout(r, 1000 * attempt))
-        }
-        p.refused++
-      }),
-    )
-    opts.onProgress?.(p)
-    next += batchEvery
-    const wait = next - Date.now()
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+  let i = 0
+  while (i < events.length && !opts.signal?.aborted) {
+    const now = clock()
+    let end = i
+    while (end < events.length && end - i < perBatch && Date.parse(events[end]!.timestamp) <= now) end++
+    const batch = events.slice(i, end)
+    i = end
+    await Promise.all(batch.map((e) => post(opts, e, p)))
+    if (batch.length > 0) opts.onProgress?.(p)
+    await new Promise((r) => setTimeout(r, batchEvery))
   }
   // Stopped early (the host is shutting down) is not done.
   p.done = !opts.signal?.aborted
   if (p.done) opts.onProgress?.(p)
   return p
+}
+
+async function post(opts: { url: string; secret: string; signal?: AbortSignal }, e: SimEvent, p: FeedProgress): Promise<void> {
+  const text = JSON.stringify(webhookBody(e))
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      // No shared AbortSignal on each fetch: Node keeps a listener per request on it. The loop checks it instead.
+      const res = await fetch(opts.url, { method: 'POST', body: text, headers: signedHeaders(opts.secret, `msg_${e.uuid}`, text) })
+      await res.arrayBuffer()
+      if (res.ok) {
+        p.sent++
+        return
+      }
+      if (res.status < 500 && res.status !== 429) break
+    } catch {
+      if (opts.signal?.aborted) return
+    }
+    await new Promise((r) => setTimeout(r, 1000 * attempt))
+  }
+  p.refused++
 }

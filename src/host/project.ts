@@ -21,12 +21,13 @@ import {
   type PluginHooks,
   type PluginState,
 } from '../plugin/state.js'
-import { WATERMARK_KEY } from '../posthog/backfill-job.js'
+import { BACKFILL_KEY, WATERMARK_KEY, type StoredBackfill } from '../posthog/backfill-job.js'
 import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } from '../alerts/alerts.js'
 import { publishReport, type PublishResult } from '../publish/publish.js'
 import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
 import { DESTINATION_KEY, syncDestinationFilter, type StoredDestination } from './destination.js'
-import { definitionsOf, simulate } from '../sim/simulation.js'
+import { simulateDemo, type DemoSpec } from '../sim/demo.js'
+import { definitionsOf } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, cursorAfter, missedPeriod, replayQuery, rowToWebhookBody, type ReplayCursor } from './gaps.js'
 import type { HostMetrics } from './metrics.js'
 import type { FlagListEntry } from './api-types.js'
@@ -34,14 +35,7 @@ import { pluginStorage, type GapRow, type HostStore } from './store.js'
 
 export type { FlagListEntry } from './api-types.js'
 
-/** The simulated project the demo serves: the same seed and window give the same definitions and events. */
-export interface DemoSpec {
-  readonly seed: number
-  readonly flags: number
-  readonly users: number
-  readonly days: number
-  readonly endMs: number
-}
+export type { DemoSpec } from '../sim/demo.js'
 export const DEMO_SPEC_KEY = 'coverage/demo-spec'
 export const ALERT_STATE_KEY = 'coverage/alert-state'
 export const PUBLISHED_KEY = 'coverage/published'
@@ -147,7 +141,7 @@ export class ProjectRuntime {
     if (this.project.demo) {
       const spec = (await this.meta.storage.get(DEMO_SPEC_KEY, null)) as DemoSpec | null
       if (spec) {
-        this.definitions = definitionsOf(simulate({ ...spec, defects: 'mix' }).project)
+        this.definitions = definitionsOf(simulateDemo(spec).project)
         const audit = auditConfig(config, this.definitions)
         config = audit.config
         const settings = safeSettings(config, audit.counted)
@@ -168,6 +162,12 @@ export class ProjectRuntime {
       this.problems = e instanceof SettingsError ? [...e.problems] : [{ key: 'config', message: this.setupError }]
       this.log('warn', `the plugin did not set up: ${this.setupError}`)
       return
+    }
+    // The served demo's past, counted before it started (demo-past.ts), stands where a connected
+    // project's HogQL backfill stands: the live counters count from its watermark on.
+    if (this.project.demo) {
+      const past = (await this.meta.storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
+      if (past && this.state) this.state.split.watermark = past.watermark
     }
     if (!this.deps.volatileCache) await this.detectGap(now)
     await this.loadGaps()
