@@ -103,7 +103,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--public-url <url>', 'the address PostHog reaches this host at (printed intake URLs)').env('COVERAGE_PUBLIC_URL'))
       .addOption(new Option('--cors-origin <origins>', 'origins (comma-separated) whose pages may call the API: a self-hosted PostHog showing the legacy scene').env('COVERAGE_CORS_ORIGINS'))
       .option('--demo', 'also serve the demo project, fed by the simulator over HTTP (the default when no project is configured)', false)
-      .option('--demo-rate <n>', 'demo events posted per second', positiveInt('--demo-rate'), 300)
+      .option('--demo-rate <n>', 'at most this many demo events posted a second (each is posted when its time comes; a feed that fell behind catches up at this pace)', positiveInt('--demo-rate'), 300)
       .option('--max-body <bytes>', 'largest intake body', positiveInt('--max-body'), DEFAULT_MAX_BODY_BYTES),
   ).action(async (opts, cmd: Command) => {
     await runServe(readSecretOptions(opts, (key) => cmd.getOptionValueSource(key), warn))
