@@ -36,13 +36,25 @@ export function priorityOf(ctx: CheckContext, blocking: boolean, effort: Effort,
   return Math.max(0, Math.min(100, p))
 }
 
+/**
+ * A flag's repairs, each once: several findings can call for the same repair (no exposure sent
+ * fails exposure_present and exposure_gap alike), and the checks word a shared repair the same
+ * (checks/repairs.ts). The first finding that asks for it gives the reason; it blocks when any of
+ * them says it does. A finding that follows from another (`follows_from`) brings no repair: its
+ * cause's repair is the one to make.
+ */
 export function backfillItems(ctx: CheckContext, results: readonly CheckResult[], verdict: Verdict): BackfillItem[] {
   const daysLeft = ctx.deadlineMs === null ? null : Math.round(((ctx.deadlineMs - ctx.nowMs) / DAY_MS) * 10) / 10
   const items: BackfillItem[] = []
   for (const r of results) {
     if (r.status !== 'fail' && r.status !== 'warn') continue
     for (const repair of r.repairs) {
-      if (items.some((i) => i.category === repair.category && i.action === repair.action)) continue
+      const same = items.findIndex((i) => i.category === repair.category && i.action === repair.action)
+      const earlier = same >= 0 ? items[same] : undefined
+      if (earlier) {
+        if (repair.blocking && !earlier.blocking) items[same] = { ...earlier, blocking: true, priority: priorityOf(ctx, true, earlier.effort, verdict) }
+        continue
+      }
       items.push({
         flag: ctx.flag.key,
         category: repair.category,

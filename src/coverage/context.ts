@@ -145,3 +145,21 @@ export function pct(x: number): string {
   if (!Number.isFinite(x)) return '-'
   return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`
 }
+
+/**
+ * The units whose events carry the flag (`$feature/<key>`), and among them those given a value:
+ * a variant, or true. Units carrying only `false` (or nothing) are outside the rollout or its
+ * conditions: nothing is shown to them. Every check that names these numbers takes them from here
+ * and calls them by the same words (`valueWords`), so one name is one number across the report.
+ */
+export function carriersOf(ctx: CheckContext): { carrying: number; withValue: number } {
+  const s = ctx.observation?.sightings
+  if (!s) return { carrying: 0, withValue: 0 }
+  const assigned = s.variants.filter((v) => v.value !== false && v.value !== null).reduce((n, v) => n + v.units, 0)
+  return { carrying: s.units, withValue: Math.min(s.units, assigned) }
+}
+
+/** How the units given a value are named: "assigned a variant" on a multivariate flag, "with the flag on" on a boolean one. */
+export function valueWords(ctx: CheckContext): string {
+  return (ctx.flag.filters.multivariate?.variants.length ?? 0) > 0 ? 'assigned a variant' : 'with the flag on'
+}

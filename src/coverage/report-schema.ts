@@ -48,6 +48,8 @@ export const flagReportSchema = z.strictObject({
         summary: z.string().min(1),
         evidence: z.record(z.string(), z.unknown()),
         fix: z.string().nullable(),
+        // added within schema 2: the check whose finding explains this one
+        follows_from: z.enum(CHECK_IDS).nullable(),
         query: z.string().min(1).nullable(),
         query_url: z.url().nullable(),
       }),

@@ -32,7 +32,17 @@ export interface FlagReport {
    * `query`: the HogQL that shows the finding in PostHog (null where there is nothing to query);
    * `query_url`: that query opened in the project's SQL editor, when the project is known.
    */
-  checks: { id: CheckId; status: CheckStatus; summary: string; evidence: Record<string, unknown>; fix: string | null; query: string | null; query_url: string | null }[]
+  checks: {
+    id: CheckId
+    status: CheckStatus
+    summary: string
+    evidence: Record<string, unknown>
+    fix: string | null
+    /** The check whose finding explains this one (its cause, named once), or null; added within schema 2. */
+    follows_from: CheckId | null
+    query: string | null
+    query_url: string | null
+  }[]
   backfill: BackfillItem[]
   assumptions: string[]
   /** Where the numbers come from and how fresh they are. */
@@ -105,9 +115,9 @@ export function buildReport(input: ReportInput): Report {
       score: scoreOf(results),
       window: { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), basis: window.basis, truncated: window.truncated },
       variants: ctx.expected.map((v) => ({ key: v.key, expected_share: v.share, exposures: findVariant(ctx.exposure, v.value)?.exposures ?? 0, units: cleanUnits(ctx, v.key) })),
-      checks: results.map(({ id, status, summary, evidence, fix }) => {
+      checks: results.map(({ id, status, summary, evidence, fix, follows_from }) => {
         const query = status === 'not_applicable' ? null : checkQuery(ctx, id, window)
-        return { id, status, summary, evidence: { ...evidence }, fix, query, query_url: query ? sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, query) : null }
+        return { id, status, summary, evidence: { ...evidence }, fix, follows_from, query, query_url: query ? sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, query) : null }
       }),
       backfill: backfillItems(ctx, results, verdict),
       assumptions: assumptionsOf(ctx),

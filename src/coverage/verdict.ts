@@ -23,9 +23,11 @@ export function verdictOf(ctx: CheckContext, results: readonly CheckResult[]): V
   return 'trustworthy'
 }
 
+/** One cause costs once: a finding that follows from another (`follows_from`) takes nothing off. */
 export function scoreOf(results: readonly CheckResult[]): number {
   let score = 100
   for (const r of results) {
+    if (r.follows_from !== null) continue
     if (r.status === 'fail') score -= BLOCKING.has(r.id) ? PENALTY.blockingFail : PENALTY.fail
     else if (r.status === 'warn') score -= PENALTY.warn
     else if (r.status === 'unknown') score -= PENALTY.unknown

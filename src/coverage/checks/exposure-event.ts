@@ -2,6 +2,8 @@ import { EXPOSURE_EVENTS } from '../../events/types.js'
 import { exposureCriterionOf } from '../definitions.js'
 import { metricObservation } from '../metric-data.js'
 import { pct } from '../context.js'
+import { checkLabel } from '../labels.js'
+import { exposureFromProperty, setExposureEvent } from './repairs.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -22,9 +24,13 @@ export const exposureEvent: Check = {
     if (criterion.kind === 'action') {
       return result('unknown', `The experiment counts exposures on ${criterion.label}, which this audit cannot count.`, evidence)
     }
+    // Without an experiment no exposure event is configured: exposure_present says what arrives and what to send.
+    if (counted === 0 && other > 0 && ctx.kind !== 'experiment') {
+      return result('not_applicable', `Without an experiment no exposure event is configured; ${checkLabel('exposure_present')} says which one to send.`, evidence)
+    }
     if (counted === 0 && other > 0) {
       return result('fail', `The experiment counts ${ctx.exposureEvent}, but only ${otherName} arrives.`, evidence, `Change the experiment's exposure event to ${otherName}.`, [
-        { category: 'flag_config', action: `Set the exposure event of "${ctx.flag.key}" to ${otherName}`, effort: 'low', blocking: true },
+        setExposureEvent(ctx, otherName),
       ])
     }
     // An experiment that counts $experiment_exposure receives PostHog's ingestion copy of each call:
@@ -56,7 +62,7 @@ export const exposureEvent: Check = {
           'Send the exposure where the variant is first shown, before the user can convert.',
           [
             { category: 'event', action: `Move the exposure of "${ctx.flag.key}" to where the variant first renders`, effort: 'medium', blocking: true },
-            { category: 'property', action: `Backfill exposure of "${ctx.flag.key}" from the first event carrying $feature/${ctx.flag.key}`, effort: 'low', blocking: false },
+            exposureFromProperty(ctx, false),
           ],
         )
       }

@@ -1,5 +1,6 @@
 import { surfaceMetrics } from '../audit-config.js'
-import { pct } from '../context.js'
+import { carriersOf, pct, valueWords } from '../context.js'
+import { exposureFromProperty, sendExposure } from './repairs.js'
 import { configuredGoals } from '../../settings/settings.js'
 import { result, type Check, type CheckContext } from './types.js'
 
@@ -22,8 +23,9 @@ export const exposureGap: Check = {
     const s = ctx.observation!.sightings
     // Units carrying `false` (or nothing) are outside the rollout or its conditions: not exposing
     // them is right. The gap is among units that were given a value.
-    const assigned = s.variants.filter((v) => v.value !== false && v.value !== null).reduce((n, v) => n + v.units, 0)
-    const carriers = Math.min(s.units, assigned)
+    const carriers = carriersOf(ctx).withValue
+    const words = valueWords(ctx)
+    const asFalse = s.units - carriers
     const never = Math.max(0, carriers - s.unitsExposed)
     const share = carriers ? never / carriers : 0
     const reachedNever = Math.max(0, s.reached - s.reachedExposed)
@@ -34,18 +36,17 @@ export const exposureGap: Check = {
       units_carrying_a_value: carriers,
       units_exposed: s.unitsExposed,
       never_exposed: never,
-      share,
+      // `never_exposed_share`, not `share`: multiple_variants has a share of its own (one name, one number)
+      never_exposed_share: share,
       units_at_surface: s.reached,
       units_at_surface_exposed: s.reachedExposed,
       units_at_surface_never_exposed: reachedNever,
       surface_share: surface ? surfaceShare : null,
       measured: surface ? 'surface' : 'carriers',
     }
-    if (carriers === 0 && s.reached === 0) return result('pass', 'Units carry the flag only as false: none was given a value.', evidence)
-    const repairs = [
-      { category: 'property' as const, action: `Backfill exposure of "${ctx.flag.key}" from $feature/${ctx.flag.key} on the units that sent the experiment's metric`, effort: 'low' as const, blocking: true },
-      { category: 'event' as const, action: `Send $feature_flag_called for "${ctx.flag.key}" where the variant is shown (getFeatureFlag, not getFeatureFlagPayload)`, effort: 'medium' as const, blocking: false },
-    ]
+    if (carriers === 0 && s.reached === 0) return result('pass', `${s.units} units carry the flag, all as false: none was given a value.`, evidence)
+    // The same repairs as exposure_present's, in the same words: the plan lists each once.
+    const repairs = [exposureFromProperty(ctx), { ...sendExposure(ctx), blocking: false }]
     if (surface) {
       // The units that did what the experiment measures while carrying a value of the flag: an
       // exposure missing there means the analysis drops people who converted (a payload-only read,
@@ -67,12 +68,12 @@ export const exposureGap: Check = {
     if (share > ctx.settings.exposureGapShare) {
       return result(
         'fail',
-        `${pct(share)} of the ${carriers} units whose events carry a value of the flag never sent an exposure event.`,
+        `${pct(share)} of the ${carriers} units ${words} never sent an exposure event${asFalse > 0 ? ` (the other ${asFalse} units carrying the flag carry it as false: outside the rollout, nothing to expose)` : ''}.`,
         evidence,
         `Send an exposure where the variant is shown; meanwhile the $feature/${ctx.flag.key} property can stand in for it.`,
         repairs,
       )
     }
-    return result('pass', `${pct(1 - share)} of the units carrying a value of the flag were exposed.`, evidence)
+    return result('pass', `${pct(1 - share)} of the ${carriers} units ${words} were exposed.`, evidence)
   },
 }

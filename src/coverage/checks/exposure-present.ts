@@ -1,4 +1,6 @@
 import { exposureCriterionOf } from '../definitions.js'
+import { carriersOf, valueWords } from '../context.js'
+import { exposureFromProperty, sendExposure, setExposureEvent } from './repairs.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -9,10 +11,18 @@ export const exposurePresent: Check = {
   appliesTo: (ctx) => ctx.running,
   run(ctx) {
     const counted = ctx.exposure?.exposures ?? 0
-    const carriers = ctx.observation?.sightings.units ?? 0
+    const { carrying: carriers, withValue } = carriersOf(ctx)
     const other = ctx.otherExposure?.exposures ?? 0
     const hours = ctx.startMs === null ? null : (ctx.nowMs - ctx.startMs) / HOUR_MS
-    const evidence = { exposure_event: ctx.exposureEvent, exposures: counted, units: ctx.exposure?.units ?? 0, units_carrying_flag: carriers, other_exposure_event_count: other, hours_since_start: hours === null ? null : Math.round(hours) }
+    const evidence = {
+      exposure_event: ctx.exposureEvent,
+      exposures: counted,
+      units: ctx.exposure?.units ?? 0,
+      units_carrying_flag: carriers,
+      units_carrying_a_value: withValue,
+      other_exposure_event_count: other,
+      hours_since_start: hours === null ? null : Math.round(hours),
+    }
     const criterion = exposureCriterionOf(ctx.experiment)
     if (criterion.kind === 'action') {
       return result('unknown', `The experiment counts exposures on ${criterion.label}, which this audit cannot count.`, evidence, "PostHog counts them from the action's events: judge the exposures on the experiment's page.")
@@ -21,8 +31,13 @@ export const exposurePresent: Check = {
     const carrying = criterion.kind === 'custom' ? ` carrying $feature/${ctx.flag.key}` : ''
     if (counted > 0) return result('pass', `${counted} ${ctx.exposureEvent} events${carrying} from ${ctx.exposure?.units ?? 0} units.`, evidence)
     if (other > 0) {
+      const otherName = ctx.otherExposure?.event ?? 'the other exposure event'
+      // Only an experiment has exposure criteria to point elsewhere; a flag's own page counts $feature_flag_called.
+      if (ctx.kind !== 'experiment') {
+        return result('fail', `No ${ctx.exposureEvent} arrives for this flag, only ${other} ${otherName}: PostHog's flag page counts ${ctx.exposureEvent}.`, evidence, `Read the flag with getFeatureFlag or isFeatureEnabled, which send ${ctx.exposureEvent}.`, [sendExposure(ctx)])
+      }
       return result('fail', `No ${ctx.exposureEvent}${carrying} arrives, but ${other} of the other exposure event do: the experiment counts the wrong event.`, evidence, `Point the experiment's exposure criteria at the event that arrives.`, [
-        { category: 'flag_config', action: `Set the exposure event of "${ctx.flag.key}" to the one the app sends`, effort: 'low', blocking: true },
+        setExposureEvent(ctx, otherName),
       ])
     }
     // PostHog warns about zero exposures only 24 hours after launch (noExposureHours).
@@ -32,17 +47,14 @@ export const exposurePresent: Check = {
     if (carriers > 0) {
       return result(
         'fail',
-        `${carriers} units carry the flag on their events, but no exposure event was ever sent: the code reads it without reporting (a payload-only read or a bulk evaluation).`,
+        `${carriers} units carry the flag on their events (${withValue} of them ${valueWords(ctx)}), but no exposure event was ever sent: the code reads it without reporting (a payload-only read or a bulk evaluation).`,
         evidence,
         `Read the flag with getFeatureFlag or isFeatureEnabled where the change is shown; until then, count exposure from the $feature/${ctx.flag.key} property.`,
-        [
-          { category: 'event', action: `Send ${ctx.exposureEvent} for "${ctx.flag.key}" where the variant is shown (getFeatureFlag / isFeatureEnabled, not the payload or bulk getters)`, effort: 'medium', blocking: true },
-          { category: 'property', action: `Backfill exposure of "${ctx.flag.key}" from the first event carrying $feature/${ctx.flag.key} per unit`, effort: 'low', blocking: false },
-        ],
+        [sendExposure(ctx), exposureFromProperty(ctx, false)],
       )
     }
     return result('fail', 'No exposure event and no unit carrying the flag: the code that reads it may not be live.', evidence, 'Check that the code reading the flag is deployed, and that the SDK sends $feature_flag_called.', [
-      { category: 'event', action: `Deploy or fix the code that reads "${ctx.flag.key}" so it sends ${ctx.exposureEvent}`, effort: 'high', blocking: true },
+      { category: 'event', action: `Deploy or fix the code that reads "${ctx.flag.key}" so it sends ${ctx.exposureEvent}`, effort: 'high', blocking: ctx.kind === 'experiment' },
     ])
   },
 }

@@ -50,6 +50,12 @@ function readConditions(flag: FlagDefinition): Conditions {
   return { live, pinned, ignored }
 }
 
+/**
+ * What is wrong with a running experiment's flag, in the evidence (`finding`): the findings of
+ * other checks that follow from it name it (checks/causes.ts).
+ */
+export type FlagStateFinding = 'deleted' | 'switched_off' | 'zero_rollout' | 'one_variant_at_full' | 'all_pinned' | 'some_pinned'
+
 const quoted = (keys: readonly string[]) => keys.map((k) => `"${k}"`).join(', ')
 const setNames = (sets: readonly number[]) => (sets.length === 1 ? `Set ${sets[0]}` : `Sets ${sets.slice(0, -1).join(', ')} and ${sets.at(-1)}`)
 
@@ -83,17 +89,18 @@ export const flagState: Check = {
     }
     if (experiment && ctx.running) {
       if (flag.deleted || !flag.active) {
-        return result('fail', `The experiment is running but its flag "${flag.key}" is ${flag.deleted ? 'deleted' : 'switched off'}: nobody gets a variant.`, evidence, 'Switch the flag back on, or stop the experiment and read out only the days it was on.', [
+        const finding: FlagStateFinding = flag.deleted ? 'deleted' : 'switched_off'
+        return result('fail', `The experiment is running but its flag "${flag.key}" is ${flag.deleted ? 'deleted' : 'switched off'}: nobody gets a variant.`, { ...evidence, finding }, 'Switch the flag back on, or stop the experiment and read out only the days it was on.', [
           { category: 'flag_config', action: `Re-enable "${flag.key}" or end the experiment at the day it was switched off`, effort: 'low', blocking: true },
         ])
       }
       if (zeroRollout) {
-        return result('fail', 'The experiment is running with its flag rolled out to 0% of users: no new user is exposed.', evidence, 'Raise the rollout percentage of the release condition, or end the experiment with a conclusion (users exposed earlier still count).', [
+        return result('fail', 'The experiment is running with its flag rolled out to 0% of users: no new user is exposed.', { ...evidence, finding: 'zero_rollout' satisfies FlagStateFinding }, 'Raise the rollout percentage of the release condition, or end the experiment with a conclusion (users exposed earlier still count).', [
           { category: 'flag_config', action: `Set the rollout of "${flag.key}" above 0%`, effort: 'low', blocking: true },
         ])
       }
       if (full) {
-        return result('fail', `Variant "${full.key}" gets 100% of users, so there is nothing to compare.`, evidence, 'Restore the planned split before reading results.', [
+        return result('fail', `Variant "${full.key}" gets 100% of users, so there is nothing to compare.`, { ...evidence, finding: 'one_variant_at_full' satisfies FlagStateFinding }, 'Restore the planned split before reading results.', [
           { category: 'flag_config', action: `Restore the variant split of "${flag.key}"`, effort: 'low', blocking: true },
         ])
       }
@@ -104,7 +111,7 @@ export const flagState: Check = {
           one
             ? `Every release condition that includes users pins "${pinnedKeys[0]}" (${setNames(pinnedSets)}): all users get it, so there is nothing to compare.`
             : `Every release condition that includes users pins a variant (${quoted(pinnedKeys)}; ${setNames(pinnedSets)}): each variant holds a different group of users, none randomly assigned.`,
-          evidence,
+          { ...evidence, finding: 'all_pinned' satisfies FlagStateFinding },
           one
             ? `If you meant to roll out "${pinnedKeys[0]}", end the experiment with a conclusion; otherwise remove the variant override${pinnedSets.length > 1 ? 's' : ''} so users are assigned at random.`
             : `Remove the variant overrides so users are assigned at random.`,
@@ -115,7 +122,7 @@ export const flagState: Check = {
         return result(
           'fail',
           `${setNames(pinnedSets)} ${pinnedSets.length === 1 ? 'pins' : 'pin'} the users ${pinnedSets.length === 1 ? 'it matches' : 'they match'} to ${quoted(pinnedKeys)}: they count in the results without being randomised.`,
-          evidence,
+          { ...evidence, finding: 'some_pinned' satisfies FlagStateFinding },
           'If these are internal or test users, check that the filter for internal and test users excludes them from the results; otherwise remove the override.',
           [{ category: 'flag_config', action: `Remove the variant override on "${flag.key}" (${setNames(pinnedSets)}), or filter its users out of the readout`, effort: 'medium', blocking: true }],
         )

@@ -24,7 +24,8 @@ export const multipleVariants: Check = {
     const exp = ctx.exposure!
     const share = exp.multipleVariantUnits / exp.units
     const handling = ctx.experiment?.exposure_criteria?.multiple_variant_handling ?? 'exclude'
-    const evidence = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, share, handling }
+    // `multiple_variant_share`, not `share`: exposure_gap has a share of its own (one name, one number)
+    const evidence = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, multiple_variant_share: share, handling }
     // With `first_seen` PostHog shows no `$multiple` and raises no warning (analysis_health.py
     // `evaluate_bias_risk` answers None): every unit stays in the variant it saw first. Their metrics
     // still mix both experiences, so a high share is worth a look, not a block.

@@ -1,4 +1,5 @@
 import { audience } from './audience.js'
+import { linkCauses } from './causes.js'
 import { exposureEvent } from './exposure-event.js'
 import { exposureGap } from './exposure-gap.js'
 import { exposurePresent } from './exposure-present.js'
@@ -30,16 +31,18 @@ export const CHECKS: readonly Check[] = [
 
 /**
  * Runs every check on one context. A check that does not apply is `not_applicable`; a check that
- * throws becomes `unknown` with the error and never hides the others.
+ * throws becomes `unknown` with the error and never hides the others. Then each finding that
+ * another explains is marked as following from it (checks/causes.ts).
  */
 export function runChecks(ctx: CheckContext, checks: readonly Check[] = CHECKS): CheckResult[] {
-  return checks.map((check) => {
+  const results = checks.map((check): CheckResult => {
     try {
-      if (!check.appliesTo(ctx)) return { id: check.id, status: 'not_applicable', summary: 'Does not apply to this flag.', evidence: {}, fix: null, repairs: [] }
-      return { id: check.id, ...check.run(ctx) }
+      if (!check.appliesTo(ctx)) return { id: check.id, status: 'not_applicable', summary: 'Does not apply to this flag.', evidence: {}, fix: null, repairs: [], follows_from: null }
+      return { id: check.id, ...check.run(ctx), follows_from: null }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e)
-      return { id: check.id, status: 'unknown', summary: `The check could not run: ${message}`, evidence: { error: message }, fix: null, repairs: [] }
+      return { id: check.id, status: 'unknown', summary: `The check could not run: ${message}`, evidence: { error: message }, fix: null, repairs: [], follows_from: null }
     }
   })
+  return linkCauses(ctx, results)
 }

@@ -44,6 +44,12 @@ export interface CheckResult {
   /** What to do, or null when nothing needs doing. */
   readonly fix: string | null
   readonly repairs: readonly Repair[]
+  /**
+   * The check whose finding explains this one (a switched-off flag explains exposures without a
+   * value), or null. Such a finding brings no repairs: its cause's repairs are the ones to make.
+   * Set by the registry from checks/causes.ts, never by a check itself.
+   */
+  readonly follows_from: CheckId | null
 }
 
 export interface ExpectedVariant {
@@ -127,8 +133,11 @@ export interface Check {
   readonly id: CheckId
   /** Which kinds it judges; the others get `not_applicable`. */
   readonly appliesTo: (ctx: CheckContext) => boolean
-  readonly run: (ctx: CheckContext) => Omit<CheckResult, 'id'>
+  readonly run: (ctx: CheckContext) => CheckOutcome
 }
+
+/** What a check's `run` returns: a result, before the registry adds its id and links its cause. */
+export type CheckOutcome = Omit<CheckResult, 'id' | 'follows_from'>
 
 export function result(
   status: CheckStatus,
@@ -136,6 +145,6 @@ export function result(
   evidence: Record<string, unknown> = {},
   fix: string | null = null,
   repairs: Repair[] = [],
-): Omit<CheckResult, 'id'> {
+): CheckOutcome {
   return { status, summary, evidence, fix, repairs }
 }

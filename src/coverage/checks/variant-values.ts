@@ -3,7 +3,7 @@ import { pct } from '../context.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
-type Kind = 'miscased' | 'unknown' | 'empty' | 'outside_rollout'
+export type OutsideKind = 'miscased' | 'unknown' | 'empty' | 'outside_rollout'
 
 export const variantValues: Check = {
   id: 'variant_values',
@@ -15,13 +15,13 @@ export const variantValues: Check = {
     // `false` for users outside a partial rollout or a targeted condition is how PostHog says
     // "not in the experiment": expected, and dropped by PostHog's exposure filter.
     const partial = ctx.flag.filters.groups.some((g) => !g.variant && ((g.rollout_percentage ?? 100) < 100 || g.properties.length > 0))
-    const outside: { value: string; kind: Kind; exposures: number }[] = []
+    const outside: { value: string; kind: OutsideKind; exposures: number }[] = []
     for (const v of exp.variants) {
       // The flag's own values: its variant keys (true/false on a boolean flag), and its experiment's
       // holdout value `holdout-<id>`, which PostHog serves the users it holds out.
       const valid = ctx.expected.some((e) => e.value === v.value)
       if (valid) continue
-      let kind: Kind = 'unknown'
+      let kind: OutsideKind = 'unknown'
       if (typeof v.value === 'string' && keys.has(v.value.toLowerCase())) kind = 'miscased'
       else if (v.value === false && multivariate && partial) kind = 'outside_rollout'
       else if (v.value === null || v.value === false || v.value === '') kind = 'empty'
@@ -34,6 +34,8 @@ export const variantValues: Check = {
       exposures: exp.exposures,
       outside_exposures: badExposures,
       outside_share: share,
+      // what the values outside the flag's own are: mis-cased keys, unknown ones, empty (no value at all)
+      kinds: [...new Set(bad.map((o) => o.kind))],
       values: outside.sort((a, b) => b.exposures - a.exposures).slice(0, 10),
     }
     if (bad.length === 0) {
