@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runDemo } from '../../src/cli/demo.js'
 import type { Report } from '../../src/coverage/report.js'
@@ -56,7 +59,7 @@ describe('the served demo starts with its past counted', () => {
     kept = await storeDemoPast(t.host.store, 'demo', past)
     await t.host.setEnabled('demo', true) // starts the runtime, as `serve` does once the past is stored
     bound = await listen(createApp(t.host), t.host, { port: 0, hostname: '127.0.0.1' })
-  }, 240_000)
+  }, 400_000)
 
   afterAll(async () => {
     await new Promise<void>((r) => bound?.server.close(() => r()))
@@ -100,16 +103,23 @@ describe('the served demo starts with its past counted', () => {
 })
 
 describe('`serve` with no project serves that demo', () => {
-  afterAll(() => killAll())
-  it('its first report, right after it listens, has the CLI demo\'s verdicts, and History its past', { timeout: 240_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'coverage-demo-serve-'))
+  afterAll(() => {
+    killAll()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  it('its first report, right after it listens, has the CLI demo\'s verdicts, and History its past', { timeout: 480_000 }, async () => {
     const at = Date.now()
-    const h = await spawnHost(['--port', '0', '--data-dir', `/tmp/coverage-demo-${process.pid}-${at}`], { REDIS_URL: '', DATABASE_URL: '', COVERAGE_SECRET_KEY: '', POSTHOG_PROJECT_ID: '', POSTHOG_PERSONAL_API_KEY: '', COVERAGE_API_TOKEN: '', COVERAGE_INGEST_SECRET: '' })
+    const h = await spawnHost(['--port', '0', '--data-dir', dataDir], { REDIS_URL: '', DATABASE_URL: '', COVERAGE_SECRET_KEY: '', POSTHOG_PROJECT_ID: '', POSTHOG_PERSONAL_API_KEY: '', COVERAGE_API_TOKEN: '', COVERAGE_INGEST_SECRET: '' })
     const first = (await (await fetch(`${h.url}/api/projects/demo/report`)).json()) as Report
     const history = (await (await fetch(`${h.url}/api/projects/demo/history?limit=100`)).json()) as { runs: unknown[] }
     await h.stop()
     expect(h.stderr()).toMatch(/demo: [\d,]+ past events counted and 13 daily reviews kept/)
     expect(history.runs.length).toBeGreaterThanOrEqual(DEMO_PROJECT.days - 1)
-    const { report: cli } = await cliDemo(at)
+    // The CLI at a moment of the hour serve started in (an hour may have turned since `at`): the same window.
+    const end = Date.parse(/events from now to (\S+) to/.exec(h.stderr())![1]!)
+    expect(end - at).toBeGreaterThanOrEqual(3_600_000)
+    const { report: cli } = await cliDemo(end - 3_600_000 - 1)
     expect(verdicts(first)).toEqual(verdicts(cli))
   })
 })

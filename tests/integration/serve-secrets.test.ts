@@ -41,7 +41,7 @@ const BASE_ENV = { REDIS_URL: '', DATABASE_URL: '', COVERAGE_SECRET_KEY: '', POS
 const whsec = () => `whsec_${randomBytes(32).toString('base64')}`
 
 describe('serve takes its secrets from the environment or a file', () => {
-  it('from a file and the environment: used, and no warning', { timeout: 180_000 }, async () => {
+  it('from a file and the environment: used, and no warning', { timeout: 400_000 }, async () => {
     const dir = fresh()
     const token = randomBytes(24).toString('hex')
     const secret = whsec()
@@ -54,7 +54,7 @@ describe('serve takes its secrets from the environment or a file', () => {
     expect(warned(h)).toEqual([])
   })
 
-  it('on the command line: still used, with one warning for each, naming the way that is not visible', { timeout: 180_000 }, async () => {
+  it('on the command line: still used, with one warning for each, naming the way that is not visible', { timeout: 400_000 }, async () => {
     const dir = fresh()
     const token = randomBytes(24).toString('hex')
     const secret = whsec()

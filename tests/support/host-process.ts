@@ -41,7 +41,7 @@ export function spawnHost(args: string[], env: Record<string, string>): Promise<
   let err = ''
   const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)))
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the host did not start within 90 s:\n${err}`)), 90_000)
+    const timer = setTimeout(() => reject(new Error(`the host did not start within 240 s:\n${err}`)), 240_000)
     proc.stderr!.on('data', (chunk: Buffer) => {
       err += chunk.toString()
       const m = /serving on (http:\/\/[^\s]+:(\d+))/.exec(err)
