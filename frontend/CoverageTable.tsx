@@ -1,5 +1,6 @@
 import type { Report } from './api.js'
 import { CHECK_NAMES, CheckBadge, VerdictBadge } from './badges.js'
+import { FlagLink } from './FlagLink.js'
 
 /** The coverage table: one row a flag, one column a check. */
 export function CoverageTable({ report }: { report: Report }) {
@@ -23,8 +24,8 @@ export function CoverageTable({ report }: { report: Report }) {
           <tbody>
             {report.flags.map((f) => (
               <tr key={f.key} data-flag-key={f.key}>
-                <th scope="row" class="flag-key">
-                  {f.key}
+                <th scope="row">
+                  <FlagLink flag={f.key} />
                 </th>
                 <td>
                   <VerdictBadge verdict={f.verdict} />

@@ -1,6 +1,8 @@
+import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, type HistoryView } from './api.js'
 import { CHECK_NAMES, VERDICT_WORDS } from './badges.js'
+import { FlagLink } from './FlagLink.js'
 
 const SHORT: Record<string, string> = { trustworthy: 'T', needs_backfill: 'NB', blocked: 'B', insufficient_data: 'ID', inactive: '–' }
 
@@ -26,18 +28,18 @@ export function History({ project }: { project: string }) {
           <ul>
             {data.changes.verdictChanges.map((v) => (
               <li key={`v-${v.flag}`}>
-                <span class="flag-key">{v.flag}</span>: {VERDICT_WORDS[v.from as keyof typeof VERDICT_WORDS] ?? v.from} → {VERDICT_WORDS[v.to as keyof typeof VERDICT_WORDS] ?? v.to}
+                <FlagLink flag={v.flag} />: {VERDICT_WORDS[v.from as keyof typeof VERDICT_WORDS] ?? v.from} → {VERDICT_WORDS[v.to as keyof typeof VERDICT_WORDS] ?? v.to}
                 {v.worse ? ' (worse)' : ''}
               </li>
             ))}
             {data.changes.newFailures.map((f) => (
               <li key={`f-${f.flag}-${f.check}`}>
-                New failure: <span class="flag-key">{f.flag}</span> {CHECK_NAMES[f.check] ?? f.check}
+                New failure: <FlagLink flag={f.flag} /> {CHECK_NAMES[f.check] ?? f.check}
               </li>
             ))}
             {data.changes.repaired.map((r) => (
               <li key={`r-${r.flag}`}>
-                Repaired: <span class="flag-key">{r.flag}</span>
+                Repaired: <FlagLink flag={r.flag} />
               </li>
             ))}
             {data.changes.verdictChanges.length + data.changes.newFailures.length + data.changes.repaired.length === 0 && <li>Nothing changed.</li>}
@@ -50,7 +52,14 @@ export function History({ project }: { project: string }) {
           <ul>
             {data.recurring_gaps.map((g) => (
               <li key={`${g.area}-${g.check}`} data-area={g.area} data-check={g.check}>
-                <strong>{g.area}</strong>: {CHECK_NAMES[g.check] ?? g.check} failed in {g.runs} reviews ({g.flags.join(', ')})
+                <strong>{g.area}</strong>: {CHECK_NAMES[g.check] ?? g.check} failed in {g.runs} reviews (
+                {g.flags.map((k, i) => (
+                  <Fragment key={k}>
+                    {i > 0 && ', '}
+                    <FlagLink flag={k} />
+                  </Fragment>
+                ))}
+                )
               </li>
             ))}
           </ul>
@@ -72,8 +81,8 @@ export function History({ project }: { project: string }) {
           <tbody>
             {latest.flags.map((f) => (
               <tr key={f.key} data-flag-key={f.key}>
-                <th scope="row" class="flag-key">
-                  {f.key}
+                <th scope="row">
+                  <FlagLink flag={f.key} />
                 </th>
                 {runs.map((r) => {
                   const x = r.flags.find((y) => y.key === f.key)

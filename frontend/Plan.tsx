@@ -1,4 +1,5 @@
 import type { Report } from './api.js'
+import { FlagLink } from './FlagLink.js'
 
 /** The backfill plan across flags, highest priority first. */
 export function Plan({ report }: { report: Report }) {
@@ -27,7 +28,9 @@ export function Plan({ report }: { report: Report }) {
                     <span class="badge">{b.priority}</span>
                     {b.blocking && <span class="small"> blocks</span>}
                   </td>
-                  <td class="flag-key">{b.flag}</td>
+                  <td>
+                    <FlagLink flag={b.flag} />
+                  </td>
                   <td>
                     {b.action}
                     <div class="muted small">{b.reason}</div>

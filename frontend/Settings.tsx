@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, api, type ConfigField, type Project, type SettingsView } from './api.js'
+import { Markdown, MarkdownInline } from './Markdown.js'
 
 /** `required_if` / `visible_if` as plugin.json writes them: every [field, value?] must hold. */
 function holds(conditions: ConfigField['visible_if'], values: Record<string, string>): boolean {
@@ -17,6 +18,9 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
   const [values, setValues] = useState<Record<string, string>>({})
   const [problems, setProblems] = useState<Record<string, string>>({})
   const [status, setStatus] = useState<string>('')
+  // Bumped by each refused save: the effect below then moves the focus to the first problem.
+  const [refusals, setRefusals] = useState(0)
+  const statusRef = useRef<HTMLSpanElement>(null)
   useEffect(() => {
     void api.settings(project.id).then((v) => {
       setView(v)
@@ -24,6 +28,11 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
       setProblems(Object.fromEntries(v.problems.map((p) => [p.key, p.message])))
     })
   }, [project.id])
+  useEffect(() => {
+    if (!refusals) return
+    const first = [...document.querySelectorAll<HTMLElement>('form.settings [aria-invalid="true"]')][0]
+    ;(first ?? statusRef.current)?.focus()
+  }, [refusals])
   if (!view) return <p class="muted">Loading settings…</p>
 
   const fields = [...view.schema].sort((a, b) => (a.order ?? 0) - (b.order ?? 0))
@@ -44,6 +53,7 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
         setProblems(Object.fromEntries(err.problems.map((p) => [p.key, p.message])))
         setStatus(`Not saved: ${err.problems.length} ${err.problems.length === 1 ? 'setting needs' : 'settings need'} a change.`)
       } else setStatus(`Not saved: ${(err as Error).message}`)
+      setRefusals((n) => n + 1)
     }
   }
   const toggle = async () => onProject(await api.setEnabled(project.id, !project.enabled))
@@ -59,12 +69,19 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
       </div>
       <form onSubmit={submit} noValidate class="settings">
         {fields.map((f, i) => {
-          if (!f.key) return f.markdown ? <p key={`md-${i}`} class="muted">{f.markdown}</p> : null
+          if (!f.key)
+            return f.markdown ? (
+              <div key={`md-${i}`} class="muted settings-intro">
+                <Markdown text={f.markdown} />
+              </div>
+            ) : null
           if (!holds(f.visible_if, values)) return null
           const id = `setting-${f.key}`
           const problem = problems[f.key]
           const required = f.required || (f.required_if ? holds(f.required_if, values) : false)
-          const described = [f.hint ? `${id}-hint` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined
+          const described = [`${id}-origin`, f.hint ? `${id}-hint` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ')
+          // A value of its own, or the plugin's default (an empty field means the default applies).
+          const own = current(f) !== ''
           const common = {
             id,
             name: f.key,
@@ -75,10 +92,25 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
           const set = (v: string) => setValues({ ...values, [f.key!]: v })
           return (
             <div key={f.key} class={`field${problem ? ' has-error' : ''}`} data-field={f.key}>
-              <label for={id}>
-                {f.name ?? f.key}
-                {required && <span aria-hidden="true"> *</span>}
-              </label>
+              <div class="field-head">
+                <label for={id}>
+                  {f.name ?? f.key}
+                  {required && <span aria-hidden="true"> *</span>}
+                </label>
+                <span id={`${id}-origin`} class={`origin origin-${own ? 'set' : 'default'}`} data-origin={own ? 'set' : 'default'}>
+                  {own ? 'Set for this project' : f.default ? 'Default' : 'Not set'}
+                </span>
+                {own && !f.secret && f.default !== undefined && (
+                  <span class="muted small">
+                    {current(f) === f.default ? '(same as the default)' : f.default ? `default: ${f.default}` : 'no default'}
+                  </span>
+                )}
+                {own && !f.secret && (
+                  <button type="button" class="link-button small" onClick={() => set('')}>
+                    Use the default
+                  </button>
+                )}
+              </div>
               {f.type === 'choice' ? (
                 <select {...common} value={current(f) || f.default || ''} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
                   {(f.choices ?? []).map((c) => (
@@ -101,7 +133,7 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
               )}
               {f.hint && (
                 <p id={`${id}-hint`} class="hint">
-                  {f.hint}
+                  <MarkdownInline text={f.hint} />
                 </p>
               )}
               {problem && (
@@ -116,7 +148,7 @@ export function Settings({ project, onProject }: { project: Project; onProject: 
           <button type="submit" class="primary">
             Save settings
           </button>
-          <span role="status" class="muted">
+          <span role="status" class="muted" tabIndex={-1} ref={statusRef}>
             {status}
           </span>
         </div>

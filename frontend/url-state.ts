@@ -26,6 +26,16 @@ function read(): Route {
 
 const listeners = new Set<() => void>()
 
+/** The query after a change: the address a link to that state carries (opened in a new tab, copied). */
+export function hrefWith(change: Route): string {
+  const q = new URLSearchParams(params())
+  for (const [k, v] of Object.entries(change)) {
+    if (v === '') q.delete(k)
+    else q.set(k, v)
+  }
+  return `?${q}`
+}
+
 /** Changes some of the URL's parameters ('' removes one); `push` adds a history entry. */
 export function navigate(change: Route, opts: { push?: boolean } = {}): void {
   const q = new URLSearchParams(params())

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync'
 import Table from 'cli-table3'
-import { mdCell, mdCode } from '../coverage/markdown.js'
+import { markdownToHtml, mdCell, mdCode } from '../coverage/markdown.js'
+import { checkLabel, verdictLabel } from '../coverage/labels.js'
 import type { Report } from '../coverage/report.js'
 
 export type Format = 'table' | 'markdown' | 'json' | 'csv' | 'html'
@@ -11,7 +12,7 @@ const STATUS_MARK: Record<string, string> = { pass: 'ok', warn: 'warn', fail: 'F
 function failing(f: Report['flags'][number]): string {
   return f.checks
     .filter((c) => c.status === 'fail' || c.status === 'warn')
-    .map((c) => `${c.id}${c.status === 'warn' ? ' (warn)' : ''}`)
+    .map((c) => `${c.id}${c.status === 'warn' ? ' (warn)' : ''}${c.follows_from ? ` (follows from ${c.follows_from})` : ''}`)
     .join(', ')
 }
 
@@ -27,14 +28,15 @@ export function formatTable(report: Report): string {
     colWidths: [34, 18, 19, 7, 34, 44],
     wordWrap: true,
   })
-  for (const f of report.flags) table.push([f.key, f.kind, f.verdict, f.score, units(f), failing(f) || '-'])
+  // Verdicts by their labels (labels.ts); --format json and csv keep the values.
+  for (const f of report.flags) table.push([f.key, f.kind, verdictLabel(f.verdict), f.score, units(f), failing(f) || '-'])
   // A terminal is no HTML renderer: the readout's entities read as the characters they stand for.
   const readout = report.readout.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
   return `${table.toString()}\n\n${readout}`
 }
 
 export function formatMarkdown(report: Report): string {
-  const rows = report.flags.map((f) => `| ${mdCode(f.key).replace(/\|/g, '\\|')} | ${f.kind} | ${f.verdict} | ${f.score} | ${mdCell(units(f))} | ${mdCell(failing(f) || '-')} |`)
+  const rows = report.flags.map((f) => `| ${mdCode(f.key).replace(/\|/g, '\\|')} | ${f.kind} | ${mdCell(verdictLabel(f.verdict))} | ${f.score} | ${mdCell(units(f))} | ${mdCell(failing(f) || '-')} |`)
   return `${report.readout}\n## Coverage\n\n| flag | kind | verdict | score | units per variant | checks that fired |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n`
 }
 
@@ -62,23 +64,15 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** A self-contained page: the readout, then each flag with its badge and checks. */
 export function formatHtml(report: Report): string {
-  const badge = (v: string) => `<span class="badge ${v}">${v.replace('_', ' ')}</span>`
-  // The readout is Markdown whose text is already entity-escaped (mdText): escape the rest only.
-  const readout = report.readout
-    .replace(/&(?!(?:amp|lt|gt|quot|#\d+);)/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .split('\n')
-    .map((l) => (l.startsWith('# ') ? `<h1>${l.slice(2)}</h1>` : l.startsWith('## ') ? `<h2>${l.slice(3)}</h2>` : l ? `<p>${l}</p>` : ''))
-    .join('\n')
-    .replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')
-    .replace(/`(.+?)`/g, '<code>$1</code>')
+  const badge = (v: string) => `<span class="badge ${v}">${esc(verdictLabel(v))}</span>`
+  // The readout is Markdown: rendered, its lists as lists, every piece of text escaped once.
+  const readout = markdownToHtml(report.readout)
   const flags = report.flags
     .map(
       (f) => `<details${f.verdict === 'blocked' || f.verdict === 'needs_backfill' ? ' open' : ''}><summary><code>${esc(f.key)}</code> ${badge(f.verdict)} <small>${esc(f.kind)} · score ${f.score} · ${esc(units(f))}</small></summary>
 <p><small>${f.window.basis === 'experiment' ? 'the experiment\'s run' : 'the lookback'}: ${esc(f.window.from.slice(0, 16).replace('T', ' '))} to ${esc(f.window.to.slice(0, 16).replace('T', ' '))} UTC${f.window.truncated ? ' (its last days only)' : ''}</small></p>
 <table><tr><th>check</th><th>status</th><th>summary</th><th>fix</th><th>in PostHog</th></tr>
-${f.checks.map((c) => `<tr class="${c.status}"><td>${c.id}</td><td>${STATUS_MARK[c.status]}</td><td>${esc(c.summary)}</td><td>${esc(c.fix ?? '')}</td><td>${queryCell(c)}</td></tr>`).join('\n')}
+${f.checks.map((c) => `<tr class="${c.status}"><td>${esc(checkLabel(c.id))}${c.follows_from ? `<br><small>follows from ${esc(checkLabel(c.follows_from))}</small>` : ''}</td><td>${STATUS_MARK[c.status]}</td><td>${esc(c.summary)}</td><td>${esc(c.fix ?? '')}</td><td>${queryCell(c)}</td></tr>`).join('\n')}
 </table></details>`,
     )
     .join('\n')

@@ -1,3 +1,4 @@
+import { repairCategoryLabel, VERDICT_LABELS } from './labels.js'
 import { mdCode, mdText } from './markdown.js'
 import type { Report } from './report.js'
 
@@ -9,7 +10,8 @@ function inDays(days: number): string {
   return d === 0 ? 'readout due today' : `readout in ${d} day${d === 1 ? '' : 's'}`
 }
 
-// The readout is read in a minute: a few lines per section, the rest is in the table.
+// The readout is read in a minute, but a flag left out of it reads as not trustworthy: every flag is
+// listed under its verdict; only the repairs (the plan has them all) and the assumptions are cut.
 const MAX_ITEMS = 5
 
 const name = (f: Report['flags'][number]) => (f.experiment ? `**${mdText(f.experiment.name)}** (${mdCode(f.key)})` : mdCode(f.key))
@@ -21,43 +23,41 @@ export function writeReadout(report: Report): string {
   lines.push(`# Experiment coverage: ${report.window.from} to ${report.window.to}`)
   lines.push('')
   lines.push(
-    `${s.flags} flags and experiments: **${s.trustworthy} trustworthy**, ${s.needs_backfill} need repair or backfill, ${s.blocked} blocked, ${s.insufficient_data} without enough data yet, ${s.inactive} inactive.`,
+    // Each verdict by its label (labels.ts), as the tables and the UI name it.
+    `${s.flags} flags and experiments: **${VERDICT_LABELS.trustworthy.label}: ${s.trustworthy}**, ${VERDICT_LABELS.needs_backfill.label}: ${s.needs_backfill}, ${VERDICT_LABELS.blocked.label}: ${s.blocked}, ${VERDICT_LABELS.insufficient_data.label}: ${s.insufficient_data}, ${VERDICT_LABELS.inactive.label}: ${s.inactive}.`,
   )
   const trusted = report.flags.filter((f) => f.verdict === 'trustworthy')
   lines.push('', '## Trustworthy now')
   if (trusted.length === 0) lines.push('Nothing yet: every active flag has a gap below.')
-  for (const f of trusted.slice(0, MAX_ITEMS)) {
+  for (const f of trusted) {
     const units = f.variants.reduce((n, v) => n + v.units, 0)
     lines.push(`- ${name(f)}: ${units} units, score ${f.score}.`)
   }
-  if (trusted.length > MAX_ITEMS) lines.push(`- and ${trusted.length - MAX_ITEMS} more.`)
 
   const blocked = report.flags.filter((f) => f.verdict === 'blocked')
   if (blocked.length) {
     lines.push('', '## Blocked: do not read these out')
-    for (const f of blocked.slice(0, MAX_ITEMS)) {
+    for (const f of blocked) {
       const fails = f.checks.filter((c) => c.status === 'fail')
       const why = BLOCKING_FIRST.map((id) => fails.find((c) => c.id === id)).find(Boolean) ?? fails[0]
       lines.push(`- ${name(f)}: ${mdText(why?.summary ?? 'a blocking check failed.')}`)
     }
-    if (blocked.length > MAX_ITEMS) lines.push(`- and ${blocked.length - MAX_ITEMS} more.`)
   }
 
   const repair = report.flags.filter((f) => f.verdict === 'needs_backfill')
   if (repair.length) {
-    lines.push('', '## Needs repair or backfill before a readout')
-    for (const f of repair.slice(0, MAX_ITEMS * 2)) {
+    lines.push('', `## ${VERDICT_LABELS.needs_backfill.label} before a readout`)
+    for (const f of repair) {
       const fired = f.checks.filter((c) => c.status === 'fail')
       lines.push(`- ${name(f)}: ${fired.map((c) => c.id).join(', ')}. ${mdText(fired[0]?.summary ?? '')}`)
     }
-    if (repair.length > MAX_ITEMS * 2) lines.push(`- and ${repair.length - MAX_ITEMS * 2} more.`)
   }
 
   lines.push('', '## Repair first')
   if (report.plan.length === 0) lines.push('Nothing to repair.')
   report.plan.slice(0, MAX_ITEMS).forEach((item, i) => {
     const deadline = item.days_to_deadline !== null ? `, ${inDays(item.days_to_deadline)}` : ''
-    lines.push(`${i + 1}. ${mdCode(item.flag)}: ${mdText(item.action)} (${item.category}, ${item.effort} effort${deadline}). Why: ${mdText(item.reason)}`)
+    lines.push(`${i + 1}. ${mdCode(item.flag)}: ${mdText(item.action)} (${repairCategoryLabel(item.category)}, ${item.effort} effort${deadline}). Why: ${mdText(item.reason)}`)
   })
   if (report.plan.length > MAX_ITEMS) lines.push(`\n${report.plan.length - MAX_ITEMS} more repairs are in the plan.`)
 
