@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
 import { formatHtml, formatMarkdown } from '../../src/cli/formats.js'
+import { VERDICT_LABELS } from '../../src/coverage/labels.js'
 import { markdownToHtml, parseMarkdown } from '../../src/coverage/markdown.js'
 import { writeReadout } from '../../src/coverage/readout.js'
 import type { Report } from '../../src/coverage/report.js'
@@ -33,7 +34,7 @@ describe('the readout lists every flag under its verdict', () => {
     const md = write(report)
     expect(md).not.toMatch(/and \d+ more/)
     const section = (title: string) => md.slice(md.indexOf(title)).split('\n## ')[0]!
-    for (const [title, verdict] of [['## Trustworthy now', 'trustworthy'], ['## Blocked', 'blocked'], ['## Needs repair', 'needs_backfill']] as const) {
+    for (const [title, verdict] of [['## Trustworthy now', 'trustworthy'], ['## Blocked', 'blocked'], [`## ${VERDICT_LABELS.needs_backfill.label}`, 'needs_backfill']] as const) {
       const keys = report.flags.filter((f) => f.verdict === verdict).map((f) => f.key)
       for (const key of keys) expect(section(title), `${key} under ${title}`).toContain(`\`${key}\``)
     }
