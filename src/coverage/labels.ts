@@ -36,7 +36,7 @@ export type CheckIdValue =
 export const VERDICT_LABELS: Readonly<Record<VerdictValue, Label>> = {
   trustworthy: { label: 'Trustworthy', description: 'Nothing fails: the results can be read out.' },
   needs_backfill: {
-    label: 'Needs fixes',
+    label: 'Needs repair',
     description: 'Something the team can fix fails (tracking, a metric, the audience, the analysis): fix it, then read out.',
   },
   blocked: {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { formatHtml, formatMarkdown, formatTable } from '../../src/cli/formats.js'
 import { CHECK_IDS } from '../../src/coverage/checks/types.js'
 import { REPAIR_CATEGORY_LABELS, VERDICT_LABELS, CHECK_LABELS } from '../../src/coverage/labels.js'
 import { buildReport, type Report } from '../../src/coverage/report.js'
@@ -184,7 +185,19 @@ describe('labels: the words people read, in one place', () => {
   })
 
   it('calls needs_backfill what its repairs are (a metric, a cohort, the tracking), not a backfill', () => {
-    expect(VERDICT_LABELS.needs_backfill.label).toBe('Needs fixes')
+    expect(VERDICT_LABELS.needs_backfill.label).toBe('Needs repair')
     for (const l of [...Object.values(VERDICT_LABELS), ...Object.values(REPAIR_CATEGORY_LABELS)]) expect(l.label).not.toMatch(/_|backfill/i)
+  })
+
+  it('the table, Markdown and HTML reports show the labels; the JSON keeps its values', () => {
+    const r = reportOf(plainFlag, null, payloadOnly)
+    expect(r.flags[0]!.verdict).toBe('needs_backfill')
+    // The HTML keeps the value as a class name for its colour; the text a person reads is the label.
+    const htmlText = formatHtml(r).replace(/<style>[\s\S]*?<\/style>/, '').replace(/<[^>]*>/g, '')
+    for (const out of [formatTable(r), formatMarkdown(r), htmlText]) {
+      expect(out).toContain('Needs repair')
+      expect(out).not.toMatch(/needs[_ ]backfill/i)
+    }
+    expect(formatMarkdown(r)).toContain('Tracking code')
   })
 })
