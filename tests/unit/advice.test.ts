@@ -170,6 +170,16 @@ describe('one cause, named once', () => {
     expect(check(reportOf(plainFlag, null, payloadOnly), 'exposure_gap')).toMatchObject({ status: 'fail', follows_from: 'exposure_present', fix: 'Send the exposure (see Exposure present).' })
   })
 
+  it.each([
+    ['no exposure at all: the switch, not code that is not live', observation({ exposure: {}, sightings: { units: 0, unitsExposed: 0, variants: [], reached: 0, reachedExposed: 0 } }), 'exposure_present', /Deploy|live/],
+    ['a short sample: nobody new is exposed, so waiting adds no unit', observation({ exposure: { $feature_flag_called: exposureObs([{ value: 'control', units: 20 }, { value: 'test', units: 20 }]) } }), 'sample_size', /Wait for more traffic|Widen/],
+  ] as const)('a switched-off flag explains %s', (_case, obs, id, advice) => {
+    const c = check(reportOf(off, experimentDef(), obs), id)
+    expect(c).toMatchObject({ status: 'fail', follows_from: 'flag_state' })
+    expect(c.summary).toMatch(/It follows from Flag state: the flag is switched off/)
+    expect(c.fix).not.toMatch(advice)
+  })
+
   it('the report JSON carries follows_from on every check, and still validates', () => {
     expect(reportSchema.safeParse(r).success).toBe(true)
     expect(r.flags[0]!.checks.every((c) => 'follows_from' in c)).toBe(true)
