@@ -1,4 +1,5 @@
 import type { Report } from './api.js'
+import { repairCategoryLabel } from '../src/coverage/labels.js'
 import { FlagLink } from './FlagLink.js'
 
 /** The backfill plan across flags, highest priority first. */
@@ -35,9 +36,11 @@ export function Plan({ report }: { report: Report }) {
                     {b.action}
                     <div class="muted small">{b.reason}</div>
                   </td>
-                  <td class="wide">{b.category}</td>
+                  <td class="wide" data-category={b.category}>
+                    {repairCategoryLabel(b.category)}
+                  </td>
                   <td class="wide">{b.effort}</td>
-                  <td class="wide">{b.days_to_deadline === null ? '–' : `${b.days_to_deadline} d`}</td>
+                  <td class="wide nowrap">{b.days_to_deadline === null ? '–' : `${b.days_to_deadline} d`}</td>
                 </tr>
               ))}
             </tbody>
