@@ -108,7 +108,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30
 beforeAll(async () => {
   if (skip) return
   siteDir = mkdtempSync(join(tmpdir(), 'coverage-site-'))
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' })
+  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir', '--bypass-lock'], { cwd: ROOT, encoding: 'utf8' })
   if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
   t = await testHost()
   await t.host.addProject({ id: 'demo', config: {} })

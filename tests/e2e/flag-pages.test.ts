@@ -47,7 +47,7 @@ beforeAll(async () => {
   if (skip) return
   server.listen({ onUnhandledRequest: 'bypass' })
   siteDir = mkdtempSync(join(tmpdir(), 'coverage-site-'))
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' })
+  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir', '--bypass-lock'], { cwd: ROOT, encoding: 'utf8' })
   if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
   t = await testHost({ clock: () => END })
   await t.host.addProject({ id: 'demo', demo: spec })
