@@ -30,9 +30,18 @@ const regex = {
   match: (pattern: string, value: string) => re2(pattern).matcher(value).find(),
 }
 
-/** Evaluates the bytecode; throws what the VM throws (a type error, a timeout). */
+/**
+ * The VM's limit is wall-clock time, checked at every operation. A filter is a short expression
+ * with no loop, so the limit only guards against a runaway program: it must sit far above any stall
+ * of a busy machine (a garbage collection, a swapped page), or whether an event is counted would
+ * depend on the machine's load. With 100 ms, two workers counting one stream under load disagreed
+ * by an event. This is the VM's own default.
+ */
+const TIMEOUT_MS = hogvm.DEFAULT_TIMEOUT_MS
+
+/** Evaluates the bytecode; throws what the VM throws (a type error, a runaway program). */
 export function runBytecode(bytecode: readonly unknown[], globals: HogGlobals): unknown {
-  return hogvm.execSync(bytecode as unknown[], { globals: globals as Record<string, unknown>, external: { regex }, timeout: 100 })
+  return hogvm.execSync(bytecode as unknown[], { globals: globals as Record<string, unknown>, external: { regex }, timeout: TIMEOUT_MS })
 }
 
 /** The event shape a filter reads, from any of the shapes PostHog delivers. */

@@ -189,3 +189,21 @@ describe("Hog programs, as PostHog's compiler tests them", () => {
     expect(await executeHog('let base := 10\nfun add(x) { return x + base; }\nreturn add(5);')).toBe(15)
   })
 })
+
+describe('a filter judged on a stalled machine', () => {
+  it('gives the same answer when a second passes between two of its operations (a GC pause, a swapped page)', async () => {
+    const bytecode = await compileExpression("ifNull(toString(properties.plan), '') != 'free'")
+    const globals = globalsOf({ event: '$pageview', distinct_id: 'u1', timestamp: '2024-01-02T00:00:00Z', properties: { plan: 'pro' } })
+    const real = Date.now
+    let calls = 0
+    const t0 = real()
+    // the VM reads the clock when it starts and at each operation: every read after the first is a second later
+    Date.now = () => (calls++ === 0 ? t0 : t0 + 1_000)
+    try {
+      expect(runBytecode(bytecode, globals)).toBe(true)
+    } finally {
+      Date.now = real
+    }
+    expect(calls).toBeGreaterThan(1)
+  })
+})
