@@ -1,10 +1,10 @@
 import type { Report } from './api.js'
-import { CHECK_NAMES, CheckBadge, VerdictBadge } from './badges.js'
+import { CHECK_ORDER, CheckBadge, checkName, VerdictBadge } from './badges.js'
 import { FlagLink } from './FlagLink.js'
 
-/** The coverage table: one row a flag, one column a check. */
+/** The coverage table: one row a flag, one column a check, in the flag list's order of checks. */
 export function CoverageTable({ report }: { report: Report }) {
-  const ids = Object.keys(CHECK_NAMES)
+  const ids = CHECK_ORDER
   return (
     <section aria-labelledby="table-title">
       <h2 id="table-title">Coverage table</h2>
@@ -16,7 +16,7 @@ export function CoverageTable({ report }: { report: Report }) {
               <th scope="col">Verdict</th>
               {ids.map((id) => (
                 <th key={id} scope="col" class="rotate">
-                  <span>{CHECK_NAMES[id]}</span>
+                  <span>{checkName(id)}</span>
                 </th>
               ))}
             </tr>

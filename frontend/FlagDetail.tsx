@@ -1,7 +1,9 @@
 import type { ComponentChildren, JSX } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, posthogUrl, safeHref, type BackfillItem, type FlagDetail as Detail, type FlagReport, type LiveVariant } from './api.js'
-import { bySeverity, checkName, decidingCheck, FlagKey, StatusWord, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { bySeverity, checkName, decidingCheck, StatusWord, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { repairCategoryLabel } from '../src/coverage/labels.js'
+import { FlagKey } from './FlagLink.js'
 import { navigate } from './url-state.js'
 import './flag.css'
 
@@ -266,6 +268,11 @@ function CheckItem({ c }: { c: Check }) {
       <div class="check-head">
         <strong>{checkName(c.id)}</strong> <StatusWord status={c.status} />
       </div>
+      {c.follows_from && (
+        <p class="follows-from muted small" data-follows-from={c.follows_from}>
+          Follows from {checkName(c.follows_from)}: repairing that repairs this too.
+        </p>
+      )}
       <p>{c.summary}</p>
       {c.fix && (
         <p>
@@ -408,7 +415,7 @@ export function FlagDetail({ project, flagKey }: { project: string; flagKey: str
               .map((b, i) => (
                 <li key={i}>
                   <p>
-                    {b.action} <span class="muted small">({checkName(b.check)}; {b.category.replace(/_/g, ' ')})</span>
+                    {b.action} <span class="muted small">({checkName(b.check)}; {repairCategoryLabel(b.category)})</span>
                   </p>
                   <PriorityParts b={b} />
                 </li>

@@ -2,11 +2,11 @@ import { Fragment } from 'preact'
 import { hrefWith, navigate } from './url-state.js'
 
 /**
- * A flag key that wraps only where a person would break it: after - _ . / (a <wbr>), never in the
+ * A flag key that wraps only where a person would break it: after - _ . / : (a <wbr>), never in the
  * middle of a word. The key stays text: each piece is a text node, nothing is parsed as HTML.
  */
 export function FlagKey({ value }: { value: string }) {
-  const pieces = value.split(/(?<=[-_./])/)
+  const pieces = value.split(/(?<=[-_./:])/)
   return (
     <>
       {pieces.map((p, i) => (

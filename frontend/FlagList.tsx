@@ -1,5 +1,6 @@
 import type { FlagEntry, FlagList as FlagListData } from './api.js'
-import { CheckLegend, CheckStrip, checkName, decidingCheck, firstSentence, FlagKey, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { CheckLegend, CheckStrip, checkName, decidingCheck, firstSentence, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { FlagKey } from './FlagLink.js'
 import { navigate, type Route } from './url-state.js'
 import './flag.css'
 

@@ -1,10 +1,37 @@
 import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, type HistoryView } from './api.js'
-import { CHECK_NAMES, VERDICT_WORDS } from './badges.js'
+import { checkName, VERDICT_WORDS } from './badges.js'
 import { FlagLink } from './FlagLink.js'
 
-const SHORT: Record<string, string> = { trustworthy: 'T', needs_backfill: 'NB', blocked: 'B', insufficient_data: 'ID', inactive: '–' }
+const words = (verdict: string) => VERDICT_WORDS[verdict as keyof typeof VERDICT_WORDS] ?? verdict
+
+interface Stretch {
+  readonly verdict: string | null
+  readonly failing: readonly string[]
+  readonly reviews: number
+  readonly first: string
+}
+
+/**
+ * A flag's row as stretches of one verdict: reviews in a row with the same verdict (and the same
+ * failing checks) share one cell, so the verdict reads in words, as in every other view.
+ */
+function stretches(runs: readonly HistoryView['runs'][number][], key: string): Stretch[] {
+  const out: Stretch[] = []
+  for (const r of runs) {
+    const x = r.flags.find((y) => y.key === key)
+    const verdict = x?.verdict ?? null
+    const failing = x?.failing ?? []
+    const last = out[out.length - 1]
+    if (last && last.verdict === verdict && last.failing.join() === failing.join()) {
+      out[out.length - 1] = { ...last, reviews: last.reviews + 1 }
+    } else {
+      out.push({ verdict, failing, reviews: 1, first: r.generated_at })
+    }
+  }
+  return out
+}
 
 /** Coverage over time: each flag's verdict per review, what changed since the last one, and the gaps that recur. */
 export function History({ project }: { project: string }) {
@@ -28,13 +55,13 @@ export function History({ project }: { project: string }) {
           <ul>
             {data.changes.verdictChanges.map((v) => (
               <li key={`v-${v.flag}`}>
-                <FlagLink flag={v.flag} />: {VERDICT_WORDS[v.from as keyof typeof VERDICT_WORDS] ?? v.from} → {VERDICT_WORDS[v.to as keyof typeof VERDICT_WORDS] ?? v.to}
+                <FlagLink flag={v.flag} />: {words(v.from)} → {words(v.to)}
                 {v.worse ? ' (worse)' : ''}
               </li>
             ))}
             {data.changes.newFailures.map((f) => (
               <li key={`f-${f.flag}-${f.check}`}>
-                New failure: <FlagLink flag={f.flag} /> {CHECK_NAMES[f.check] ?? f.check}
+                New failure: <FlagLink flag={f.flag} /> {checkName(f.check)}
               </li>
             ))}
             {data.changes.repaired.map((r) => (
@@ -52,7 +79,7 @@ export function History({ project }: { project: string }) {
           <ul>
             {data.recurring_gaps.map((g) => (
               <li key={`${g.area}-${g.check}`} data-area={g.area} data-check={g.check}>
-                <strong>{g.area}</strong>: {CHECK_NAMES[g.check] ?? g.check} failed in {g.runs} reviews (
+                <strong>{g.area}</strong>: {checkName(g.check)} failed in {g.runs} reviews (
                 {g.flags.map((k, i) => (
                   <Fragment key={k}>
                     {i > 0 && ', '}
@@ -84,21 +111,21 @@ export function History({ project }: { project: string }) {
                 <th scope="row">
                   <FlagLink flag={f.key} />
                 </th>
-                {runs.map((r) => {
-                  const x = r.flags.find((y) => y.key === f.key)
-                  return (
-                    <td key={r.generated_at}>
-                      {x ? (
-                        <span class={`badge verdict-${x.verdict}`} data-verdict={x.verdict} title={`${VERDICT_WORDS[x.verdict as keyof typeof VERDICT_WORDS] ?? x.verdict}${x.failing.length ? `; failing: ${x.failing.map((c) => CHECK_NAMES[c] ?? c).join(', ')}` : ''}`}>
-                          {SHORT[x.verdict] ?? x.verdict}
-                          <span class="sr-only"> {VERDICT_WORDS[x.verdict as keyof typeof VERDICT_WORDS]}</span>
-                        </span>
-                      ) : (
-                        '–'
-                      )}
-                    </td>
-                  )
-                })}
+                {stretches(runs, f.key).map((st) => (
+                  <td key={st.first} colSpan={st.reviews} data-reviews={st.reviews}>
+                    {st.verdict ? (
+                      <span
+                        class={`badge verdict-${st.verdict}`}
+                        data-verdict={st.verdict}
+                        title={`${words(st.verdict)} in ${st.reviews} review${st.reviews === 1 ? '' : 's'} from ${time(st.first)}${st.failing.length ? `; failing: ${st.failing.map(checkName).join(', ')}` : ''}`}
+                      >
+                        {words(st.verdict)}
+                      </span>
+                    ) : (
+                      <span class="muted" title="Not in this review">–</span>
+                    )}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>

@@ -47,7 +47,7 @@ export interface FlagReport {
   score: number
   window: { from: string; to: string; basis: string; truncated: boolean }
   variants: { key: string; expected_share: number; exposures: number; units: number }[]
-  checks: (CheckBrief & { evidence: Record<string, unknown>; fix: string | null; query: string | null; query_url: string | null })[]
+  checks: (CheckBrief & { evidence: Record<string, unknown>; fix: string | null; query: string | null; query_url: string | null; follows_from: string | null })[]
   backfill: BackfillItem[]
   assumptions: string[]
   data: { source: string; first_day: string | null; last_day: string | null; estimated: boolean; sample_rate: number }

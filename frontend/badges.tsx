@@ -1,34 +1,15 @@
-import { Fragment } from 'preact'
 import { CHECK_IDS } from '../src/coverage/checks/types.js'
 import { BLOCKING } from '../src/coverage/verdict.js'
+import { checkLabel, VERDICT_LABELS } from '../src/coverage/labels.js'
 import type { CheckBrief, CheckStatus, Verdict } from './api.js'
 
-/** Verdicts in words, never colour alone. */
-export const VERDICT_WORDS: Record<Verdict, string> = {
-  trustworthy: 'Trustworthy',
-  needs_backfill: 'Needs backfill',
-  blocked: 'Blocked',
-  insufficient_data: 'Insufficient data',
-  inactive: 'Inactive',
-}
+/** Verdicts in words, never colour alone: the words every output uses (src/coverage/labels.ts). */
+export const VERDICT_WORDS: Record<Verdict, string> = Object.fromEntries(
+  Object.entries(VERDICT_LABELS).map(([v, l]) => [v, l.label]),
+) as Record<Verdict, string>
 
 const STATUS_WORDS: Record<CheckStatus, string> = { pass: 'passes', warn: 'warns', fail: 'fails', unknown: 'unknown', not_applicable: 'not applicable' }
 const STATUS_MARK: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✕', unknown: '?', not_applicable: '–' }
-
-export const CHECK_NAMES: Record<string, string> = {
-  exposure_present: 'Exposure present',
-  exposure_event: 'Exposure event',
-  variant_values: 'Variant values',
-  sample_ratio: 'Sample ratio',
-  multiple_variants: 'Multiple variants',
-  exposure_source: 'Exposure source',
-  exposure_gap: 'Exposure gap',
-  primary_metric: 'Primary metric',
-  guardrails: 'Guardrails',
-  audience: 'Audience',
-  sample_size: 'Sample size',
-  flag_state: 'Flag state',
-}
 
 /** Two letters per check, printed under its mark: the same place and letters on every row. */
 const CHECK_ABBR: Record<string, string> = {
@@ -79,8 +60,10 @@ export function firstSentence(text: string): string {
   return m ? m[1]! : text
 }
 
+/** A check's name, keyed by its id (src/coverage/labels.ts); an id this UI does not know reads as words. */
 export function checkName(id: string): string {
-  return CHECK_NAMES[id] ?? id.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase())
+  const known = checkLabel(id)
+  return known !== id ? known : id.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase())
 }
 
 export function VerdictBadge({ verdict }: { verdict: Verdict }) {
@@ -88,24 +71,6 @@ export function VerdictBadge({ verdict }: { verdict: Verdict }) {
     <span class={`badge verdict-${verdict}`} data-verdict={verdict}>
       {VERDICT_WORDS[verdict]}
     </span>
-  )
-}
-
-/**
- * A flag key that wraps only between its words (after - _ . / :), never inside one: a `<wbr>`
- * after each separator, and the stylesheet turns off breaking anywhere else.
- */
-export function FlagKey({ value }: { value: string }) {
-  const parts = value.split(/(?<=[-_./:])/)
-  return (
-    <>
-      {parts.map((p, i) => (
-        <Fragment key={i}>
-          {p}
-          {i < parts.length - 1 && <wbr />}
-        </Fragment>
-      ))}
-    </>
   )
 }
 

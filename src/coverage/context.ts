@@ -141,6 +141,11 @@ export function findVariant(exp: ExposureObservation | null, value: unknown) {
   return exp?.variants.find((v) => v.value === value) ?? null
 }
 
+/** A count as people write it: with thousands separators (12,345), as the UI and the CLI print counts. */
+export function count(n: number): string {
+  return Number.isFinite(n) ? n.toLocaleString('en-US') : '-'
+}
+
 export function pct(x: number): string {
   if (!Number.isFinite(x)) return '-'
   return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`

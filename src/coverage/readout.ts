@@ -1,4 +1,5 @@
-import { repairCategoryLabel, VERDICT_LABELS } from './labels.js'
+import { count } from './context.js'
+import { checkLabel, repairCategoryLabel, VERDICT_LABELS } from './labels.js'
 import { mdCode, mdText } from './markdown.js'
 import type { Report } from './report.js'
 
@@ -31,7 +32,7 @@ export function writeReadout(report: Report): string {
   if (trusted.length === 0) lines.push('Nothing yet: every active flag has a gap below.')
   for (const f of trusted) {
     const units = f.variants.reduce((n, v) => n + v.units, 0)
-    lines.push(`- ${name(f)}: ${units} units, score ${f.score}.`)
+    lines.push(`- ${name(f)}: ${count(units)} units, score ${f.score}.`)
   }
 
   const blocked = report.flags.filter((f) => f.verdict === 'blocked')
@@ -48,9 +49,24 @@ export function writeReadout(report: Report): string {
   if (repair.length) {
     lines.push('', `## ${VERDICT_LABELS.needs_backfill.label} before a readout`)
     for (const f of repair) {
-      const fired = f.checks.filter((c) => c.status === 'fail')
-      lines.push(`- ${name(f)}: ${fired.map((c) => c.id).join(', ')}. ${mdText(fired[0]?.summary ?? '')}`)
+      // the finding that is its own cause first: one that follows from another restates it
+      const fired = f.checks.filter((c) => c.status === 'fail').sort((a, b) => Number(a.follows_from !== null) - Number(b.follows_from !== null))
+      lines.push(`- ${name(f)}: ${fired.map((c) => checkLabel(c.id)).join(', ')}. ${mdText(fired[0]?.summary ?? '')}`)
     }
+  }
+
+  const waiting = report.flags.filter((f) => f.verdict === 'insufficient_data')
+  if (waiting.length) {
+    lines.push('', `## ${VERDICT_LABELS.insufficient_data.label}`)
+    for (const f of waiting) {
+      const why = f.checks.find((c) => c.status === 'fail') ?? f.checks.find((c) => c.status === 'unknown')
+      lines.push(`- ${name(f)}: ${mdText(why?.summary ?? VERDICT_LABELS.insufficient_data.description)}`)
+    }
+  }
+
+  const idle = report.flags.filter((f) => f.verdict === 'inactive')
+  if (idle.length) {
+    lines.push('', `## ${VERDICT_LABELS.inactive.label}`, idle.map((f) => name(f)).join(', ') + '.')
   }
 
   lines.push('', '## Repair first')

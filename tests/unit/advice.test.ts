@@ -97,7 +97,7 @@ describe('numbers that share a name are the same number', () => {
   it('"units carrying the flag" and "units with the flag on" read the same in exposure_present and exposure_gap', () => {
     expect(present.evidence).toMatchObject({ units_carrying_flag: 1313, units_carrying_a_value: 631 })
     expect(gap.evidence).toMatchObject({ units_carrying_flag: 1313, units_carrying_a_value: 631 })
-    expect(present.summary).toMatch(/^1313 units carry the flag on their events \(631 of them with the flag on\)/)
+    expect(present.summary).toMatch(/^1,313 units carry the flag on their events \(631 of them with the flag on\)/)
     expect(gap.summary).toMatch(/^100% of the 631 units with the flag on never sent an exposure event \(the other 682 units carrying the flag carry it as false/)
   })
 

@@ -1,4 +1,4 @@
-import { pct } from '../context.js'
+import { count, pct } from '../context.js'
 import { checkLabel } from '../labels.js'
 import type { FlagStateFinding } from './flag-state.js'
 import type { OutsideKind } from './variant-values.js'
@@ -58,7 +58,7 @@ export const CONSEQUENCES: readonly Consequence[] = [
       return isOff(cause) && Array.isArray(kinds) && kinds.length > 0 && kinds.every((k: OutsideKind) => k === 'empty')
     },
     restate: (effect, cause) => ({
-      summary: `${pct(num(effect.evidence.outside_share))} of exposures (${num(effect.evidence.outside_exposures)}) carry no value of the flag. ${follows('flag_state', `the flag is ${offWords(cause)}, so the SDK has no variant to send.`)}`,
+      summary: `${pct(num(effect.evidence.outside_share))} of exposures (${count(num(effect.evidence.outside_exposures))}) carry no value of the flag. ${follows('flag_state', `the flag is ${offWords(cause)}, so the SDK has no variant to send.`)}`,
       fix: `Nothing to change in the app: switching the flag back on stops them (see ${checkLabel('flag_state')}). PostHog leaves them out of the results.`,
     }),
   },

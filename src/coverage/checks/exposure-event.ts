@@ -1,7 +1,7 @@
 import { EXPOSURE_EVENTS } from '../../events/types.js'
 import { exposureCriterionOf } from '../definitions.js'
 import { metricObservation } from '../metric-data.js'
-import { pct } from '../context.js'
+import { count, pct } from '../context.js'
 import { checkLabel } from '../labels.js'
 import { exposureFromProperty, setExposureEvent } from './repairs.js'
 import type { Check } from './types.js'
@@ -38,7 +38,7 @@ export const exposureEvent: Check = {
     if (other > 0 && ctx.exposureEvent === '$feature_flag_called') {
       return result(
         'fail',
-        `Both $feature_flag_called (${counted}) and $experiment_exposure (${other}) arrive for this flag: anything that adds them up counts each exposure twice.`,
+        `Both $feature_flag_called (${count(counted)}) and $experiment_exposure (${count(other)}) arrive for this flag: anything that adds them up counts each exposure twice.`,
         { ...evidence, ratio: other / Math.max(1, counted) },
         'PostHog counts only $feature_flag_called here; make dashboards and exports count one event, and stop sending the manual $experiment_exposure.',
         [

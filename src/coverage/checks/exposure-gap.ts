@@ -1,5 +1,5 @@
 import { surfaceMetrics } from '../audit-config.js'
-import { carriersOf, pct, valueWords } from '../context.js'
+import { carriersOf, count, pct, valueWords } from '../context.js'
 import { exposureFromProperty, sendExposure } from './repairs.js'
 import { configuredGoals } from '../../settings/settings.js'
 import { result, type Check, type CheckContext } from './types.js'
@@ -44,7 +44,7 @@ export const exposureGap: Check = {
       surface_share: surface ? surfaceShare : null,
       measured: surface ? 'surface' : 'carriers',
     }
-    if (carriers === 0 && s.reached === 0) return result('pass', `${s.units} units carry the flag, all as false: none was given a value.`, evidence)
+    if (carriers === 0 && s.reached === 0) return result('pass', `${count(s.units)} units carry the flag, all as false: none was given a value.`, evidence)
     // The same repairs as exposure_present's, in the same words: the plan lists each once.
     const repairs = [exposureFromProperty(ctx), { ...sendExposure(ctx), blocking: false }]
     if (surface) {
@@ -54,13 +54,13 @@ export const exposureGap: Check = {
       if (surfaceShare > ctx.settings.surfaceGapShare) {
         return result(
           'fail',
-          `${pct(surfaceShare)} of the ${s.reached} units that sent the experiment's metric event while carrying a value of the flag were never exposed: PostHog's analysis leaves them out.`,
+          `${pct(surfaceShare)} of the ${count(s.reached)} units that sent the experiment's metric event while carrying a value of the flag were never exposed: PostHog's analysis leaves them out.`,
           evidence,
           `Send the exposure where the variant is shown (getFeatureFlag or isFeatureEnabled send it; getFeatureFlagPayload and send_event: false do not); meanwhile $feature/${ctx.flag.key} on their events tells their variant.`,
           repairs,
         )
       }
-      return result('pass', `${pct(1 - surfaceShare)} of the ${s.reached} units that sent the experiment's metric event while carrying the flag were exposed.`, evidence)
+      return result('pass', `${pct(1 - surfaceShare)} of the ${count(s.reached)} units that sent the experiment's metric event while carrying the flag were exposed.`, evidence)
     }
     // Without a metric to mark the surface: posthog-js attaches every loaded flag to every event, so
     // many carriers never reach the page that reads the flag; nearly all of them missing an
@@ -68,12 +68,12 @@ export const exposureGap: Check = {
     if (share > ctx.settings.exposureGapShare) {
       return result(
         'fail',
-        `${pct(share)} of the ${carriers} units ${words} never sent an exposure event${asFalse > 0 ? ` (the other ${asFalse} units carrying the flag carry it as false: outside the rollout, nothing to expose)` : ''}.`,
+        `${pct(share)} of the ${count(carriers)} units ${words} never sent an exposure event${asFalse > 0 ? ` (the other ${count(asFalse)} units carrying the flag carry it as false: outside the rollout, nothing to expose)` : ''}.`,
         evidence,
         `Send an exposure where the variant is shown; meanwhile the $feature/${ctx.flag.key} property can stand in for it.`,
         repairs,
       )
     }
-    return result('pass', `${pct(1 - share)} of the ${carriers} units ${words} were exposed.`, evidence)
+    return result('pass', `${pct(1 - share)} of the ${count(carriers)} units ${words} were exposed.`, evidence)
   },
 }

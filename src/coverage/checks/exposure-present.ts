@@ -1,5 +1,5 @@
 import { exposureCriterionOf } from '../definitions.js'
-import { carriersOf, valueWords } from '../context.js'
+import { carriersOf, count, valueWords } from '../context.js'
 import { exposureFromProperty, sendExposure, setExposureEvent } from './repairs.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
@@ -29,14 +29,14 @@ export const exposurePresent: Check = {
     }
     // A custom exposure event counts only where it carries the flag's value (`$feature/<key>`), as PostHog reads it.
     const carrying = criterion.kind === 'custom' ? ` carrying $feature/${ctx.flag.key}` : ''
-    if (counted > 0) return result('pass', `${counted} ${ctx.exposureEvent} events${carrying} from ${ctx.exposure?.units ?? 0} units.`, evidence)
+    if (counted > 0) return result('pass', `${count(counted)} ${ctx.exposureEvent} events${carrying} from ${count(ctx.exposure?.units ?? 0)} units.`, evidence)
     if (other > 0) {
       const otherName = ctx.otherExposure?.event ?? 'the other exposure event'
       // Only an experiment has exposure criteria to point elsewhere; a flag's own page counts $feature_flag_called.
       if (ctx.kind !== 'experiment') {
-        return result('fail', `No ${ctx.exposureEvent} arrives for this flag, only ${other} ${otherName}: PostHog's flag page counts ${ctx.exposureEvent}.`, evidence, `Read the flag with getFeatureFlag or isFeatureEnabled, which send ${ctx.exposureEvent}.`, [sendExposure(ctx)])
+        return result('fail', `No ${ctx.exposureEvent} arrives for this flag, only ${count(other)} ${otherName}: PostHog's flag page counts ${ctx.exposureEvent}.`, evidence, `Read the flag with getFeatureFlag or isFeatureEnabled, which send ${ctx.exposureEvent}.`, [sendExposure(ctx)])
       }
-      return result('fail', `No ${ctx.exposureEvent}${carrying} arrives, but ${other} of the other exposure event do: the experiment counts the wrong event.`, evidence, `Point the experiment's exposure criteria at the event that arrives.`, [
+      return result('fail', `No ${ctx.exposureEvent}${carrying} arrives, but ${count(other)} of the other exposure event do: the experiment counts the wrong event.`, evidence, `Point the experiment's exposure criteria at the event that arrives.`, [
         setExposureEvent(ctx, otherName),
       ])
     }
@@ -47,7 +47,7 @@ export const exposurePresent: Check = {
     if (carriers > 0) {
       return result(
         'fail',
-        `${carriers} units carry the flag on their events (${withValue} of them ${valueWords(ctx)}), but no exposure event was ever sent: the code reads it without reporting (a payload-only read or a bulk evaluation).`,
+        `${count(carriers)} units carry the flag on their events (${count(withValue)} of them ${valueWords(ctx)}), but no exposure event was ever sent: the code reads it without reporting (a payload-only read or a bulk evaluation).`,
         evidence,
         `Read the flag with getFeatureFlag or isFeatureEnabled where the change is shown; until then, count exposure from the $feature/${ctx.flag.key} property.`,
         [sendExposure(ctx), exposureFromProperty(ctx, false)],

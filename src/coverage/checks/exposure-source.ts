@@ -1,5 +1,5 @@
 import { LIBS } from '../../counters/observation.js'
-import { pct } from '../context.js'
+import { count, pct } from '../context.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -64,7 +64,7 @@ export const exposureSource: Check = {
           : `less often than a random draw would (${pct(chanceOfOther)}): the server evaluates with stale flag definitions (local evaluation that has not polled since the flag changed), or bootstraps some pages with another distinct id`
       return result(
         'fail',
-        `${pct(mismatchShare)} of exposed units (${mismatchUnits}) were bootstrapped with another variant than PostHog's /flags then gave them: they saw the wrong variant first; ${likely}.`,
+        `${pct(mismatchShare)} of exposed units (${count(mismatchUnits)}) were bootstrapped with another variant than PostHog's /flags then gave them: they saw the wrong variant first; ${likely}.`,
         evidence,
         'Bootstrap with the distinct id the browser will use (pass it to posthog.init bootstrap.distinctID) and evaluate with fresh definitions (a short featureFlagsPollingInterval, or no local evaluation for bootstrapping); analyse with first_seen handling or leave those units out.',
         [

@@ -1,4 +1,4 @@
-import { pct } from '../context.js'
+import { count, pct } from '../context.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -58,6 +58,6 @@ export const multipleVariants: Check = {
       )
     }
     if (share > NOTICE_SHARE) return result('warn', `${pct(share)} of units saw more than one variant.`, evidence, 'Check identity merges and cleared storage.')
-    return result('pass', exp.multipleVariantUnits ? `${exp.multipleVariantUnits} units (${pct(share)}) saw more than one variant.` : 'No unit saw more than one variant.', evidence)
+    return result('pass', exp.multipleVariantUnits ? `${count(exp.multipleVariantUnits)} units (${pct(share)}) saw more than one variant.` : 'No unit saw more than one variant.', evidence)
   },
 }

@@ -1,3 +1,4 @@
+import { count } from '../context.js'
 import { metricObservation } from '../metric-data.js'
 import type { Check, MetricRef } from './types.js'
 import { result } from './types.js'
@@ -73,7 +74,7 @@ export const primaryMetric: Check = {
     if (dead.length && exposedUnits >= ctx.settings.minExposuresPerVariant) {
       return result(
         'fail',
-        `No exposed unit sent ${dead.map((r) => r.event).join(', ')} (${exposedUnits} units exposed): the metric cannot move.`,
+        `No exposed unit sent ${dead.map((r) => r.event).join(', ')} (${count(exposedUnits)} units exposed): the metric cannot move.`,
         evidence,
         'Check the event name against what the app sends (a renamed event, another platform, a server event without the person).',
         [{ category: 'metric', action: `Point the primary metric of "${ctx.experiment?.name ?? ctx.flag.key}" at an event exposed users send`, effort: 'low', blocking: true }],
@@ -81,7 +82,7 @@ export const primaryMetric: Check = {
     }
     if (dead.length && exposedUnits === 0) return result('unknown', `No unit has been exposed yet, so the metric cannot be judged.${aside}`, evidence)
     if (dead.length) return result('warn', `No exposed unit has sent ${dead.map((r) => r.event).join(', ')} yet.${aside}`, evidence)
-    const converted = rows.filter((r) => r.counted).map((r) => `${r.name}: ${r.units} exposed units converted`).join('; ')
+    const converted = rows.filter((r) => r.counted).map((r) => `${r.name}: ${count(r.units)} exposed units converted`).join('; ')
     // PostHog computes no result from a legacy experiment's `filters` goal (health/checks/no_metric.py:
     // "no engine reads it"): counted here, it still needs to become a metric for a readout.
     if ([...documented, ...uncountable].every((m) => m.origin === 'legacy_filters')) {

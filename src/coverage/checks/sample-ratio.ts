@@ -1,5 +1,5 @@
 import chi2gof from '@stdlib/stats-chi2gof'
-import { cleanUnits } from '../context.js'
+import { cleanUnits, count } from '../context.js'
 import type { Check, CheckContext } from './types.js'
 import { result } from './types.js'
 
@@ -35,7 +35,7 @@ export const sampleRatio: Check = {
     const holdout = ctx.expected.find((v) => v.role === 'holdout')
     if (holdout) evidence.holdout = { key: holdout.key, units: cleanUnits(ctx, holdout.key), expected_share: holdout.share, tested: false }
     if (total < ctx.settings.srmMinExposures) {
-      return result('unknown', `Too few units to test the split yet (${total} of ${ctx.settings.srmMinExposures}).`, evidence)
+      return result('unknown', `Too few units to test the split yet (${count(total)} of ${count(ctx.settings.srmMinExposures)}).`, evidence)
     }
     if (observed.filter((n) => n > 0).length < 2) {
       return result('fail', 'Only one variant has any units: the split is broken.', evidence, 'Check how the flag is evaluated for each variant.', [

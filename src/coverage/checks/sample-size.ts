@@ -1,4 +1,4 @@
-import { cleanUnits } from '../context.js'
+import { cleanUnits, count } from '../context.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -27,12 +27,12 @@ export const sampleSize: Check = {
       days_to_deadline: daysLeft === null ? null : Math.round(daysLeft * 10) / 10,
       recommended_sample_size: ctx.experiment?.parameters?.recommended_sample_size ?? null,
     }
-    if (short.length === 0) return result('pass', `Every variant has at least ${min} units (smallest: ${Math.min(...units.map((u) => u.units))}).`, evidence)
+    if (short.length === 0) return result('pass', `Every variant has at least ${count(min)} units (smallest: ${count(Math.min(...units.map((u) => u.units)))}).`, evidence)
     const late = daysLeft !== null && (daysToMin === null || daysToMin > daysLeft)
     const when = daysToMin !== null && Number.isFinite(daysToMin) ? ` At the current rate that takes about ${Math.ceil(daysToMin)} more days${late ? ', past the readout deadline' : ''}.` : ' No unit has reached the smallest variant yet.'
     return result(
       'fail',
-      `${short.map((u) => `"${u.key}" has ${u.units}`).join(', ')} of the ${min} units per variant a result needs.${when}`,
+      `${short.map((u) => `"${u.key}" has ${count(u.units)}`).join(', ')} of the ${count(min)} units per variant a result needs.${when}`,
       evidence,
       late ? 'Widen the audience (reach or rollout) or move the readout date.' : 'Wait for more traffic before reading results.',
       late ? [{ category: 'flag_config', action: `Widen the rollout of "${ctx.flag.key}" or move its readout date`, effort: 'low', blocking: false }] : [],

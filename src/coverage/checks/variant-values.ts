@@ -1,5 +1,5 @@
 import { showValue } from '../show-value.js'
-import { pct } from '../context.js'
+import { count, pct } from '../context.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 
@@ -43,7 +43,7 @@ export const variantValues: Check = {
       return result('pass', `Every exposure carries one of the flag's values${note}.`, evidence)
     }
     const kinds = [...new Set(bad.map((o) => o.kind))]
-    const describe = bad.slice(0, 3).map((o) => `"${o.value}" (${o.exposures})`).join(', ')
+    const describe = bad.slice(0, 3).map((o) => `"${o.value}" (${count(o.exposures)})`).join(', ')
     const summary = `${pct(share)} of exposures carry values the flag does not have: ${describe}. PostHog drops them silently.`
     const repairs = [
       ...(kinds.includes('miscased') || kinds.includes('unknown')
