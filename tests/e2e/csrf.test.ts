@@ -1,10 +1,8 @@
 /// <reference lib="dom" />
 // page.evaluate callbacks and the attacker's script run in the browser: they use its DOM types.
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Hono } from 'hono'
@@ -13,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/host/app.js'
 import { listen, type Bound } from '../../src/host/node.js'
 import { testHost } from '../support/host.js'
+import { builtSite } from '../support/site.js'
 
 /**
  * Cross-site request forgery and framing, in a real browser (issue 19, item 3). A page of another
@@ -107,9 +106,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30
 
 beforeAll(async () => {
   if (skip) return
-  siteDir = mkdtempSync(join(tmpdir(), 'coverage-site-'))
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir', '--bypass-lock'], { cwd: ROOT, encoding: 'utf8' })
-  if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
+  siteDir = await builtSite()
   t = await testHost()
   await t.host.addProject({ id: 'demo', config: {} })
   // As `serve` sets it up on loopback: the built UI, the loopback names, no API token, no CORS origin.
@@ -139,7 +136,6 @@ afterAll(async () => {
   await new Promise<void>((r) => (attacker ? attacker.close(() => r()) : r()))
   await bound?.close()
   if (t) rmSync(t.dataDir, { recursive: true, force: true })
-  if (siteDir) rmSync(siteDir, { recursive: true, force: true })
 })
 
 describe.skipIf(skip !== null)('cross-site requests and framing in Chromium', () => {

@@ -1,9 +1,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 // page.evaluate callbacks run in the browser: they use its DOM types.
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
@@ -18,6 +16,7 @@ import { listen, type Bound } from '../../src/host/node.js'
 import type { DemoSpec } from '../../src/host/project.js'
 import { simulate } from '../../src/sim/simulation.js'
 import { asBody, postSigned, testHost } from '../support/host.js'
+import { builtSite } from '../support/site.js'
 import { HOST, KEY, PROJECT, posthogHandlers } from '../support/posthog-api.js'
 
 // A real browser: Debian's Chromium driven by playwright-core (.ci/run installs it when missing).
@@ -25,7 +24,7 @@ const CHROMIUM = '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing: skipping the UI tests (apt-get install -y chromium; .ci/run installs it)`
 if (skip) console.warn(skip)
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const SHOTS = join(ROOT, 'test-output', 'screenshots')
+const SHOTS = join(ROOT, 'test-results', 'screenshots')
 const END = Date.UTC(2026, 10, 20, 12)
 const spec: DemoSpec = { seed: 7, flags: 20, users: 300, days: 3, endMs: END }
 
@@ -54,11 +53,7 @@ let demoSecret: string
 beforeAll(async () => {
   if (skip) return
   server.listen({ onUnhandledRequest: 'bypass' })
-  siteDir = mkdtempSync(join(tmpdir(), 'coverage-site-'))
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir', '--bypass-lock'], { cwd: ROOT, encoding: 'utf8' })
-  if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
-  const demoData = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/demo-data.ts'), siteDir], { cwd: ROOT, encoding: 'utf8' })
-  if (demoData.status !== 0) throw new Error(`the demo data failed: ${demoData.stderr}`)
+  siteDir = await builtSite()
   t = await testHost({ clock: () => END })
   demoSecret = t.host.ingestSecret(await t.host.addProject({ id: 'demo', demo: spec }))
   for (const e of simulate({ ...spec, defects: 'mix' }).events) expect((await postSigned(t.app, 'demo', demoSecret, asBody(e))).status).toBe(200)
@@ -84,7 +79,6 @@ afterAll(async () => {
   await new Promise<void>((r) => bound.server.close(() => r()))
   await t.close()
   server.close()
-  rmSync(siteDir, { recursive: true, force: true })
 })
 
 /** A page that fails the test on any dialog (an alert would mean data ran as code) and records all traffic. */

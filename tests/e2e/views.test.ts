@@ -1,11 +1,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 // page.evaluate callbacks run in the browser: they use its DOM types.
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report } from '../../src/coverage/report.js'
@@ -14,14 +10,13 @@ import { listen, type Bound } from '../../src/host/node.js'
 import type { DemoSpec } from '../../src/host/project.js'
 import { simulate } from '../../src/sim/simulation.js'
 import { asBody, testHost } from '../support/host.js'
+import { builtSite } from '../support/site.js'
 
 // Issue 20, section 2: links from every view, the rendered readout, settings that say what is set,
 // and the phone layout, on the demo project in a real Chromium (as tests/e2e/ui.test.ts sets it up).
 const CHROMIUM = '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing: skipping the view tests (apt-get install -y chromium; .ci/run installs it)`
 if (skip) console.warn(skip)
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const SHOTS = join(ROOT, 'test-results', 'screenshots')
 const END = Date.UTC(2026, 10, 20, 12)
 // A week of 1,500 users: six flags come out trustworthy, more than the five the readout used to list.
 const spec: DemoSpec = { seed: 7, flags: 20, users: 1500, days: 7, endMs: END }
@@ -34,10 +29,7 @@ let report: Report
 
 beforeAll(async () => {
   if (skip) return
-  siteDir = mkdtempSync(join(tmpdir(), 'coverage-views-'))
-  // Its own output folder, so Vite's one-build-per-project lock would only fail the other UI test files running beside this one.
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', siteDir, '--emptyOutDir', '--bypass-lock'], { cwd: ROOT, encoding: 'utf8' })
-  if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
+  siteDir = await builtSite()
   t = await testHost({ clock: () => END })
   await t.host.addProject({ id: 'demo', demo: spec })
   // Counted as the intake counts them, a thousand at a time (the signed intake itself is ui.test.ts's).
@@ -49,7 +41,6 @@ beforeAll(async () => {
   bound = await listen(createApp(t.host, { siteDir }), t.host, { port: 0, hostname: '127.0.0.1' })
   report = (await (await fetch(`${bound.url}/api/projects/demo/report`)).json()) as Report
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
-  mkdirSync(SHOTS, { recursive: true })
 }, 240_000)
 
 afterAll(async () => {
@@ -57,7 +48,6 @@ afterAll(async () => {
   await browser?.close()
   await new Promise<void>((r) => bound.server.close(() => r()))
   await t.close()
-  rmSync(siteDir, { recursive: true, force: true })
 })
 
 /** A page that fails the test on any dialog (an alert would mean data ran as code). */
@@ -234,31 +224,5 @@ describe.skipIf(skip !== null)('the views in Chromium (issue 20, section 2)', ()
       }
       await close()
     }
-  }, 120_000)
-
-  const SHOT_VIEWS = [
-    ['list', '/?project=demo', 'main tbody tr[data-flag-key]'],
-    ['flag', '/?project=demo&view=flag&flag=checkout-one-page', '#flag-title'],
-    ['table', '/?project=demo&view=table', 'table.coverage tbody tr'],
-    ['plan', '/?project=demo&view=plan', 'table.plan-table tbody tr'],
-    ['readout', '/?project=demo&view=readout', 'article.readout li'],
-    ['history', '/?project=demo&view=history', 'table.history tbody tr'],
-    ['settings', '/?project=demo&view=settings', 'form.settings input'],
-  ] as const
-  it.each([
-    [1280, 'light'],
-    [390, 'light'],
-    [1280, 'dark'],
-    [390, 'dark'],
-  ] as const)('writes a screenshot of every view at %i px, %s', async (width, theme) => {
-    const { page, close } = await open('/?project=demo', { width, dark: theme === 'dark' })
-    for (const [name, path, ready] of SHOT_VIEWS) {
-      await page.goto(`${bound.url}${path}`)
-      await page.waitForSelector(ready)
-      expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme)
-      await page.screenshot({ path: join(SHOTS, `${name}-${width}-${theme}.png`), fullPage: true })
-    }
-    expect(existsSync(join(SHOTS, `settings-${width}-${theme}.png`))).toBe(true)
-    await close()
   }, 120_000)
 })
