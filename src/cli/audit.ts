@@ -169,6 +169,14 @@ export async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs:
   }
 }
 
+function earlierReport(file: string): Report {
+  const prev = readJsonFile(file) as Partial<Report>
+  if (typeof prev !== 'object' || prev === null || !Array.isArray(prev.flags) || typeof prev.generated_at !== 'string') {
+    throw new ExitError(`${file}: not a report of this tool (audit --format json writes one): it needs generated_at and flags`, 2)
+  }
+  return prev as Report
+}
+
 /** `experiment-coverage audit` offline: events through the plugin's own onEvent, then the report. */
 export async function runAudit(opts: AuditOptions): Promise<{ report: Report; exitCode: number }> {
   const fixedNow = opts.now ? Date.parse(opts.now) : undefined
@@ -176,6 +184,8 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
   const userConfig = opts.config ? readJsonFile(opts.config) : {}
   if (typeof userConfig !== 'object' || userConfig === null || Array.isArray(userConfig)) throw new ExitError(`${opts.config}: expected a JSON object of plugin settings`, 2)
   const warn = (message: string) => process.stderr.write(`${forTerminal(message)}\n`)
+  // The earlier report is read before the audit: a wrong file is said at once, not after minutes of events or queries.
+  const prev = opts.compare ? earlierReport(opts.compare) : null
   let report: Report
   if (opts.events || opts.flags) {
     if (!opts.events || !opts.flags) throw new ExitError('an offline audit needs both --events and --flags (and, for experiments, --experiments)', 2)
@@ -193,13 +203,9 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
   }
 
   let text = formatReport(report, opts.format)
-  if (opts.compare) {
-    const prev = readJsonFile(opts.compare) as Partial<Report>
-    if (typeof prev !== 'object' || prev === null || !Array.isArray(prev.flags) || typeof prev.generated_at !== 'string') {
-      throw new ExitError(`${opts.compare}: not a report of this tool (audit --format json writes one): it needs generated_at and flags`, 2)
-    }
-    const changes = compareReports(prev as Report, report)
-    const gaps = recurringGaps([report, prev as Report])
+  if (prev) {
+    const changes = compareReports(prev, report)
+    const gaps = recurringGaps([report, prev])
     if (opts.format === 'json') text = `${JSON.stringify({ ...report, changes, recurring_gaps: gaps }, null, 2)}\n`
     else if (opts.format === 'table' || opts.format === 'markdown') text += `\n${changesMarkdown(changes, gaps)}`
     else warn(changesMarkdown(changes, gaps).trimEnd())

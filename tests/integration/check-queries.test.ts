@@ -9,6 +9,14 @@ import type { SimEvent } from '../../src/sim/traffic.js'
 
 const END = Date.UTC(2026, 10, 20)
 
+/** A query with its literals blanked: two queries of one shape differ only in values, keys and dates. */
+function queryShape(query: string): string {
+  return query
+    .replace(/'(?:[^'\\]|\\.)*'/g, "'?'")
+    .replace(/\b\d+(\.\d+)?\b/g, '0')
+    .replace(/\('\?'(, '\?')*\)/g, '(list)')
+}
+
 describe("each check's HogQL query", () => {
   it("parses with PostHog's parser, has a LIMIT, covers the flag's window, and opens in the project's SQL editor", async () => {
     const sim = simulate({ seed: 5, flags: 20, users: 600, days: 14, endMs: END, defects: parseDefectList('mix') })
@@ -51,9 +59,15 @@ describe("each check's HogQL query", () => {
     try {
       expect(await box.insert(events)).toBe(events.length)
       let ran = 0
+      // 218 queries in 23 forms: each form runs once (its literals aside: values, keys, dates), and every
+      // multiple_variants query runs, since its rows are checked against the check's own count.
+      const shapes = new Set<string>()
       for (const f of report.flags) {
         for (const c of f.checks) {
           if (!c.query) continue
+          const shape = `${c.id}:${queryShape(c.query)}`
+          if (shapes.has(shape) && c.id !== 'multiple_variants') continue
+          shapes.add(shape)
           const result = await box.hogql(c.query, { personalApiKey: true }).catch((e: Error) => ({ error: `${f.key} ${c.id}: ${e.message.slice(0, 300)}` }))
           expect('error' in result ? result.error : 'ok').toBe('ok')
           ran++
@@ -63,7 +77,8 @@ describe("each check's HogQL query", () => {
           if (typeof multiple === 'number') expect(result.results.length, `${f.key} $multiple units`).toBe(Math.min(multiple, 500))
         }
       }
-      expect(ran).toBeGreaterThan(150)
+      expect(shapes.size).toBeGreaterThan(15)
+      expect(ran).toBeGreaterThanOrEqual(shapes.size)
       const crossover = sim.truth().defects.find((d) => d.defect === 'crossover')!
       const flag = report.flags.find((f) => f.key === crossover.flag)!
       const rows = (await box.hogql(flag.checks.find((c) => c.id === 'multiple_variants')!.query!, { personalApiKey: true })).results
