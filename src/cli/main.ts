@@ -102,6 +102,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--api-token-file <file>', 'read the API token from this file').env('COVERAGE_API_TOKEN_FILE'))
       .addOption(new Option('--public-url <url>', 'the address PostHog reaches this host at (printed intake URLs)').env('COVERAGE_PUBLIC_URL'))
       .addOption(new Option('--cors-origin <origins>', 'origins (comma-separated) whose pages may call the API: a self-hosted PostHog showing the legacy scene').env('COVERAGE_CORS_ORIGINS'))
+      .addOption(new Option('--site-dir <dir>', 'serve the UI built in this folder (vite build) instead of dist/site').env('COVERAGE_SITE_DIR'))
       .option('--demo', 'also serve the demo project, fed by the simulator over HTTP (the default when no project is configured)', false)
       .option('--demo-rate <n>', 'at most this many demo events posted a second (each is posted when its time comes; a feed that fell behind catches up at this pace)', positiveInt('--demo-rate'), 300)
       .option('--max-body <bytes>', 'largest intake body', positiveInt('--max-body'), DEFAULT_MAX_BODY_BYTES),

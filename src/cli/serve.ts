@@ -32,6 +32,7 @@ export interface ServeOptions extends HostCliOptions {
   readonly demoRate: number
   readonly maxBody: number
   readonly corsOrigin?: string
+  readonly siteDir?: string
 }
 
 const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
@@ -41,7 +42,11 @@ const say = (m: string) => process.stderr.write(`${forTerminal(m)}\n`)
  * (src/cli), dist/site of the checkout. Only a built site has `assets/`: the sources' own site/
  * (whose index.html loads main.tsx) is never served.
  */
-function builtSite(): string | null {
+function builtSite(given?: string): string | null {
+  if (given) {
+    if (existsSync(join(given, 'index.html')) && existsSync(join(given, 'assets'))) return given
+    throw new ExitError(`--site-dir ${given}: no built site there (index.html and assets/; vite build --outDir ${given} builds one)`, 2)
+  }
   for (const rel of ['../../site', '../../dist/site']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url))
     if (existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets'))) return dir
@@ -111,6 +116,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   }
   checkApiToken(opts.hostname, opts.apiToken)
   if (opts.secret) checkSigningSecret(opts.secret)
+  const siteDir = builtSite(opts.siteDir)
   const host = await openHost(opts)
   const fromEnv = await projectFromEnv(host, opts.secret)
   let demo: { spec: DemoSpec; rest: SimEvent[] } | null = null
@@ -132,7 +138,6 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   // A promise nobody awaited that fails is logged with its stack; it does not end the host silently.
   process.on('unhandledRejection', (reason) => host.log.error({ err: reason instanceof Error ? reason.message : String(reason), stack: reason instanceof Error ? reason.stack : undefined }, 'unhandled rejection (the host keeps running)'))
   await host.start()
-  const siteDir = builtSite()
   const corsOrigins = (opts.corsOrigin ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean)
   for (const o of corsOrigins) if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ExitError(`--cors-origin: ${o} is not an origin such as https://posthog.example.com`, 2)
   // The names this host answers to: a page served under another name that resolves here (DNS rebinding) is refused.

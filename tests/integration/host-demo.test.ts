@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runDemo } from '../../src/cli/demo.js'
 import type { Report } from '../../src/coverage/report.js'
@@ -11,6 +12,7 @@ import { listen, type Bound } from '../../src/host/node.js'
 import { DEMO_PROJECT, demoSpec } from '../../src/sim/demo.js'
 import { testHost } from '../support/host.js'
 import { killAll, spawnHost } from '../support/host-process.js'
+import { builtSite } from '../support/site.js'
 
 /**
  * Issue 20, item 1: the served demo is right from its first report. Its past is counted before it
@@ -102,18 +104,60 @@ describe('the served demo starts with its past counted', () => {
   })
 })
 
+const CHROMIUM = '/usr/bin/chromium'
+
+/** The served demo's flag list and History, as Chromium shows them the moment the host listens. */
+async function firstScreen(url: string) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+  try {
+    const page = await browser.newPage()
+    await page.goto(`${url}/`)
+    await page.waitForSelector('tbody tr[data-flag-key]')
+    const rows: Verdicts = {}
+    const findings: Record<string, string> = {}
+    for (const row of await page.locator('tbody tr[data-flag-key]').all()) {
+      const key = (await row.getAttribute('data-flag-key'))!
+      rows[key] = (await row.locator('[data-verdict]').first().getAttribute('data-verdict'))!
+      findings[key] = ((await row.locator('.worst-finding').textContent()) ?? '').trim()
+    }
+    await page.goto(`${url}/?project=demo&view=history`)
+    await page.waitForSelector('table.history tbody tr[data-flag-key]')
+    const historyNewest: Verdicts = {}
+    for (const row of await page.locator('table.history tbody tr[data-flag-key]').all()) {
+      historyNewest[(await row.getAttribute('data-flag-key'))!] = (await row.locator('td [data-verdict]').last().getAttribute('data-verdict'))!
+    }
+    const historyReviews = await page.locator('table.history thead th').count() - 1
+    return { rows, findings, historyNewest, historyReviews }
+  } finally {
+    await browser.close()
+  }
+}
+
 describe('`serve` with no project serves that demo', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'coverage-demo-serve-'))
   afterAll(() => {
     killAll()
     rmSync(dataDir, { recursive: true, force: true })
   })
-  it('its first report, right after it listens, has the CLI demo\'s verdicts, and History its past', { timeout: 480_000 }, async () => {
+  it('its first report, right after it listens, has the CLI demo\'s verdicts, and History its past; so does its first screen in Chromium', { timeout: 480_000 }, async () => {
+    const siteDir = existsSync(CHROMIUM) ? await builtSite() : null
+    if (!siteDir) console.warn(`${CHROMIUM} is missing: the demo's first screen is not opened in a browser (apt-get install -y chromium; .ci/run installs it)`)
     const at = Date.now()
-    const h = await spawnHost(['--port', '0', '--data-dir', dataDir], { REDIS_URL: '', DATABASE_URL: '', COVERAGE_SECRET_KEY: '', POSTHOG_PROJECT_ID: '', POSTHOG_PERSONAL_API_KEY: '', COVERAGE_API_TOKEN: '', COVERAGE_INGEST_SECRET: '' })
+    const h = await spawnHost(['--port', '0', '--data-dir', dataDir, ...(siteDir ? ['--site-dir', siteDir] : [])], { REDIS_URL: '', DATABASE_URL: '', COVERAGE_SECRET_KEY: '', POSTHOG_PROJECT_ID: '', POSTHOG_PERSONAL_API_KEY: '', COVERAGE_API_TOKEN: '', COVERAGE_INGEST_SECRET: '' })
     const first = (await (await fetch(`${h.url}/api/projects/demo/report`)).json()) as Report
     const history = (await (await fetch(`${h.url}/api/projects/demo/history?limit=100`)).json()) as { runs: unknown[] }
+    const screen = siteDir ? await firstScreen(h.url) : null
     await h.stop()
+    if (screen) {
+      // What a newcomer sees first: the settled verdicts, each row that is not trustworthy with its finding in words.
+      expect(screen.rows).toEqual(verdicts(first))
+      for (const [key, finding] of Object.entries(screen.findings)) {
+        if (first.flags.find((f) => f.key === key)!.verdict !== 'trustworthy') expect(finding, key).toMatch(/\w{3,}/)
+      }
+      // History has a stretch per verdict over the simulated days, and its newest is the list's verdict.
+      expect(screen.historyNewest).toEqual(verdicts(first))
+      expect(screen.historyReviews).toBeGreaterThanOrEqual(DEMO_PROJECT.days - 1)
+    }
     expect(h.stderr()).toMatch(/demo: [\d,]+ past events counted and 13 daily reviews kept/)
     expect(history.runs.length).toBeGreaterThanOrEqual(DEMO_PROJECT.days - 1)
     // The CLI at a moment of the hour serve started in (an hour may have turned since `at`): the same window.
