@@ -1,8 +1,8 @@
 /**
  * Demo mode: the site alone, with no backend. msw's service worker answers the JSON API in the
- * browser from `demo-data.json` (the demo project's simulated events counted by the plugin at
- * build time, at three moments of the stream), so the badges move as the "events arrive". Settings
- * are validated by the plugin's own settings code, here in the browser.
+ * browser from `demo-data.json` (the demo project counted by the plugin at build time as `serve`
+ * counts it: its past, then its last hours at two more moments), so the badges move as the
+ * "events arrive". Settings are validated by the plugin's own settings code, here in the browser.
  */
 import { http, HttpResponse } from 'msw'
 import { setupWorker } from 'msw/browser'
@@ -13,6 +13,8 @@ interface Step {
   projects: { projects: { id: string; enabled: boolean }[] }
   flags: Record<string, unknown>
   report: Record<string, unknown>
+  /** what the host's History answered at this moment: the demo's daily reviews */
+  history: Record<string, unknown>
   details: Record<string, Record<string, unknown>>
 }
 interface DemoData {
@@ -40,9 +42,7 @@ export async function startDemo(): Promise<void> {
       const d = step().details[String(params.key)]
       return d ? HttpResponse.json(d) : HttpResponse.json({ error: `no flag ${String(params.key)}` }, { status: 404 })
     }),
-    http.get('/api/projects/:project/history', () =>
-      HttpResponse.json({ runs: [...data.steps].reverse().map((x) => ({ generated_at: (x.report as { generated_at: string }).generated_at, summary: (x.report as { summary: unknown }).summary, flags: ((x.report as { flags: { key: string; verdict: string; score: number; checks: { id: string; status: string }[] }[] }).flags).map((f) => ({ key: f.key, verdict: f.verdict, score: f.score, failing: f.checks.filter((c) => c.status === 'fail').map((c) => c.id) })) })), changes: null, recurring_gaps: [] }),
-    ),
+    http.get('/api/projects/:project/history', () => HttpResponse.json(step().history)),
     http.get('/api/projects/:project/settings', () => HttpResponse.json({ ...data.settings, settings })),
     http.put('/api/projects/:project/settings', async ({ request }) => {
       const body = (await request.json()) as { settings?: Record<string, string> }

@@ -259,6 +259,17 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     await page.waitForSelector('tbody tr[data-flag-key]')
     expect(await rows(page).count()).toBe(20)
     expect(await page.locator('tbody tr[data-flag-key] [data-verdict]').count()).toBe(20)
+    // The first screen is the served demo's: its past already counted (the verdicts the demo settles
+    // on, not a stream's first minutes), and History has its simulated days.
+    const data = JSON.parse(readFileSync(join(siteDir, 'demo-data.json'), 'utf8')) as { steps: { flags: { flags: { key: string; verdict: string }[] } }[] }
+    const first = Object.fromEntries(data.steps[0]!.flags.flags.map((f) => [f.key, f.verdict]))
+    const shown = Object.fromEntries(await rows(page).evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-flag-key'), tr.querySelector('[data-verdict]')!.getAttribute('data-verdict')])))
+    expect(shown).toEqual(first)
+    await page.click('nav a[href*="view=history"]')
+    await page.waitForSelector('table.history tbody tr[data-flag-key]')
+    expect(await page.locator('table.history thead th').count()).toBeGreaterThanOrEqual(13) // the flag column and a review per simulated day
+    await page.locator('nav.tabs a').first().click()
+    await page.waitForSelector('tbody tr[data-flag-key]')
     await page.locator('tbody tr[data-flag-key] a.flag-key').first().click()
     await page.waitForSelector('li[data-check][data-status]')
     await page.click('nav a[href*="view=settings"]')
