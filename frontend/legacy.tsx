@@ -9,6 +9,8 @@
 import React from 'react'
 import { render } from 'preact'
 import css from './styles.css'
+// The views import flag.css for its side effect, which this bundle's text loader drops: it is added here.
+import flagCss from './flag.css'
 import { setApiBase } from './api.js'
 import { App, setThemeRoot } from './App.js'
 import { keepRouteInMemory } from './url-state.js'
@@ -35,7 +37,7 @@ function CoverageScene(props: SceneProps) {
     if (!host) return
     const root = host.shadowRoot ?? host.attachShadow({ mode: 'open' })
     const style = document.createElement('style')
-    style.textContent = scoped(css)
+    style.textContent = scoped(`${css}\n${flagCss}`)
     const mount = document.createElement('div')
     root.replaceChildren(style, mount)
     setApiBase(hostUrl)

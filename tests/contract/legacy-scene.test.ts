@@ -100,6 +100,8 @@ describe('the legacy frontend.tsx scene', () => {
     await page.waitForSelector('.experiment-coverage-scene tbody tr[data-flag-key]')
     expect(await page.locator('tbody tr[data-flag-key]').count()).toBe(20)
     expect(await page.locator('tbody tr[data-flag-key] [data-verdict]').count()).toBe(20)
+    // The list's own styles (flag.css) reach the shadow root too: each row's checks sit in a fixed grid.
+    expect(await page.locator('tbody tr[data-flag-key] .check-strip').first().evaluate((el) => getComputedStyle(el).display)).toBe('inline-grid')
     // The scene leaves PostHog's own page alone: its URL and its styles.
     await page.locator('tbody tr[data-flag-key] a.flag-key').first().click()
     await page.waitForSelector('li[data-check]')
