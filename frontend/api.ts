@@ -136,10 +136,40 @@ export function setApiBase(url: string): void {
   base = url.replace(/\/+$/, '')
 }
 
+/**
+ * The host's API token (COVERAGE_API_TOKEN), when it asks for one: typed by the user, kept for this
+ * browser tab only (sessionStorage) and sent only to this host's own API. It is not PostHog's key,
+ * which never reaches the browser.
+ */
+const TOKEN_KEY = 'coverage-api-token'
+export function apiToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY)
+  } catch {
+    return null
+  }
+}
+export function setApiToken(token: string | null): void {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token)
+    else sessionStorage.removeItem(TOKEN_KEY)
+  } catch {
+    // storage refused (a private window's policy): the token lasts until the page reloads
+  }
+  memoryToken = token
+}
+let memoryToken: string | null = null
+
+/** The headers every call carries: JSON, and the host's API token once the user gave it. */
+export function apiHeaders(writes = false): Record<string, string> {
+  const token = memoryToken ?? apiToken()
+  return { accept: 'application/json', ...(writes ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }
+}
+
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
   // A change is always JSON (the host refuses any other body for it: no cross-site form can pass).
   const writes = (init?.method ?? 'GET') !== 'GET'
-  const res = await fetch(`${base}${path}`, { ...init, ...(writes ? { body: init?.body ?? '{}' } : {}), headers: { accept: 'application/json', ...(writes ? { 'content-type': 'application/json' } : {}) } })
+  const res = await fetch(`${base}${path}`, { ...init, ...(writes ? { body: init?.body ?? '{}' } : {}), headers: apiHeaders(writes) })
   const body = (await res.json().catch(() => ({}))) as { error?: string; problems?: { key: string; message: string }[] }
   if (!res.ok) throw new ApiError(body.error ?? `the host answered ${res.status}`, res.status, body.problems ?? [])
   return body as T

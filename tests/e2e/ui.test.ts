@@ -240,6 +240,37 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     await close()
   })
 
+  it('asks for the API token of a host started with one, never showing the demo instead, and sends it only to that host', async () => {
+    const token = 'a-host-api-token-of-at-least-32-characters'
+    const locked = await listen(createApp(t.host, { siteDir, apiToken: token }), t.host, { port: 0, hostname: '127.0.0.1' })
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const sent: { url: string; auth: string | undefined }[] = []
+    page.on('request', (r) => sent.push({ url: r.url(), auth: r.headers().authorization }))
+    try {
+      await page.goto(`${locked.url}/?project=demo`)
+      await page.waitForSelector('form[data-token-gate]')
+      expect(await page.locator('[data-demo]').count()).toBe(0)
+      expect(await rows(page).count()).toBe(0)
+      await page.fill('#api-token', 'not-the-token')
+      await page.click('form[data-token-gate] button[type=submit]')
+      await page.locator('#api-token-error').waitFor()
+      expect(await page.locator('#api-token-error').textContent()).toMatch(/refused this token/)
+      await page.fill('#api-token', token)
+      await page.click('form[data-token-gate] button[type=submit]')
+      await page.waitForSelector('tbody tr[data-flag-key]')
+      expect(await rows(page).count()).toBe(20)
+      expect(await page.locator('[data-demo]').count()).toBe(0)
+      // every API call after that carries it, and only to this host
+      const api = sent.filter((r) => new URL(r.url).pathname.startsWith('/api/'))
+      expect(api.at(-1)!.auth).toBe(`Bearer ${token}`)
+      expect(sent.filter((r) => r.auth?.includes(token) && !r.url.startsWith(locked.url))).toEqual([])
+    } finally {
+      await context.close()
+      await new Promise<void>((r) => locked.server.close(() => r()))
+    }
+  })
+
   it('runs its demo in the browser alone when no backend answers (msw service worker, simulator data)', async () => {
     // A plain static file server: the built site and nothing else.
     const files = new Hono()
