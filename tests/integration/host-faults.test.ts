@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,9 +11,9 @@ import { Host } from '../../src/host/host.js'
 import type { DemoSpec } from '../../src/host/project.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import type { SimEvent } from '../../src/sim/traffic.js'
-import { deliver, killAll, spawnHost, tracked, type HostProcess } from '../support/host-process.js'
+import { deliver, killAll, spawnHost, type HostProcess } from '../support/host-process.js'
 import { freshSchema, postgresOrSkipReason } from '../support/postgres.js'
-import { REDIS_URL, dropPrefix, redisOrSkipReason } from '../support/redis.js'
+import { REDIS_URL, dropPrefix, redisOrSkipReason, startRedisServer } from '../support/redis.js'
 import { silent, variantNumbers } from '../support/host.js'
 
 // Real processes, real Redis, real PostgreSQL: what a team runs behind a load balancer.
@@ -135,18 +134,7 @@ describe.skipIf(skip !== null)('the host under faults (real Redis, PostgreSQL an
   it('Redis stopped and started mid-stream: the intake answers 503 meanwhile, then counts everything, nothing twice', { timeout: 180_000 }, async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const dir = mkdtempSync(join(tmpdir(), 'coverage-redis-'))
-    const startRedis = async (): Promise<ChildProcess> => {
-      const p = tracked(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' }))
-      for (let i = 0; i < 100; i++) {
-        const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-        probe.on('error', () => {})
-        const ok = await probe.connect().then(() => probe.ping(), () => null)
-        probe.disconnect()
-        if (ok === 'PONG') return p
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      throw new Error('redis-server did not start')
-    }
+    const startRedis = () => startRedisServer(port, dir, { persist: true })
     let redis = await startRedis()
     const url = `redis://127.0.0.1:${port}`
     const s = await setup(43, url)

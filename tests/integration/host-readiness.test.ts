@@ -1,17 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/host/app.js'
 import { MIN_FREE_BYTES, readFreeBytes } from '../../src/host/disk.js'
 import { Host } from '../../src/host/host.js'
-import { killAll, tracked } from '../support/host-process.js'
+import { killAll } from '../support/host-process.js'
 import { testHost } from '../support/host.js'
 import { freshSchema, postgresOrSkipReason } from '../support/postgres.js'
-import { redisOrSkipReason } from '../support/redis.js'
+import { redisOrSkipReason, startRedisServer } from '../support/redis.js'
 
 /**
  * Issue 19, item 6: /readyz said ready with a full disk, and a Redis outage wrote no log line.
@@ -112,18 +110,7 @@ describe.skipIf(redisSkip !== null)('a Redis outage in the log (real Redis and P
   it('Redis stopped and started again: one error line when it goes, one info line when it is back, not one a round', { timeout: 120_000 }, async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const dir = mkdtempSync(join(tmpdir(), 'coverage-redis-log-'))
-    const startRedis = async (): Promise<ChildProcess> => {
-      const p = tracked(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }))
-      for (let i = 0; i < 100; i++) {
-        const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-        probe.on('error', () => {})
-        const ok = await probe.connect().then(() => probe.ping(), () => null)
-        probe.disconnect()
-        if (ok === 'PONG') return p
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      throw new Error('redis-server did not start')
-    }
+    const startRedis = () => startRedisServer(port, dir)
     let redis = await startRedis()
     const { url, drop } = await freshSchema()
     const dataDir = mkdtempSync(join(tmpdir(), 'coverage-redis-log-data-'))
