@@ -52,7 +52,15 @@ export async function parseExpression(source: string): Promise<AstNode> {
 /** Parses a whole SELECT, or throws a HogQLError naming the position. */
 export async function parseSelect(source: string): Promise<AstNode> {
   const p = await hogqlParser()
-  const ast = parseJson(p.parseSelect(source, false))
+  return selectOfParserJson(p.parseSelect(source, false), source)
+}
+
+/**
+ * The SELECT in the parser's JSON for `source` (parseSelect's answer, with or without positions),
+ * or a HogQLError naming the position.
+ */
+export function selectOfParserJson(json: string, source: string): AstNode {
+  const ast = parseJson(json)
   if ('error' in ast && ast.error) throw new HogQLError(`HogQL does not parse: ${ast.message}`, ast.start?.offset ?? null, source)
   return ast as AstNode
 }

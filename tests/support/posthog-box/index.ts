@@ -5,7 +5,7 @@ import { answerQuery, type BoxQueryLog } from './api.js'
 import { PostHogBox, type BoxEvent, type BoxOptions } from './clickhouse.js'
 
 export { PostHogBox, uuidOf, type BoxEvent, type BoxOptions } from './clickhouse.js'
-export { HogQLPrinter, HogQLRefusal } from './printer.js'
+export { HogQLPrinter, HogQLRefusal, postHogSelectJson } from './printer.js'
 export { answerQuery, type BoxQueryLog } from './api.js'
 
 /**

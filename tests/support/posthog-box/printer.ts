@@ -1,4 +1,4 @@
-import { parseExpression, parseSelect, type AstNode } from '../../../src/hog/parser.js'
+import { hogqlParser, parseExpression, selectOfParserJson, type AstNode } from '../../../src/hog/parser.js'
 
 /**
  * HogQL printed as ClickHouse SQL the way PostHog's printer prints it (posthog/hogql/printer/
@@ -94,19 +94,27 @@ interface Scope {
 }
 
 /**
- * PostHog's parser compiled to WebAssembly takes up to a second for one of the backfill's
- * queries; tests print the same text many times (per box, per setting), so each text is parsed once.
+ * PostHog's parser compiled to WebAssembly takes about a second for one of the backfill's
+ * queries; tests print the same text many times (per box, per setting), and check that the texts
+ * parse, so each text is parsed once. It is parsed without positions in the AST (isInternal), a
+ * fifth quicker: the printer reads none, and an error keeps its position either way.
  */
-const parsed = new Map<string, Promise<AstNode>>()
-function parsedOnce(hogql: string): Promise<AstNode> {
-  let ast = parsed.get(hogql)
-  if (!ast) {
+const parsed = new Map<string, Promise<string>>()
+
+/** PostHog's parser's JSON for a SELECT (`parseSelect(hogql, true)`), once per text. */
+export function postHogSelectJson(hogql: string): Promise<string> {
+  let json = parsed.get(hogql)
+  if (!json) {
     if (parsed.size >= 2_000) parsed.clear()
-    ast = parseSelect(hogql)
-    parsed.set(hogql, ast)
-    ast.catch(() => parsed.delete(hogql))
+    json = hogqlParser().then((p) => p.parseSelect(hogql, true))
+    parsed.set(hogql, json)
+    json.catch(() => parsed.delete(hogql))
   }
-  return ast
+  return json
+}
+
+async function parsedOnce(hogql: string): Promise<AstNode> {
+  return selectOfParserJson(await postHogSelectJson(hogql), hogql)
 }
 
 export class HogQLPrinter {
