@@ -1,5 +1,4 @@
 import type { Logger } from 'pino'
-import * as plugin from '../../index.js'
 import type { ContractCache } from '../counters/cache.js'
 import { CacheUnavailableError } from '../counters/cache.js'
 import type { FillingPeriod } from '../counters/ingest.js'
@@ -17,10 +16,10 @@ import {
   collectObservations,
   handleEvent,
   observeStored,
-  type EventOutcome,
   type PluginHooks,
   type PluginState,
 } from '../plugin/state.js'
+import { countEvent, runMinute, setUp, tearDown, type CountOutcome, type PluginParts } from '../plugin/service.js'
 import { BACKFILL_KEY, WATERMARK_KEY, type StoredBackfill } from '../posthog/backfill-job.js'
 import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } from '../alerts/alerts.js'
 import { publishReport, type PublishResult } from '../publish/publish.js'
@@ -61,12 +60,11 @@ export interface ProjectConfig {
   readonly config: Record<string, string>
 }
 
-interface Meta {
+/** The plugin service's parts for one project: its settings, its cache, its storage, its state. */
+interface Parts extends PluginParts {
   config: Record<string, string>
-  cache: ContractCache
-  storage: ReturnType<typeof pluginStorage>
+  readonly storage: ReturnType<typeof pluginStorage>
   global: { hooks?: PluginHooks; state?: PluginState }
-  attachments: Record<string, never>
 }
 
 
@@ -78,12 +76,12 @@ export function intakeEvents(settings: { metrics: readonly { event: string }[] }
 }
 
 /**
- * One project in the host: the plugin's own exports (setupPlugin, onEvent, runEveryMinute,
- * teardownPlugin) over that project's meta (its settings, its cache prefix, its storage, its
- * global), plus what only a host can do: heartbeats, outage gaps and their fill, reports.
+ * One project in the host: the plugin's service (src/plugin/service.ts) over that project's parts
+ * (its settings, its cache prefix, its storage, its state), plus what only a host can do:
+ * heartbeats, outage gaps and their fill, reports.
  */
 export class ProjectRuntime {
-  readonly meta: Meta
+  readonly meta: Parts
   private readonly startedAt: number
   private definitions: Definitions | null = null
   /** pending gaps, left out of the live intake */
@@ -106,7 +104,7 @@ export class ProjectRuntime {
     private readonly freshCache: boolean,
   ) {
     this.startedAt = deps.clock()
-    this.meta = { config: { ...project.config }, cache, storage: pluginStorage(deps.store, project.id), global: {}, attachments: {} }
+    this.meta = { config: { ...project.config }, cache, storage: pluginStorage(deps.store, project.id), global: {} }
   }
 
   get id(): string {
@@ -119,10 +117,6 @@ export class ProjectRuntime {
 
   get gaps(): readonly GapRow[] {
     return this.gapRows
-  }
-
-  private get anyMeta(): Parameters<typeof plugin.setupPlugin>[0] {
-    return this.meta as unknown as Parameters<typeof plugin.setupPlugin>[0]
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
@@ -154,7 +148,7 @@ export class ProjectRuntime {
     // covers everything before (a new watermark), so nothing is missed and nothing doubled.
     if (this.deps.volatileCache && this.freshCache && canBackfillConfig(config)) await this.meta.storage.del(WATERMARK_KEY)
     try {
-      await plugin.setupPlugin(this.anyMeta)
+      await setUp(this.meta)
       this.setupError = null
       this.problems = []
     } catch (e) {
@@ -175,7 +169,7 @@ export class ProjectRuntime {
   }
 
   async stop(): Promise<void> {
-    if (this.meta.global.state) await plugin.teardownPlugin(this.anyMeta)
+    if (this.meta.global.state) await tearDown(this.meta)
   }
 
   /**
@@ -183,11 +177,11 @@ export class ProjectRuntime {
    * marks the deliveries of events without a uuid: the request's own for one event, with the
    * event's place for a list.
    */
-  async ingest(events: readonly unknown[], deliveryId?: string): Promise<(EventOutcome | 'not_set_up')[]> {
-    const out: (EventOutcome | 'not_set_up')[] = []
+  async ingest(events: readonly unknown[], deliveryId?: string): Promise<CountOutcome[]> {
+    const out: CountOutcome[] = []
     for (const [i, e] of events.entries()) {
       const via = deliveryId === undefined ? {} : { deliveryId: events.length === 1 ? deliveryId : `${deliveryId}#${i}` }
-      const outcome = await plugin.onEvent(e as Parameters<typeof plugin.onEvent>[0], this.anyMeta, via)
+      const outcome = await countEvent(this.meta, e, via)
       this.deps.metrics.events.inc({ project: this.id, outcome })
       out.push(outcome)
       if (outcome === 'failed') this.cacheHealthy = false
@@ -245,20 +239,17 @@ export class ProjectRuntime {
   }
 
   private async runTasks(now: number): Promise<void> {
-    const tasks: [string, number, ((meta: never) => Promise<void>) | undefined][] = [
-      ['minute', 60_000, plugin.runEveryMinute],
+    const tasks: [string, number, () => Promise<void>][] = [
+      ['minute', 60_000, () => runMinute(this.meta)],
       // The scheduled review (hourly): the report kept in history, alerts, and publishing when enabled.
       ['review', 3_600_000, async () => void (await this.review(now))],
-      ['hour', 3_600_000, (plugin as { runEveryHour?: (m: never) => Promise<void> }).runEveryHour],
-      ['day', 86_400_000, (plugin as { runEveryDay?: (m: never) => Promise<void> }).runEveryDay],
     ]
     for (const [name, every, run] of tasks) {
-      if (!run) continue
       const slot = Math.floor(now / every)
       if (!(await this.deps.store.claim(`${name}:${this.id}`, slot, this.deps.processId, now))) continue
       const t0 = performance.now()
       try {
-        await run(this.anyMeta as never)
+        await run()
         if (name === 'minute') await this.storeReport(now, false)
         this.deps.metrics.schedulerRuns.inc({ task: name, result: 'ok' })
       } catch (e) {
