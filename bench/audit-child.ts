@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { auditEvents, readJsonFile } from '../src/cli/audit.js'
 import { readNdjson } from '../src/cli/read-ndjson.js'
-import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../src/coverage/definitions.js'
+import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../src/definitions/definitions.js'
 
 const [mode, dir] = process.argv.slice(2)
 if (!mode || !dir) throw new Error('usage: audit-child.ts <audit|audit-plain|reader|baseline|startup> <dir>')

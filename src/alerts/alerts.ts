@@ -1,6 +1,6 @@
 import { VERDICT_RANK } from '../coverage/compare.js'
 import type { FlagReport, Report } from '../coverage/report.js'
-import { isHoldoutKey } from '../coverage/definitions.js'
+import { isHoldoutKey } from '../definitions/definitions.js'
 import { BLOCKING } from '../coverage/verdict.js'
 import { lookSequentialSrm, type SequentialSrmState } from './sequential-srm.js'
 

@@ -1,12 +1,12 @@
-import { auditConfig } from '../coverage/audit-config.js'
-import type { Definitions } from '../coverage/definitions.js'
+import { auditConfig } from '../definitions/audit-config.js'
+import type { Definitions } from '../definitions/definitions.js'
 import { fetchDefinitions } from '../posthog/definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { parseSettings } from '../settings/settings.js'
 import { backfillWindow, findUnlistedFlags, observationsFromBackfill, runBackfill, type BackfillRun } from '../posthog/backfill.js'
 import { backfillPlanner } from '../posthog/backfill-queries.js'
 import type { PostHogClient } from '../posthog/client.js'
-import { experimentRuns } from '../coverage/windows.js'
+import { experimentRuns } from '../definitions/windows.js'
 
 export interface OnlineAuditResult {
   readonly report: Report

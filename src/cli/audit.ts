@@ -6,8 +6,8 @@ import {
   parseFlags,
   parseGroupTypes,
   type Definitions,
-} from '../coverage/definitions.js'
-import { auditConfig } from '../coverage/audit-config.js'
+} from '../definitions/definitions.js'
+import { auditConfig } from '../definitions/audit-config.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
 import { configuredGoals, parseSettings } from '../settings/settings.js'
@@ -20,6 +20,7 @@ import { forTerminal } from './terminal.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
 import { readNdjson, type NdjsonLine } from './read-ndjson.js'
+import { DAY_MS } from '../time.js'
 
 export interface AuditOptions {
   readonly events?: string
@@ -37,8 +38,6 @@ export interface AuditOptions {
   /** an earlier run's report JSON: say what changed since */
   readonly compare?: string
 }
-
-const DAY_MS = 86_400_000
 
 /** Reads a JSON file, naming the file and the line of a syntax error. */
 export function readJsonFile(file: string): unknown {

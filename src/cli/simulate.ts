@@ -4,6 +4,7 @@ import { writeSimulation } from '../sim/write.js'
 import { SCENARIOS } from '../sim/scenarios.js'
 import { ExitError } from './errors.js'
 import { Progress } from './progress.js'
+import { HOUR_MS } from '../time.js'
 
 export interface SimulateOptions {
   readonly seed: number
@@ -19,8 +20,6 @@ export interface SimulateOptions {
   readonly scenario?: string
   readonly given?: { readonly days: boolean; readonly defects: boolean }
 }
-
-const HOUR_MS = 3_600_000
 
 export function parseEnd(end: string | undefined): number {
   if (end === undefined) return Math.floor(Date.now() / HOUR_MS) * HOUR_MS

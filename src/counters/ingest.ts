@@ -1,10 +1,11 @@
 import type { Settings } from '../settings/settings.js'
-import { inRun, retentionDays, type ExperimentRun } from '../coverage/windows.js'
+import { inRun, retentionDays, type ExperimentRun } from '../definitions/windows.js'
 import { groupUnit, readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { inUnitSample, shortId } from './hash.js'
-import { DAY_MS, KIND_TOKEN, KeyScheme, dayNumber, enc, series, variantToken } from './keys.js'
+import { KIND_TOKEN, KeyScheme, enc, series, variantToken } from './keys.js'
+import { DAY_MS, dayNumber } from '../time.js'
 import { EventScope, MemoryHashStore, storeFor, toCount, type CounterStore, type Step } from './store.js'
 
 // PostHog and its webhook destination redeliver within hours; two days covers retries and replays.

@@ -1,7 +1,5 @@
 import type { ExposureKind, VariantValue } from '../events/types.js'
 
-export const DAY_MS = 86_400_000
-
 const SAFE = /^[A-Za-z0-9_.-]*$/
 /** Makes any text safe inside a `:`/`|`-separated key; flag keys are usually safe already. */
 export function enc(s: string): string {
@@ -33,13 +31,6 @@ export function tokenToVariant(token: string): VariantValue {
 // `u`: an experiment's custom exposure event (a flag has one experiment, so one custom event).
 export const KIND_TOKEN: Record<ExposureKind, string> = { $feature_flag_called: 'c', $experiment_exposure: 'x', custom: 'u' }
 
-/** UTC day number and its label. Counters are bucketed by the event's own timestamp. */
-export function dayNumber(ms: number): number {
-  return Math.floor(ms / DAY_MS)
-}
-export function dayLabel(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10)
-}
 
 /**
  * The groups and sets of one project (CounterStore), under one namespace; the version (`ec2`)

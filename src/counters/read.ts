@@ -1,7 +1,8 @@
 import { EXPOSURE_KINDS, REJECT_REASONS, type ExposureKind } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
-import { KIND_TOKEN, KeyScheme, dayLabel, dayNumber, tokenToVariant } from './keys.js'
+import { KIND_TOKEN, KeyScheme, tokenToVariant } from './keys.js'
+import { dayLabel, dayNumber } from '../time.js'
 import {
   LIBS,
   emptyFlagObservation,
@@ -12,7 +13,7 @@ import {
   type VariantExposure,
 } from './observation.js'
 import { storeFor, toCount, type CounterStore } from './store.js'
-import { flagWindow, windowDays, type ExperimentRun } from '../coverage/windows.js'
+import { flagWindow, windowDays, type ExperimentRun } from '../definitions/windows.js'
 
 export interface ReadObservationsInput {
   readonly cache: ContractCache

@@ -1,5 +1,6 @@
 import type { BackfillCategory, CheckContext, CheckId, CheckResult, Effort } from './checks/types.js'
 import type { Verdict } from './verdict.js'
+import { DAY_MS } from '../time.js'
 
 export interface BackfillItem {
   readonly flag: string
@@ -14,8 +15,6 @@ export interface BackfillItem {
   readonly reason: string
   readonly days_to_deadline: number | null
 }
-
-const DAY_MS = 86_400_000
 
 /** How much a repair matters now: the parts add up to at most 100. */
 export function priorityOf(ctx: CheckContext, blocking: boolean, effort: Effort, verdict: Verdict): number {

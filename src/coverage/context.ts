@@ -1,14 +1,13 @@
 import type { ExposureObservation, FlagObservation } from '../counters/observation.js'
 import type { ExposureEvent, ExposureKind } from '../events/types.js'
 import type { CheckContext, ExpectedVariant, FlagKind, MetricRef } from './checks/types.js'
-import { exposureEventOf, holdoutOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from './definitions.js'
-import { metricMatchers } from './audit-config.js'
+import { exposureEventOf, holdoutOf, metricEvents, type CohortDefinition, type ExperimentDefinition, type FlagDefinition } from '../definitions/definitions.js'
+import { metricMatchers } from '../definitions/audit-config.js'
 import { documentedMetrics } from './metric-refs.js'
-import { exposureCriterionOf } from './definitions.js'
+import { exposureCriterionOf } from '../definitions/definitions.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
 import type { Settings } from '../settings/settings.js'
-
-const DAY_MS = 86_400_000
+import { DAY_MS } from '../time.js'
 
 export interface ContextInput {
   readonly flag: FlagDefinition

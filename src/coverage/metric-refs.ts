@@ -1,7 +1,7 @@
-import { metricMatchers } from './audit-config.js'
+import { metricMatchers } from '../definitions/audit-config.js'
 import type { MetricRef, UncountedMetric } from './checks/types.js'
-import { metricSteps, type ExperimentDefinition } from './definitions.js'
-import { experimentMetrics } from './experiment-metrics.js'
+import { metricSteps, type ExperimentDefinition } from '../definitions/definitions.js'
+import { experimentMetrics } from '../definitions/experiment-metrics.js'
 
 /**
  * The metrics an experiment documents (inline, shared or legacy: experimentMetrics), as the checks

@@ -1,6 +1,6 @@
 import { dt, list, lit } from '../hog/literals.js'
 import type { CheckContext, CheckId } from './checks/types.js'
-import type { FlagWindow } from './windows.js'
+import type { FlagWindow } from '../definitions/windows.js'
 
 /**
  * The HogQL query that shows a check's finding in the project itself: who is in `$multiple`, the

@@ -10,6 +10,7 @@ import type {
   RejectReason,
   VariantValue,
 } from './types.js'
+import { DAY_MS } from '../time.js'
 
 export interface ReadOptions {
   readonly nowMs: number
@@ -28,7 +29,6 @@ export interface ReadOptions {
   readonly customExposureFlagsOf?: (event: string) => readonly string[] | undefined
 }
 
-const DAY_MS = 86_400_000
 // PostHog's FeatureFlag.key is a 400-character column; a longer key cannot be a real flag.
 const MAX_FLAG_KEY = 400
 // Variant keys are short identifiers in PostHog; anything this long is garbage, not a variant.

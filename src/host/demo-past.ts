@@ -1,5 +1,5 @@
 import type { Observations } from '../counters/observation.js'
-import { auditConfig } from '../coverage/audit-config.js'
+import { auditConfig } from '../definitions/audit-config.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { EmbeddedPlugin } from '../plugin/embedded.js'
@@ -9,8 +9,7 @@ import { simulateDemo, type DemoSpec } from '../sim/demo.js'
 import { definitionsOf } from '../sim/simulation.js'
 import type { SimEvent } from '../sim/traffic.js'
 import { pluginStorage, type HostStore } from './store.js'
-
-const DAY_MS = 86_400_000
+import { DAY_MS } from '../time.js'
 
 /** The demo's simulated past: what a connected project's HogQL backfill would have counted, and its daily reviews. */
 export interface DemoPast {

@@ -1,7 +1,7 @@
-import { auditConfig, customExposureEvents, exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
-import { experimentsByFlag, ownValues, type Definitions } from '../coverage/definitions.js'
+import { auditConfig, customExposureEvents, exposureFilters, surfaceMetrics } from '../definitions/audit-config.js'
+import { experimentsByFlag, ownValues, type Definitions } from '../definitions/definitions.js'
 import type { CountedEvent } from '../settings/settings.js'
-import { experimentRuns, type ExperimentRun } from '../coverage/windows.js'
+import { experimentRuns, type ExperimentRun } from '../definitions/windows.js'
 import type { VariantValue } from '../events/types.js'
 import { compileExpression } from '../hog/compile.js'
 

@@ -1,12 +1,12 @@
-import { auditConfig } from '../coverage/audit-config.js'
-import type { Definitions } from '../coverage/definitions.js'
+import { auditConfig } from '../definitions/audit-config.js'
+import type { Definitions } from '../definitions/definitions.js'
 import { parseSettings } from '../settings/settings.js'
 import type { Observations } from '../counters/observation.js'
 import { findUnlistedFlags, observationsFromBackfill, backfillWindow } from './backfill.js'
 import { backfillPlanner, planBackfill, type BackfillQuery } from './backfill-queries.js'
 import { isQueryTooBig, type PostHogClient, type QueryResult } from './client.js'
 import { fetchDefinitions } from './definitions.js'
-import { experimentRuns } from '../coverage/windows.js'
+import { experimentRuns } from '../definitions/windows.js'
 import { COUNTERS_LAYOUT } from '../counters/keys.js'
 
 /** `meta.storage` as the plugin contract gives it. */

@@ -1,6 +1,6 @@
 import { dt, list, lit } from '../hog/literals.js'
-import { experimentsByFlag, exposureCriterionOf, ownValues, type Definitions, type ExperimentDefinition, type FlagDefinition } from '../coverage/definitions.js'
-import { exposureFilters, surfaceMetrics } from '../coverage/audit-config.js'
+import { experimentsByFlag, exposureCriterionOf, ownValues, type Definitions, type ExperimentDefinition, type FlagDefinition } from '../definitions/definitions.js'
+import { exposureFilters, surfaceMetrics } from '../definitions/audit-config.js'
 import { configuredGoals, type MetricMatcher } from '../settings/settings.js'
 import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
 import { QUERY_ROW_LIMIT } from './client.js'

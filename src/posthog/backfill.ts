@@ -1,12 +1,12 @@
-import { experimentsByFlag, type Definitions } from '../coverage/definitions.js'
-import { dayLabel, dayNumber } from '../counters/keys.js'
+import { experimentsByFlag, type Definitions } from '../definitions/definitions.js'
+import { dayLabel, dayNumber } from '../time.js'
 import { LIBS, emptyFlagObservation, type ExposureObservation, type FlagObservation, type LibCounts, type Observations, type VariantExposure } from '../counters/observation.js'
 import { byValueOrder } from '../counters/read.js'
 import { EXPOSURE_KINDS, type ExposureKind, type LibClass, type VariantValue } from '../events/types.js'
 import { countedRawValues, unlistedFlagsQuery, type BackfillQuery, type BackfillWindow, type TimeRange } from './backfill-queries.js'
 import { isFlagKey } from '../events/read-event.js'
 import type { Settings } from '../settings/settings.js'
-import { flagWindow, type ExperimentRun } from '../coverage/windows.js'
+import { flagWindow, type ExperimentRun } from '../definitions/windows.js'
 import { isQueryTooBig, PostHogApiError, type PostHogClient, type QueryResult } from './client.js'
 
 export interface BackfillRun {

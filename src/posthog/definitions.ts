@@ -1,4 +1,4 @@
-import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../coverage/definitions.js'
+import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../definitions/definitions.js'
 import type { PostHogClient } from './client.js'
 
 /** Flags, experiments (each one), cohorts and group types, validated as the offline files are. */

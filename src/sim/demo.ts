@@ -1,4 +1,5 @@
 import { simulate, type Simulation } from './simulation.js'
+import { HOUR_MS } from '../time.js'
 
 /** The simulated project the demo serves: the same seed and window give the same definitions and events. */
 export interface DemoSpec {
@@ -14,8 +15,6 @@ export interface DemoSpec {
  * 1,500 users keep the served demo's start (its past counted before it listens) near ten seconds.
  */
 export const DEMO_PROJECT = { seed: 1, flags: 20, users: 1500, days: 14 } as const
-
-const HOUR_MS = 3_600_000
 
 /**
  * The demo's window at `nowMs`: DEMO_PROJECT's days up to the end of the next whole hour, so the

@@ -2,6 +2,7 @@ import type { ExposureEvent } from '../events/types.js'
 import { AREAS, AREA_BY_NAME, GUARDRAIL_EVENTS, type Area } from './catalog.js'
 import { DEFECTS, DEFECT_IDS, OPT_IN_DEFECTS, type DefectId, type DefectRequest } from './defects.js'
 import { Rng } from './rng.js'
+import { DAY_MS } from '../time.js'
 
 export type FlagKind = 'experiment' | 'multivariate_flag' | 'boolean_flag'
 /** Which SDK reads the flag: the browser, the server (posthog-node, local evaluation), or the server bootstrapping the browser. */
@@ -67,7 +68,6 @@ export interface ProjectOptions {
   readonly endedShare?: number
 }
 
-const DAY_MS = 86_400_000
 const MIN_MS = 60_000
 // A client app loads at most this many flags: posthog-js puts every loaded flag on every event, so
 // a 1,000-flag project is modelled as several apps (marketing site, product, docs...).

@@ -1,8 +1,9 @@
-import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../coverage/definitions.js'
+import { parseCohorts, parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../definitions/definitions.js'
 import type { DefectRequest } from './defects.js'
 import { buildProject, type Project } from './project.js'
 import { generateTraffic, type SimEvent } from './traffic.js'
 import { TruthRecorder, type Truth } from './truth.js'
+import { DAY_MS } from '../time.js'
 
 export interface SimulationOptions {
   readonly seed: number
@@ -25,8 +26,6 @@ export interface Simulation {
   /** The ground truth, complete once `events` is exhausted. */
   truth(): Truth
 }
-
-const DAY_MS = 86_400_000
 
 /** The project's definitions, validated as the audit validates PostHog's answers. */
 export function definitionsOf(project: Pick<Project, 'api'>): Definitions {

@@ -3,6 +3,7 @@ import { AREAS, BROWSERS, OSES, type Area } from './catalog.js'
 import type { FlagPlan, Project } from './project.js'
 import { Rng, bucket } from './rng.js'
 import { TruthRecorder, type PersonTruth, type SentValue } from './truth.js'
+import { DAY_MS, HOUR_MS } from '../time.js'
 
 /** One event as the offline audit reads it: `{uuid, event, distinct_id, timestamp, properties, person?}`. */
 export interface SimEvent {
@@ -21,8 +22,6 @@ export interface TrafficOptions {
 }
 
 const MIN_MS = 60_000
-const HOUR_MS = 3_600_000
-const DAY_MS = 86_400_000
 const WEB_LIB_VERSION = '1.200.2'
 const NODE_LIB_VERSION = '5.9.0'
 // Traffic follows the working day (UTC): weights per hour for session starts.

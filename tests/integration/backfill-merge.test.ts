@@ -1,4 +1,4 @@
-import { experimentRuns } from '../../src/coverage/windows.js'
+import { experimentRuns } from '../../src/definitions/windows.js'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { countedValues } from '../../src/plugin/definition-hooks.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/cli/audit.js'
-import { parseCohorts, parseExperiments, type Definitions } from '../../src/coverage/definitions.js'
+import { parseCohorts, parseExperiments, type Definitions } from '../../src/definitions/definitions.js'
 import { flagDef } from '../support/context.js'
 import { customEvent, flagCalled, NOW } from '../support/events.js'
 

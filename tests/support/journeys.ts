@@ -1,5 +1,5 @@
-import { auditConfig } from '../../src/coverage/audit-config.js'
-import { parseExperiments, parseFlags, type Definitions } from '../../src/coverage/definitions.js'
+import { auditConfig } from '../../src/definitions/audit-config.js'
+import { parseExperiments, parseFlags, type Definitions } from '../../src/definitions/definitions.js'
 import { buildReport, type Report } from '../../src/coverage/report.js'
 import type { FlagObservation, Observations } from '../../src/counters/observation.js'
 import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'

@@ -1,4 +1,4 @@
-import { auditConfig } from '../../src/coverage/audit-config.js'
+import { auditConfig } from '../../src/definitions/audit-config.js'
 import { parseSettings } from '../../src/settings/settings.js'
 import { parseDefectList } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'

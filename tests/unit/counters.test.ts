@@ -3,7 +3,7 @@ import { onEvent } from '../../index.js'
 import { inUnitSample } from '../../src/counters/hash.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { createPluginState, handleEvent } from '../../src/plugin/state.js'
-import { DAY_MS } from '../../src/counters/keys.js'
+import { DAY_MS } from '../../src/time.js'
 import { NOW, customEvent, flagCalled, iso } from '../support/events.js'
 import { byValue, harness } from '../support/ingest.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DefinitionsError, parseFlags } from '../../src/coverage/definitions.js'
+import { DefinitionsError, parseFlags } from '../../src/definitions/definitions.js'
 
 const flag = (over: Record<string, unknown>) => ({
   id: 1,

@@ -5,9 +5,9 @@
  * come from PostHog's own experiment query tests, replayed through the offline audit.
  */
 import { describe, expect, it } from 'vitest'
-import { surfaceMetrics } from '../../src/coverage/audit-config.js'
-import { metricSteps, parseExperiments, readMetric } from '../../src/coverage/definitions.js'
-import { experimentMetrics } from '../../src/coverage/experiment-metrics.js'
+import { surfaceMetrics } from '../../src/definitions/audit-config.js'
+import { metricSteps, parseExperiments, readMetric } from '../../src/definitions/definitions.js'
+import { experimentMetrics } from '../../src/definitions/experiment-metrics.js'
 import { byValue } from '../support/ingest.js'
 import { auditJourneys, baseTestExperiment, baseTestFlag, definitionsOf, journeys, type JourneyEvent } from '../support/journeys.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseExperiments } from '../../src/coverage/definitions.js'
+import { parseExperiments } from '../../src/definitions/definitions.js'
 import { intakeEvents } from '../../src/host/project.js'
 
 describe('the events the webhook destination sends and the outage fill reads back', () => {

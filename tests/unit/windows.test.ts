@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseSettings } from '../../src/settings/settings.js'
-import { experimentRun, flagWindow, type ExperimentRun } from '../../src/coverage/windows.js'
+import { experimentRun, flagWindow, type ExperimentRun } from '../../src/definitions/windows.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'

@@ -1,5 +1,5 @@
 import { EXPOSURE_EVENTS } from '../../events/types.js'
-import { exposureCriterionOf } from '../definitions.js'
+import { exposureCriterionOf } from '../../definitions/definitions.js'
 import { metricObservation } from '../metric-data.js'
 import { count, pct } from '../context.js'
 import { checkLabel } from '../labels.js'

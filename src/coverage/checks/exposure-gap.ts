@@ -1,4 +1,4 @@
-import { surfaceMetrics } from '../audit-config.js'
+import { surfaceMetrics } from '../../definitions/audit-config.js'
 import { carriersOf, count, pct, valueWords } from '../context.js'
 import { exposureFromProperty, sendExposure } from './repairs.js'
 import { configuredGoals } from '../../settings/settings.js'

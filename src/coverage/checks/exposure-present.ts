@@ -1,10 +1,9 @@
-import { exposureCriterionOf } from '../definitions.js'
+import { exposureCriterionOf } from '../../definitions/definitions.js'
 import { carriersOf, count, valueWords } from '../context.js'
 import { exposureFromProperty, sendExposure, setExposureEvent } from './repairs.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
-
-const HOUR_MS = 3_600_000
+import { HOUR_MS } from '../../time.js'
 
 export const exposurePresent: Check = {
   id: 'exposure_present',

@@ -1,4 +1,4 @@
-import type { FlagDefinition } from '../definitions.js'
+import type { FlagDefinition } from '../../definitions/definitions.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
 

@@ -1,4 +1,4 @@
-import { exposureCriterionOf } from '../definitions.js'
+import { exposureCriterionOf } from '../../definitions/definitions.js'
 import type { CheckContext, Repair } from './types.js'
 
 /**

@@ -1,8 +1,7 @@
 import { cleanUnits, count } from '../context.js'
 import type { Check } from './types.js'
 import { result } from './types.js'
-
-const DAY_MS = 86_400_000
+import { DAY_MS } from '../../time.js'
 
 // PostHog shows no result for a variant with fewer than 50 exposures (minExposuresPerVariant).
 export const sampleSize: Check = {

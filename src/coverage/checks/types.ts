@@ -1,8 +1,8 @@
 import type { ExposureObservation, FlagObservation } from '../../counters/observation.js'
 import type { VariantValue } from '../../events/types.js'
-import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../definitions.js'
+import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../../definitions/definitions.js'
 import type { Settings } from '../../settings/settings.js'
-import type { MetricOrigin } from '../experiment-metrics.js'
+import type { MetricOrigin } from '../../definitions/experiment-metrics.js'
 
 export const CHECK_IDS = [
   'flag_state',

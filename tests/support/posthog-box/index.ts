@@ -1,5 +1,5 @@
 import { http } from 'msw'
-import type { Definitions } from '../../../src/coverage/definitions.js'
+import type { Definitions } from '../../../src/definitions/definitions.js'
 import { base, posthogHandlers, type ApiData, type QueryRequest } from '../posthog-api.js'
 import { answerQuery, type BoxQueryLog } from './api.js'
 import { PostHogBox, type BoxEvent, type BoxOptions } from './clickhouse.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { audience } from '../../../src/coverage/checks/audience.js'
-import { parseCohorts } from '../../../src/coverage/definitions.js'
+import { parseCohorts } from '../../../src/definitions/definitions.js'
 import { context, experimentDef, flagDef } from '../../support/context.js'
 
 const cohorts = parseCohorts('test', [

@@ -1,4 +1,4 @@
-import { DAY_MS, dayNumber } from '../counters/keys.js'
+import { DAY_MS, dayNumber } from '../time.js'
 import type { Definitions, ExperimentDefinition } from './definitions.js'
 import type { Settings } from '../settings/settings.js'
 

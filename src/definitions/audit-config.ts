@@ -1,7 +1,7 @@
 import { propertyFiltersToHogQL, UnsupportedFilterError } from '../hog/property-filters.js'
 import { exposureCriterionOf, metricSteps, type MetricDefinition, type MetricStep, type Definitions } from './definitions.js'
 import { experimentMetrics } from './experiment-metrics.js'
-import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from './goals.js'
+import { DEFAULT_GUARDRAIL_EVENTS, candidateGoalEvents } from './areas.js'
 import type { CountedEvent } from '../settings/settings.js'
 
 /**
