@@ -1,6 +1,6 @@
 import { DEMO_PROJECT, demoSpec, simulateDemo } from '../sim/demo.js'
 import { definitionsOf } from '../sim/simulation.js'
-import { auditEvents } from './audit.js'
+import { auditEvents } from '../audit/offline-audit.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import { hogqlParser } from '../../src/hog/parser.js'
 import { parseDefectList } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import type { Report } from '../../src/coverage/report.js'
 import { createApp } from '../../src/host/app.js'
 import { Host, SECRET_MASK } from '../../src/host/host.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import { parseCohorts, parseExperiments, type Definitions } from '../../src/definitions/definitions.js'
 import { flagDef } from '../support/context.js'
 import { customEvent, flagCalled, NOW } from '../support/events.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import { parseExperiments, type Definitions } from '../../src/definitions/definitions.js'
 import { buildReport, type Report } from '../../src/coverage/report.js'
 import { experimentRuns } from '../../src/definitions/windows.js'

@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import type { Report } from '../../src/coverage/report.js'
 import { PostHogClient } from '../../src/posthog/client.js'
 import { buildReport } from '../../src/coverage/report.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import type { Report } from '../../src/coverage/report.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'

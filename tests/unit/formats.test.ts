@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync'
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import { formatCsv, formatHtml, formatMarkdown, formatTable } from '../../src/cli/formats.js'
 import { NOW, experimentDef, flagDef } from '../support/context.js'
 import { flagCalled } from '../support/events.js'

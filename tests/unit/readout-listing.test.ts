@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../src/cli/audit.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
 import { formatHtml, formatMarkdown } from '../../src/cli/formats.js'
 import { VERDICT_LABELS } from '../../src/coverage/labels.js'
 import { markdownToHtml, parseMarkdown } from '../../src/coverage/markdown.js'

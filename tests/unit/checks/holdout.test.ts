@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { auditEvents } from '../../../src/cli/audit.js'
+import { auditEvents } from '../../../src/audit/offline-audit.js'
 import { sampleRatio } from '../../../src/coverage/checks/sample-ratio.js'
 import { variantValues } from '../../../src/coverage/checks/variant-values.js'
 import { expectedVariants } from '../../../src/coverage/context.js'
