@@ -4,8 +4,10 @@
  */
 import type { FlagListEntry as FlagEntry, Verdict } from '../src/host/api-types.js'
 
-// The shapes the host answers with, shared with it.
+// The shapes the host answers with, shared with it; the report's is its documented schema's.
 export type { FlagListEntry as FlagEntry, Verdict } from '../src/host/api-types.js'
+export type { BackfillItem, FlagReport, Report } from '../src/coverage/report-schema.js'
+import type { FlagReport, Report } from '../src/coverage/report-schema.js'
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown' | 'not_applicable'
 
 export interface CheckBrief {
@@ -24,43 +26,6 @@ export interface FlagList {
   summary: Record<string, number>
   posthog: Links | null
   flags: FlagEntry[]
-}
-
-export interface BackfillItem {
-  flag: string
-  category: string
-  action: string
-  priority: number
-  check: string
-  effort: string
-  blocking: boolean
-  reason: string
-  days_to_deadline: number | null
-}
-
-export interface FlagReport {
-  key: string
-  name: string
-  kind: FlagEntry['kind']
-  experiment: { id: number; name: string; status: string | null; start_date: string | null; end_date: string | null; exposure_event: string } | null
-  verdict: Verdict
-  score: number
-  window: { from: string; to: string; basis: string; truncated: boolean }
-  variants: { key: string; expected_share: number; exposures: number; units: number }[]
-  checks: (CheckBrief & { evidence: Record<string, unknown>; fix: string | null; query: string | null; query_url: string | null; follows_from: string | null })[]
-  backfill: BackfillItem[]
-  assumptions: string[]
-  data: { source: string; first_day: string | null; last_day: string | null; estimated: boolean; sample_rate: number }
-}
-
-export interface Report {
-  schema_version: number
-  generated_at: string
-  project: string
-  summary: Record<string, number>
-  flags: FlagReport[]
-  plan: BackfillItem[]
-  readout: string
 }
 
 export interface LiveVariant {

@@ -7,21 +7,16 @@ import {
   parseGroupTypes,
   type Definitions,
 } from '../definitions/definitions.js'
-import { auditConfig } from '../definitions/audit-config.js'
-import { buildReport, type Report } from '../coverage/report.js'
+import type { Report } from '../coverage/report.js'
 import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
-import { configuredGoals, parseSettings } from '../settings/settings.js'
 import { PostHogApiError, PostHogClient, type RequestInfo } from '../posthog/client.js'
 import { auditOnline } from '../audit/online-audit.js'
 import { auditEvents } from '../audit/offline-audit.js'
-import { EmbeddedPlugin } from '../plugin/embedded.js'
-import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { ExitError } from './errors.js'
 import { forTerminal } from './terminal.js'
 import { formatReport, type Format } from './formats.js'
 import { Progress } from './progress.js'
 import { readNdjson, type NdjsonLine } from './read-ndjson.js'
-import { DAY_MS } from '../time.js'
 
 export interface AuditOptions {
   readonly events?: string

@@ -1,20 +1,10 @@
-import type { BackfillCategory, CheckContext, CheckId, CheckResult, Effort } from './checks/types.js'
+import type { CheckContext, CheckResult, Effort } from './checks/types.js'
+import type { BackfillItem } from './report-schema.js'
 import type { Verdict } from './verdict.js'
 import { DAY_MS } from '../time.js'
 
-export interface BackfillItem {
-  readonly flag: string
-  readonly category: BackfillCategory
-  readonly action: string
-  /** 0-100: decision impact (running, deadline, traffic), ease, and whether it blocks the readout */
-  readonly priority: number
-  readonly check: CheckId
-  readonly effort: Effort
-  readonly blocking: boolean
-  /** why, in one line (the check's summary) */
-  readonly reason: string
-  readonly days_to_deadline: number | null
-}
+/** A repair of the plan: its shape is the report schema's (report-schema.ts). */
+export type { BackfillItem } from './report-schema.js'
 
 /** How much a repair matters now: the parts add up to at most 100. */
 export function priorityOf(ctx: CheckContext, blocking: boolean, effort: Effort, verdict: Verdict): number {

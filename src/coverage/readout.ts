@@ -2,9 +2,8 @@ import { count } from './context.js'
 import { checkLabel, repairCategoryLabel, VERDICT_LABELS } from './labels.js'
 import { mdCode, mdText } from './markdown.js'
 import type { Report } from './report.js'
+import { BLOCKING_ORDER } from './verdict.js'
 
-// Failures that block a readout, shown first: the assignment itself is broken.
-const BLOCKING_FIRST = ['flag_state', 'sample_ratio', 'multiple_variants']
 
 function inDays(days: number): string {
   const d = Math.max(0, Math.round(days))
@@ -40,7 +39,7 @@ export function writeReadout(report: Report): string {
     lines.push('', '## Blocked: do not read these out')
     for (const f of blocked) {
       const fails = f.checks.filter((c) => c.status === 'fail')
-      const why = BLOCKING_FIRST.map((id) => fails.find((c) => c.id === id)).find(Boolean) ?? fails[0]
+      const why = BLOCKING_ORDER.map((id) => fails.find((c) => c.id === id)).find(Boolean) ?? fails[0]
       lines.push(`- ${name(f)}: ${mdText(why?.summary ?? 'a blocking check failed.')}`)
     }
   }

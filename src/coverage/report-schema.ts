@@ -2,9 +2,10 @@ import { z } from 'zod'
 import { CHECK_IDS } from './checks/types.js'
 
 /**
- * The documented shape of the report JSON (schema_version 2, DESIGN.md "Interfaces"). Others
- * build on it: tests validate every report against this schema, and it is the reference for the
- * description in docs/checks.md.
+ * The documented shape of the report JSON (schema_version 2, DESIGN.md "Interfaces"), and the one
+ * place its TypeScript type is written: `Report` and its parts are inferred from this schema, for
+ * the report builder, the host, the CLI and the UI alike. Tests validate every report against it,
+ * and it is the reference for the description in docs/checks.md.
  */
 const verdict = z.enum(['trustworthy', 'needs_backfill', 'blocked', 'insufficient_data', 'inactive'])
 const status = z.enum(['pass', 'warn', 'fail', 'unknown', 'not_applicable'])
@@ -85,3 +86,12 @@ export const reportSchema = z.strictObject({
   events: z.strictObject({ rejected: z.record(z.string(), z.number()), redelivered: z.number().int().min(0) }),
   thresholds: z.record(z.string(), z.number()),
 })
+
+/** The report JSON, as the schema above reads it. */
+export type Report = z.infer<typeof reportSchema>
+/** One flag's entry in the report. */
+export type FlagReport = z.infer<typeof flagReportSchema>
+/** One check's result in a flag's entry: `query` shows the finding in PostHog, `query_url` opens it in the SQL editor. */
+export type CheckReport = FlagReport['checks'][number]
+/** One repair of the plan. */
+export type BackfillItem = z.infer<typeof backfillItemSchema>

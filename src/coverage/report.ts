@@ -1,66 +1,22 @@
 import type { FlagObservation, Observations } from '../counters/observation.js'
-import { backfillItems, planOf, type BackfillItem } from './backfill.js'
+import { backfillItems, planOf } from './backfill.js'
+import type { FlagReport, Report } from './report-schema.js'
 import { runChecks } from './checks/registry.js'
-import type { CheckContext, CheckId, CheckStatus, FlagKind } from './checks/types.js'
+import type { CheckContext } from './checks/types.js'
 import { buildContext, cleanUnits, findVariant } from './context.js'
 import { experimentsByFlag, type Definitions, type FlagDefinition } from '../definitions/definitions.js'
 import { writeReadout } from './readout.js'
 import type { Settings } from '../settings/settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
-import { experimentRun, flagWindow, type FlagWindow } from '../definitions/windows.js'
+import { experimentRun, flagWindow } from '../definitions/windows.js'
 import { DAY_MS } from '../time.js'
 import { checkQuery, sqlEditorUrl } from './queries.js'
 
 // 2: each flag's own window (an experiment's run); each check's HogQL query
 export const REPORT_SCHEMA_VERSION = 2
 
-export interface FlagReport {
-  key: string
-  name: string
-  kind: FlagKind
-  experiment: { id: number; name: string; status: string | null; start_date: string | null; end_date: string | null; exposure_event: string } | null
-  verdict: Verdict
-  score: number
-  /**
-   * The time the numbers cover: the experiment's run (start to end or now, as PostHog's experiment
-   * page counts it), or the lookback for a flag without an experiment.
-   */
-  window: { from: string; to: string; basis: FlagWindow['basis']; truncated: boolean }
-  /** Planned split and what PostHog would count: exposures of the counted event, units without `$multiple`. */
-  variants: { key: string; expected_share: number; exposures: number; units: number }[]
-  /**
-   * `query`: the HogQL that shows the finding in PostHog (null where there is nothing to query);
-   * `query_url`: that query opened in the project's SQL editor, when the project is known.
-   */
-  checks: {
-    id: CheckId
-    status: CheckStatus
-    summary: string
-    evidence: Record<string, unknown>
-    fix: string | null
-    /** The check whose finding explains this one (its cause, named once), or null; added within schema 2. */
-    follows_from: CheckId | null
-    query: string | null
-    query_url: string | null
-  }[]
-  backfill: BackfillItem[]
-  assumptions: string[]
-  /** Where the numbers come from and how fresh they are. */
-  data: { source: 'live' | 'backfill' | 'none'; first_day: string | null; last_day: string | null; estimated: boolean; sample_rate: number }
-}
-
-export interface Report {
-  schema_version: typeof REPORT_SCHEMA_VERSION
-  generated_at: string
-  project: string
-  window: { from: string; to: string; days: number }
-  summary: { flags: number } & Record<Verdict, number>
-  flags: FlagReport[]
-  plan: BackfillItem[]
-  readout: string
-  events: { rejected: Record<string, number>; redelivered: number }
-  thresholds: Record<string, number>
-}
+// The report's type is the documented schema's (report-schema.ts), written once.
+export type { FlagReport, Report } from './report-schema.js'
 
 export interface ReportInput {
   readonly definitions: Definitions

@@ -3,11 +3,13 @@ import type { CheckContext, CheckId, CheckResult } from './checks/types.js'
 export type Verdict = 'trustworthy' | 'needs_backfill' | 'blocked' | 'insufficient_data' | 'inactive'
 
 /**
- * Failures no backfill can repair: the assignment itself is broken (a mismatched split, users in
- * several variants, a flag that does not split). The decision must wait for a fix and new data.
+ * Checks whose failure blocks a readout whatever else passes: no backfill can repair them, since
+ * the assignment itself is broken (a flag that does not split, a mismatched split, users in several
+ * variants). The decision must wait for a fix and new data. In the order a reader is told of them:
+ * a switched-off flag explains the other two.
  */
-/** Checks whose failure blocks a readout whatever else passes. */
-export const BLOCKING: ReadonlySet<CheckId> = new Set(['sample_ratio', 'multiple_variants', 'flag_state'])
+export const BLOCKING_ORDER: readonly CheckId[] = ['flag_state', 'sample_ratio', 'multiple_variants']
+export const BLOCKING: ReadonlySet<CheckId> = new Set(BLOCKING_ORDER)
 
 // Weights of the 0-100 score: a blocking failure costs most, a warning a little, an unknown less.
 const PENALTY = { blockingFail: 35, fail: 25, warn: 8, unknown: 3 } as const
