@@ -1,7 +1,7 @@
 import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, type HistoryView } from './api.js'
-import { checkName, VERDICT_WORDS } from './badges.js'
+import { api, type HistoryView, type Verdict } from './api.js'
+import { checkName, VERDICT_WORDS, VerdictBadge } from './badges.js'
 import { FlagLink } from './FlagLink.js'
 
 const words = (verdict: string) => VERDICT_WORDS[verdict as keyof typeof VERDICT_WORDS] ?? verdict
@@ -114,13 +114,10 @@ export function History({ project }: { project: string }) {
                 {stretches(runs, f.key).map((st) => (
                   <td key={st.first} colSpan={st.reviews} data-reviews={st.reviews}>
                     {st.verdict ? (
-                      <span
-                        class={`badge verdict-${st.verdict}`}
-                        data-verdict={st.verdict}
+                      <VerdictBadge
+                        verdict={st.verdict as Verdict}
                         title={`${words(st.verdict)} in ${st.reviews} review${st.reviews === 1 ? '' : 's'} from ${time(st.first)}${st.failing.length ? `; failing: ${st.failing.map(checkName).join(', ')}` : ''}`}
-                      >
-                        {words(st.verdict)}
-                      </span>
+                      />
                     ) : (
                       <span class="muted" title="Not in this review">–</span>
                     )}

@@ -66,10 +66,11 @@ export function checkName(id: string): string {
   return known !== id ? known : id.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase())
 }
 
-export function VerdictBadge({ verdict }: { verdict: Verdict }) {
+/** A verdict in its words; `title` adds what a hover should say (History: since when, what fails). */
+export function VerdictBadge({ verdict, title }: { verdict: Verdict; title?: string }) {
   return (
-    <span class={`badge verdict-${verdict}`} data-verdict={verdict}>
-      {VERDICT_WORDS[verdict]}
+    <span class={`badge verdict-${verdict}`} data-verdict={verdict} title={title}>
+      {VERDICT_WORDS[verdict] ?? verdict}
     </span>
   )
 }

@@ -44,7 +44,7 @@ function unknownFlag(obs: FlagObservation): FlagDefinition {
 
 const VERDICT_ORDER: readonly Verdict[] = ['blocked', 'needs_backfill', 'insufficient_data', 'trustworthy', 'inactive']
 
-/** Judges every flag and experiment: the report JSON of DESIGN.md, schema version 1. Pure. */
+/** Judges every flag and experiment: the report JSON of DESIGN.md (REPORT_SCHEMA_VERSION). Pure. */
 export function buildReport(input: ReportInput): Report {
   const { definitions, observations, settings, nowMs } = input
   const obsByFlag = new Map(observations.flags.map((f) => [f.flag, f]))

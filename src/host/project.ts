@@ -161,7 +161,7 @@ export class ProjectRuntime {
     // project's HogQL backfill stands: the live counters count from its watermark on.
     if (this.project.demo) {
       const past = (await this.meta.storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
-      if (past && this.state) this.state.split.watermark = past.watermark
+      if (past && this.state) this.state.backfill.watermark = past.watermark
     }
     if (!this.deps.volatileCache) await this.detectGap(now)
     await this.loadGaps()
@@ -219,7 +219,7 @@ export class ProjectRuntime {
   private async detectGap(now: number): Promise<void> {
     const state = this.state
     if (!state) return
-    const gap = missedPeriod(await this.deps.store.periods(this.id), this.deps.processId, now, this.lastBeat, state.split.watermark)
+    const gap = missedPeriod(await this.deps.store.periods(this.id), this.deps.processId, now, this.lastBeat, state.backfill.watermark)
     if (!gap) return
     const fillable = canBackfill(state)
     await this.deps.store.addGap({

@@ -39,7 +39,7 @@ export async function setUp(parts: PluginParts): Promise<void> {
   // With PostHog credentials, live counters count from the backfill watermark on, and count what
   // the project's experiments define (fetched now, refreshed each minute).
   if (canBackfill(state)) {
-    state.split.watermark = await ensureWatermark(parts.storage, state.ingest.now())
+    state.backfill.watermark = await ensureWatermark(parts.storage, state.ingest.now())
     await refreshDefinitions(state, parts.storage, { fetch: true })
   }
   parts.global.state = state

@@ -30,7 +30,7 @@ export interface PluginState {
   lastMinute: EventTally
   readonly log: (level: 'debug' | 'info' | 'warn', message: string) => void
   /** the backfill watermark once PostHog credentials are set: live counters count from it on */
-  readonly split: { watermark: number | null }
+  readonly backfill: { watermark: number | null }
   /** What the state was built from, so definitions fetched later can rebuild it. */
   readonly config: Record<string, unknown>
   readonly cache: ContractCache
@@ -80,11 +80,11 @@ export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
 
 /** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
 export async function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): Promise<PluginState> {
-  const split = { watermark: null as number | null }
+  const backfill = { watermark: null as number | null }
   const ignoredBy = { ...NO_IGNORED }
-  const { settings, ingest } = await buildIngest(config, cache, hooks, split, ignoredBy)
+  const { settings, ingest } = await buildIngest(config, cache, hooks, backfill, ignoredBy)
   return {
-    split,
+    backfill,
     settings,
     project: settings.posthogProjectId || 'default',
     ingest,
@@ -100,7 +100,7 @@ export async function createPluginState(config: Record<string, unknown>, cache: 
   }
 }
 
-async function buildIngest(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks, split: { watermark: number | null }, ignoredBy: Record<IgnoreReason, number>): Promise<{ settings: Settings; ingest: IngestContext }> {
+async function buildIngest(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks, backfill: { watermark: number | null }, ignoredBy: Record<IgnoreReason, number>): Promise<{ settings: Settings; ingest: IngestContext }> {
   const settings = parseSettings(config, { countedEvents: hooks.countedEvents })
   const filters = settings.metrics.some((m) => m.filter) ? await compileMatcherFilters(settings) : undefined
   const project = settings.posthogProjectId || 'default'
@@ -119,7 +119,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
       experimentRunOf: hooks.experimentRunOf,
       surfaceMetrics: hooks.surfaceMetrics,
       filters,
-      watermark: () => split.watermark,
+      watermark: () => backfill.watermark,
       filling: hooks.filling,
       onRejected: hooks.onRejected,
       onIgnored: (reason) => void ignoredBy[reason]++,
@@ -163,7 +163,7 @@ export function clientOf(state: PluginState): PostHogClient {
 async function applyDefinitions(state: PluginState, stored: StoredDefinitions): Promise<void> {
   const defs: Definitions = { flags: stored.flags, experiments: stored.experiments, cohorts: stored.cohorts, groupTypes: new Map(stored.groupTypes) }
   const fromDefs = await hooksFromDefinitions(defs, configuredGoals(state.settings))
-  const { settings, ingest } = await buildIngest(state.config, state.cache, { ...state.hooks, ...fromDefs }, state.split, state.ignoredBy)
+  const { settings, ingest } = await buildIngest(state.config, state.cache, { ...state.hooks, ...fromDefs }, state.backfill, state.ignoredBy)
   state.settings = settings
   state.ingest = ingest
   state.definitionsAt = stored.fetchedAt
@@ -178,7 +178,7 @@ async function applyDefinitions(state: PluginState, stored: StoredDefinitions): 
  */
 export async function refreshDefinitions(state: PluginState, storage: Storage, opts: { fetch: boolean }): Promise<void> {
   if (!canBackfill(state) || hostGivesDefinitions(state)) return
-  const nowMs = Date.now()
+  const nowMs = state.ingest.now()
   let stored = (await storage.get(DEFINITIONS_STORAGE_KEY, null)) as StoredDefinitions | null
   if (opts.fetch && (!stored || nowMs - stored.fetchedAt >= DEFINITIONS_REFRESH_MS)) {
     try {
@@ -198,7 +198,7 @@ export async function refreshDefinitions(state: PluginState, storage: Storage, o
  * for (undefined) between looks, so the events in between cost no promise.
  */
 export function lookForDefinitions(state: PluginState, storage: Storage): Promise<void> | undefined {
-  if (Date.now() < state.nextDefinitionsLook) return undefined
+  if (state.ingest.now() < state.nextDefinitionsLook) return undefined
   return refreshDefinitions(state, storage, { fetch: false })
 }
 
@@ -243,9 +243,9 @@ export async function collectObservations(state: PluginState, cache: ContractCac
  */
 export async function observeStored(state: PluginState, cache: ContractCache, storage: Storage): Promise<Observations> {
   const live = await collectObservations(state, cache)
-  if (state.split.watermark === null) return live
+  if (state.backfill.watermark === null) return live
   const stored = (await storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
-  return mergeObservations(live, stored && stored.watermark === state.split.watermark ? stored.observations : null)
+  return mergeObservations(live, stored && stored.watermark === state.backfill.watermark ? stored.observations : null)
 }
 
 /** True when the settings can reach PostHog's API (a project and a personal API key). */
@@ -262,12 +262,12 @@ export async function observeWithBackfill(state: PluginState, cache: ContractCac
   const live = await collectObservations(state, cache)
   if (!canBackfill(state)) return live
   const nowMs = state.ingest.now()
-  state.split.watermark ??= await ensureWatermark(storage, nowMs)
+  state.backfill.watermark ??= await ensureWatermark(storage, nowMs)
   try {
-    await backfillStep(storage, clientOf(state), { nowMs, watermark: state.split.watermark, userConfig: config })
+    await backfillStep(storage, clientOf(state), { nowMs, watermark: state.backfill.watermark, userConfig: config })
   } catch (e) {
     state.log('warn', `experiment-coverage: backfill step failed, will retry: ${(e as Error).message}`)
   }
   const stored = (await storage.get(BACKFILL_KEY, null)) as StoredBackfill | null
-  return mergeObservations(live, stored && stored.watermark === state.split.watermark ? stored.observations : null)
+  return mergeObservations(live, stored && stored.watermark === state.backfill.watermark ? stored.observations : null)
 }

@@ -42,7 +42,7 @@ describe('the reasons the plugin tallies for ignored events', () => {
 
   it.each<[string, (s: Awaited<ReturnType<typeof createPluginState>>) => unknown, ReturnType<typeof event>, IgnoreReason]>([
     ['a page view without flags has nothing to count', () => {}, event({}), 'no_flag_or_metric'],
-    ['an event before the backfill watermark is the backfill\'s', (s) => void (s.split.watermark = NOW - 1_000), event({ '$feature/f': 'test' }, NOW - 60_000), 'before_watermark'],
+    ['an event before the backfill watermark is the backfill\'s', (s) => void (s.backfill.watermark = NOW - 1_000), event({ '$feature/f': 'test' }, NOW - 60_000), 'before_watermark'],
     ['a flag already counted for the unit is not counted again', (s) => handleEvent(s, event({ '$feature/f': 'test' })), event({ '$feature/f': 'test' }), 'seen_or_unsampled'],
   ])('%s', async (_, arrange, e, reason) => {
     const state = await createPluginState({}, new MemoryCache(() => NOW), { now: () => NOW })

@@ -1,2 +1,0 @@
-export { CHECKS, runChecks } from './registry.js'
-export * from './types.js'
