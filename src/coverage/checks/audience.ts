@@ -1,9 +1,8 @@
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 // PostHog's health checks warn about dynamic cohorts in the exposure criteria: their membership
 // moves during the experiment, so who can be exposed changes with it.
-export const audience: Check = {
+export const audience = defineCheck({
   id: 'audience',
   appliesTo: (ctx) => ctx.kind === 'experiment' || ctx.deFactoExperiment,
   run(ctx) {
@@ -30,4 +29,4 @@ export const audience: Check = {
     }
     return result('pass', cohortIds.size ? 'The audience is fixed (static cohorts only).' : 'The audience is not restricted by a cohort.', evidence)
   },
-}
+})

@@ -4,14 +4,13 @@ import { metricObservation } from '../metric-data.js'
 import { count, pct } from '../context.js'
 import { checkLabel } from '../labels.js'
 import { exposureFromProperty, setExposureEvent } from './repairs.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 // When most of a goal's events come before the unit's exposure, the experiment's numbers
 // lose a visible part of the conversions (PostHog counts metric events after exposure only).
 const BEFORE_EXPOSURE_SHARE = 0.5
 
-export const exposureEvent: Check = {
+export const exposureEvent = defineCheck({
   id: 'exposure_event',
   appliesTo: (ctx) => ctx.kind === 'experiment' || ctx.deFactoExperiment || ((ctx.exposure?.exposures ?? 0) > 0 && (ctx.otherExposure?.exposures ?? 0) > 0),
   run(ctx) {
@@ -70,4 +69,4 @@ export const exposureEvent: Check = {
     const note = other > 0 ? ` (PostHog's ingestion copy to ${otherName} also arrives; it is counted once)` : ''
     return result('pass', `Exposure is counted from ${ctx.exposureEvent}${note}.`, evidence)
   },
-}
+})

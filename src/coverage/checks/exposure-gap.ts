@@ -2,7 +2,7 @@ import { surfaceMetrics } from '../../definitions/audit-config.js'
 import { carriersOf, count, pct, valueWords } from '../context.js'
 import { exposureFromProperty, sendExposure } from './repairs.js'
 import { configuredGoals } from '../../settings/settings.js'
-import { result, type Check, type CheckContext } from './types.js'
+import { type CheckContext, defineCheck, result } from './types.js'
 
 // Below this many units at the surface a share says little; the check then falls back to carriers.
 const MIN_REACHED = 20
@@ -16,11 +16,12 @@ function measuresSurface(ctx: CheckContext): boolean {
   return surfaceMetrics({ experiments: [ctx.experiment] }, configuredGoals(ctx.settings)).has(ctx.flag.key)
 }
 
-export const exposureGap: Check = {
+export const exposureGap = defineCheck({
   id: 'exposure_gap',
-  appliesTo: (ctx) => (ctx.observation?.sightings.units ?? 0) > 0 && ctx.running,
+  needs: ['observation'],
+  appliesTo: (ctx) => ctx.observation.sightings.units > 0 && ctx.running,
   run(ctx) {
-    const s = ctx.observation!.sightings
+    const s = ctx.observation.sightings
     // Units carrying `false` (or nothing) are outside the rollout or its conditions: not exposing
     // them is right. The gap is among units that were given a value.
     const carriers = carriersOf(ctx).withValue
@@ -76,4 +77,4 @@ export const exposureGap: Check = {
     }
     return result('pass', `${pct(1 - share)} of the ${count(carriers)} units ${words} were exposed.`, evidence)
   },
-}
+})

@@ -1,11 +1,10 @@
 import { exposureCriterionOf } from '../../definitions/definitions.js'
 import { carriersOf, count, valueWords } from '../context.js'
 import { exposureFromProperty, sendExposure, setExposureEvent } from './repairs.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 import { HOUR_MS } from '../../time.js'
 
-export const exposurePresent: Check = {
+export const exposurePresent = defineCheck({
   id: 'exposure_present',
   appliesTo: (ctx) => ctx.running,
   run(ctx) {
@@ -56,4 +55,4 @@ export const exposurePresent: Check = {
       { category: 'event', action: `Deploy or fix the code that reads "${ctx.flag.key}" so it sends ${ctx.exposureEvent}`, effort: 'high', blocking: ctx.kind === 'experiment' },
     ])
   },
-}
+})

@@ -1,7 +1,6 @@
 import { LIBS } from '../../counters/observation.js'
 import { count, pct } from '../context.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 // PostHog's health check needs at least 100 exposures before judging the server-side share.
 const MIN_EXPOSURES = 100
@@ -11,11 +10,12 @@ const ERROR_SHARE = 0.01
 // first. PostHog has no threshold for it; one in a hundred already moves a small effect, so it fails.
 const BOOTSTRAP_MISMATCH_SHARE = 0.01
 
-export const exposureSource: Check = {
+export const exposureSource = defineCheck({
   id: 'exposure_source',
-  appliesTo: (ctx) => (ctx.exposure?.exposures ?? 0) > 0,
+  needs: ['exposure'],
+  appliesTo: (ctx) => ctx.exposure.exposures > 0,
   run(ctx) {
-    const exp = ctx.exposure!
+    const exp = ctx.exposure
     const units = { client: 0, server: 0, unknown: 0 }
     let errored = 0
     let bootstrapped = 0
@@ -79,4 +79,4 @@ export const exposureSource: Check = {
     const note = units.client === 0 && units.server > 0 ? 'Evaluated on the server only: an exposure means the server evaluated it.' : 'Exposures come from where the flag is shown.'
     return result('pass', note, evidence)
   },
-}
+})

@@ -1,6 +1,5 @@
 import type { FlagDefinition } from '../../definitions/definitions.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 /** Why a release condition that names a variant serves it to nobody. */
 type IgnoredBecause = 'zero_rollout' | 'after_catch_all' | 'names_no_variant'
@@ -62,7 +61,7 @@ const setNames = (sets: readonly number[]) => (sets.length === 1 ? `Set ${sets[0
 // PostHog's health checks warn about a running experiment whose flag is off, rolled out to 0%, or
 // with one variant at 100% (flag_state.py, A5), and about release conditions that pin a variant
 // (forced_variant.py, A7). A running experiment's findings block here.
-export const flagState: Check = {
+export const flagState = defineCheck({
   id: 'flag_state',
   appliesTo: () => true,
   run(ctx) {
@@ -162,4 +161,4 @@ export const flagState: Check = {
     }
     return result('pass', maxRollout >= 100 && !ctx.deFactoExperiment ? 'The flag is fully rolled out.' : 'The flag is on.', evidence)
   },
-}
+})

@@ -1,9 +1,8 @@
 import { metricObservation } from '../metric-data.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 // PostHog has no first-class guardrails: an experiment's secondary metrics play that role.
-export const guardrails: Check = {
+export const guardrails = defineCheck({
   id: 'guardrails',
   appliesTo: (ctx) => ctx.kind === 'experiment',
   run(ctx) {
@@ -47,4 +46,4 @@ export const guardrails: Check = {
     }
     return result('pass', `Guardrails: ${documented.map((m) => m.name).join(', ')}.`, evidence)
   },
-}
+})

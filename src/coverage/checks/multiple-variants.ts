@@ -1,6 +1,5 @@
 import { count, pct } from '../context.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 // GrowthBook and Statsig call more than 1% of units with several variants unhealthy; PostHog warns
 // above 10% (multipleVariantShare). Between the two, it is worth a look.
@@ -17,11 +16,12 @@ export function isEvenSplit(percentages: readonly number[]): boolean {
   return percentages.every((p, i) => p === base + (i < 100 - base * n ? 1 : 0))
 }
 
-export const multipleVariants: Check = {
+export const multipleVariants = defineCheck({
   id: 'multiple_variants',
-  appliesTo: (ctx) => (ctx.exposure?.units ?? 0) > 0 && ctx.expected.length >= 2,
+  needs: ['exposure'],
+  appliesTo: (ctx) => ctx.exposure.units > 0 && ctx.expected.length >= 2,
   run(ctx) {
-    const exp = ctx.exposure!
+    const exp = ctx.exposure
     const share = exp.multipleVariantUnits / exp.units
     const handling = ctx.experiment?.exposure_criteria?.multiple_variant_handling ?? 'exclude'
     // `multiple_variant_share`, not `share`: exposure_gap has a share of its own (one name, one number)
@@ -60,4 +60,4 @@ export const multipleVariants: Check = {
     if (share > NOTICE_SHARE) return result('warn', `${pct(share)} of units saw more than one variant.`, evidence, 'Check identity merges and cleared storage.')
     return result('pass', exp.multipleVariantUnits ? `${count(exp.multipleVariantUnits)} units (${pct(share)}) saw more than one variant.` : 'No unit saw more than one variant.', evidence)
   },
-}
+})

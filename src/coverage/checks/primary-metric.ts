@@ -1,7 +1,6 @@
 import { count } from '../context.js'
 import { metricObservation } from '../metric-data.js'
-import type { Check, MetricRef } from './types.js'
-import { result } from './types.js'
+import { defineCheck, type MetricRef, result } from './types.js'
 
 /** True when a metric's goal reads what no event counter can (an action, a data warehouse table, every event). */
 const goalIsNoEvent = (m: MetricRef) => m.goal !== undefined && (m.uncounted?.includes(m.goal) ?? false)
@@ -13,7 +12,7 @@ function notCountedBecause(m: MetricRef): string {
   return `the counters do not count ${m.goal ?? m.events.at(-1)}`
 }
 
-export const primaryMetric: Check = {
+export const primaryMetric = defineCheck({
   id: 'primary_metric',
   appliesTo: (ctx) => ctx.kind === 'experiment' || ctx.deFactoExperiment,
   run(ctx) {
@@ -92,4 +91,4 @@ export const primaryMetric: Check = {
     }
     return result('pass', `${converted}.${aside}`, evidence)
   },
-}
+})

@@ -1,7 +1,6 @@
 import chi2gof from '@stdlib/stats-chi2gof'
 import { cleanUnits, count } from '../context.js'
-import type { Check, CheckContext } from './types.js'
-import { result } from './types.js'
+import { type CheckContext, defineCheck, result } from './types.js'
 
 /**
  * Chi-square goodness of fit of the units per variant against the flag's rollout percentages,
@@ -13,7 +12,7 @@ import { result } from './types.js'
  */
 const arms = (ctx: CheckContext) => ctx.expected.filter((v) => v.role === 'variant' && v.share > 0)
 
-export const sampleRatio: Check = {
+export const sampleRatio = defineCheck({
   id: 'sample_ratio',
   appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && arms(ctx).length >= 2,
   run(ctx) {
@@ -59,4 +58,4 @@ export const sampleRatio: Check = {
     }
     return result('pass', `The split matches the plan (p = ${test.pValue.toFixed(3)}).`, evidence)
   },
-}
+})

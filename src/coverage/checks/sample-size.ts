@@ -1,10 +1,9 @@
 import { cleanUnits, count } from '../context.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 import { DAY_MS } from '../../time.js'
 
 // PostHog shows no result for a variant with fewer than 50 exposures (minExposuresPerVariant).
-export const sampleSize: Check = {
+export const sampleSize = defineCheck({
   id: 'sample_size',
   // Without any exposed unit, exposure_present already says what is wrong; a sample size of zero adds nothing.
   appliesTo: (ctx) => (ctx.kind === 'experiment' || ctx.deFactoExperiment) && ctx.running && (ctx.exposure?.units ?? 0) > 0,
@@ -37,4 +36,4 @@ export const sampleSize: Check = {
       late ? [{ category: 'flag_config', action: `Widen the rollout of "${ctx.flag.key}" or move its readout date`, effort: 'low', blocking: false }] : [],
     )
   },
-}
+})

@@ -131,9 +131,47 @@ export interface CheckContext {
 
 export interface Check {
   readonly id: CheckId
+  /** The context's inputs it reads, which must be there; without one the registry skips it (`not_applicable`). */
+  readonly needs: readonly CheckInput[]
   /** Which kinds it judges; the others get `not_applicable`. */
   readonly appliesTo: (ctx: CheckContext) => boolean
   readonly run: (ctx: CheckContext) => CheckOutcome
+}
+
+/** The context's inputs that can be missing: a flag with no counters, no exposures, no experiment. */
+export type CheckInput = 'observation' | 'exposure' | 'otherExposure' | 'experiment'
+
+/** A context whose inputs `I` are there. */
+export type ContextWith<I extends CheckInput> = CheckContext & { readonly [K in I]: NonNullable<CheckContext[K]> }
+
+/** The inputs of `needs` the context lacks. */
+export function missingInputs(ctx: CheckContext, needs: readonly CheckInput[]): CheckInput[] {
+  return needs.filter((k) => ctx[k] === null || ctx[k] === undefined)
+}
+
+/**
+ * A check that declares its inputs, as PostHog's experiment health registry declares the data each
+ * check requires: `appliesTo` and `run` get a context in which those inputs are there, so the check
+ * reads them without a non-null assertion. Called directly without them, `appliesTo` is false and
+ * `run` throws, naming what is missing.
+ */
+export function defineCheck<I extends CheckInput = never>(spec: {
+  readonly id: CheckId
+  readonly needs?: readonly I[]
+  readonly appliesTo: (ctx: ContextWith<I>) => boolean
+  readonly run: (ctx: ContextWith<I>) => CheckOutcome
+}): Check {
+  const needs = spec.needs ?? []
+  const has = (ctx: CheckContext): ctx is ContextWith<I> => missingInputs(ctx, needs).length === 0
+  return {
+    id: spec.id,
+    needs,
+    appliesTo: (ctx) => has(ctx) && spec.appliesTo(ctx),
+    run: (ctx) => {
+      if (!has(ctx)) throw new Error(`${spec.id} needs ${missingInputs(ctx, needs).join(', ')}`)
+      return spec.run(ctx)
+    },
+  }
 }
 
 /** What a check's `run` returns: a result, before the registry adds its id and links its cause. */

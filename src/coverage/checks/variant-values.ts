@@ -1,15 +1,15 @@
 import { showValue } from '../show-value.js'
 import { count, pct } from '../context.js'
-import type { Check } from './types.js'
-import { result } from './types.js'
+import { defineCheck, result } from './types.js'
 
 export type OutsideKind = 'miscased' | 'unknown' | 'empty' | 'outside_rollout'
 
-export const variantValues: Check = {
+export const variantValues = defineCheck({
   id: 'variant_values',
-  appliesTo: (ctx) => (ctx.exposure?.exposures ?? 0) > 0,
+  needs: ['exposure'],
+  appliesTo: (ctx) => ctx.exposure.exposures > 0,
   run(ctx) {
-    const exp = ctx.exposure!
+    const exp = ctx.exposure
     const keys = new Map(ctx.expected.map((v) => [v.key.toLowerCase(), v.key]))
     const multivariate = ctx.kind !== 'boolean_flag' && (ctx.flag.filters.multivariate?.variants.length ?? 0) > 0
     // `false` for users outside a partial rollout or a targeted condition is how PostHog says
@@ -55,4 +55,4 @@ export const variantValues: Check = {
     const status = share > ctx.settings.unknownVariantShare ? 'fail' : 'warn'
     return result(status, summary, evidence, 'Fix the client that sends them; until then map or exclude them explicitly.', repairs)
   },
-}
+})

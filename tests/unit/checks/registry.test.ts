@@ -7,6 +7,7 @@ describe('the check registry', () => {
   it('turns a check that throws into unknown, with the error, and still runs every other check', () => {
     const broken: Check = {
       id: 'sample_ratio',
+      needs: [],
       appliesTo: () => true,
       run: () => {
         throw new Error('division by zero')
@@ -22,9 +23,21 @@ describe('the check registry', () => {
 
   it('marks a check that does not apply as not_applicable instead of running it', () => {
     let ran = false
-    const picky: Check = { id: 'guardrails', appliesTo: () => false, run: () => ((ran = true), { status: 'pass', summary: '', evidence: {}, fix: null, repairs: [] }) }
+    const picky: Check = { id: 'guardrails', needs: [], appliesTo: () => false, run: () => ((ran = true), { status: 'pass', summary: '', evidence: {}, fix: null, repairs: [] }) }
     expect(runChecks(context(), [picky])[0]).toMatchObject({ status: 'not_applicable' })
     expect(ran).toBe(false)
+  })
+
+  it('skips a check whose declared inputs are missing, without running it, as PostHog\'s health registry does', () => {
+    let ran = false
+    const needy: Check = { id: 'variant_values', needs: ['exposure'], appliesTo: () => true, run: () => ((ran = true), { status: 'pass', summary: '', evidence: {}, fix: null, repairs: [] }) }
+    expect(runChecks(context({ observation: null }), [needy])[0]).toMatchObject({ status: 'not_applicable' })
+    expect(ran).toBe(false)
+    // called directly without its input, a declared check does not apply, and running it names what is missing
+    const variantValues = CHECKS.find((c) => c.id === 'variant_values')!
+    const bare = { ...context(), exposure: null }
+    expect(variantValues.appliesTo(bare)).toBe(false)
+    expect(() => variantValues.run(bare)).toThrow(/variant_values needs exposure/)
   })
 
   it('has exactly one check per id of DESIGN.md, each in its own file', () => {
