@@ -4,7 +4,8 @@ import { groupUnit, readEvent, type ReadOptions } from '../events/read-event.js'
 import type { Exposure, FlagSighting, MetricHit, ReadEvent, RejectReason, VariantValue } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { inUnitSample, shortId } from './hash.js'
-import { KIND_TOKEN, KeyScheme, enc, series, variantToken } from './keys.js'
+import { KeyScheme, enc, variantToken } from './keys.js'
+import { DAY, EXPOSURE, FLAG, KIND_TOKEN, METRIC, RATE, SIGHTING, series } from './schema.js'
 import { DAY_MS, dayNumber } from '../time.js'
 import { EventScope, MemoryHashStore, storeFor, toCount, type CounterStore, type Step } from './store.js'
 
@@ -285,7 +286,7 @@ async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightin
     // redelivery to report: as on one key per field, where it is not checked.
     const adds = e.exposure !== null || e.customExposures.length > 0 || metricUnits.length > 0 || e.partialRejections.length > 0
     if (!adds) return outcomeOf(e, sightings, metricUnits)
-    await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
+    await ctx.store.bump(ctx.keys.day(day), [DAY.redelivered], dayTtl(ctx, day, nowMs))
     return 'duplicate'
   }
   // Settled after the answer: a failure here leaves the marker open, which a retry waits out.
@@ -404,12 +405,12 @@ function inFlagWindow(ctx: IngestContext, flag: string, ts: number): boolean {
 async function firstDelivery(ctx: IngestContext, e: ReadEvent, id: string, day: number, nowMs: number): Promise<boolean> {
   const [n] = await ctx.store.bump(ctx.keys.deliveries(day, e.personUnit), [shortId(id)], DELIVERY_TTL_S)
   if (n === 1) return true
-  await ctx.store.bump(ctx.keys.day(day), ['dup'], dayTtl(ctx, day, nowMs))
+  await ctx.store.bump(ctx.keys.day(day), [DAY.redelivered], dayTtl(ctx, day, nowMs))
   return false
 }
 
 async function countRejection(ctx: IngestContext, day: number, reason: RejectReason, nowMs: number): Promise<void> {
-  await ctx.store.bump(ctx.keys.day(day), [`rej:${reason}`], dayTtl(ctx, day, nowMs))
+  await ctx.store.bump(ctx.keys.day(day), [DAY.rejected(reason)], dayTtl(ctx, day, nowMs))
   ctx.onRejected(reason)
 }
 
@@ -430,7 +431,7 @@ async function listOnce(ctx: IngestContext, set: string, member: string, ttl: nu
 async function registerFlag(ctx: IngestContext, day: number, flag: string, ttl: number, nowMs: number): Promise<void> {
   const added = await listOnce(ctx, ctx.keys.flagsOfDay(day), flag, ttl, CAPS.flagsPerDay, nowMs)
   // The sample rate in force when the flag's day began: readers scale sampled unit counts by it.
-  if (added) await ctx.store.put(ctx.keys.flagDay(day, flag), 'rate', ctx.settings.unitSampleRate, ttl)
+  if (added) await ctx.store.put(ctx.keys.flagDay(day, flag), RATE, ctx.settings.unitSampleRate, ttl)
 }
 
 /** Bumps flag-level counters of a day; the first bump of the day lists the flag. */
@@ -494,11 +495,11 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   if (!inFlagWindow(ctx, x.flag, e.timestampMs)) return
   const token = variantToken(x.variant)
   const name = series.exposure(x.event, token)
-  const counters = ['ev', `lib:${x.lib}`]
-  if (x.bootstrapped) counters.push('boot')
-  if (x.bootstrapMismatch) counters.push('bootmis')
-  if (x.locallyEvaluated) counters.push('local')
-  if (x.error !== null) counters.push('err')
+  const counters: string[] = [EXPOSURE.events, EXPOSURE.eventsByLib(x.lib)]
+  if (x.bootstrapped) counters.push(EXPOSURE.bootstrapped)
+  if (x.bootstrapMismatch) counters.push(EXPOSURE.bootstrapMismatch)
+  if (x.locallyEvaluated) counters.push(EXPOSURE.locallyEvaluated)
+  if (x.error !== null) counters.push(EXPOSURE.errored)
   // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
   // must not make a unit distinct, or "seen with several variants".
   if (!ctx.isCountedValue(x.flag, x.variant) || !inUnitSample(x.unit, ctx.settings.unitSampleRate)) {
@@ -531,27 +532,27 @@ async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposure, day:
   // The event's counts (a first delivery) and the unit's (markers new), in one call; apart where the
   // calls are tagged, so a redelivery's call for the unit's counts is the same call as the first's.
   const seriesCounters: string[] = first && !ctx.tagged ? counters : []
-  if (at(mismatch) === 1) seriesCounters.push('bmunits')
-  if (at(lib) === 1) seriesCounters.push(`ulib:${x.lib}`) // units by library class, whatever arrived first
-  if (at(value) === 1) seriesCounters.push('units')
+  if (at(mismatch) === 1) seriesCounters.push(EXPOSURE.bootstrapMismatchUnits)
+  if (at(lib) === 1) seriesCounters.push(EXPOSURE.unitsByLib(x.lib)) // units by library class, whatever arrived first
+  if (at(value) === 1) seriesCounters.push(EXPOSURE.units)
   const flagCounters: string[] = []
-  if (at(values) === 1) flagCounters.push(`units|${kind}`)
+  if (at(values) === 1) flagCounters.push(FLAG.units(x.event))
   const valuesSeen = at(values)
   // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
   // keeps their first variant. Count them per value they saw, and once per flag.
-  if (valuesSeen >= 2) seriesCounters.push('multi')
-  if (valuesSeen === 2) flagCounters.push(`multi|${kind}`)
+  if (valuesSeen >= 2) seriesCounters.push(EXPOSURE.multi)
+  if (valuesSeen === 2) flagCounters.push(FLAG.multi(x.event))
   // PostHog's `first_seen` puts a unit in the variant of its earliest exposure (argMin(variant,
   // timestamp): experiment_query_builder.py). This exposure is now the unit's earliest with another
   // value than before: the unit counts here (`fs`) and leaves the value it was counted in (`fsout`,
   // on that exposure's day), so the totals are the same whatever order the exposures arrive in.
   const moved = fs !== null && fs.replaced && fs.previous?.value !== token
-  if (moved) seriesCounters.push('fs')
+  if (moved) seriesCounters.push(EXPOSURE.firstSeen)
   const left = moved ? fs.previous : null
   await Promise.all([
     bumpSeries(ctx, day, x.flag, name, seriesCounters, nowMs),
     first && ctx.tagged ? bumpSeries(ctx, day, x.flag, name, counters, nowMs) : null,
-    left ? bumpSeries(ctx, dayNumber(left.time), x.flag, series.exposure(x.event, left.value), ['fsout'], nowMs) : null,
+    left ? bumpSeries(ctx, dayNumber(left.time), x.flag, series.exposure(x.event, left.value), [EXPOSURE.firstSeenOut], nowMs) : null,
     flagCounters.length > 0 ? bumpFlag(ctx, day, x.flag, flagCounters, nowMs) : null,
     // Where another worker's calls interleave, a second value may have arrived there before `first`
     // was written here: look again. (An atomic store wrote `first` in the same step as the count.)
@@ -574,7 +575,7 @@ async function countFirstValueAsMultiple(ctx: IngestContext, x: Exposure, g: str
   if (typeof first !== 'string') return // the other worker will see the second value and count it
   const [claim] = await ctx.store.bump(g, [`${kind}:firstmulti`], unitTtl(ctx, x.flag))
   if (claim !== 1) return
-  await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), ['multi'], nowMs)
+  await bumpSeries(ctx, day, x.flag, series.exposure(x.event, first), [EXPOSURE.multi], nowMs)
 }
 
 /**
@@ -637,8 +638,8 @@ async function countMatched(ctx: IngestContext, unit: string, matched: readonly 
     const entry = byFlagDay.get(k) ?? { day, flag: pair.f, list: [] }
     byFlagDay.set(k, entry)
     for (const metric of p.m) {
-      const counters = p.t < pair.t ? ['ev', 'pre'] : ['ev']
-      if (firsts[i++] === 1) counters.push('units')
+      const counters: string[] = p.t < pair.t ? [METRIC.events, METRIC.beforeExposure] : [METRIC.events]
+      if (firsts[i++] === 1) counters.push(METRIC.units)
       entry.list.push({ name: series.metric(metric, pair.v), counters })
     }
   }
@@ -668,12 +669,12 @@ async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, da
     unitTtl(ctx, s.flag),
   )
   const flagCounters: string[] = []
-  if (r[1] === 1) flagCounters.push('sunits')
-  if (r[2] === 2) flagCounters.push('both')
+  if (r[1] === 1) flagCounters.push(FLAG.sightingUnits)
+  if (r[2] === 2) flagCounters.push(FLAG.sightingExposed)
   if (surface) flagCounters.push(...surfaceCounters(r, 4))
   await Promise.all([
     // Units per value carried, whatever order the values arrive in (a unit may carry two).
-    r[0] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), ['units'], nowMs) : null,
+    r[0] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), [SIGHTING.units], nowMs) : null,
     flagCounters.length > 0 ? bumpFlag(ctx, day, s.flag, flagCounters, nowMs) : null,
   ])
   memoAdd(ctx, s, nowMs)
@@ -699,8 +700,8 @@ async function exposedOnUnit(ctx: IngestContext, x: Exposure, surface: boolean, 
   const r = await ctx.store.steps(ctx.keys.unitFlags(x.unit), steps, unitTtl(ctx, x.flag))
   const flagCounters: string[] = []
   // Whichever side (exposure or sighting) arrives second sees 2, exactly once across workers.
-  if (r[0] === 2) flagCounters.push('both')
-  if (surface && r[1] === 3) flagCounters.push('reachx')
+  if (r[0] === 2) flagCounters.push(FLAG.sightingExposed)
+  if (surface && r[1] === 3) flagCounters.push(FLAG.reachedExposed)
   if (flagCounters.length > 0) await bumpFlag(ctx, day, x.flag, flagCounters, nowMs)
 }
 
@@ -740,8 +741,8 @@ function surfaceSteps(f: string, gate: number): Step[] {
 /** The flag counters that surfaceSteps' results (from index `at`) make due. */
 function surfaceCounters(r: readonly number[], at: number): string[] {
   const out: string[] = []
-  if (r[at] === 2) out.push('reach')
-  if (r[at + 1] === 3) out.push('reachx')
+  if (r[at] === 2) out.push(FLAG.reached)
+  if (r[at + 1] === 3) out.push(FLAG.reachedExposed)
   return out
 }
 

@@ -1,4 +1,4 @@
-import type { ExposureKind, VariantValue } from '../events/types.js'
+import type { VariantValue } from '../events/types.js'
 
 const SAFE = /^[A-Za-z0-9_.-]*$/
 /** Makes any text safe inside a `:`/`|`-separated key; flag keys are usually safe already. */
@@ -27,10 +27,6 @@ export function tokenToVariant(token: string): VariantValue {
   if (tag === 'n') return Number(decodeURIComponent(rest))
   return decodeURIComponent(rest)
 }
-
-// `u`: an experiment's custom exposure event (a flag has one experiment, so one custom event).
-export const KIND_TOKEN: Record<ExposureKind, string> = { $feature_flag_called: 'c', $experiment_exposure: 'x', custom: 'u' }
-
 
 /**
  * The groups and sets of one project (CounterStore), under one namespace; the version (`ec2`)
@@ -81,11 +77,4 @@ export class KeyScheme {
   deliveries(day: number, person: string): string {
     return `${this.root}:e:${day}:${enc(person)}`
   }
-}
-
-/** Series: the counters that exist for one flag on one day, named so a reader can enumerate them. */
-export const series = {
-  exposure: (kind: ExposureKind, token: string) => `e|${KIND_TOKEN[kind]}|${token}`,
-  sighting: (token: string) => `s|${token}`,
-  metric: (name: string, token: string) => `m|${enc(name)}|${token}`,
 }

@@ -1,7 +1,8 @@
 import { EXPOSURE_KINDS, REJECT_REASONS, type ExposureKind } from '../events/types.js'
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
-import { KIND_TOKEN, KeyScheme, tokenToVariant } from './keys.js'
+import { KeyScheme, tokenToVariant } from './keys.js'
+import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, fieldsOfSeries } from './schema.js'
 import { dayLabel, dayNumber } from '../time.js'
 import {
   LIBS,
@@ -26,25 +27,31 @@ export interface ReadObservationsInput {
   readonly nowMs: number
 }
 
-const KIND_BY_TOKEN = new Map<string, ExposureKind>(EXPOSURE_KINDS.map((e) => [KIND_TOKEN[e], e]))
-const EXPOSURE_COUNTERS = [
-  'ev',
-  'units',
-  'multi',
-  'boot',
-  'bootmis',
-  'bmunits',
-  'local',
-  'err',
-  'fs',
-  'fsout',
-  ...LIBS.map((l) => `lib:${l}`),
-  ...LIBS.map((l) => `ulib:${l}`),
-] as const
+/**
+ * An exposure series' fields, read into a variant's numbers: unit counts are scaled up by the day's
+ * sample rate, event counts are not. Exposure events and the libraries are read apart (they also
+ * add up per exposure event and per day).
+ */
+const EXPOSURE_READ: readonly [keyof VariantExposure & ('units' | 'multipleVariantUnits' | 'bootstrapped' | 'bootstrapMismatch' | 'bootstrapMismatchUnits' | 'locallyEvaluated' | 'errored'), string, boolean][] = [
+  ['units', EXPOSURE.units, true],
+  ['multipleVariantUnits', EXPOSURE.multi, true],
+  ['bootstrapped', EXPOSURE.bootstrapped, false],
+  ['bootstrapMismatch', EXPOSURE.bootstrapMismatch, false],
+  ['bootstrapMismatchUnits', EXPOSURE.bootstrapMismatchUnits, true],
+  ['locallyEvaluated', EXPOSURE.locallyEvaluated, false],
+  ['errored', EXPOSURE.errored, false],
+]
+
+/** A flag's own fields, read into its sightings (all unit counts, scaled). */
+const SIGHTINGS_READ: readonly [keyof FlagObservation['sightings'] & ('units' | 'unitsExposed' | 'reached' | 'reachedExposed'), string][] = [
+  ['units', FLAG.sightingUnits],
+  ['unitsExposed', FLAG.sightingExposed],
+  ['reached', FLAG.reached],
+  ['reachedExposed', FLAG.reachedExposed],
+]
 
 const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
 
-const FLAG_COUNTERS = ['sunits', 'both', 'reach', 'reachx', ...EXPOSURE_KINDS.flatMap((kind) => [`units|${KIND_TOKEN[kind]}`, `multi|${KIND_TOKEN[kind]}`])]
 
 /**
  * One flag's counters of one day, in one read: the series (named by the group's fields where the
@@ -63,16 +70,14 @@ async function readFlagDay(store: CounterStore, base: string): Promise<{ names: 
       names: names.slice(0, CAPS.seriesPerFlagDay),
       unlisted: Math.max(0, names.length - CAPS.seriesPerFlagDay),
       num: (field) => toCount(all.get(field) ?? 0),
-      rate: Number(all.get('rate')) || 1,
+      rate: Number(all.get(RATE)) || 1,
     }
   }
-  const [rate, seriesList] = await Promise.all([store.read(base, 'rate'), store.readMembers(`${base}:series`, CAPS.seriesPerFlagDay)])
+  const [rate, seriesList] = await Promise.all([store.read(base, RATE), store.readMembers(`${base}:series`, CAPS.seriesPerFlagDay)])
   const names = seriesList.values as string[]
-  const fields: string[] = [...FLAG_COUNTERS]
+  const fields: string[] = [...FLAG_FIELDS]
   for (const name of names) {
-    const type = name.split('|')[0]
-    const list = type === 'e' ? EXPOSURE_COUNTERS : type === 's' ? ['units'] : type === 'm' ? ['ev', 'pre', 'units'] : []
-    for (const k of list) fields.push(`${name}:${k}`)
+    for (const k of fieldsOfSeries(name.split('|')[0]!)) fields.push(`${name}:${k}`)
   }
   const values = await store.readCounts(base, fields)
   const at = new Map(fields.map((f, i) => [f, i]))
@@ -116,7 +121,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
   for (let day = oldestDay; day <= today; day++) {
     const label = dayLabel(day)
     if (day >= firstDay) {
-      const counts = await store.readCounts(keys.day(day), [...REJECT_REASONS.map((r) => `rej:${r}`), 'dup'])
+      const counts = await store.readCounts(keys.day(day), [...REJECT_REASONS.map(DAY.rejected), DAY.redelivered])
       REJECT_REASONS.forEach((reason, i) => {
         const n = counts[i] ?? 0
         if (n > 0) rejections[reason] = (rejections[reason] ?? 0) + n
@@ -141,7 +146,7 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
 
         for (const name of names) {
           const [type, a, b] = name.split('|') as [string, string, string | undefined]
-          if (type === 'e' && b !== undefined) {
+          if (type === SERIES_TYPE.exposure && b !== undefined) {
             const kind = KIND_BY_TOKEN.get(a)
             if (!kind) continue
             const exp = (obs.exposure[kind] ??= { event: kind, exposures: 0, units: 0, multipleVariantUnits: 0, variants: [] })
@@ -158,46 +163,40 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
               locallyEvaluated: 0,
               errored: 0,
             }))
-            const c = (k: (typeof EXPOSURE_COUNTERS)[number]) => num(`${name}:${k}`)
-            v.exposures += c('ev')
-            exp.exposures += c('ev')
+            const c = (field: string) => num(`${name}:${field}`)
+            const events = c(EXPOSURE.events)
+            v.exposures += events
+            exp.exposures += events
             exp.byDay ??= {}
-            exp.byDay[label] = (exp.byDay[label] ?? 0) + c('ev')
-            v.units += c('units') * scale
-            v.multipleVariantUnits += c('multi') * scale
-            v.bootstrapped += c('boot')
-            v.bootstrapMismatch += c('bootmis')
-            v.bootstrapMismatchUnits += c('bmunits') * scale
-            v.locallyEvaluated += c('local')
-            v.errored += c('err')
+            exp.byDay[label] = (exp.byDay[label] ?? 0) + events
+            for (const [into, field, scaled] of EXPOSURE_READ) v[into] += c(field) * (scaled ? scale : 1)
             // units that saw this value first (`first_seen` experiments only: see countExposure)
-            if (c('fs') > 0 || c('fsout') > 0) v.firstSeenUnits = (v.firstSeenUnits ?? 0) + (c('fs') - c('fsout')) * scale
+            const firstSeen = c(EXPOSURE.firstSeen)
+            const movedOff = c(EXPOSURE.firstSeenOut)
+            if (firstSeen > 0 || movedOff > 0) v.firstSeenUnits = (v.firstSeenUnits ?? 0) + (firstSeen - movedOff) * scale
             for (const lib of LIBS) {
-              v.exposuresByLib[lib] += c(`lib:${lib}`)
-              v.unitsByLib[lib] += c(`ulib:${lib}`) * scale
+              v.exposuresByLib[lib] += c(EXPOSURE.eventsByLib(lib))
+              v.unitsByLib[lib] += c(EXPOSURE.unitsByLib(lib)) * scale
             }
-          } else if (type === 's') {
+          } else if (type === SERIES_TYPE.sighting) {
             const s = entryFor(obs.sightings.variants, tokens, a, () => ({ value: tokenToVariant(a), units: 0 }))
-            s.units += num(`${name}:units`) * scale
-          } else if (type === 'm' && b !== undefined) {
+            s.units += num(`${name}:${SIGHTING.units}`) * scale
+          } else if (type === SERIES_TYPE.metric && b !== undefined) {
             const metricName = decodeURIComponent(a)
             let metric = obs.metrics.find((m) => m.name === metricName)
             if (!metric) obs.metrics.push((metric = { name: metricName, variants: [] }))
             const v = entryFor(metric.variants, tokens, b, () => ({ value: tokenToVariant(b), events: 0, units: 0, eventsBeforeExposure: 0 }))
-            v.events += num(`${name}:ev`) * scale
-            v.eventsBeforeExposure += num(`${name}:pre`) * scale
-            v.units += num(`${name}:units`) * scale
+            v.events += num(`${name}:${METRIC.events}`) * scale
+            v.eventsBeforeExposure += num(`${name}:${METRIC.beforeExposure}`) * scale
+            v.units += num(`${name}:${METRIC.units}`) * scale
           }
         }
-        obs.sightings.units += num('sunits') * scale
-        obs.sightings.unitsExposed += num('both') * scale
-        obs.sightings.reached += num('reach') * scale
-        obs.sightings.reachedExposed += num('reachx') * scale
+        for (const [into, field] of SIGHTINGS_READ) obs.sightings[into] += num(field) * scale
         for (const kind of EXPOSURE_KINDS) {
           const exp = obs.exposure[kind]
           if (!exp) continue
-          exp.units += num(`units|${KIND_TOKEN[kind]}`) * scale
-          exp.multipleVariantUnits += num(`multi|${KIND_TOKEN[kind]}`) * scale
+          exp.units += num(FLAG.units(kind)) * scale
+          exp.multipleVariantUnits += num(FLAG.multi(kind)) * scale
         }
       }),
     )

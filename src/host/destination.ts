@@ -1,5 +1,6 @@
 import { PostHogApiError, type PostHogClient } from '../posthog/client.js'
 import { sameSecret } from './secrets.js'
+import { STORAGE_KEYS } from '../storage-keys.js'
 
 /**
  * The HTTP Webhook destination that feeds the host (POSTHOG-FACTS §1b): PostHog's own
@@ -200,7 +201,7 @@ export async function disconnect(client: PostHogClient, name: string): Promise<{
 }
 
 /** What `connect` set up, kept in the project's storage so the host can keep the filter current. */
-export const DESTINATION_KEY = 'coverage/destination'
+export const DESTINATION_KEY = STORAGE_KEYS.destination
 export interface StoredDestination {
   readonly id: string | null
   readonly name: string

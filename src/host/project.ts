@@ -31,14 +31,15 @@ import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, cursorAfter, missedPeriod, rep
 import type { HostMetrics } from './metrics.js'
 import type { FlagListEntry } from './api-types.js'
 import { pluginStorage, type GapRow, type HostStore } from './store.js'
+import { CACHE_KEYS, STORAGE_KEYS } from '../storage-keys.js'
 
 export type { FlagListEntry } from './api-types.js'
 
 export type { DemoSpec } from '../sim/demo.js'
-export const DEMO_SPEC_KEY = 'coverage/demo-spec'
-export const ALERT_STATE_KEY = 'coverage/alert-state'
-export const PUBLISHED_KEY = 'coverage/published'
-const SUMMARY_KEY = 'coverage/monthly-summary'
+export const DEMO_SPEC_KEY = STORAGE_KEYS.demoSpec
+export const ALERT_STATE_KEY = STORAGE_KEYS.alertState
+export const PUBLISHED_KEY = STORAGE_KEYS.published
+const SUMMARY_KEY = STORAGE_KEYS.monthlySummary
 
 export interface RuntimeDeps {
   readonly store: HostStore
@@ -194,7 +195,7 @@ export class ProjectRuntime {
     const now = this.deps.clock()
     if (!this.state) return
     try {
-      await this.meta.cache.set('coverage/host-alive', now, 60)
+      await this.meta.cache.set(CACHE_KEYS.hostAlive, now, 60)
       this.cacheHealthy = true
       this.cacheError = null
     } catch (e) {
@@ -265,7 +266,7 @@ export class ProjectRuntime {
     const report = await this.buildReport()
     await this.deps.store.putReport(this.id, { at: now, report }, keepInHistory)
     this.fresh = { at: now, report }
-    const job = (await this.meta.storage.get('coverage/backfill-job', null)) as { plan?: unknown[]; done?: unknown[] } | null
+    const job = (await this.meta.storage.get(STORAGE_KEYS.backfillJob, null)) as { plan?: unknown[]; done?: unknown[] } | null
     this.deps.metrics.backfillQueries.set({ project: this.id, state: 'planned' }, job?.plan?.length ?? 0)
     this.deps.metrics.backfillQueries.set({ project: this.id, state: 'done' }, job?.done?.length ?? 0)
   }

@@ -13,6 +13,7 @@ import type { ExperimentRun } from '../definitions/windows.js'
 import type { Definitions } from '../definitions/definitions.js'
 import { fetchDefinitions } from '../posthog/definitions.js'
 import { hooksFromDefinitions } from './definition-hooks.js'
+import { STORAGE_KEYS } from '../storage-keys.js'
 
 /** What the plugin keeps in `meta.global` (per worker; never shared, so nothing here may be a count that matters). */
 export interface PluginState {
@@ -76,7 +77,7 @@ export interface PluginHooks {
   readonly log?: (level: 'debug' | 'info' | 'warn', message: string) => void
 }
 
-export const OBSERVATIONS_STORAGE_KEY = 'coverage/observations'
+export const OBSERVATIONS_STORAGE_KEY = STORAGE_KEYS.observations
 
 /** Validates the settings (throwing a SettingsError that names each bad field) and prepares ingestion. */
 export async function createPluginState(config: Record<string, unknown>, cache: ContractCache, hooks: PluginHooks = {}): Promise<PluginState> {
@@ -128,7 +129,7 @@ async function buildIngest(config: Record<string, unknown>, cache: ContractCache
   }
 }
 
-export const DEFINITIONS_STORAGE_KEY = 'coverage/definitions'
+export const DEFINITIONS_STORAGE_KEY = STORAGE_KEYS.definitions
 // PostHog's own flag definitions poll (posthog-node local evaluation) is every 30 s; experiments
 // change far less often than flags, and each refresh costs a few API pages and one GET per experiment.
 export const DEFINITIONS_REFRESH_MS = 10 * 60_000

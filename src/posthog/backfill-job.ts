@@ -8,6 +8,7 @@ import { isQueryTooBig, type PostHogClient, type QueryResult } from './client.js
 import { fetchDefinitions } from './definitions.js'
 import { experimentRuns } from '../definitions/windows.js'
 import { COUNTERS_LAYOUT } from '../counters/keys.js'
+import { STORAGE_KEYS } from '../storage-keys.js'
 
 /** `meta.storage` as the plugin contract gives it. */
 export interface Storage {
@@ -16,11 +17,11 @@ export interface Storage {
   del(key: string): Promise<void>
 }
 
-export const WATERMARK_KEY = 'coverage/watermark'
+export const WATERMARK_KEY = STORAGE_KEYS.watermark
 /** The layout of the live counters the watermark was taken for (KeyScheme's namespace). */
-const LAYOUT_KEY = 'coverage/counters-layout'
-export const BACKFILL_KEY = 'coverage/backfill'
-const JOB_KEY = 'coverage/backfill-job'
+const LAYOUT_KEY = STORAGE_KEYS.countersLayout
+export const BACKFILL_KEY = STORAGE_KEYS.backfill
+const JOB_KEY = STORAGE_KEYS.backfillJob
 const resultKey = (i: number) => `coverage/backfill-query/${i}`
 
 export interface StoredBackfill {
