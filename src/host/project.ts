@@ -3,11 +3,10 @@ import type { ContractCache } from '../counters/cache.js'
 import { CacheUnavailableError } from '../counters/cache.js'
 import type { FillingPeriod } from '../counters/ingest.js'
 import type { FlagObservation } from '../counters/observation.js'
-import { auditConfig, customExposureEvents } from '../definitions/audit-config.js'
+import { auditConfig } from '../definitions/audit-config.js'
 import type { Definitions } from '../definitions/definitions.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { SettingsError, configuredGoals, parseSettings, type CountedEvent } from '../settings/settings.js'
-import { EXPOSURE_EVENTS } from '../events/types.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import {
   DEFINITIONS_STORAGE_KEY,
@@ -21,10 +20,11 @@ import {
 } from '../plugin/state.js'
 import { countEvent, runMinute, setUp, tearDown, type CountOutcome, type PluginParts } from '../plugin/service.js'
 import { BACKFILL_KEY, WATERMARK_KEY, type StoredBackfill } from '../posthog/backfill-job.js'
-import { alertBody, decideAlerts, deliverAlert, type Alert, type AlertState } from '../alerts/alerts.js'
-import { publishReport, type PublishResult } from '../publish/publish.js'
-import { changesMarkdown, compareReports, recurringGaps } from '../coverage/compare.js'
-import { DESTINATION_KEY, syncDestinationFilter, type StoredDestination } from './destination.js'
+import type { Alert } from '../alerts/alerts.js'
+import type { PublishResult } from '../publish/publish.js'
+import { publishIfEnabled, monthlySummary, sendAlerts, syncDestination, type ReviewParts } from './review.js'
+import { flagListOf } from './views.js'
+import { intakeEvents } from './intake-events.js'
 import { simulateDemo, type DemoSpec } from '../sim/demo.js'
 import { definitionsOf } from '../sim/simulation.js'
 import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, cursorAfter, missedPeriod, replayQuery, rowToWebhookBody, type ReplayCursor } from './gaps.js'
@@ -37,9 +37,7 @@ export type { FlagListEntry } from './api-types.js'
 
 export type { DemoSpec } from '../sim/demo.js'
 export const DEMO_SPEC_KEY = STORAGE_KEYS.demoSpec
-export const ALERT_STATE_KEY = STORAGE_KEYS.alertState
-export const PUBLISHED_KEY = STORAGE_KEYS.published
-const SUMMARY_KEY = STORAGE_KEYS.monthlySummary
+export { ALERT_STATE_KEY, PUBLISHED_KEY } from './review.js'
 
 export interface RuntimeDeps {
   readonly store: HostStore
@@ -69,12 +67,7 @@ interface Parts extends PluginParts {
 }
 
 
-/** The events the intake counts, and so the ones the webhook destination sends and an outage fill reads back. */
-export function intakeEvents(settings: { metrics: readonly { event: string }[] }, defs?: Pick<Definitions, 'experiments'>): string[] {
-  // An experiment whose exposure criteria name another event (`$pageview`) is exposed by that event.
-  const custom = defs ? [...customExposureEvents(defs).keys()] : []
-  return [...new Set<string>([...EXPOSURE_EVENTS, ...custom, ...settings.metrics.map((m) => m.event)])].sort()
-}
+export { intakeEvents } from './intake-events.js'
 
 /**
  * One project in the host: the plugin's service (src/plugin/service.ts) over that project's parts
@@ -282,73 +275,12 @@ export class ProjectRuntime {
     const report = await this.buildReport()
     await this.deps.store.putReport(this.id, { at: now, report }, true)
     this.fresh = { at: now, report }
-    const s = state.settings
-    const prev = (await this.meta.storage.get(ALERT_STATE_KEY, null)) as AlertState | null
-    const hostUrl = s.coverageHostUrl
-    const { alerts, state: next } = decideAlerts(report, prev, {
-      srmAlpha: s.srmPValue,
-      nowMs: now,
-      deadlines: s.readoutDeadlines,
-      link: (flag) => (hostUrl ? `${hostUrl}/?project=${encodeURIComponent(this.id)}&view=flag&flag=${encodeURIComponent(flag)}` : null),
-    })
-    await this.meta.storage.set(ALERT_STATE_KEY, next)
-    if (s.alertWebhookUrl) {
-      for (const a of alerts) {
-        this.deps.metrics.alerts.inc({ project: this.id, kind: a.kind })
-        void deliverAlert(s.alertWebhookUrl, alertBody(a, s.alertFormat, this.id), { onFailure: (m) => this.log('warn', `alert "${a.title}": ${m}`) })
-      }
-    }
-    if (s.alertWebhookUrl) await this.monthlySummary(report, now)
-    await this.syncDestination()
-    let published: PublishResult | null = null
-    if (s.publishEnabled && canBackfill(state)) {
-      const client = clientOf(state)
-      try {
-        published = await publishReport(report, { client, posthogHost: s.posthogHost, project: s.posthogProjectId, tagPrefix: s.publishTagPrefix, hostUrl, dryRun: false })
-        await this.meta.storage.set(PUBLISHED_KEY, { at: now, tags: published.tags, notebook: published.notebook, events: published.events })
-        this.log('info', `published: ${published.tags.added} tags added, ${published.tags.removed} removed; notebook ${published.notebook.action}; ${published.events} events`)
-      } catch (e) {
-        this.log('warn', `publishing failed, will retry at the next review: ${(e as Error).message}`)
-      }
-    }
+    const parts: ReviewParts = { project: this.id, state, storage: this.meta.storage, store: this.deps.store, metrics: this.deps.metrics, log: (level, msg) => this.log(level, msg), definitions: () => this.currentDefinitions() }
+    const alerts = await sendAlerts(parts, report, now)
+    if (state.settings.alertWebhookUrl) await monthlySummary(parts, report, now)
+    await syncDestination(parts)
+    const published = await publishIfEnabled(parts, report, now)
     return { report, alerts, published }
-  }
-
-  /**
-   * Once a month (at the first review of a new month), the summary goes to the alert webhook: the
-   * verdicts, what changed since the month's first run, and the gaps that kept coming back.
-   */
-  private async monthlySummary(report: Report, now: number): Promise<void> {
-    const s = this.state!.settings
-    const month = new Date(now).toISOString().slice(0, 7)
-    const last = (await this.meta.storage.get(SUMMARY_KEY, null)) as { month: string } | null
-    await this.meta.storage.set(SUMMARY_KEY, { month })
-    if (!last || last.month === month) return
-    const runs = (await this.deps.store.reportHistory(this.id, 24 * 31)).map((r) => r.report as Report)
-    const monthAgo = runs.at(-1) ?? report
-    const changes = compareReports(monthAgo, report)
-    const gaps = recurringGaps(runs.slice(0, 24 * 31), 3)
-    const counts = Object.entries(report.summary).filter(([k]) => k !== 'flags').map(([k, n]) => `${k.replace(/_/g, ' ')} ${n}`).join(', ')
-    const text = `Experiment coverage, ${last.month}: ${report.summary.flags} flags (${counts}).\n\n${changesMarkdown(changes, gaps.slice(0, 10))}`
-    const body = s.alertFormat === 'json' ? { project: this.id, kind: 'monthly_summary', month: last.month, summary: report.summary, changes, recurring_gaps: gaps } : { text }
-    void deliverAlert(s.alertWebhookUrl, body, { onFailure: (m) => this.log('warn', `monthly summary: ${m}`) })
-  }
-
-  /** Keeps the webhook destination `connect` created sending every event the intake now counts. */
-  private async syncDestination(): Promise<void> {
-    const state = this.state!
-    const stored = (await this.meta.storage.get(DESTINATION_KEY, null)) as StoredDestination | null
-    if (!stored || !canBackfill(state)) return
-    const s = state.settings
-    try {
-      const next = await syncDestinationFilter(clientOf(state), stored, intakeEvents(s, await this.currentDefinitions()), s.filterTestAccounts)
-      if (next) {
-        await this.meta.storage.set(DESTINATION_KEY, next)
-        this.log('info', `the webhook destination now sends ${next.events.length} events (the experiments' metric events changed)`)
-      }
-    } catch (e) {
-      this.log('warn', `could not update the webhook destination's events (it needs hog_function:write): ${(e as Error).message}`)
-    }
   }
 
   /** The reports kept in history, newest first. */
@@ -402,28 +334,7 @@ export class ProjectRuntime {
   async flagList(): Promise<FlagListEntry[]> {
     const { report } = await this.report()
     const defs = await this.currentDefinitions()
-    const byKey = new Map(defs.flags.filter((f) => !f.deleted).map((f) => [f.key, f]))
-    return (report as Report).flags.map((f) => {
-      const d = byKey.get(f.key)
-      const variants = d?.filters.multivariate?.variants ?? []
-      const groups = d?.filters.groups ?? []
-      return {
-        key: f.key,
-        name: f.name,
-        kind: f.kind,
-        verdict: f.verdict,
-        score: f.score,
-        flag_id: d?.id ?? null,
-        active: d ? d.active : null,
-        rollout_percentage: groups.length ? Math.max(...groups.map((g) => g.rollout_percentage ?? 100)) : null,
-        variants: variants.map((v) => ({ key: v.key, rollout_percentage: v.rollout_percentage })),
-        tags: d?.tags ?? [],
-        created_at: d?.created_at ?? null,
-        experiment: f.experiment ? { id: f.experiment.id, name: f.experiment.name, status: f.experiment.status } : null,
-        priority: Math.max(0, ...f.backfill.map((b) => b.priority)),
-        checks: f.checks.map((c) => ({ id: c.id, status: c.status, summary: c.summary })),
-      }
-    })
+    return flagListOf(report as Report, defs)
   }
 
   /** Where the project's flags and experiments are in PostHog (no secret in it), or null. */
