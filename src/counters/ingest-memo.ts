@@ -1,0 +1,35 @@
+/**
+ * The sightings memo: a unit's values this process already counted, so repeats cost no cache call.
+ * The shared cache stays the source of truth: a worker that forgets simply asks again.
+ */
+import type { FlagSighting, VariantValue } from '../events/types.js'
+import { type IngestContext, MEMO_TTL_MS, MEMO_UNITS } from './ingest-context.js'
+
+/** A unit's sightings this process counted: by flag, the values (one, or several). */
+export interface UnitMemo {
+  until: number
+  readonly flags: Map<string, VariantValue | VariantValue[]>
+}
+
+export function memoHas(ctx: IngestContext, s: FlagSighting, nowMs: number): boolean {
+  const m = ctx.memo.get(s.unit)
+  if (m === undefined || m.until <= nowMs) return false
+  const seen = m.flags.get(s.flag)
+  return seen === s.variant || (Array.isArray(seen) && seen.includes(s.variant))
+}
+
+export function memoAdd(ctx: IngestContext, s: FlagSighting, nowMs: number): void {
+  let m = ctx.memo.get(s.unit)
+  if (m === undefined || m.until <= nowMs) {
+    // Full: the unit entered first leaves (a Map keeps insertion order), so recent units stay.
+    if (ctx.memo.size >= MEMO_UNITS) ctx.memo.delete(ctx.memo.keys().next().value as string)
+    // Kept for an hour from its first entry, then begun again: the memo is never long out of date.
+    m = { until: nowMs + MEMO_TTL_MS, flags: new Map() }
+    ctx.memo.set(s.unit, m)
+  }
+  const seen = m.flags.get(s.flag)
+  if (seen === undefined) m.flags.set(s.flag, s.variant)
+  else if (Array.isArray(seen)) {
+    if (!seen.includes(s.variant) && seen.length < 8) seen.push(s.variant)
+  } else if (seen !== s.variant) m.flags.set(s.flag, [seen, s.variant])
+}
