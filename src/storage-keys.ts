@@ -26,6 +26,8 @@ export const STORAGE_KEYS = {
   published: 'coverage/published',
   /** the month of the last monthly summary */
   monthlySummary: 'coverage/monthly-summary',
+  /** where the fill of the gap starting then stopped: it resumes after that row */
+  gapCursor: (fromMs: number) => `coverage/gap-cursor/${fromMs}`,
 } as const
 
 export const CACHE_KEYS = {

@@ -1,5 +1,11 @@
+import { CacheUnavailableError } from '../counters/cache.js'
+import type { Definitions } from '../definitions/definitions.js'
 import { dt, list, lit } from '../hog/literals.js'
-import type { CountingPeriod } from './store.js'
+import { canBackfill, clientOf, handleEvent, type PluginState } from '../plugin/state.js'
+import { STORAGE_KEYS } from '../storage-keys.js'
+import { intakeEvents } from './intake-events.js'
+import type { HostMetrics } from './metrics.js'
+import type { CountingPeriod, GapRow, HostStore, pluginStorage } from './store.js'
 
 /**
  * No gap after an outage. PostHog's webhook retries give up after about a minute, so a host down
@@ -124,4 +130,73 @@ export function rowToWebhookBody(columns: readonly string[], row: readonly unkno
     },
     person: personId ? { id: personId, properties: json(at('person_properties')) } : null,
   }
+}
+
+/** What recording and filling a project's gaps work with. */
+export interface GapParts {
+  readonly project: string
+  readonly state: PluginState
+  readonly storage: ReturnType<typeof pluginStorage>
+  readonly store: HostStore
+  readonly metrics: HostMetrics
+  readonly processId: string
+  readonly clock: () => number
+  readonly log: (level: 'info' | 'warn', message: string) => void
+  readonly definitions: () => Promise<Definitions>
+}
+
+/** Records the period no process counted, if there is one: pending when HogQL can fill it, unfillable otherwise. */
+export async function recordGap(p: GapParts, now: number, lastBeat: number | null): Promise<void> {
+  const gap = missedPeriod(await p.store.periods(p.project), p.processId, now, lastBeat, p.state.backfill.watermark)
+  if (!gap) return
+  const fillable = canBackfill(p.state)
+  await p.store.addGap({
+    project: p.project,
+    ...gap,
+    state: fillable ? 'pending' : 'unfillable',
+    done: 0,
+    note: fillable ? 'no host process was counting; filling from HogQL' : 'no host process was counting, and without PostHog credentials the events of this period cannot be read back',
+    updatedAt: now,
+  })
+  p.log('warn', `no host process counted from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}${fillable ? '; filling it from HogQL' : '; without PostHog credentials it cannot be filled'}`)
+}
+
+/**
+ * Replays pending gaps whose end is `delayMs` old, one lease at a time, resuming where a fill
+ * stopped. True when some gap was due (its row changed: the caller reloads the gaps).
+ */
+export async function fillDueGaps(p: GapParts, gapRows: readonly GapRow[], now: number, delayMs: number): Promise<boolean> {
+  const due = gapRows.filter((g) => g.state === 'pending' && g.toMs + delayMs <= now)
+  for (const gap of due) {
+    if (!(await p.store.leaseGap(p.project, gap.fromMs, p.processId, now, now + 10 * 60_000))) continue
+    const client = clientOf(p.state)
+    const events = intakeEvents(p.state.settings, await p.definitions())
+    let done = gap.done
+    // The fill resumes after the last row it replayed; without a cursor (a fill of an older
+    // version) it starts over, and the counters' delivery markers count each event once.
+    const cursorKey = STORAGE_KEYS.gapCursor(gap.fromMs)
+    let after = (await p.storage.get(cursorKey, null)) as ReplayCursor | null
+    try {
+      for (;;) {
+        const page = await client.query(replayQuery(gap, events, after), 'experiment coverage: outage fill', { filterTestAccounts: p.state.settings.filterTestAccounts })
+        for (const row of page.rows) {
+          const outcome = await handleEvent(p.state, rowToWebhookBody(page.columns, row), { replay: true })
+          if (outcome === 'failed') throw new CacheUnavailableError('while replaying a gap')
+          p.metrics.gapEvents.inc({ project: p.project, outcome })
+        }
+        done += page.rows.length
+        after = cursorAfter(page.columns, page.rows) ?? after
+        if (after) await p.storage.set(cursorKey, after)
+        await p.store.updateGap(p.project, gap.fromMs, { done, updatedAt: p.clock() })
+        if (page.rows.length < FILL_PAGE_ROWS) break
+      }
+      await p.storage.del(cursorKey)
+      await p.store.updateGap(p.project, gap.fromMs, { state: 'filled', note: `filled from HogQL: ${done} events read back`, updatedAt: p.clock() })
+      p.log('info', `filled the gap from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}: ${done} events read back from HogQL`)
+    } catch (e) {
+      await p.store.updateGap(p.project, gap.fromMs, { note: `fill interrupted after ${done} events, will resume: ${(e as Error).message}`, updatedAt: p.clock() })
+      p.log('warn', `filling a gap stopped after ${done} events, will resume: ${(e as Error).message}`)
+    }
+  }
+  return due.length > 0
 }

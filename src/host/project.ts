@@ -1,6 +1,5 @@
 import type { Logger } from 'pino'
 import type { ContractCache } from '../counters/cache.js'
-import { CacheUnavailableError } from '../counters/cache.js'
 import type { FillingPeriod } from '../counters/ingest.js'
 import type { FlagObservation } from '../counters/observation.js'
 import { auditConfig } from '../definitions/audit-config.js'
@@ -11,9 +10,7 @@ import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import {
   DEFINITIONS_STORAGE_KEY,
   canBackfill,
-  clientOf,
   collectObservations,
-  handleEvent,
   observeStored,
   type PluginHooks,
   type PluginState,
@@ -24,10 +21,9 @@ import type { Alert } from '../alerts/alerts.js'
 import type { PublishResult } from '../publish/publish.js'
 import { publishIfEnabled, monthlySummary, sendAlerts, syncDestination, type ReviewParts } from './review.js'
 import { flagListOf } from './views.js'
-import { intakeEvents } from './intake-events.js'
 import { simulateDemo, type DemoSpec } from '../sim/demo.js'
 import { definitionsOf } from '../sim/simulation.js'
-import { FILL_DELAY_MS, FILL_PAGE_ROWS, STALE_MS, cursorAfter, missedPeriod, replayQuery, rowToWebhookBody, type ReplayCursor } from './gaps.js'
+import { FILL_DELAY_MS, STALE_MS, fillDueGaps, recordGap, type GapParts } from './gaps.js'
 import type { HostMetrics } from './metrics.js'
 import type { FlagListEntry } from './api-types.js'
 import { pluginStorage, type GapRow, type HostStore } from './store.js'
@@ -211,20 +207,11 @@ export class ProjectRuntime {
   }
 
   private async detectGap(now: number): Promise<void> {
-    const state = this.state
-    if (!state) return
-    const gap = missedPeriod(await this.deps.store.periods(this.id), this.deps.processId, now, this.lastBeat, state.backfill.watermark)
-    if (!gap) return
-    const fillable = canBackfill(state)
-    await this.deps.store.addGap({
-      project: this.id,
-      ...gap,
-      state: fillable ? 'pending' : 'unfillable',
-      done: 0,
-      note: fillable ? 'no host process was counting; filling from HogQL' : 'no host process was counting, and without PostHog credentials the events of this period cannot be read back',
-      updatedAt: now,
-    })
-    this.log('warn', `no host process counted from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}${fillable ? '; filling it from HogQL' : '; without PostHog credentials it cannot be filled'}`)
+    if (this.state) await recordGap(this.gapParts(this.state), now, this.lastBeat)
+  }
+
+  private gapParts(state: PluginState): GapParts {
+    return { project: this.id, state, storage: this.meta.storage, store: this.deps.store, metrics: this.deps.metrics, processId: this.deps.processId, clock: this.deps.clock, log: (level, msg) => this.log(level, msg), definitions: () => this.currentDefinitions() }
   }
 
   private async loadGaps(): Promise<void> {
@@ -358,39 +345,7 @@ export class ProjectRuntime {
   private async fillGaps(now: number): Promise<void> {
     const state = this.state
     if (!state || !canBackfill(state)) return
-    const due = this.gapRows.filter((g) => g.state === 'pending' && g.toMs + (this.deps.fillDelayMs ?? FILL_DELAY_MS) <= now)
-    for (const gap of due) {
-      if (!(await this.deps.store.leaseGap(this.id, gap.fromMs, this.deps.processId, now, now + 10 * 60_000))) continue
-      const client = clientOf(state)
-      const events = intakeEvents(state.settings, await this.currentDefinitions())
-      let done = gap.done
-      // The fill resumes after the last row it replayed; without a cursor (a fill of an older
-      // version) it starts over, and the counters' delivery markers count each event once.
-      const cursorKey = `coverage/gap-cursor/${gap.fromMs}`
-      let after = (await this.meta.storage.get(cursorKey, null)) as ReplayCursor | null
-      try {
-        for (;;) {
-          const page = await client.query(replayQuery(gap, events, after), 'experiment coverage: outage fill', { filterTestAccounts: state.settings.filterTestAccounts })
-          for (const row of page.rows) {
-            const outcome = await handleEvent(state, rowToWebhookBody(page.columns, row), { replay: true })
-            if (outcome === 'failed') throw new CacheUnavailableError('while replaying a gap')
-            this.deps.metrics.gapEvents.inc({ project: this.id, outcome })
-          }
-          done += page.rows.length
-          after = cursorAfter(page.columns, page.rows) ?? after
-          if (after) await this.meta.storage.set(cursorKey, after)
-          await this.deps.store.updateGap(this.id, gap.fromMs, { done, updatedAt: this.deps.clock() })
-          if (page.rows.length < FILL_PAGE_ROWS) break
-        }
-        await this.meta.storage.del(cursorKey)
-        await this.deps.store.updateGap(this.id, gap.fromMs, { state: 'filled', note: `filled from HogQL: ${done} events read back`, updatedAt: this.deps.clock() })
-        this.log('info', `filled the gap from ${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}: ${done} events read back from HogQL`)
-      } catch (e) {
-        await this.deps.store.updateGap(this.id, gap.fromMs, { note: `fill interrupted after ${done} events, will resume: ${(e as Error).message}`, updatedAt: this.deps.clock() })
-        this.log('warn', `filling a gap stopped after ${done} events, will resume: ${(e as Error).message}`)
-      }
-    }
-    if (due.length > 0) await this.loadGaps()
+    if (await fillDueGaps(this.gapParts(state), this.gapRows, now, this.deps.fillDelayMs ?? FILL_DELAY_MS)) await this.loadGaps()
   }
 }
 
