@@ -1,22 +1,20 @@
 import { existsSync } from 'node:fs'
-import type { IncomingMessage } from 'node:http'
-import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
-import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
-import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
 import { Host, ProjectError } from './host.js'
 import { StorageUnavailableError, pluginStorage, type ProjectRow } from './store.js'
-import { SecretBoxError, sameSecret } from './secrets.js'
+import { SecretBoxError } from './secrets.js'
 import { PUBLISHED_KEY } from './project.js'
-import { AUTH_THROTTLE, FailureThrottle, clientKey, type ThrottleLimits } from './auth-throttle.js'
+import { AUTH_THROTTLE, FailureThrottle, type ThrottleLimits } from './auth-throttle.js'
 import { BODY_SLOTS, BodySlots, readWithin, type SlotLimits } from './body-slots.js'
-import type { HostMetrics } from './metrics.js'
+import { answerOnlyFor, apiToken, authGuard, closeUnlessComplete, sameOriginWrites } from './middleware.js'
+import { authorizeBeforeBody, verifySignature } from './intake-auth.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
 import type { Report } from '../coverage/report.js'
 
@@ -45,14 +43,6 @@ export interface AppOptions {
   readonly authThrottle?: Partial<ThrottleLimits> & { readonly now?: () => number }
   /** how many intake bodies are read at once, how many wait, for how long (BODY_SLOTS) */
   readonly bodySlots?: Partial<SlotLimits>
-}
-
-/** A Host header's name, without its port, lowercased; `[::1]:8787` is `::1`. */
-export function hostNameOf(header: string): string {
-  const h = header.trim().toLowerCase()
-  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') < 0 ? undefined : h.indexOf(']'))
-  const colon = h.lastIndexOf(':')
-  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h
 }
 
 // The site runs nothing but its own scripts and talks only to this host; it may be embedded in a
@@ -97,147 +87,6 @@ function parseBody(value: unknown) {
 }
 
 // standardwebhooks' WEBHOOK_TOLERANCE_IN_SECONDS: a signature is good for five minutes either side.
-const SIGNATURE_TOLERANCE_S = 5 * 60
-
-/**
- * Standard Webhooks (PostHog's `signing_secret`) or `Authorization: Bearer <the same secret>`: the
- * latter is what `connect` sets on a PostHog whose webhook template has no `signing_secret` input
- * (it is dropped on save; see settleDeliveryAuth in destination.ts). A signature, when sent, must
- * verify; anything else is refused with 401.
- *
- * This is the part judged before the body is read: a bearer secret, or its absence, is decided here
- * (null: authorized), so a wrong one costs no read. A signature needs the body: here only its headers
- * and the timestamp's window are checked, and 'needs_body' sends it on to `verifySignature`.
- */
-function authorizeBeforeBody(c: Context, secret: string): string | null | 'needs_body' {
-  if (c.req.header('webhook-signature') !== undefined) {
-    const at = c.req.header('webhook-timestamp')
-    if (!c.req.header('webhook-id') || !at) return 'the Standard Webhooks signature does not verify (Missing required headers)'
-    const seconds = Number.parseInt(at, 10)
-    const now = Math.floor(Date.now() / 1000)
-    if (Number.isNaN(seconds) || Math.abs(now - seconds) > SIGNATURE_TOLERANCE_S) return 'the Standard Webhooks signature does not verify (webhook-timestamp is more than five minutes from this host\'s clock)'
-    return 'needs_body'
-  }
-  const auth = c.req.header('authorization')
-  if (auth?.startsWith('Bearer ')) return sameSecret(auth.slice(7).trim(), secret) ? null : 'the bearer secret is not this project\'s'
-  return 'no signature: set the destination\'s signing secret (webhook-signature header) or send Authorization: Bearer <secret>'
-}
-
-/** A Standard Webhooks signature over the body read: null when it verifies. */
-function verifySignature(c: Context, raw: string, secret: string): string | null {
-  try {
-    new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': c.req.header('webhook-signature') ?? '' }, { jsonParse: false })
-    return null
-  } catch (e) {
-    return e instanceof WebhookVerificationError ? `the Standard Webhooks signature does not verify (${e.message})` : 'the Standard Webhooks signature does not verify'
-  }
-}
-
-/** The socket's request when the app runs under @hono/node-server; none when it is called directly. */
-function incomingOf(c: Context): IncomingMessage | undefined {
-  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
-}
-
-type AuthCheck = 'api_token' | 'intake'
-
-/**
- * Failed authentications per client address and check; a client that failed too often gets 429
- * with Retry-After, its credentials unchecked, until its block ends (docs/host.md, "Limits").
- */
-function authGuard(throttle: FailureThrottle, m: HostMetrics, log: Host['log']) {
-  const clientOf = (c: Context) => clientKey(incomingOf(c)?.socket.remoteAddress)
-  return {
-    /** The 429 for a blocked client; null when it may be checked. */
-    refuseBlocked(c: Context, check: AuthCheck): Response | null {
-      const wait = throttle.retryAfter(`${check} ${clientOf(c)}`)
-      if (!wait) return null
-      m.authThrottled.inc({ check })
-      return c.json({ error: `too many failed authentications from this address; try again in ${wait} s` }, 429, { 'retry-after': String(wait) })
-    },
-    failed(c: Context, check: AuthCheck): void {
-      m.authFailures.inc({ check })
-      const client = clientOf(c)
-      if (throttle.fail(`${check} ${client}`)) log.warn({ check, client, blockSeconds: throttle.limits.blockMs / 1000 }, 'a client failed authentication too often: refused with 429 for a while')
-    },
-  }
-}
-type AuthGuard = ReturnType<typeof authGuard>
-
-/** Requests to the API and metrics carry the host's token (when one is set). */
-function apiToken(token: string | undefined, guard: AuthGuard): MiddlewareHandler {
-  return async (c, next) => {
-    if (!token) return next()
-    const blocked = guard.refuseBlocked(c, 'api_token')
-    if (blocked) return blocked
-    const auth = c.req.header('authorization') ?? ''
-    if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7).trim(), token)) {
-      guard.failed(c, 'api_token')
-      return c.json({ error: 'this host needs its API token: Authorization: Bearer <COVERAGE_API_TOKEN>' }, 401)
-    }
-    return next()
-  }
-}
-
-/**
- * An answer given before the whole request arrived (a 413 by Content-Length, a 401 before the body,
- * a 503 while bodies wait) says `Connection: close`, and the host then closes the connection: the
- * rest of the body is never kept, and a keep-alive client sends its next request on a new connection.
- * Without it @hono/node-server drains the body for 500 ms and then destroys the socket it had
- * announced as kept alive, and the client's next request on it fails (issue 19, item 6).
- */
-function closeUnlessComplete(): MiddlewareHandler {
-  return async (c, next) => {
-    await next()
-    const incoming = incomingOf(c)
-    if (!incoming || incoming.complete) return
-    c.res.headers.set('connection', 'close')
-    lingerOnClose(incoming.socket)
-  }
-}
-
-// How long a closing connection is still read (and what arrives dropped) before it is destroyed.
-const LINGER_MS = 2_000
-
-/**
- * Closes in stages, as RFC 9112 section 9.6 asks of a server that closes while the client may still
- * be sending: the answer and a FIN go out, whatever still arrives is read and dropped, and the socket
- * is destroyed once the client closes its side, or after LINGER_MS. Node, after `Connection: close`,
- * destroys it at once (`destroySoon`); the client's next bytes then meet a reset, and a client that
- * had not yet read the answer may lose it.
- */
-function lingerOnClose(socket: Socket): void {
-  socket.destroySoon = function (this: Socket) {
-    this.end()
-    const timer = setTimeout(() => this.destroy(), LINGER_MS)
-    timer.unref()
-    this.once('close', () => clearTimeout(timer))
-    this.once('end', () => this.destroy())
-    this.resume()
-  }
-}
-
-/**
- * A request that changes state (POST, PUT, PATCH, DELETE) must be JSON and come from this host's own
- * pages or a configured origin: a cross-site form or `text/plain` fetch (no preflight) is refused,
- * so another site cannot disable a project or change its settings from a visitor's browser.
- * Requests without Origin (the CLI, curl, PostHog) are judged by `Sec-Fetch-Site` when a browser sends it.
- */
-function sameOriginWrites(allowedOrigins: readonly string[]): MiddlewareHandler {
-  const allowed = new Set(allowedOrigins)
-  return async (c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next()
-    const origin = c.req.header('origin')
-    const host = c.req.header('host') ?? new URL(c.req.url).host
-    const sameOrigin = origin !== undefined && URL.canParse(origin) && new URL(origin).host === host
-    const fetchSite = c.req.header('sec-fetch-site')
-    if (origin !== undefined && !sameOrigin && !allowed.has(origin)) return c.json({ error: 'a request from another site may not change this host' }, 403)
-    if (origin === undefined && (fetchSite === 'cross-site' || fetchSite === 'same-site')) return c.json({ error: 'a request from another site may not change this host' }, 403)
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-    if (type !== 'application/json') return c.json({ error: 'send JSON (Content-Type: application/json)' }, 415)
-    return next()
-  }
-}
-
 // Paths that belong to a program, not to a person: the API, the intake, health and metrics, the
 // site's built files, and PostHog's own capture and API paths (a client whose POSTHOG_HOST is this host).
 const PROGRAM_PATHS = /^\/(api|ingest|healthz|readyz|metrics|assets|e|i|s|batch|capture|decide|flags|track|engage)(\/|$)/
@@ -246,6 +95,8 @@ const PROGRAM_PATHS = /^\/(api|ingest|healthz|readyz|metrics|assets|e|i|s|batch|
 export function answersWithPage(method: string, path: string): boolean {
   return (method === 'GET' || method === 'HEAD') && !PROGRAM_PATHS.test(path)
 }
+
+export { hostNameOf } from './middleware.js'
 
 /** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
 export function createApp(host: Host, opts: AppOptions = {}): Hono {
@@ -257,15 +108,7 @@ export function createApp(host: Host, opts: AppOptions = {}): Hono {
 
   app.use('*', requestId())
   app.use('*', closeUnlessComplete())
-  if (opts.allowedHosts) {
-    const allowed = new Set(opts.allowedHosts.map(hostNameOf))
-    app.use('*', async (c, next) => {
-      const name = hostNameOf(c.req.header('host') ?? new URL(c.req.url).host)
-      // 421 Misdirected Request: this server does not answer for that name.
-      if (!allowed.has(name)) return c.json({ error: `this host does not answer for ${JSON.stringify(name.slice(0, 100))}; use the address it serves` }, 421)
-      await next()
-    })
-  }
+  if (opts.allowedHosts) app.use('*', answerOnlyFor(opts.allowedHosts))
   app.use('*', async (c, next) => {
     await next()
     m.responses.inc({ route: c.req.routePath, status: String(c.res.status) })
