@@ -1,6 +1,8 @@
+import { useEffect, useState } from 'preact/hooks'
 import type { FlagEntry, FlagList as FlagListData } from './api.js'
 import { CheckLegend, CheckStrip, checkName, decidingCheck, firstSentence, VERDICT_WORDS, VerdictBadge } from './badges.js'
 import { FlagKey } from './FlagLink.js'
+import { FLAG_PAGE } from './paging.js'
 import { navigate, type Route } from './url-state.js'
 import './flag.css'
 
@@ -68,6 +70,12 @@ function Select(props: { label: string; name: string; value: string; options: Re
 export function FlagList({ data, route }: { data: FlagListData; route: Route }) {
   const tags = [...new Set(data.flags.flatMap((f) => f.tags))].sort()
   const shown = selectFlags(data.flags, route)
+  // Rows drawn: a page at first, more on request; a new search or filter starts again at one page.
+  const [limit, setLimit] = useState(FLAG_PAGE)
+  useEffect(() => setLimit(FLAG_PAGE), [route.q, route.verdict, route.kind, route.tag, route.sort])
+  const drawn = shown.length > limit ? shown.slice(0, limit) : shown
+  const left = shown.length - drawn.length
+  const count = (n: number) => n.toLocaleString('en-US')
   return (
     <section aria-labelledby="flags-title">
       <div class="toolbar" role="search">
@@ -83,8 +91,8 @@ export function FlagList({ data, route }: { data: FlagListData; route: Route }) 
         <Select label="Tag" name="tag" value={route.tag ?? ''} options={Object.fromEntries(tags.map((t) => [t, t]))} all="Any" />
         <Select label="Sort" name="sort" value={route.sort ?? 'priority'} options={SORTS} />
       </div>
-      <p class="muted" aria-live="polite">
-        {shown.length} of {data.flags.length} flags
+      <p class="muted" aria-live="polite" data-shown={drawn.length} data-matching={shown.length}>
+        {left > 0 ? `Showing ${count(drawn.length)} of ${count(shown.length)} matching flags (${count(data.flags.length)} in all)` : `${count(shown.length)} of ${count(data.flags.length)} flags`}
       </p>
       <CheckLegend />
       <div class="table-wrap">
@@ -102,7 +110,7 @@ export function FlagList({ data, route }: { data: FlagListData; route: Route }) 
             </tr>
           </thead>
           <tbody>
-            {shown.map((f) => (
+            {drawn.map((f) => (
               <tr key={f.key} data-flag-key={f.key}>
                 <td>
                   <a
@@ -140,6 +148,16 @@ export function FlagList({ data, route }: { data: FlagListData; route: Route }) 
           </tbody>
         </table>
       </div>
+      {left > 0 && (
+        <p class="more-rows">
+          <button type="button" onClick={() => setLimit(limit + FLAG_PAGE)}>
+            Show {count(Math.min(FLAG_PAGE, left))} more
+          </button>{' '}
+          <button type="button" onClick={() => setLimit(shown.length)}>
+            Show all {count(shown.length)}
+          </button>
+        </p>
+      )}
     </section>
   )
 }
