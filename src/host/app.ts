@@ -7,8 +7,8 @@ import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
 import { z } from 'zod'
 import pluginJson from '../../plugin.json' with { type: 'json' }
-import { Host, ProjectError } from './host.js'
-import { StorageUnavailableError, pluginStorage, type ProjectRow } from './store.js'
+import { ProjectError, type Host } from './host.js'
+import { StorageUnavailableError, pluginStorage, type HostStore, type ProjectRow } from './store.js'
 import { SecretBoxError } from './secrets.js'
 import { PUBLISHED_KEY } from './project.js'
 import { AUTH_THROTTLE, FailureThrottle, type ThrottleLimits } from './auth-throttle.js'
@@ -98,8 +98,20 @@ export function answersWithPage(method: string, path: string): boolean {
 
 export { hostNameOf } from './middleware.js'
 
+/**
+ * What the app asks of the host: its projects and their runtimes, the reports it keeps, its health
+ * and its metrics. A narrow view of Host, so the routes can be exercised over a stand-in with no
+ * storage behind it (tests/unit/app-routes.test.ts).
+ */
+export type AppHost = Pick<
+  Host,
+  'addProject' | 'cacheKind' | 'ingestSecret' | 'knownProject' | 'log' | 'maskedConfig' | 'metrics' | 'project' | 'projects' | 'ready' | 'runtime' | 'setEnabled' | 'storeHealthy' | 'updateSettings'
+> & {
+  readonly store: Pick<HostStore, 'latestReport' | 'reportHistory' | 'storageGet' | 'storageSet' | 'storageDel'>
+}
+
 /** The app: maps a Request to a Response (tests call `app.request()` without a socket). */
-export function createApp(host: Host, opts: AppOptions = {}): Hono {
+export function createApp(host: AppHost, opts: AppOptions = {}): Hono {
   const app = new Hono()
   const m = host.metrics
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES

@@ -84,7 +84,7 @@ export interface HostStore {
 }
 
 /** `meta.storage` of one project over the host store: the plugin-server contract (JSON values, `undefined` deletes). */
-export function pluginStorage(store: HostStore, project: string) {
+export function pluginStorage(store: Pick<HostStore, 'storageGet' | 'storageSet' | 'storageDel'>, project: string) {
   return {
     async get(key: string, defaultValue: unknown): Promise<unknown> {
       const v = await store.storageGet(project, key)
