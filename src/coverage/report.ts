@@ -1,5 +1,5 @@
 import type { FlagObservation, Observations } from '../counters/observation.js'
-import { backfillItems, planOf } from './backfill.js'
+import { backfillItems, planOf } from './plan.js'
 import type { FlagReport, Report } from './report-schema.js'
 import { runChecks } from './checks/registry.js'
 import type { CheckContext } from './checks/types.js'
