@@ -46,14 +46,44 @@ const VERDICT_ORDER: readonly Verdict[] = ['blocked', 'needs_backfill', 'insuffi
 
 /** Judges every flag and experiment: the report JSON of DESIGN.md (REPORT_SCHEMA_VERSION). Pure. */
 export function buildReport(input: ReportInput): Report {
+  const plan = planReport(input)
+  return assemble(input, plan.flags.map(plan.judge))
+}
+
+/**
+ * The same report, built a few flags at a time: the event loop gets a turn every `sliceMs` of
+ * work, so a host judging hundreds of flags keeps answering its intake meanwhile. Equal to
+ * buildReport's.
+ */
+export async function buildReportInSlices(input: ReportInput, sliceMs = 8): Promise<Report> {
+  const plan = planReport(input)
+  const reports: FlagReport[] = []
+  let turnAt = Date.now()
+  for (const flag of plan.flags) {
+    reports.push(plan.judge(flag))
+    if (Date.now() - turnAt >= sliceMs) {
+      await new Promise((r) => setImmediate(r))
+      turnAt = Date.now()
+    }
+  }
+  return assemble(input, reports)
+}
+
+/** The flags a report covers, and how each is judged. */
+function planReport(input: ReportInput): { flags: FlagDefinition[]; judge: (flag: FlagDefinition) => FlagReport } {
   const { definitions, observations, settings, nowMs } = input
   const obsByFlag = new Map(observations.flags.map((f) => [f.flag, f]))
   const experimentByFlag = experimentsByFlag(definitions.experiments)
   const cohorts = new Map(definitions.cohorts.map((c) => [c.id, c]))
   const flags = definitions.flags.filter((f) => obsByFlag.has(f.key) || (!f.deleted && isReviewed(f, experimentByFlag.get(f.key) ?? null, settings, nowMs)))
-  for (const obs of observations.flags) if (!flags.some((f) => f.key === obs.flag)) flags.push(unknownFlag(obs))
+  const listed = new Set(flags.map((f) => f.key))
+  for (const obs of observations.flags) {
+    if (listed.has(obs.flag)) continue
+    listed.add(obs.flag)
+    flags.push(unknownFlag(obs))
+  }
 
-  const reports: FlagReport[] = flags.map((flag) => {
+  const judge = (flag: FlagDefinition): FlagReport => {
     const experiment = experimentByFlag.get(flag.key) ?? null
     const observation = obsByFlag.get(flag.key) ?? null
     const ctx = buildContext({ flag, experiment, observation, cohorts, settings, nowMs })
@@ -85,7 +115,13 @@ export function buildReport(input: ReportInput): Report {
         sample_rate: observation?.sampleRate ?? settings.unitSampleRate,
       },
     }
-  })
+  }
+  return { flags, judge }
+}
+
+/** The report of the judged flags: ordered, summed up, planned and read out. */
+function assemble(input: ReportInput, reports: FlagReport[]): Report {
+  const { observations, settings, nowMs } = input
   reports.sort((a, b) => VERDICT_ORDER.indexOf(a.verdict) - VERDICT_ORDER.indexOf(b.verdict) || a.score - b.score || (a.key < b.key ? -1 : 1))
 
   const summary = { flags: reports.length, trustworthy: 0, needs_backfill: 0, blocked: 0, insufficient_data: 0, inactive: 0 }

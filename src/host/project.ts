@@ -4,7 +4,7 @@ import type { FillingPeriod } from '../counters/ingest.js'
 import type { FlagObservation } from '../counters/observation.js'
 import { auditConfig } from '../definitions/audit-config.js'
 import type { Definitions } from '../definitions/definitions.js'
-import { buildReport, type Report } from '../coverage/report.js'
+import { buildReportInSlices, type Report } from '../coverage/report.js'
 import { SettingsError, configuredGoals, parseSettings, type CountedEvent } from '../settings/settings.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import {
@@ -287,7 +287,8 @@ export class ProjectRuntime {
     const state = this.state
     if (!state) throw new Error(`project ${this.id} is not set up: ${this.setupError ?? 'unknown reason'}`)
     const observations = await observeStored(state, this.meta.cache, this.meta.storage)
-    const report = buildReport({ definitions: await this.currentDefinitions(), observations, settings: state.settings, nowMs: this.deps.clock() })
+    // in slices: the intake keeps answering while hundreds of flags are judged
+    const report = await buildReportInSlices({ definitions: await this.currentDefinitions(), observations, settings: state.settings, nowMs: this.deps.clock() })
     // A period no host counted, not (yet) filled from HogQL: the numbers of the flags it touches miss it, and say so.
     for (const gap of this.gapRows.filter((g) => g.state !== 'filled')) {
       const period = `${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}`

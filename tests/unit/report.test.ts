@@ -39,3 +39,30 @@ describe('which flags a review covers (lookbackDays)', () => {
     expect(report.flags.find((f) => f.key === 'live')!.window).toMatchObject({ basis: 'lookback', to: at(0) })
   })
 })
+
+describe('the report built in slices (the host, so its intake answers while it judges)', () => {
+  it('equals the report built at once, flag for flag, while giving the event loop turns', async () => {
+    const { definitionsOf, simulate } = await import('../../src/sim/simulation.js')
+    const { buildReportInSlices } = await import('../../src/coverage/report.js')
+    const sim = simulate({ seed: 4, flags: 20, users: 300, days: 7, endMs: NOW, defects: 'mix' })
+    const definitions = definitionsOf(sim.project)
+    // the project's observations, judged both ways
+    const { EmbeddedPlugin } = await import('../../src/plugin/embedded.js')
+    const { hooksFromDefinitions } = await import('../../src/plugin/definition-hooks.js')
+    const { auditConfig } = await import('../../src/definitions/audit-config.js')
+    const { config, counted } = auditConfig({}, definitions)
+    const settings = parseSettings(config, { countedEvents: counted })
+    const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(definitions)), countedEvents: counted, now: () => NOW, log: () => {}, exactlyOnce: false })
+    await plugin.setup()
+    for (const e of sim.events) await plugin.onEvent(e)
+    const observations = await plugin.observe()
+    const input = { definitions, observations, settings, nowMs: NOW }
+    let turns = 0
+    const ticking = setInterval(() => turns++, 0)
+    const sliced = await buildReportInSlices(input, 0) // a turn after every flag
+    clearInterval(ticking)
+    expect(sliced).toEqual(buildReport(input))
+    expect(new Set(sliced.flags.map((f) => f.verdict)).size).toBeGreaterThan(2) // a mix, not one verdict
+    expect(turns).toBeGreaterThan(0)
+  })
+})
