@@ -60,8 +60,10 @@ export function countEvent(parts: PluginParts, event: unknown, via: IngestVia = 
   } catch {
     look = undefined
   }
+  // No closure for the common case (nothing to look for): this runs for every event.
+  if (!look) return handleEvent(state, event, via)
   const count = () => handleEvent(state, event, via)
-  return look ? look.then(count, count) : count()
+  return look.then(count, count)
 }
 
 /** The minute's work: definitions refreshed, observations stored for the report, and the minute's line. */
