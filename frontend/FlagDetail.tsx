@@ -1,14 +1,14 @@
 import type { ComponentChildren, JSX } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, posthogUrl, safeHref, type BackfillItem, type FlagDetail as Detail, type FlagReport, type LiveVariant } from './api.js'
-import { bySeverity, checkName, decidingCheck, StatusWord, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { bySeverity, checkName, countText, decidingCheck, StatusWord, VERDICT_WORDS, VerdictBadge } from './badges.js'
 import { repairCategoryLabel } from '../src/coverage/labels.js'
 import { FlagKey } from './FlagLink.js'
 import { navigate } from './url-state.js'
 import './flag.css'
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
-const n = (x: number) => x.toLocaleString('en-US')
+const n = countText
 const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v))
 const DAY = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' })
 

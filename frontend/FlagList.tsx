@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import type { FlagEntry, FlagList as FlagListData } from './api.js'
-import { CheckLegend, CheckStrip, checkName, decidingCheck, firstSentence, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { CheckLegend, CheckStrip, checkName, countText, decidingCheck, firstSentence, VERDICT_WORDS, VerdictBadge } from './badges.js'
 import { FlagKey } from './FlagLink.js'
 import { FLAG_PAGE } from './paging.js'
 import { navigate, type Route } from './url-state.js'
@@ -75,7 +75,7 @@ export function FlagList({ data, route }: { data: FlagListData; route: Route }) 
   useEffect(() => setLimit(FLAG_PAGE), [route.q, route.verdict, route.kind, route.tag, route.sort])
   const drawn = shown.length > limit ? shown.slice(0, limit) : shown
   const left = shown.length - drawn.length
-  const count = (n: number) => n.toLocaleString('en-US')
+  const count = countText
   return (
     <section aria-labelledby="flags-title">
       <div class="toolbar" role="search">

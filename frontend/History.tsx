@@ -1,10 +1,12 @@
 import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, type HistoryView, type Verdict } from './api.js'
-import { checkName, VERDICT_WORDS, VerdictBadge } from './badges.js'
+import { verdictLabel } from '../src/coverage/labels.js'
+import { checkName, VerdictBadge } from './badges.js'
 import { FlagLink } from './FlagLink.js'
 
-const words = (verdict: string) => VERDICT_WORDS[verdict as keyof typeof VERDICT_WORDS] ?? verdict
+// A verdict's words (labels.ts); an unknown value (a newer report) shows as it is.
+const words = verdictLabel
 
 interface Stretch {
   readonly verdict: string | null

@@ -107,27 +107,25 @@ export function setApiBase(url: string): void {
  * which never reaches the browser.
  */
 const TOKEN_KEY = 'coverage-api-token'
-export function apiToken(): string | null {
+let token: string | null = (() => {
   try {
     return sessionStorage.getItem(TOKEN_KEY)
   } catch {
     return null
   }
-}
-export function setApiToken(token: string | null): void {
+})()
+export function setApiToken(next: string | null): void {
+  token = next
   try {
-    if (token) sessionStorage.setItem(TOKEN_KEY, token)
+    if (next) sessionStorage.setItem(TOKEN_KEY, next)
     else sessionStorage.removeItem(TOKEN_KEY)
   } catch {
     // storage refused (a private window's policy): the token lasts until the page reloads
   }
-  memoryToken = token
 }
-let memoryToken: string | null = null
 
 /** The headers every call carries: JSON, and the host's API token once the user gave it. */
 export function apiHeaders(writes = false): Record<string, string> {
-  const token = memoryToken ?? apiToken()
   return { accept: 'application/json', ...(writes ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }
 }
 

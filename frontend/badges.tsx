@@ -54,6 +54,9 @@ export function bySeverity<C extends CheckBrief>(checks: readonly C[]): C[] {
   return [...checks].sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status] || CHECK_ORDER.indexOf(a.id) - CHECK_ORDER.indexOf(b.id))
 }
 
+/** A count as people write it, with thousands separators (12,345), as the reports print counts. */
+export const countText = (x: number): string => x.toLocaleString('en-US')
+
 /** The first sentence of a summary: enough for a row; the flag's page has the rest. */
 export function firstSentence(text: string): string {
   const m = /^(.+?[.!?])(?=\s+[A-Z"“(]|$)/s.exec(text.trim())

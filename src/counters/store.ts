@@ -337,21 +337,10 @@ const MAX_KEPT = 200_000
  * The store in this process's memory, with the semantics of the Redis one: a group's expiry is
  * pushed later by each field it gains; an expired group reads as empty. The clock is injectable.
  */
-/**
- * Reads of the in-memory store answer at once, so a reader of thousands of groups (a review) would
- * hold the event loop for all of them: no intake request is answered meanwhile. Reads give the loop
- * a turn once this long has passed since its last turn (Redis reads wait for the network anyway).
- */
-const READ_SLICE_MS = 8
-const nextTurn: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0))
-
 export class MemoryHashStore implements CounterStore {
   readonly atomic = true
   readonly listsFields = true
   private readonly groups = new Map<string, Group>()
-  /** when the reads last gave the event loop a turn */
-  private turnAt = 0
   /** answers of tagged calls, by group and tag */
   private readonly kept = new Map<string, unknown>()
   private writesSinceSweep = 0
@@ -489,27 +478,16 @@ export class MemoryHashStore implements CounterStore {
     return { replaced: true, previous }
   }
 
-  /** Gives the event loop a turn when the reads have held it for READ_SLICE_MS. */
-  private async pace(): Promise<void> {
-    // the wall clock: plugin-server's VM has no `performance`
-    if (Date.now() - this.turnAt < READ_SLICE_MS) return
-    await nextTurn()
-    this.turnAt = Date.now()
-  }
-
   async readAll(group: string): Promise<Map<string, unknown>> {
-    await this.pace()
     return new Map(this.live(group)?.entries() ?? [])
   }
 
   async readCounts(group: string, fields: readonly string[]): Promise<number[]> {
-    await this.pace()
     const g = this.live(group)
     return fields.map((f) => toCount(g?.get(f) ?? 0))
   }
 
   async read(group: string, field: string): Promise<unknown> {
-    await this.pace()
     return this.live(group)?.get(field) ?? null
   }
 
@@ -524,7 +502,6 @@ export class MemoryHashStore implements CounterStore {
   }
 
   async readMembers(set: string, cap: number): Promise<Members> {
-    await this.pace()
     return this.members(set, cap)
   }
 

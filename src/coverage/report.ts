@@ -9,7 +9,7 @@ import { writeReadout } from './readout.js'
 import type { Settings } from '../settings/settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
 import { experimentRun, flagWindow } from '../definitions/windows.js'
-import { DAY_MS } from '../time.js'
+import { DAY_MS, pacer } from '../time.js'
 import { checkQuery, sqlEditorUrl } from './queries.js'
 
 // 2: each flag's own window (an experiment's run); each check's HogQL query
@@ -58,13 +58,10 @@ export function buildReport(input: ReportInput): Report {
 export async function buildReportInSlices(input: ReportInput, sliceMs = 8): Promise<Report> {
   const plan = planReport(input)
   const reports: FlagReport[] = []
-  let turnAt = Date.now()
+  const pace = pacer(sliceMs)
   for (const flag of plan.flags) {
     reports.push(plan.judge(flag))
-    if (Date.now() - turnAt >= sliceMs) {
-      await new Promise((r) => setImmediate(r))
-      turnAt = Date.now()
-    }
+    await pace()
   }
   return assemble(input, reports)
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { buildReport } from '../../src/coverage/report.js'
+import { buildReport, buildReportInSlices } from '../../src/coverage/report.js'
+import { auditConfig } from '../../src/definitions/audit-config.js'
+import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'
+import { EmbeddedPlugin } from '../../src/plugin/embedded.js'
+import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import { reportSchema } from '../../src/coverage/report-schema.js'
 import { parseSettings } from '../../src/settings/settings.js'
 import { NOW, experimentDef, flagDef, observation } from '../support/context.js'
@@ -42,14 +46,9 @@ describe('which flags a review covers (lookbackDays)', () => {
 
 describe('the report built in slices (the host, so its intake answers while it judges)', () => {
   it('equals the report built at once, flag for flag, while giving the event loop turns', async () => {
-    const { definitionsOf, simulate } = await import('../../src/sim/simulation.js')
-    const { buildReportInSlices } = await import('../../src/coverage/report.js')
     const sim = simulate({ seed: 4, flags: 20, users: 300, days: 7, endMs: NOW, defects: 'mix' })
     const definitions = definitionsOf(sim.project)
     // the project's observations, judged both ways
-    const { EmbeddedPlugin } = await import('../../src/plugin/embedded.js')
-    const { hooksFromDefinitions } = await import('../../src/plugin/definition-hooks.js')
-    const { auditConfig } = await import('../../src/definitions/audit-config.js')
     const { config, counted } = auditConfig({}, definitions)
     const settings = parseSettings(config, { countedEvents: counted })
     const plugin = new EmbeddedPlugin(config, { ...(await hooksFromDefinitions(definitions)), countedEvents: counted, now: () => NOW, log: () => {}, exactlyOnce: false })
