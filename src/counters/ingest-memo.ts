@@ -33,3 +33,30 @@ export function memoAdd(ctx: IngestContext, s: FlagSighting, nowMs: number): voi
     if (!seen.includes(s.variant) && seen.length < 8) seen.push(s.variant)
   } else if (seen !== s.variant) m.flags.set(s.flag, [seen, s.variant])
 }
+
+/** Takes a value back out of the memo: its event failed, so its retry must count it. */
+export function memoDrop(ctx: IngestContext, s: FlagSighting): void {
+  const m = ctx.memo.get(s.unit)
+  const seen = m?.flags.get(s.flag)
+  if (m === undefined || seen === undefined) return
+  if (!Array.isArray(seen)) {
+    if (seen === s.variant) m.flags.delete(s.flag)
+    return
+  }
+  const rest = seen.filter((v) => v !== s.variant)
+  if (rest.length === 1) m.flags.set(s.flag, rest[0] as VariantValue)
+  else m.flags.set(s.flag, rest)
+}
+
+/**
+ * Claims an event's sightings before they are counted, so events of the same unit that arrive
+ * while they are (deliveries in flight together) cost no call for them. The claim is the memo
+ * entry; when the event fails, its claims are dropped, and its retry counts them.
+ */
+export function claimSightings<T>(ctx: IngestContext, sightings: readonly FlagSighting[], nowMs: number, counting: () => Promise<T>): Promise<T> {
+  for (const s of sightings) memoAdd(ctx, s, nowMs)
+  return counting().then(undefined, (err: unknown) => {
+    for (const s of sightings) memoDrop(ctx, s)
+    throw err
+  })
+}

@@ -10,34 +10,56 @@ import { FLAG, series, SIGHTING } from './schema.js'
 import { dayNumber } from '../time.js'
 import type { Step } from './store.js'
 import { bumpFlag, bumpSeries, inFlagWindow, type IngestContext, unitTtl } from './ingest-context.js'
-import { memoAdd } from './ingest-memo.js'
 
-/** Sightings are idempotent per (unit, value): a redelivery or a repeat changes nothing. */
-export async function countSighting(ctx: IngestContext, s: FlagSighting, ts: number, day: number, nowMs: number): Promise<void> {
-  if (!inFlagWindow(ctx, s.flag, ts)) return
-  const token = variantToken(s.variant)
-  const surface = s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag)
-  const f = flagOfUnit(ctx, s.flag)
-  const r = await ctx.store.steps(
-    ctx.keys.unitFlags(s.unit),
-    [
+/**
+ * An event's sightings, each inside its flag's window (the caller keeps the others out, and out of
+ * the memo). Idempotent per (unit, value): a redelivery or a repeat changes nothing. The
+ * sightings of one unit (an event carries every flag's value as `$feature/<key>`) are one call on
+ * the unit's group of every flag, not one call per flag.
+ */
+export async function countSightings(ctx: IngestContext, sightings: readonly FlagSighting[], day: number, nowMs: number): Promise<void> {
+  // By unit and TTL: one key per field gives each field its flag's TTL, as one call per flag did.
+  const calls = new Map<string, FlagSighting[]>()
+  for (const s of sightings) {
+    const k = `${s.unit}\u0000${unitTtl(ctx, s.flag)}`
+    const list = calls.get(k)
+    if (list === undefined) calls.set(k, [s])
+    else list.push(s)
+  }
+  await Promise.all([...calls.values()].map((list) => countUnitSightings(ctx, list, day, nowMs)))
+}
+
+/** Sightings of one unit with one TTL, in one call: each sighting's steps, then each one's counts. */
+async function countUnitSightings(ctx: IngestContext, list: readonly FlagSighting[], day: number, nowMs: number): Promise<void> {
+  const first = list[0] as FlagSighting
+  const steps: Step[] = []
+  const parts = list.map((s) => {
+    const at = steps.length
+    const token = variantToken(s.variant)
+    const surface = s.variant !== false && s.variant !== null && ctx.surfaceFlags.has(s.flag)
+    const f = flagOfUnit(ctx, s.flag)
+    steps.push(
       { field: `${f}|s:${token}` }, // this value carried
-      { field: `${f}|s`, if: 0 }, // any value carried
-      { field: `${f}|both`, if: 1 }, // see countExposure
-      ...(surface ? [{ field: `${f}|sv`, if: 0 }, ...surfaceSteps(f, 3)] : []), // a value that shows the experiment
-    ],
-    unitTtl(ctx, s.flag),
+      { field: `${f}|s`, if: at }, // any value carried
+      { field: `${f}|both`, if: at + 1 }, // see countExposure
+      ...(surface ? [{ field: `${f}|sv`, if: at }, ...surfaceSteps(f, at + 3)] : []), // a value that shows the experiment
+    )
+    return { s, token, surface, at }
+  })
+  const r = await ctx.store.steps(ctx.keys.unitFlags(first.unit), steps, unitTtl(ctx, first.flag))
+  await Promise.all(
+    parts.map(({ s, token, surface, at }) => {
+      const flagCounters: string[] = []
+      if (r[at + 1] === 1) flagCounters.push(FLAG.sightingUnits)
+      if (r[at + 2] === 2) flagCounters.push(FLAG.sightingExposed)
+      if (surface) flagCounters.push(...surfaceCounters(r, at + 4))
+      return Promise.all([
+        // Units per value carried, whatever order the values arrive in (a unit may carry two).
+        r[at] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), [SIGHTING.units], nowMs) : null,
+        flagCounters.length > 0 ? bumpFlag(ctx, day, s.flag, flagCounters, nowMs) : null,
+      ])
+    }),
   )
-  const flagCounters: string[] = []
-  if (r[1] === 1) flagCounters.push(FLAG.sightingUnits)
-  if (r[2] === 2) flagCounters.push(FLAG.sightingExposed)
-  if (surface) flagCounters.push(...surfaceCounters(r, 4))
-  await Promise.all([
-    // Units per value carried, whatever order the values arrive in (a unit may carry two).
-    r[0] === 1 ? bumpSeries(ctx, day, s.flag, series.sighting(token), [SIGHTING.units], nowMs) : null,
-    flagCounters.length > 0 ? bumpFlag(ctx, day, s.flag, flagCounters, nowMs) : null,
-  ])
-  memoAdd(ctx, s, nowMs)
 }
 
 /**

@@ -4,11 +4,11 @@ import { inUnitSample, shortId } from './hash.js'
 import { DAY } from './schema.js'
 import { dayNumber } from '../time.js'
 import { EventScope, toCount } from './store.js'
-import { countRejection, dayTtl, DELIVERY_TTL_S, type IgnoreReason, type IngestContext, type IngestOutcome, type IngestVia, type Retiring } from './ingest-context.js'
+import { countRejection, dayTtl, inFlagWindow, DELIVERY_TTL_S, type IgnoreReason, type IngestContext, type IngestOutcome, type IngestVia, type Retiring } from './ingest-context.js'
 import { countExposure } from './ingest-exposure.js'
 import { countMetrics, metricUnitsOf } from './ingest-metrics.js'
-import { countSighting, countSurfaceReached } from './ingest-surface.js'
-import { memoHas } from './ingest-memo.js'
+import { countSightings, countSurfaceReached } from './ingest-surface.js'
+import { claimSightings, memoHas } from './ingest-memo.js'
 
 // The counters' writer, split by protocol: the context and its helpers, exposures, the metric
 // join, the surface and sightings, the memo. Its public names stay importable from here.
@@ -33,13 +33,13 @@ export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {
     if (periods.length > 0 && periods.some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return ignored(ctx, 'being_filled')
   }
   const rate = ctx.settings.unitSampleRate
-  const sightings = e.sightings.length > 0 ? e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate)) : NO_SIGHTINGS
+  const sightings = e.sightings.length > 0 ? e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate) && inFlagWindow(ctx, s.flag, e.timestampMs)) : NO_SIGHTINGS
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : NO_UNITS
   // Most events: nothing to count, decided without a call or a promise of their own.
   if (!e.exposure && e.customExposures.length === 0 && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return ignored(ctx, e.sightings.length > 0 || e.metrics.length > 0 ? 'seen_or_unsampled' : 'no_flag_or_metric')
   const id = e.uuid ?? via.deliveryId ?? null
-  if (id !== null && ctx.store.atomic && ctx.exactlyOnce) return countOnce(ctx, e, id, sightings, metricUnits, nowMs)
-  return countEvent(ctx, e, id, sightings, metricUnits, nowMs)
+  const count = () => (id !== null && ctx.store.atomic && ctx.exactlyOnce ? countOnce(ctx, e, id, sightings, metricUnits, nowMs) : countEvent(ctx, e, id, sightings, metricUnits, nowMs))
+  return sightings.length > 0 ? claimSightings(ctx, sightings, nowMs, count) : count()
 }
 
 export const IGNORED: Promise<IngestOutcome> = Promise.resolve('ignored')
@@ -85,6 +85,8 @@ export const SETTLED = 20
 export const FORGET_AFTER_MS = 60_000
 // Past this many settled events waiting, the oldest are forgotten early (memory stays bounded).
 export const MAX_RETIRING = 50_000
+// Events forgotten together: those due within this long of the oldest due (see retire).
+export const FORGET_BATCH_MS = 1_000
 
 export async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
   const day = dayNumber(e.timestampMs)
@@ -131,11 +133,13 @@ export function retire(ctx: IngestContext, scope: EventScope): void {
   const now = Date.now()
   const q = ctx.retiring
   q.push({ due: now + FORGET_AFTER_MS, scope })
+  if ((q[0] as Retiring).due > now && q.length <= MAX_RETIRING) return
+  // Once the oldest is due, every event due within FORGET_BATCH_MS goes with it: a batch shares its
+  // calls (EventScope.forgetAll), where one event at a time would cost a call per event and group.
   let k = 0
-  while (k < q.length && ((q[k] as Retiring).due <= now || q.length - k > MAX_RETIRING)) k++
-  if (k === 0) return
+  while (k < q.length && ((q[k] as Retiring).due <= now + FORGET_BATCH_MS || q.length - k > MAX_RETIRING)) k++
   // In the background: a failure leaves tags that go with their groups' TTL.
-  for (const r of q.splice(0, k)) r.scope.forget().catch(noop)
+  EventScope.forgetAll(ctx.store, q.splice(0, k).map((r) => r.scope)).catch(noop)
 }
 
 /**
@@ -144,8 +148,7 @@ export function retire(ctx: IngestContext, scope: EventScope): void {
  */
 export async function forgetSettled(ctx: IngestContext): Promise<void> {
   while (ctx.settling.size > 0) await Promise.all([...ctx.settling])
-  const all = ctx.retiring.splice(0)
-  await Promise.all(all.map((r) => r.scope.forget().catch(noop)))
+  await EventScope.forgetAll(ctx.store, ctx.retiring.splice(0).map((r) => r.scope)).catch(noop)
 }
 
 export const FIRST = Promise.resolve(true)
@@ -179,7 +182,7 @@ export async function countParts(ctx: IngestContext, e: ReadEvent, sightings: re
   await Promise.all([
     e.exposure ? countExposure(ctx, e, e.exposure, day, nowMs, delivered) : null,
     ...e.customExposures.map((x) => countExposure(ctx, e, x, day, nowMs, delivered)),
-    ...sightings.map((s) => countSighting(ctx, s, e.timestampMs, day, nowMs)),
+    sightings.length > 0 ? countSightings(ctx, sightings, day, nowMs) : null,
     ...metricUnits.map((unit) => countMetrics(ctx, e, unit, nowMs)),
     metricUnits.length > 0 ? countSurfaceReached(ctx, e, nowMs) : null,
     e.partialRejections.length > 0 ? delivered.then((first) => (first ? Promise.all(e.partialRejections.map((reason) => countRejection(ctx, day, reason, nowMs))) : null)) : null,

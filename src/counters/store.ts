@@ -554,6 +554,9 @@ export function markStoreFailures(store: CounterStore): CounterStore {
  * Once the event is settled (its delivery marker says so, and no attempt asks again) the tags are
  * forgotten; tags left by a crash go with their groups' TTL.
  */
+/** At most this many tags are dropped in one call (one command's arguments stay small). */
+const FORGET_CHUNK = 500
+
 export class EventScope {
   readonly store: CounterStore
   /** [group, tag] in the order the calls were sent */
@@ -594,19 +597,46 @@ export class EventScope {
     return tag
   }
 
+  /** The groups this event's calls were sent to, in order, each with the tags of its run of calls. */
+  private runs(): [string, string[]][] {
+    const out: [string, string[]][] = []
+    for (const [group, tag] of this.sent) {
+      const last = out[out.length - 1]
+      if (last !== undefined && last[0] === group) last[1].push(tag)
+      else out.push([group, [tag]])
+    }
+    return out
+  }
+
+  /** Forgets every answer this event kept: {@link EventScope.forgetAll} of this event alone. */
+  forget(): Promise<void> {
+    return EventScope.forgetAll(this.inner, [this])
+  }
+
   /**
-   * Forgets every answer this event kept, in the order the calls were sent, one group after the
-   * other: a call sent after another may depend on its answer, so an attempt meeting a half-done
-   * forget finds the earlier call forgotten (and does it anew, finding its markers set) rather than
-   * a later one forgotten with the earlier one's answer still kept.
+   * Forgets every answer these events kept (all on one store), in the order each event's calls were
+   * sent, one group after the other: a call sent after another may depend on its answer, so an
+   * attempt meeting a half-done forget finds the earlier call forgotten (and does it anew, finding its
+   * markers set) rather than a later one forgotten with the earlier one's answer still kept. The
+   * events go in waves (every event's first group, then every event's second...), and the tags of one
+   * group in a wave are dropped in one call: many events share a day's counters, so a batch of events
+   * costs far fewer calls than one call per event and group.
    */
-  async forget(): Promise<void> {
-    let i = 0
-    while (i < this.sent.length) {
-      const group = (this.sent[i] as [string, string])[0]
-      const tags: string[] = []
-      for (; i < this.sent.length && (this.sent[i] as [string, string])[0] === group; i++) tags.push((this.sent[i] as [string, string])[1])
-      await this.inner.forget(group, tags)
+  static async forgetAll(store: CounterStore, scopes: readonly EventScope[]): Promise<void> {
+    const runs = scopes.map((s) => s.runs())
+    for (let wave = 0; ; wave++) {
+      const tagsOf = new Map<string, string[]>()
+      for (const r of runs) {
+        const run = r[wave]
+        if (run === undefined) continue
+        const tags = tagsOf.get(run[0])
+        if (tags === undefined) tagsOf.set(run[0], [...run[1]])
+        else tags.push(...run[1])
+      }
+      if (tagsOf.size === 0) return
+      const calls: Promise<void>[] = []
+      for (const [group, tags] of tagsOf) for (let i = 0; i < tags.length; i += FORGET_CHUNK) calls.push(store.forget(group, tags.slice(i, i + FORGET_CHUNK)))
+      await Promise.all(calls)
     }
   }
 }
