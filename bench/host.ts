@@ -4,6 +4,8 @@
  * server of the same framework that answers 200 without work, in the same run. Each server runs
  * in its own process; this process only sends. Medians over several interleaved runs.
  * Run: npm run bench:host [-- --events 6000 --runs 3 --concurrency 32]  (Redis rows need REDIS_URL)
+ * BENCH_KINDS=bare,redis measures only those rows (the table needs bare); BENCH_NODE_ARGS passes
+ * flags to the servers' Node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
@@ -39,7 +41,7 @@ interface Server {
 }
 
 function start(cmd: string[], env: Record<string, string> = {}): Promise<Server> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...cmd], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', ...cmd], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   return new Promise((resolve, reject) => {
     proc.stderr!.on('data', (b: Buffer) => {
@@ -120,7 +122,7 @@ async function dropKeys(prefix: string): Promise<void> {
   redis.disconnect()
 }
 
-const kinds: Kind[] = ['bare', 'memory', ...(REDIS_URL ? (['redis'] as const) : [])]
+const kinds: Kind[] = process.env.BENCH_KINDS ? (process.env.BENCH_KINDS.split(',') as Kind[]) : ['bare', 'memory', ...(REDIS_URL ? (['redis'] as const) : [])]
 if (!REDIS_URL) say('bench:host: REDIS_URL is not set: the Redis row is left out')
 const results = new Map<Kind, { rate: number; p50: number; p99: number; failed: number }[]>(kinds.map((k) => [k, []]))
 say(`bench:host: ${events.length} events a run, ${C} in flight, ${RUNS} runs of each, interleaved`)

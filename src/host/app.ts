@@ -175,7 +175,11 @@ export function createApp(host: AppHost, opts: AppOptions = {}): Hono {
         return blocked
       }
       let raw = ''
-      const read = await readWithin(slots.limits.readMs, async () => (await readLimited(c, async () => void (raw = await c.req.text()))) ?? raw)
+      // With a Content-Length (what PostHog sends), already judged against the limit, the body is
+      // read straight from the socket (node-server's direct path); bodyLimit, which builds a web
+      // Request and stream to count a body as it comes, only for a chunked body.
+      const counted = c.req.header('content-length') === undefined || c.req.header('transfer-encoding') !== undefined
+      const read = await readWithin(slots.limits.readMs, async () => (counted ? ((await readLimited(c, async () => void (raw = await c.req.text()))) ?? raw) : c.req.text()))
       if (read === 'late') {
         m.refused.inc({ reason: 'slow_body' })
         return c.json({ error: `the body did not arrive within ${slots.limits.readMs / 1000} s` }, 408)

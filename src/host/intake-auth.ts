@@ -3,7 +3,7 @@
  * secret as a bearer token.
  */
 import type { Context } from 'hono'
-import { Webhook, WebhookVerificationError } from 'standardwebhooks'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import { sameSecret } from './secrets.js'
 
 export const SIGNATURE_TOLERANCE_S = 5 * 60
@@ -34,10 +34,45 @@ export function authorizeBeforeBody(c: Context, secret: string): string | null |
 
 /** A Standard Webhooks signature over the body read: null when it verifies. */
 export function verifySignature(c: Context, raw: string, secret: string): string | null {
-  try {
-    new Webhook(secret).verify(raw, { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': c.req.header('webhook-signature') ?? '' }, { jsonParse: false })
-    return null
-  } catch (e) {
-    return e instanceof WebhookVerificationError ? `the Standard Webhooks signature does not verify (${e.message})` : 'the Standard Webhooks signature does not verify'
+  return signatureProblem(secret, c.req.header('webhook-id') ?? '', c.req.header('webhook-timestamp') ?? '', c.req.header('webhook-signature') ?? '', raw)
+}
+
+/**
+ * Standard Webhooks verification, as the `standardwebhooks` package does it (its test is the
+ * reference: tests/unit/signature.test.ts compares the two on generated deliveries), with Node's
+ * HMAC: the package computes SHA-256 in JavaScript, which took a sixth of the intake's time per event.
+ * The secret is `whsec_` and base64 (checked when set); its key is decoded once.
+ */
+export function signatureProblem(secret: string, id: string, timestamp: string, signatures: string, payload: string): string | null {
+  const fail = (why: string) => `the Standard Webhooks signature does not verify (${why})`
+  if (!id || !timestamp || !signatures) return fail('Missing required headers')
+  const seconds = Number.parseInt(timestamp, 10)
+  if (Number.isNaN(seconds)) return fail('Invalid Signature Headers')
+  const now = Math.floor(Date.now() / 1000)
+  if (now - seconds > SIGNATURE_TOLERANCE_S) return fail('Message timestamp too old')
+  if (seconds > now + SIGNATURE_TOLERANCE_S) return fail('Message timestamp too new')
+  const key = keyOf(secret)
+  if (key === null) return fail('the secret is not base64')
+  const expected = createHmac('sha256', key).update(`${id}.${seconds}.${payload}`).digest()
+  for (const entry of signatures.split(' ')) {
+    const [version, given] = entry.split(',')
+    if (version !== 'v1' || given === undefined) continue
+    // Compared as the base64 text, as the package does: the same length, then in constant time.
+    const text = Buffer.from(expected.toString('base64'))
+    const other = Buffer.from(given)
+    if (other.length === text.length && timingSafeEqual(other, text)) return null
   }
+  return fail('No matching signature found')
+}
+
+const keys = new Map<string, Buffer | null>()
+function keyOf(secret: string): Buffer | null {
+  let key = keys.get(secret)
+  if (key === undefined) {
+    const encoded = secret.startsWith('whsec_') ? secret.slice(6) : secret
+    key = /^[A-Za-z0-9+/]*={0,2}$/.test(encoded) && encoded.length % 4 === 0 && encoded.length > 0 ? Buffer.from(encoded, 'base64') : null
+    if (keys.size >= 1_000) keys.clear()
+    keys.set(secret, key)
+  }
+  return key
 }
