@@ -10,6 +10,7 @@ import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { EmbeddedPlugin } from '../plugin/embedded.js'
 import { configuredGoals, parseSettings } from '../settings/settings.js'
 import { DAY_MS } from '../time.js'
+import { IGNORED } from '../counters/ingest.js'
 
 export interface AuditRun {
   readonly report: Report
@@ -43,7 +44,9 @@ export async function auditEvents(
       const ts = eventTime(value)
       if (Number.isFinite(ts) && ts > clock && ts <= ceiling) clock = ts
     }
-    await plugin.onEvent(value)
+    // An event with nothing to count is answered with the one shared promise: no turn to wait for.
+    const counting = plugin.onEvent(value)
+    if (counting !== IGNORED) await counting
     n++
     opts.onEvent?.(n)
   }

@@ -1,6 +1,6 @@
 import { configuredGoals, parseSettings, type CountedEvent, type Settings } from '../settings/settings.js'
 import { CacheUnavailableError, type ContractCache } from '../counters/cache.js'
-import { createIngestContext, ingestEvent, type FillingPeriod, type IgnoreReason, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
+import { createIngestContext, IGNORED, ingestEvent, type FillingPeriod, type IgnoreReason, type IngestContext, type IngestOutcome, type IngestVia } from '../counters/ingest.js'
 import { NO_IGNORED, type EventTally } from './minute-line.js'
 import type { Observations } from '../counters/observation.js'
 import type { RejectReason, VariantValue } from '../events/types.js'
@@ -209,21 +209,36 @@ export function lookForDefinitions(state: PluginState, storage: Storage): Promis
  */
 export type EventOutcome = IngestOutcome | 'failed' | 'error'
 
-export async function handleEvent(state: PluginState, event: unknown, via: IngestVia = {}): Promise<EventOutcome> {
+export function handleEvent(state: PluginState, event: unknown, via: IngestVia = {}): Promise<EventOutcome> {
+  let counting: Promise<IngestOutcome>
   try {
-    const outcome = await ingestEvent(state.ingest, event, via)
-    state.local[outcome]++
-    return outcome
+    counting = ingestEvent(state.ingest, event, via)
   } catch (e) {
-    if (e instanceof CacheUnavailableError) {
-      state.local.failed++
-      return 'failed'
-    }
-    // Not the cache: this code failed on the event. Said as such (once a minute), never as the cache.
-    state.local.error++
-    state.lastError = e instanceof Error ? e.message : String(e)
-    return 'error'
+    return Promise.resolve(failedWith(state, e))
   }
+  // Most events: nothing to count, answered without a promise or a turn of their own.
+  if (counting === IGNORED) {
+    state.local.ignored++
+    return IGNORED
+  }
+  return counting.then(
+    (outcome) => {
+      state.local[outcome]++
+      return outcome
+    },
+    (e: unknown) => failedWith(state, e),
+  )
+}
+
+function failedWith(state: PluginState, e: unknown): 'failed' | 'error' {
+  if (e instanceof CacheUnavailableError) {
+    state.local.failed++
+    return 'failed'
+  }
+  // Not the cache: this code failed on the event. Said as such (once a minute), never as the cache.
+  state.local.error++
+  state.lastError = e instanceof Error ? e.message : String(e)
+  return 'error'
 }
 
 export async function collectObservations(state: PluginState, cache: ContractCache): Promise<Observations> {
