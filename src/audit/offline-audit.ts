@@ -5,6 +5,7 @@
  */
 import { auditConfig } from '../definitions/audit-config.js'
 import type { Definitions } from '../definitions/definitions.js'
+import type { ActivityLog } from '../definitions/activity.js'
 import { buildReport, type Report } from '../coverage/report.js'
 import { hooksFromDefinitions } from '../plugin/definition-hooks.js'
 import { EmbeddedPlugin } from '../plugin/embedded.js'
@@ -26,7 +27,7 @@ export async function auditEvents(
   defs: Definitions,
   userConfig: Record<string, unknown>,
   events: AsyncIterable<unknown> | Iterable<unknown>,
-  opts: { now?: number; onEvent?: (n: number) => void } = {},
+  opts: { now?: number; onEvent?: (n: number) => void; activity?: ActivityLog | null } = {},
 ): Promise<AuditRun> {
   const { config, counted } = auditConfig(userConfig, defs)
   const settings = parseSettings(config, { countedEvents: counted })
@@ -53,7 +54,7 @@ export async function auditEvents(
   if (clock === 0) clock = Date.now()
   const observations = await plugin.observe()
   await plugin.teardown()
-  const report = buildReport({ definitions: defs, observations, settings, nowMs: clock })
+  const report = buildReport({ definitions: defs, observations, settings, nowMs: clock, activity: opts.activity ?? null })
   return { report, events: n, seconds: (performance.now() - started) / 1000 }
 }
 

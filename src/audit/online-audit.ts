@@ -7,6 +7,8 @@ import { backfillWindow, findUnlistedFlags, observationsFromBackfill, runBackfil
 import { backfillPlanner } from '../posthog/backfill-queries.js'
 import type { PostHogClient } from '../posthog/client.js'
 import { experimentRuns } from '../definitions/windows.js'
+import { fetchExperimentActivity } from '../posthog/activity.js'
+import type { ActivityLog } from '../definitions/activity.js'
 
 export interface OnlineAuditResult {
   readonly report: Report
@@ -21,7 +23,7 @@ export interface OnlineAuditResult {
 export async function auditOnline(
   client: PostHogClient,
   userConfig: Record<string, unknown>,
-  opts: { nowMs: number; onStage?: (message: string) => void; onQuery?: (run: BackfillRun, done: number, total: number) => void },
+  opts: { nowMs: number; activity?: ActivityLog | null; onStage?: (message: string) => void; onQuery?: (run: BackfillRun, done: number, total: number) => void },
 ): Promise<OnlineAuditResult> {
   opts.onStage?.('fetching flags, experiments, cohorts and group types')
   const definitions = await fetchDefinitions(client, opts.onStage)
@@ -39,5 +41,6 @@ export async function auditOnline(
     onSplit: (q, parts) => opts.onStage?.(`"${q.name}" did not fit PostHog's query limits: split into ${parts} queries`),
   })
   const observations = observationsFromBackfill(definitions, runs, client.options.projectId, window, settings.lookbackDays)
-  return { report: buildReport({ definitions, observations, settings, nowMs: opts.nowMs }), definitions, runs }
+  const activity = opts.activity ?? (await fetchExperimentActivity(client, definitions, opts.onStage))
+  return { report: buildReport({ definitions, observations, settings, nowMs: opts.nowMs, activity }), definitions, runs }
 }

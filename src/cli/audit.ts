@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs'
+import { parseActivity, type ActivityLog } from '../definitions/activity.js'
 import {
   DefinitionsError,
   parseCohorts,
@@ -33,6 +34,8 @@ export interface AuditOptions {
   readonly maxLine?: number
   /** an earlier run's report JSON: say what changed since */
   readonly compare?: string
+  /** the flags' activity log as PostHog's API answers it (flag_changes); online, read from PostHog instead */
+  readonly activity?: string
 }
 
 /** Reads a JSON file, naming the file and the line of a syntax error. */
@@ -67,12 +70,21 @@ function loadDefinitions(opts: AuditOptions & { flags: string }): Definitions {
   }
 }
 
+function loadActivity(file: string): ActivityLog {
+  try {
+    return parseActivity(file, readJsonFile(file))
+  } catch (e) {
+    if (e instanceof DefinitionsError) throw new ExitError(e.message, 2)
+    throw e
+  }
+}
+
 async function* values(lines: AsyncIterable<NdjsonLine>): AsyncGenerator<unknown> {
   for await (const line of lines) yield line.value
 }
 
 /** The online audit from the environment: POSTHOG_HOST, POSTHOG_PROJECT_ID, POSTHOG_PERSONAL_API_KEY. */
-export async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs: number, say: (m: string) => void): Promise<Report> {
+export async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs: number, say: (m: string) => void, activity: ActivityLog | null = null): Promise<Report> {
   const host = process.env.POSTHOG_HOST ?? 'https://us.posthog.com'
   const projectId = process.env.POSTHOG_PROJECT_ID
   const key = process.env.POSTHOG_PERSONAL_API_KEY
@@ -93,6 +105,7 @@ export async function runOnlineAudit(userConfig: Record<string, unknown>, nowMs:
   try {
     const { report, runs, definitions } = await auditOnline(client, userConfig, {
       nowMs,
+      activity,
       onStage: (m) => say(`audit: ${m}`),
       onQuery: (_run, done, total) => progress.tick(done, total),
     })
@@ -125,6 +138,7 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
   const warn = (message: string) => process.stderr.write(`${forTerminal(message)}\n`)
   // The earlier report is read before the audit: a wrong file is said at once, not after minutes of events or queries.
   const prev = opts.compare ? earlierReport(opts.compare) : null
+  const activity = opts.activity ? loadActivity(opts.activity) : null
   let report: Report
   if (opts.events || opts.flags) {
     if (!opts.events || !opts.flags) throw new ExitError('an offline audit needs both --events and --flags (and, for experiments, --experiments)', 2)
@@ -134,11 +148,11 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: Report; ex
       maxLineChars: opts.maxLine,
       onEmpty: () => warn(`${opts.events}: the file has no line at all; the report has no observations`),
     })
-    const run = await auditEvents(defs, userConfig as Record<string, unknown>, values(lines), { now: fixedNow })
+    const run = await auditEvents(defs, userConfig as Record<string, unknown>, values(lines), { now: fixedNow, activity })
     progress.done(`audit: ${run.events.toLocaleString('en-US')} events through the plugin in ${run.seconds.toFixed(1)} s; ${defs.flags.length} flags, ${defs.experiments.length} experiments`)
     report = run.report
   } else {
-    report = await runOnlineAudit(userConfig as Record<string, unknown>, fixedNow ?? Date.now(), warn)
+    report = await runOnlineAudit(userConfig as Record<string, unknown>, fixedNow ?? Date.now(), warn, activity)
   }
 
   let text = formatReport(report, opts.format)

@@ -54,6 +54,7 @@ export function buildProgram(): Command {
     .option('--experiments <file>', 'experiments as GET /api/projects/:id/experiments/:id/ returns each (a list)')
     .option('--cohorts <file>', 'cohorts as GET /api/projects/:id/cohorts/ returns them')
     .option('--group-types <file>', 'group types as GET /api/projects/:id/groups_types/ returns them')
+    .option('--activity <file>', "the flags' history as GET /api/projects/:id/feature_flags/activity/ returns it (a page, a list of pages, or their entries): what changed while each experiment ran")
     .option('--config <file>', 'plugin settings as JSON (thresholds, goal and guardrail events)')
     .option('--now <date>', 'judge as of this moment (default: the latest event)')
     .option('--max-line <chars>', 'longest event line read, in characters; longer lines are skipped with their line number', positiveInt('--max-line'), MAX_LINE_CHARS)

@@ -8,6 +8,7 @@ import { exposureCriterionOf } from '../definitions/definitions.js'
 import { inferGuardrails, inferPrimaryMetric } from './goals.js'
 import type { Settings } from '../settings/settings.js'
 import { DAY_MS } from '../time.js'
+import type { FlagChange } from '../definitions/activity.js'
 
 export interface ContextInput {
   readonly flag: FlagDefinition
@@ -16,6 +17,8 @@ export interface ContextInput {
   readonly cohorts: ReadonlyMap<number, CohortDefinition>
   readonly settings: Settings
   readonly nowMs: number
+  /** the flag's changes from PostHog's activity log; null or absent when its history was not read */
+  readonly changes?: readonly FlagChange[] | null
 }
 
 export function kindOf(flag: FlagDefinition, experiment: ExperimentDefinition | null): FlagKind {
@@ -119,6 +122,7 @@ export function buildContext(input: ContextInput): CheckContext {
     startMs,
     deadlineMs,
     running,
+    changes: input.changes ?? null,
   }
 }
 

@@ -30,6 +30,7 @@ export type CheckIdValue =
   | 'guardrails'
   | 'audience'
   | 'sample_size'
+  | 'flag_changes'
 
 // `needs_backfill` was named for the HogQL history, but most of its repairs are no backfill: adding a
 // metric, replacing a dynamic cohort, sending the exposure (issue 20, item 3).
@@ -69,6 +70,7 @@ export const CHECK_LABELS: Readonly<Record<CheckIdValue, Label>> = {
   audience: { label: 'Audience', description: 'Is the audience fixed?' },
   sample_size: { label: 'Sample size', description: 'Is there enough data?' },
   flag_state: { label: 'Flag state', description: 'Does the flag split as the experiment needs?' },
+  flag_changes: { label: 'Flag changes', description: 'Did the split or conditions change while it ran?' },
 }
 
 /** A verdict's words; an unknown value (a newer report) shows as it is. */

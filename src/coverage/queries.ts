@@ -95,6 +95,9 @@ const BUILDERS: Record<CheckId, Builder> = {
   sample_size: (_ctx, p) =>
     `SELECT toDate(first_exposure) AS day, ${p.variant} AS variant, count() AS new_units FROM (${perUnit(p)}) GROUP BY day, variant ORDER BY day, variant LIMIT ${LIMIT}`,
   // What the flag returned over time: a switched-off flag or a pinned variant shows in the values.
+  // Exposures per day and value: a split or rollout changed mid-run shows as a step in the shares.
+  flag_changes: (_ctx, p) =>
+    `SELECT toDate(timestamp) AS day, ${p.response} AS value, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY day, value ORDER BY day, value LIMIT ${LIMIT}`,
   flag_state: (_ctx, p) =>
     `SELECT toDate(timestamp) AS day, ${p.response} AS value, properties.$feature_flag_reason AS reason, count() AS exposures FROM events WHERE ${p.exposures} GROUP BY day, value, reason ORDER BY day, exposures DESC LIMIT ${LIMIT}`,
 }

@@ -1,4 +1,5 @@
 import type { FlagObservation, Observations } from '../counters/observation.js'
+import { changesOfFlag, type ActivityLog } from '../definitions/activity.js'
 import { backfillItems, planOf } from './plan.js'
 import type { FlagReport, Report } from './report-schema.js'
 import { runChecks } from './checks/registry.js'
@@ -23,6 +24,8 @@ export interface ReportInput {
   readonly observations: Observations
   readonly settings: Settings
   readonly nowMs: number
+  /** the flags' history from PostHog's activity log (flag_changes); absent when it was not read */
+  readonly activity?: ActivityLog | null
 }
 
 /** A flag the events mention but PostHog's flag list does not: deleted, or from another project. */
@@ -83,7 +86,8 @@ function planReport(input: ReportInput): { flags: FlagDefinition[]; judge: (flag
   const judge = (flag: FlagDefinition): FlagReport => {
     const experiment = experimentByFlag.get(flag.key) ?? null
     const observation = obsByFlag.get(flag.key) ?? null
-    const ctx = buildContext({ flag, experiment, observation, cohorts, settings, nowMs })
+    const changes = input.activity && flag.id >= 0 ? changesOfFlag(input.activity, flag) : null
+    const ctx = buildContext({ flag, experiment, observation, cohorts, settings, nowMs, changes })
     const results = runChecks(ctx)
     const verdict = verdictOf(ctx, results)
     const window = flagWindow(experimentRun(experiment), settings, nowMs)

@@ -102,6 +102,33 @@ describe('experiment-coverage audit', () => {
     expect(stderr).toMatch(/--fail-on blocked: \d+ flags/)
   })
 
+  it('--activity reads the flags\' history: a split changed mid-run fails flag_changes; a malformed file is named before any event is read', { timeout: 120_000 }, async () => {
+    const flags = (JSON.parse(readFileSync(join(dir, 'flags.json'), 'utf8')) as { results: { id: number; key: string; filters: { multivariate?: { variants: { key: string; rollout_percentage: number }[] } | null } }[] }).results
+    const experimentsFile = JSON.parse(readFileSync(join(dir, 'experiments.json'), 'utf8')) as { results?: unknown[] } | unknown[]
+    const experiments = (Array.isArray(experimentsFile) ? experimentsFile : experimentsFile.results ?? []) as { feature_flag_key: string; start_date: string | null }[]
+    const exp = experiments.find((e) => e.start_date && Date.parse(e.start_date) < END - 3 * 86_400_000 && flags.find((f) => f.key === e.feature_flag_key)?.filters.multivariate?.variants.length)!
+    const flag = flags.find((f) => f.key === exp.feature_flag_key)!
+    const after = flag.filters
+    const before = { ...after, multivariate: { variants: after.multivariate!.variants.map((v, i) => ({ ...v, rollout_percentage: i === 0 ? v.rollout_percentage + 5 : i === 1 ? v.rollout_percentage - 5 : v.rollout_percentage })) } }
+    const file = join(dir, 'activity.json')
+    const entry = { user: { first_name: 'Ada', email: 'ada@example.com' }, activity: 'updated', scope: 'FeatureFlag', item_id: String(flag.id), detail: { changes: [{ type: 'FeatureFlag', action: 'changed', field: 'filters', before, after }], name: flag.key }, created_at: new Date(END - 2 * 86_400_000).toISOString() }
+    writeFileSync(file, JSON.stringify({ results: [entry], next: null, previous: null, total_count: 1 }))
+    const { code, stdout } = await cli('audit', ...files(dir), '--activity', file, '--format', 'json')
+    expect(code).toBe(0)
+    const report = JSON.parse(stdout) as { flags: { key: string; checks: { id: string; status: string; evidence: { clean_from?: string } }[] }[] }
+    const check = report.flags.find((f) => f.key === flag.key)!.checks.find((c) => c.id === 'flag_changes')!
+    expect(check.status).toBe('fail')
+    expect(check.evidence.clean_from).toBe(entry.created_at)
+    // Without the file, the check says the history was not read.
+    const without = JSON.parse((await cli('audit', ...files(dir), '--format', 'json')).stdout) as typeof report
+    expect(without.flags.find((f) => f.key === flag.key)!.checks.find((c) => c.id === 'flag_changes')!.status).toBe('not_applicable')
+    writeFileSync(file, JSON.stringify({ results: [{ ...entry, created_at: 'last tuesday' }] }))
+    const bad = await cli('audit', ...files(dir), '--activity', file)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/activity\.json: results\[0\]\.created_at: not a date/)
+    expect(bad.stderr).not.toMatch(/events through the plugin/)
+  })
+
   it('names the file when it cannot be read', async () => {
     const { code, stderr } = await cli('audit', '--events', join(dir, 'nope.ndjson'), '--flags', join(dir, 'flags.json'))
     expect(code).toBe(2)

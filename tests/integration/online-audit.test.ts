@@ -21,6 +21,7 @@ import { parseDefectList } from '../../src/sim/defects.js'
 import { auditConfig } from '../../src/definitions/audit-config.js'
 import { parseSettings } from '../../src/settings/settings.js'
 import { HOST, KEY, PROJECT, base } from '../support/posthog-api.js'
+import { parseActivity } from '../../src/definitions/activity.js'
 
 const END = Date.UTC(2026, 10, 20, 12)
 // A project with internal users (team.test_account_filters keeps them out, as PostHog's default does).
@@ -28,10 +29,26 @@ const project = simulatedProject({ seed: 13, users: 700, days: 14, endMs: END })
 const { defs, api } = project
 const events = withInternalUsers(project.events)
 const window = backfillWindow(END, project.settings, null, experimentRuns(defs))
+// The history of one running experiment's flag, as PostHog's activity log has it: created, then its
+// split changed three days before the end (flag_changes finds it online and offline alike).
+const changed = defs.flags.find((f) => f.active && (f.filters.multivariate?.variants.length ?? 0) >= 2 && defs.experiments.some((e) => e.feature_flag_key === f.key && e.status === 'running' && Date.parse(e.start_date ?? '') < END - 5 * 86_400_000))!
+const split = changed.filters.multivariate!.variants
+const activityEntries = [
+  { user: { first_name: 'Ada', email: 'ada@example.com' }, activity: 'created', scope: 'FeatureFlag', item_id: String(changed.id), detail: { changes: [], name: changed.key }, created_at: new Date(END - 40 * 86_400_000).toISOString() },
+  {
+    user: { first_name: 'Grace', email: 'grace@example.com' },
+    activity: 'updated',
+    scope: 'FeatureFlag',
+    item_id: String(changed.id),
+    detail: { changes: [{ type: 'FeatureFlag', action: 'changed', field: 'filters', before: { ...changed.filters, multivariate: { variants: split.map((v, i) => ({ ...v, rollout_percentage: i === 0 ? v.rollout_percentage + 10 : i === 1 ? v.rollout_percentage - 10 : v.rollout_percentage })) } }, after: changed.filters }], name: changed.key },
+    created_at: new Date(END - 3 * 86_400_000).toISOString(),
+  },
+]
+const activity = parseActivity('activity', activityEntries)
 let ph: Awaited<ReturnType<typeof posthogProject>>
 let server: ReturnType<typeof setupServer>
 beforeAll(async () => {
-  ph = await posthogProject(api, events, defs, { testAccountFilters: INTERNAL_EMAIL_FILTER })
+  ph = await posthogProject({ ...api, activity: activityEntries }, events, defs, { testAccountFilters: INTERNAL_EMAIL_FILTER })
   server = setupServer(...ph.handlers)
   server.listen({ onUnhandledRequest: 'error' })
 })
@@ -51,7 +68,7 @@ describe('the online audit, every query run by a real ClickHouse as PostHog prin
     ['off: every user counts', { filterTestAccounts: 'No' }, events],
   ])('gives the same report as the offline audit of the same events, test accounts %s', { timeout: 120_000 }, async (_name, config, offlineEvents) => {
     expect(offlineEvents.length).toBeLessThanOrEqual(events.length)
-    const offline = await auditEvents(defs, config, offlineEvents, { now: END })
+    const offline = await auditEvents(defs, config, offlineEvents, { now: END, activity })
     // The project has something to find, or equality would prove little.
     expect(offline.report.summary.blocked).toBeGreaterThan(0)
     expect(offline.report.flags.filter((f) => f.variants.some((v) => v.units > 0)).length).toBeGreaterThan(10)
@@ -66,6 +83,11 @@ describe('the online audit, every query run by a real ClickHouse as PostHog prin
     expect(ran.length).toBe(online.runs.length + 1)
     expect(online.report.flags.every((f) => f.data.source === 'backfill' || f.data.source === 'none')).toBe(true)
     expect(normalized(online.report)).toEqual(normalized({ ...offline.report, project: PROJECT }))
+    // The flags' history was read from PostHog: the split changed mid-run is found, with its author.
+    const check = online.report.flags.find((f) => f.key === changed.key)!.checks.find((c) => c.id === 'flag_changes')!
+    expect(check.status).toBe('fail')
+    expect(check.summary).toContain('by grace@example.com')
+    expect(seen.some((r) => r.path.includes(`feature_flags/${changed.id}/activity/`) && r.status === 200)).toBe(true)
   })
 
   it('leaves internal users out only where the filter asks it: the two settings differ on this project', async () => {

@@ -5,6 +5,7 @@ import { parseExperiments, parseFlags } from '../../src/definitions/definitions.
 import { parseSettings } from '../../src/settings/settings.js'
 import type { ExposureObservation, FlagObservation, VariantExposure } from '../../src/counters/observation.js'
 import type { VariantValue } from '../../src/events/types.js'
+import type { FlagChange } from '../../src/definitions/activity.js'
 
 export const NOW = Date.UTC(2026, 10, 20, 12)
 const DAY = 86_400_000
@@ -108,6 +109,7 @@ export function context(
     config?: Record<string, unknown>
     cohorts?: CohortDefinition[]
     now?: number
+    changes?: readonly FlagChange[] | null
   } = {},
 ): CheckContext {
   const settings = parseSettings(opts.config ?? {}, { countedEvents: ['checkout_completed', '$exception', 'subscription_upgraded', 'project_created'] })
@@ -118,5 +120,6 @@ export function context(
     cohorts: new Map((opts.cohorts ?? []).map((c) => [c.id, c])),
     settings,
     nowMs: opts.now ?? NOW,
+    changes: opts.changes ?? null,
   })
 }

@@ -38,6 +38,8 @@ export interface ApiData {
   experiments: unknown[]
   cohorts: unknown[]
   groupTypes: unknown[]
+  /** activity log entries (ActivityLogEntry: {user, activity, scope, item_id, detail, created_at}); served per flag */
+  activity?: unknown[]
   /** answers a HogQL query: columns and rows (a PostHogBox answers as PostHog would: see posthog-box/) */
   query?: (hogql: string, request: QueryRequest) => { columns: string[]; results: unknown[][] } | Response | Promise<{ columns: string[]; results: unknown[][] } | Response>
 }
@@ -65,6 +67,20 @@ export function posthogHandlers(data: ApiData): HttpHandler[] {
       guard((_r, _u, params) => {
         const e = data.experiments.find((x) => String((x as { id: number }).id) === params.id)
         return e ? HttpResponse.json(e) : HttpResponse.json({ type: 'invalid_request', code: 'not_found', detail: 'Not found.' }, { status: 404 })
+      }),
+    ),
+    // products/feature_flags/backend/api/feature_flag.py `activity`: page-number pages, newest first,
+    // {results, next, previous, total_count} with absolute links (activity_page.py); 404 for a flag not in the project.
+    http.get(
+      `${base}/feature_flags/:id/activity/`,
+      guard((_r, url, params) => {
+        if (!data.flags.some((f) => String((f as { id: number }).id) === params.id)) return HttpResponse.json({ type: 'invalid_request', code: 'not_found', detail: 'Not found.' }, { status: 404 })
+        const own = (data.activity ?? []).filter((e) => String((e as { item_id: unknown }).item_id) === params.id)
+        own.sort((a, b) => Date.parse((b as { created_at: string }).created_at) - Date.parse((a as { created_at: string }).created_at))
+        const limit = Number(url.searchParams.get('limit') ?? 10)
+        const page = Number(url.searchParams.get('page') ?? 1)
+        const link = (p: number) => `${base}/feature_flags/${params.id}/activity/?page=${p}&limit=${limit}`
+        return HttpResponse.json({ results: own.slice((page - 1) * limit, page * limit), next: page * limit < own.length ? link(page + 1) : null, previous: page > 1 ? link(page - 1) : null, total_count: own.length })
       }),
     ),
     http.get(`${base}/cohorts/`, guard((_r, url) => HttpResponse.json(pageOf('cohorts/', data.cohorts, url)))),

@@ -4,6 +4,7 @@ import { exposureEvent } from './exposure-event.js'
 import { exposureGap } from './exposure-gap.js'
 import { exposurePresent } from './exposure-present.js'
 import { exposureSource } from './exposure-source.js'
+import { flagChanges } from './flag-changes.js'
 import { flagState } from './flag-state.js'
 import { guardrails } from './guardrails.js'
 import { multipleVariants } from './multiple-variants.js'
@@ -27,6 +28,7 @@ export const CHECKS: readonly Check[] = [
   audience,
   sampleSize,
   flagState,
+  flagChanges,
 ]
 
 /**

@@ -1,6 +1,7 @@
 import type { ExposureObservation, FlagObservation } from '../../counters/observation.js'
 import type { VariantValue } from '../../events/types.js'
 import type { CohortDefinition, ExperimentDefinition, FlagDefinition } from '../../definitions/definitions.js'
+import type { FlagChange } from '../../definitions/activity.js'
 import type { Settings } from '../../settings/settings.js'
 import type { MetricOrigin } from '../../definitions/experiment-metrics.js'
 
@@ -17,6 +18,7 @@ export const CHECK_IDS = [
   'guardrails',
   'audience',
   'sample_size',
+  'flag_changes',
 ] as const
 export type CheckId = (typeof CHECK_IDS)[number]
 
@@ -127,6 +129,8 @@ export interface CheckContext {
   readonly deadlineMs: number | null
   /** the experiment is running (started, not ended, not archived), or the flag is active */
   readonly running: boolean
+  /** The flag's changes from PostHog's activity log, oldest first; null when its history was not read. */
+  readonly changes: readonly FlagChange[] | null
 }
 
 export interface Check {
