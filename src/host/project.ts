@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { FlagHistory } from './flag-history.js'
 import type { ContractCache } from '../counters/cache.js'
 import type { FillingPeriod } from '../counters/ingest.js'
 import type { FlagObservation } from '../counters/observation.js'
@@ -85,6 +86,7 @@ export class ProjectRuntime {
   setupError: string | null = null
   problems: { key: string; message: string }[] = []
   private fresh: { at: number; report: Report } | null = null
+  private readonly flagHistory = new FlagHistory(() => this.deps.clock(), (level, msg) => this.log(level, msg))
 
   constructor(
     readonly project: ProjectConfig,
@@ -288,7 +290,8 @@ export class ProjectRuntime {
     if (!state) throw new Error(`project ${this.id} is not set up: ${this.setupError ?? 'unknown reason'}`)
     const observations = await observeStored(state, this.meta.cache, this.meta.storage)
     // in slices: the intake keeps answering while hundreds of flags are judged
-    const report = await buildReportInSlices({ definitions: await this.currentDefinitions(), observations, settings: state.settings, nowMs: this.deps.clock() })
+    const definitions = await this.currentDefinitions()
+    const report = await buildReportInSlices({ definitions, observations, settings: state.settings, nowMs: this.deps.clock(), activity: this.flagHistory.current(state, definitions) })
     // A period no host counted, not (yet) filled from HogQL: the numbers of the flags it touches miss it, and say so.
     for (const gap of this.gapRows.filter((g) => g.state !== 'filled')) {
       const period = `${new Date(gap.fromMs).toISOString()} to ${new Date(gap.toMs).toISOString()}`

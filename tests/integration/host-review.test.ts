@@ -11,7 +11,13 @@ const END = Date.UTC(2026, 10, 20, 12)
 const p = simulatedProject({ seed: 41, users: 400, days: 6, endMs: END })
 // The flag list as PostHog serves it (the plugin reads its definitions from it too), with the team's own tags.
 const side: PublishSide = { flags: (p.api.flags as PublishSide['flags']).map((f) => ({ ...f, tags: ['team:own'] })), notebooks: [], writes: [], captured: [], editBeforePatch: false }
-const server = setupServer(...publishHandlers(side), ...posthogHandlers(p.api))
+// The running experiments' flags were set up before their start: a history with nothing during the run.
+const running = (p.api.experiments as { feature_flag_key: string; end_date: string | null; start_date: string | null }[]).filter((e) => e.start_date && !e.end_date)
+const activity = running.map((e) => {
+  const flag = (p.api.flags as { id: number; key: string; filters: unknown }[]).find((f) => f.key === e.feature_flag_key)!
+  return { user: { first_name: 'Ada', email: 'ada@example.com' }, activity: 'updated', scope: 'FeatureFlag', item_id: String(flag.id), detail: { changes: [{ type: 'FeatureFlag', action: 'changed', field: 'filters', before: { groups: [] }, after: flag.filters }], name: flag.key }, created_at: new Date(Date.parse(e.start_date!) - 3_600_000).toISOString() }
+})
+const server = setupServer(...publishHandlers(side), ...posthogHandlers({ ...p.api, activity }))
 
 let receiver: Server
 let hook: string
@@ -83,6 +89,26 @@ describe("the host's scheduled review", () => {
     await t.host.tick()
     await new Promise((r) => setTimeout(r, 300))
     expect(received.filter((m) => m.text.startsWith('Experiment coverage, 2026-11'))).toHaveLength(1)
+    await t.close()
+  })
+
+  it("judges what changed in each experiment's flag from PostHog's activity log, read beside the review and never waited for", async () => {
+    const t = await testHost({ clock: () => END })
+    await t.host.addProject({ id: PROJECT, config: { posthogHost: HOST, posthogProjectId: PROJECT, posthogPersonalApiKey: KEY } })
+    const rt = t.host.runtime(PROJECT)!
+    const flagChanges = async () => {
+      const { report } = (await rt.report({ fresh: true })) as { report: { flags: { key: string; checks: { id: string; status: string; summary: string }[] }[] } }
+      return report.flags.filter((f) => running.some((e) => e.feature_flag_key === f.key)).map((f) => f.checks.find((c) => c.id === 'flag_changes')!)
+    }
+    // The first review starts the read; it does not wait for it.
+    expect((await flagChanges()).every((c) => c.status === 'not_applicable')).toBe(true)
+    let checks = await flagChanges()
+    for (let i = 0; i < 100 && !checks.every((c) => c.status === 'pass'); i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      checks = await flagChanges()
+    }
+    expect(checks.length).toBe(running.length)
+    expect(checks.every((c) => c.status === 'pass' && c.summary.includes('(1 changes in its history)'))).toBe(true)
     await t.close()
   })
 })
