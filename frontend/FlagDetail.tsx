@@ -162,10 +162,32 @@ function niceMax(x: number): number {
   return ([1, 2, 5, 10].map((m) => m * p).find((m) => m >= x) ?? 10 * p)
 }
 
-/** Exposure events per day (the live counters' day buckets), with a value axis and dated ends. */
-function DailyChart({ byDay }: { byDay: Record<string, number> }) {
-  const days = Object.keys(byDay).sort()
-  if (days.length === 0) return <p class="muted small">No exposure counted live yet.</p>
+/** The exposure_stall finding's days for the chart: through the report's day, shaded from the stall's first. */
+function stallOf(f: { checks: { id: string; status: string; evidence: Record<string, unknown> }[] }): { until?: string; stalledSince?: string } {
+  const c = f.checks.find((x) => x.id === 'exposure_stall')
+  const perDay = c?.evidence.exposures_per_day
+  const until = perDay && typeof perDay === 'object' ? Object.keys(perDay).sort().at(-1) : undefined
+  const since = c?.status === 'fail' && typeof c.evidence.stalled_since === 'string' ? c.evidence.stalled_since : undefined
+  return { ...(until ? { until } : {}), ...(since ? { stalledSince: since } : {}) }
+}
+
+/** Every date from `from` to `to` (YYYY-MM-DD, UTC), both included. */
+function datesBetween(from: string, to: string): string[] {
+  const out: string[] = []
+  for (let t = Date.parse(`${from}T00:00:00Z`), end = Date.parse(`${to}T00:00:00Z`); t <= end && out.length < 400; t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10))
+  return out
+}
+
+/**
+ * Exposure events per day (the live counters' day buckets), with a value axis and dated ends. Days
+ * without exposures show as empty, through `until`; a stall (exposure_stall) is shaded from its first day.
+ */
+function DailyChart({ byDay: counted, until, stalledSince }: { byDay: Record<string, number>; until?: string; stalledSince?: string }) {
+  const listed = Object.keys(counted).sort()
+  if (listed.length === 0) return <p class="muted small">No exposure counted live yet.</p>
+  const last = until && until > listed.at(-1)! ? until : listed.at(-1)!
+  const days = datesBetween(listed[0]!, last)
+  const byDay: Record<string, number> = Object.fromEntries(days.map((d) => [d, counted[d] ?? 0]))
   const top = niceMax(Math.max(1, ...days.map((d) => byDay[d]!)))
   const W = 360
   const left = 44
@@ -188,6 +210,16 @@ function DailyChart({ byDay }: { byDay: Record<string, number> }) {
           </g>
         )
       })}
+      {stalledSince && days.includes(stalledSince) && (
+        <g class="stall">
+          <rect x={left + days.indexOf(stalledSince) * bar} y={plotTop} width={(days.length - days.indexOf(stalledSince)) * bar} height={plotH} class="stall-band">
+            <title>No exposure since {stalledSince}</title>
+          </rect>
+          <text x={left + days.indexOf(stalledSince) * bar + 4} y={plotTop + 14} class="stall-label">
+            stalled since {date(stalledSince)}
+          </text>
+        </g>
+      )}
       {days.map((d, i) => {
         const h = (byDay[d]! / top) * plotH
         return (
@@ -469,7 +501,7 @@ export function FlagDetail({ project, flagKey }: { project: string; flagKey: str
           <h3>Split of units</h3>
           <SplitChart rows={f.variants.map((v) => ({ key: v.key, planned: v.expected_share, observed: totalUnits ? v.units / totalUnits : 0 }))} />
           <h3>Exposures per day</h3>
-          <DailyChart byDay={live?.byDay ?? {}} />
+          <DailyChart byDay={live?.byDay ?? {}} {...stallOf(f)} />
         </div>
       </div>
 

@@ -6,17 +6,17 @@ import { lookSequentialSrm, type SequentialSrmState } from './sequential-srm.js'
 
 /**
  * Alerts when a running experiment breaks: its verdict gets worse, a blocking check starts
- * failing, its split fails the sequential sample ratio test, or its readout comes due. One message
+ * failing, its exposures stop (exposure_stall, once per stall), its split fails the sequential sample ratio test, or its readout comes due. One message
  * per change; nothing again while nothing changes (the state says what was last said).
  */
 export interface AlertState {
   /** per flag: the verdict and the failing blocking checks last alerted (or first seen) */
-  readonly flags: Record<string, { verdict: string; blocking: string[]; srm?: SequentialSrmState & { run: string; alerted: boolean }; remindedOn?: string }>
+  readonly flags: Record<string, { verdict: string; blocking: string[]; srm?: SequentialSrmState & { run: string; alerted: boolean }; remindedOn?: string; stalledSince?: string }>
 }
 
 export interface Alert {
   readonly flag: string
-  readonly kind: 'verdict_worse' | 'blocking_check' | 'sample_ratio' | 'readout_due'
+  readonly kind: 'verdict_worse' | 'blocking_check' | 'sample_ratio' | 'readout_due' | 'exposure_stall'
   readonly title: string
   readonly detail: string
   readonly fix: string | null
@@ -58,6 +58,13 @@ export function decideAlerts(
         fix: why.find((c) => c.fix)?.fix ?? null,
         link,
       })
+    }
+    // Exposures stopped: said once per stall (its first day), whatever the verdict already was.
+    const stall = f.checks.find((c) => c.id === 'exposure_stall' && c.status === 'fail')
+    const since = typeof stall?.evidence.stalled_since === 'string' ? stall.evidence.stalled_since : undefined
+    if (since !== undefined) entry.stalledSince = since
+    if (stall && since !== undefined && before && before.stalledSince !== since) {
+      alerts.push({ flag: f.key, kind: 'exposure_stall', title: `${f.key}: no exposure since ${since}`, detail: stall.summary, fix: stall.fix, link })
     }
     for (const id of blocking.filter((b) => !(before?.blocking ?? []).includes(b))) {
       if (!before) continue // first sight: the state is set, nothing "started" failing

@@ -53,6 +53,13 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
       into.byDay ??= {}
       for (const [day, n] of Object.entries(exp.byDay)) into.byDay[day] = (into.byDay[day] ?? 0) + n
     }
+    if (exp.byDayByLib) {
+      into.byDayByLib ??= {}
+      for (const [day, libs] of Object.entries(exp.byDayByLib)) {
+        const to = (into.byDayByLib[day] ??= { client: 0, server: 0, unknown: 0 })
+        for (const lib of LIBS) to[lib] += libs[lib]
+      }
+    }
     for (const v of exp.variants) {
       const t = into.variants.find((x) => same(x.value, v.value))
       if (!t) {

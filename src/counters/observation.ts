@@ -49,8 +49,10 @@ export interface ExposureObservation {
   /** Distinct units that saw more than one value. */
   multipleVariantUnits: number
   variants: VariantExposure[]
-  /** Exposure events per UTC day (YYYY-MM-DD), from the live counters' day buckets; absent from the backfill. */
+  /** Exposure events per UTC day (YYYY-MM-DD): the live counters' day buckets, or the backfill's days. */
   byDay?: Record<string, number>
+  /** The same by the kind of library that sent them: which libraries stopped (exposure_stall). */
+  byDayByLib?: Record<string, LibCounts>
 }
 
 export interface SightingObservation {

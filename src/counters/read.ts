@@ -174,7 +174,10 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             const firstSeen = c(EXPOSURE.firstSeen)
             const movedOff = c(EXPOSURE.firstSeenOut)
             if (firstSeen > 0 || movedOff > 0) v.firstSeenUnits = (v.firstSeenUnits ?? 0) + (firstSeen - movedOff) * scale
+            exp.byDayByLib ??= {}
+            const dayLibs = (exp.byDayByLib[label] ??= zeroLibs())
             for (const lib of LIBS) {
+              dayLibs[lib] += c(EXPOSURE.eventsByLib(lib))
               v.exposuresByLib[lib] += c(EXPOSURE.eventsByLib(lib))
               v.unitsByLib[lib] += c(EXPOSURE.unitsByLib(lib)) * scale
             }

@@ -20,6 +20,7 @@ export type RepairCategoryValue = 'event' | 'property' | 'cohort' | 'dashboard' 
 export type CheckIdValue =
   | 'flag_state'
   | 'exposure_present'
+  | 'exposure_stall'
   | 'exposure_event'
   | 'variant_values'
   | 'sample_ratio'
@@ -59,6 +60,7 @@ export const REPAIR_CATEGORY_LABELS: Readonly<Record<RepairCategoryValue, Label>
 
 export const CHECK_LABELS: Readonly<Record<CheckIdValue, Label>> = {
   exposure_present: { label: 'Exposure present', description: 'Are exposures arriving?' },
+  exposure_stall: { label: 'Exposure stall', description: 'Did exposures stop or fall mid-run?' },
   exposure_event: { label: 'Exposure event', description: 'Is the right exposure event counted, once?' },
   variant_values: { label: 'Variant values', description: "Do exposures carry the flag's own values?" },
   sample_ratio: { label: 'Sample ratio', description: 'Does the split match the plan?' },

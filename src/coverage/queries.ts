@@ -63,6 +63,9 @@ const BUILDERS: Record<CheckId, Builder> = {
   // Exposures per day and value: when they started, stopped, or changed values.
   exposure_present: (_ctx, p) =>
     `SELECT toDate(timestamp) AS day, ${p.response} AS value, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY day, value ORDER BY day, value LIMIT ${LIMIT}`,
+  // Exposures per day and library: the day they stopped or fell, and which library stopped sending.
+  exposure_stall: (_ctx, p) =>
+    `SELECT toDate(timestamp) AS day, properties.$lib AS lib, count() AS exposures, count(DISTINCT ${p.unit}) AS units FROM events WHERE ${p.exposures} GROUP BY day, lib ORDER BY day, lib LIMIT ${LIMIT}`,
   // Both exposure events side by side, and the library that sends each.
   exposure_event: (ctx, p) =>
     `SELECT event, properties.$lib AS lib, count() AS events, count(DISTINCT ${p.unit}) AS units FROM events WHERE event IN ('$feature_flag_called', '$experiment_exposure', ${lit(ctx.exposureEvent)}) AND properties.$feature_flag = ${lit(ctx.flag.key)} AND ${p.window} GROUP BY event, lib ORDER BY events DESC LIMIT ${LIMIT}`,

@@ -12,7 +12,7 @@ import { QUERY_ROW_LIMIT } from './client.js'
  * values outside a flag's variants count as exposure events but not as units; a unit with several
  * values counts in each and once as `$multiple`; goal events count for units exposed to the value.
  */
-export type BackfillKind = 'exposures' | 'units' | 'sightings' | 'metrics' | 'reach' | 'group_key_missing' | 'unlisted'
+export type BackfillKind = 'exposures' | 'exposure_days' | 'units' | 'sightings' | 'metrics' | 'reach' | 'group_key_missing' | 'unlisted'
 
 export interface BackfillQuery {
   readonly name: string
@@ -232,6 +232,14 @@ GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
+/** Exposure events per UTC day and library class: when exposures stopped or fell, and which libraries stopped (exposure_stall). */
+function exposureDaysQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
+  return `SELECT flag, event, ${utcDay('timestamp')} AS day, lib, count() AS exposures
+FROM ${exposureSource(flags, unit, w, ctx, part)}
+GROUP BY flag, event, day, lib
+LIMIT ${QUERY_ROW_LIMIT}`
+}
+
 function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
   // One row per (flag, event, value) and, under the value '*', one per (flag, event): distinct
   // units and those seen with more than one value.
@@ -363,7 +371,9 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
     const hogql =
       kind === 'exposures'
         ? exposuresQuery(batch, unit, w, ctx, part)
-        : kind === 'units'
+        : kind === 'exposure_days'
+          ? exposureDaysQuery(batch, unit, w, ctx, part)
+          : kind === 'units'
           ? unitsQuery(batch, unit, w, ctx, part)
           : kind === 'sightings'
             ? sightingsQuery(batch, unit, w, ctx, part)
@@ -388,7 +398,7 @@ export function backfillPlanner(defs: Definitions, metrics: readonly MetricMatch
     for (let b = 0; b < batches; b++) {
       const batch = flags.slice(b * batchSize, (b + 1) * batchSize)
       const label = `${unitLabel(unit)}, flags ${b * batchSize + 1}-${b * batchSize + batch.length}`
-      queries.push(build('exposures', batch, unit, label), build('units', batch, unit, label))
+      queries.push(build('exposures', batch, unit, label), build('exposure_days', batch, unit, label), build('units', batch, unit, label))
       if (metrics.length) queries.push(build('metrics', batch, unit, label))
       if (unit !== 'person_id') queries.push(build('group_key_missing', batch, unit, label))
     }

@@ -142,7 +142,22 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         continue
       }
       const k = rawFlag
-      if (query.kind === 'exposures' || query.kind === 'units') {
+      if (query.kind === 'exposure_days') {
+        const event = at(row, 'event') as ExposureKind
+        const day = at(row, 'day')
+        if (!(EXPOSURE_KINDS as readonly string[]).includes(event) || typeof day !== 'string') continue
+        const exp = exposureOf(flag(k), event)
+        const label = day.slice(0, 10)
+        const lib = at(row, 'lib') as LibClass
+        const n = num(at(row, 'exposures'))
+        exp.byDay ??= {}
+        exp.byDay[label] = (exp.byDay[label] ?? 0) + n
+        if ((LIBS as readonly string[]).includes(lib)) {
+          exp.byDayByLib ??= {}
+          const libs = (exp.byDayByLib[label] ??= zeroLibs())
+          libs[lib] += n
+        }
+      } else if (query.kind === 'exposures' || query.kind === 'units') {
         const event = at(row, 'event') as ExposureKind
         if (!(EXPOSURE_KINDS as readonly string[]).includes(event)) continue
         const f = flag(k)

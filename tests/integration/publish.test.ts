@@ -181,6 +181,20 @@ describe('alerts', () => {
     expect(received[1]).toMatchObject({ project: PROJECT, flag: f.key, link: `https://coverage.example.com/?flag=${f.key}` })
   })
 
+  it('says a stall once, when exposures stop, even for a flag that already needs repair', () => {
+    const first = decideAlerts(report, null, { srmAlpha: 0.001, nowMs: END, link: () => null })
+    const stalled = structuredClone(report)
+    const f = running(stalled)
+    const check = f.checks.find((c) => c.id === 'exposure_stall')!
+    Object.assign(check, { status: 'fail', summary: 'No exposure since 2026-11-18 (60 hours).', fix: 'Find what changed.', evidence: { ...check.evidence, stalled_since: '2026-11-18' } })
+    const said = decideAlerts(stalled, first.state, { srmAlpha: 0.001, nowMs: END, link: () => null })
+    const stall = said.alerts.filter((a) => a.flag === f.key && a.kind === 'exposure_stall')
+    expect(stall).toHaveLength(1)
+    expect(stall[0]!.title).toBe(`${f.key}: no exposure since 2026-11-18`)
+    // The same stall an hour later: nothing new to say.
+    expect(decideAlerts(stalled, said.state, { srmAlpha: 0.001, nowMs: END, link: () => null }).alerts.filter((a) => a.kind === 'exposure_stall')).toEqual([])
+  })
+
   it('a receiver that keeps failing is given up on, and says why', async () => {
     failNext = 10
     const failures: string[] = []

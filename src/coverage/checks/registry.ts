@@ -3,6 +3,7 @@ import { linkCauses } from './causes.js'
 import { exposureEvent } from './exposure-event.js'
 import { exposureGap } from './exposure-gap.js'
 import { exposurePresent } from './exposure-present.js'
+import { exposureStall } from './exposure-stall.js'
 import { exposureSource } from './exposure-source.js'
 import { flagChanges } from './flag-changes.js'
 import { flagState } from './flag-state.js'
@@ -17,6 +18,7 @@ import { variantValues } from './variant-values.js'
 /** Every check, in the order the report lists them (DESIGN.md's check ids). */
 export const CHECKS: readonly Check[] = [
   exposurePresent,
+  exposureStall,
   exposureEvent,
   variantValues,
   sampleRatio,

@@ -8,6 +8,7 @@ import type { MetricOrigin } from '../../definitions/experiment-metrics.js'
 export const CHECK_IDS = [
   'flag_state',
   'exposure_present',
+  'exposure_stall',
   'exposure_event',
   'variant_values',
   'sample_ratio',

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { CHECKS, runChecks } from '../../../src/coverage/checks/registry.js'
 import { CHECK_IDS, type Check } from '../../../src/coverage/checks/types.js'
-import { context } from '../../support/context.js'
+import { NOW, context, observation } from '../../support/context.js'
+import { dayLabel, dayNumber } from '../../../src/time.js'
 
 describe('the check registry', () => {
   it('turns a check that throws into unknown, with the error, and still runs every other check', () => {
@@ -45,8 +46,11 @@ describe('the check registry', () => {
   })
 
   it('a healthy running experiment passes every check', () => {
-    // Its history read, and nothing in it since the start.
-    const failing = runChecks(context({ changes: [] })).filter((r) => r.status !== 'pass')
+    // Its history read, with nothing in it since the start; exposures on every day of its run.
+    const steady = observation()
+    const exposure = steady.exposure.$feature_flag_called!
+    exposure.byDay = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [dayLabel(dayNumber(NOW) - i), Math.round(exposure.exposures / 11)]))
+    const failing = runChecks(context({ changes: [], observation: steady })).filter((r) => r.status !== 'pass')
     expect(failing.map((r) => `${r.id}: ${r.summary}`)).toEqual([])
   })
 })

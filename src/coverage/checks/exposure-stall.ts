@@ -1,0 +1,89 @@
+import type { LibCounts } from '../../counters/observation.js'
+import { LIBS } from '../../counters/observation.js'
+import { DAY_MS, HOUR_MS, dayLabel, dayNumber } from '../../time.js'
+import { count } from '../context.js'
+import { defineCheck, result } from './types.js'
+
+/**
+ * When exposure tracking broke. PostHog's experiments scout calls a running experiment whose
+ * exposures stop for 48 hours after a healthy baseline dormant (products/signals/skills/
+ * signals-scout-experiments); a fall far below the trailing level is the same fault caught earlier,
+ * while part of the traffic (one app, one SDK) still sends.
+ */
+export const STALL = {
+  /** no exposure for this long after the last one: a stall */
+  hours: 48,
+  /** a fall: the last `recentDays` complete days average below this share of the `trailingDays` before them */
+  dropShare: 0.2,
+  recentDays: 2,
+  trailingDays: 7,
+  /** ... when those trailing days averaged at least this many exposures a day (below, a fall is noise) */
+  minTrailingPerDay: 20,
+} as const
+
+const LIB_WORDS: Record<keyof LibCounts, string> = { client: 'client-side SDKs (posthog-js, mobile)', server: 'server-side SDKs', unknown: 'senders without $lib' }
+
+function libsOf(byLib: Record<string, LibCounts> | undefined, days: readonly string[]): LibCounts {
+  const out: LibCounts = { client: 0, server: 0, unknown: 0 }
+  for (const d of days) for (const lib of LIBS) out[lib] += byLib?.[d]?.[lib] ?? 0
+  return out
+}
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0)
+
+export const exposureStall = defineCheck({
+  id: 'exposure_stall',
+  needs: ['exposure'],
+  appliesTo: (ctx) => ctx.kind === 'experiment' && ctx.running && ctx.exposure.byDay !== undefined && ctx.exposure.exposures > 0 && ctx.startMs !== null,
+  run(ctx) {
+    const byDay = ctx.exposure.byDay ?? {}
+    const start = dayNumber(ctx.startMs as number)
+    const today = dayNumber(ctx.nowMs)
+    // Every day of the run so far, the days without exposures included (the counters list only days with some).
+    const days: { day: number; label: string; n: number }[] = []
+    for (let d = start; d <= today; d++) days.push({ day: d, label: dayLabel(d), n: byDay[dayLabel(d)] ?? 0 })
+    const active = days.filter((d) => d.n > 0)
+    const last = active[active.length - 1]
+    const evidence: Record<string, unknown> = { thresholds: STALL, exposures_per_day: Object.fromEntries(days.map((d) => [d.label, d.n])) }
+    if (!last) return result('pass', 'No exposure counted inside the run yet: Exposure present judges that.', evidence)
+    const silentHours = Math.floor((ctx.nowMs - (last.day + 1) * DAY_MS) / HOUR_MS)
+    const before = days.filter((d) => d.day <= last.day && d.day > last.day - STALL.trailingDays).map((d) => d.label)
+    const level = mean(days.filter((d) => before.includes(d.label)).map((d) => d.n))
+
+    if (silentHours >= STALL.hours) {
+      const since = dayLabel(last.day + 1)
+      const libs = libsOf(ctx.exposure.byDayByLib, before)
+      const stopped = LIBS.filter((l) => libs[l] > 0)
+      Object.assign(evidence, { stalled_since: since, silent_hours: silentHours, last_exposure_day: last.label, trailing_per_day: level, stopped_libraries: stopped })
+      return result(
+        'fail',
+        `No exposure since ${since} (${count(silentHours)} hours), while the experiment still runs; before that, ${count(Math.round(level))} a day${stopped.length ? ` from ${stopped.map((l) => LIB_WORDS[l]).join(' and ')}` : ''}. Units reaching the experiment since then are not in its results.`,
+        evidence,
+        `Find what changed on ${since}: a release that removed or moved the flag call, an SDK upgrade, a new exposure event or a changed exposure filter. Until it is fixed the experiment gains no one; say the stall in the readout.`,
+        [{ category: 'event', action: `Restore the exposure event: none has arrived since ${since}`, effort: 'medium', blocking: false }],
+      )
+    }
+
+    // A fall: complete days only (today is not over).
+    const complete = days.filter((d) => d.day < today)
+    const recent = complete.slice(-STALL.recentDays)
+    const trailing = complete.slice(-STALL.recentDays - STALL.trailingDays, -STALL.recentDays)
+    const trailingLevel = mean(trailing.map((d) => d.n))
+    const recentLevel = mean(recent.map((d) => d.n))
+    Object.assign(evidence, { recent_per_day: recentLevel, trailing_per_day: trailingLevel })
+    if (recent.length === STALL.recentDays && trailing.length >= 3 && trailingLevel >= STALL.minTrailingPerDay && recentLevel < STALL.dropShare * trailingLevel) {
+      const was = libsOf(ctx.exposure.byDayByLib, trailing.map((d) => d.label))
+      const now = libsOf(ctx.exposure.byDayByLib, recent.map((d) => d.label))
+      const stopped = LIBS.filter((l) => was[l] > 0 && now[l] === 0)
+      const from = recent[0] as { label: string }
+      Object.assign(evidence, { fell_on: from.label, stopped_libraries: stopped })
+      return result(
+        'warn',
+        `Exposures fell to ${count(Math.round(recentLevel))} a day from ${from.label} (${count(Math.round(trailingLevel))} a day the ${trailing.length} days before)${stopped.length ? `: the ${stopped.map((l) => LIB_WORDS[l]).join(' and ')} stopped sending them` : ''}.`,
+        evidence,
+        `Find what changed on ${from.label} (a release, an SDK upgrade, a changed page); if traffic itself fell, nothing is broken, but the sample grows slower.`,
+      )
+    }
+    return result('pass', `Exposures arrive: the last on ${last.label}, ${count(Math.round(recentLevel))} a day over the last ${recent.length} complete days.`, evidence)
+  },
+})

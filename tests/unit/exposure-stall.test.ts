@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest'
+import { runChecks } from '../../src/coverage/checks/registry.js'
+import type { LibCounts } from '../../src/counters/observation.js'
+import { verdictOf } from '../../src/coverage/verdict.js'
+import { dayLabel, dayNumber } from '../../src/time.js'
+import { NOW, context, exposureObs, observation } from '../support/context.js'
+
+const today = dayNumber(NOW)
+
+/** Exposures per day of the run (it started 10 days before NOW), each day's by library. */
+function withDays(perDay: (daysAgo: number) => number, lib: (daysAgo: number) => keyof LibCounts = () => 'client') {
+  const byDay: Record<string, number> = {}
+  const byDayByLib: Record<string, LibCounts> = {}
+  for (let ago = 10; ago >= 0; ago--) {
+    const n = perDay(ago)
+    if (n === 0) continue // the counters list only days with exposures
+    const label = dayLabel(today - ago)
+    byDay[label] = n
+    byDayByLib[label] = { client: 0, server: 0, unknown: 0, [lib(ago)]: n }
+  }
+  const exposure = { ...exposureObs([{ value: 'control', units: 500 }, { value: 'test', units: 500 }]), byDay, byDayByLib }
+  const ctx = context({ observation: observation({ exposure: { $feature_flag_called: exposure } }) })
+  const results = runChecks(ctx)
+  return { check: results.find((r) => r.id === 'exposure_stall')!, verdict: verdictOf(ctx, results) }
+}
+
+describe('exposure_stall', () => {
+  it('fails when exposures stop for 48 hours mid-run, naming the day they stopped and the libraries that sent them', () => {
+    const { check, verdict } = withDays((ago) => (ago >= 4 ? 120 : 0))
+    expect(check.status).toBe('fail')
+    expect(check.evidence.stalled_since).toBe(dayLabel(today - 3))
+    expect(check.evidence.stopped_libraries).toEqual(['client'])
+    expect(check.summary).toContain(`No exposure since ${dayLabel(today - 3)}`)
+    expect(check.summary).toContain('120 a day from client-side SDKs')
+    expect(verdict).toBe('needs_backfill')
+  })
+
+  it('warns when exposures fall far below their trailing level, naming the library that stopped', () => {
+    // Server and client shared the traffic; from two days ago only the client sends, a tenth as much.
+    const { check } = withDays((ago) => (ago >= 3 ? 200 : ago >= 1 ? 15 : 3), (ago) => (ago >= 3 && ago % 2 === 0 ? 'server' : 'client'))
+    expect(check.status).toBe('warn')
+    expect(check.evidence.fell_on).toBe(dayLabel(today - 2))
+    expect(check.evidence.stopped_libraries).toEqual(['server'])
+    expect(check.summary).toMatch(/fell to 15 a day .* \(200 a day/)
+  })
+
+  it('stays quiet on steady traffic, on small traffic, and on a pause shorter than 48 hours', () => {
+    expect(withDays(() => 150).check.status).toBe('pass')
+    // 8 a day is too few to call a fall; one silent day is no stall.
+    expect(withDays((ago) => (ago >= 2 ? 8 : ago === 1 ? 1 : 0)).check.status).toBe('pass')
+    expect(withDays((ago) => (ago === 1 ? 0 : 90)).check.status).toBe('pass')
+  })
+
+  it('does not apply without daily counts or to an experiment that is not running', () => {
+    expect(runChecks(context()).find((r) => r.id === 'exposure_stall')!.status).toBe('not_applicable')
+  })
+})
