@@ -23,9 +23,10 @@ export const DEFECT_IDS = [
   'payload_only_share',
   'payload_only_server',
   'bootstrap_stale',
+  'exposure_stopped',
 ] as const
 /** Defects outside the default `mix` (each is asked for by name, or by a scenario). */
-export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale']
+export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped']
 export type DefectId = (typeof DEFECT_IDS)[number]
 
 export type CheckId =
@@ -41,6 +42,7 @@ export type CheckId =
   | 'audience'
   | 'sample_size'
   | 'flag_state'
+  | 'exposure_stall'
 
 export interface DefectSpec {
   readonly id: DefectId
@@ -93,6 +95,8 @@ const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
   // Users who read the flag before /flags answered saw two variants; the rest are counted right, and
   // the analysis can leave the others out.
   bootstrap_stale: 'needs_backfill',
+  // Units exposed before the stop are counted right; the stall is repaired in the app.
+  exposure_stopped: 'needs_backfill',
 }
 
 export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
@@ -116,6 +120,7 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('payload_only_share', 'on the web, most users get the variant through getFeatureFlagPayload (no exposure event) yet convert', ['exposure_gap'], true, false, 0.8),
     spec('payload_only_server', 'the server reads most users\' variant as a payload (no exposure event); their requests carry the flag, and they convert', ['exposure_gap'], true, false, 0.8),
     spec('bootstrap_stale', 'the server bootstraps the page with a stale variant that /flags then corrects, so those users are exposed to two variants', ['exposure_source', 'multiple_variants'], true, true, 0.3),
+    spec('exposure_stopped', 'a release removed the flag call from the web app for the last part of the run (the size: its share): exposures stop while the experiment runs', ['exposure_stall'], true, true, 0.35),
     spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )

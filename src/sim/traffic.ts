@@ -419,6 +419,7 @@ function* session(
   function* readOnWeb(f: FlagPlan, firstPage: boolean): Generator<SimEvent> {
     if (t < f.startMs) return // the code that reads it has not shipped yet
     if (f.defects.has('missing_exposure_payload_only')) return // getFeatureFlagPayload sends nothing
+    if (f.defects.has('exposure_stopped') && t >= project.endMs - (f.defects.get('exposure_stopped') ?? 0.35) * (project.endMs - f.startMs)) return // a release removed the call
     if (f.defects.has('payload_only_share') && bucket(`${f.key}.payload_only_share`, profile.personId) < (f.defects.get('payload_only_share') ?? 0.8)) return
     const assigned = assignedValue(f, person, distinct(), t)
     if (assigned === undefined && f.groupType) return
