@@ -27,6 +27,7 @@ export type CheckIdValue =
   | 'multiple_variants'
   | 'exposure_source'
   | 'exposure_gap'
+  | 'exposure_bias'
   | 'primary_metric'
   | 'guardrails'
   | 'audience'
@@ -67,6 +68,7 @@ export const CHECK_LABELS: Readonly<Record<CheckIdValue, Label>> = {
   multiple_variants: { label: 'Multiple variants', description: 'Do users stay in one variant?' },
   exposure_source: { label: 'Exposure source', description: 'Are exposures sent where the change is shown?' },
   exposure_gap: { label: 'Exposure gap', description: 'Do users who reached the experiment get exposed?' },
+  exposure_bias: { label: 'Exposure bias', description: 'Is every variant exposed alike?' },
   primary_metric: { label: 'Primary metric', description: 'Is there a goal, and can it move?' },
   guardrails: { label: 'Guardrails', description: 'Is harm watched?' },
   audience: { label: 'Audience', description: 'Is the audience fixed?' },

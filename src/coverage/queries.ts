@@ -88,6 +88,11 @@ const BUILDERS: Record<CheckId, Builder> = {
     const which = metrics.length ? `event IN ${list(metrics)} AND ` : ''
     return `SELECT m.unit AS unit, m.value AS carried_value, m.events AS events, m.first_seen AS first_seen FROM (SELECT ${p.unit} AS unit, any(${carried}) AS value, count() AS events, min(timestamp) AS first_seen FROM events WHERE ${which}${carried} NOT IN ('', 'false', 'null') AND ${p.window} GROUP BY unit) AS m LEFT JOIN (SELECT DISTINCT ${p.unit} AS unit FROM events WHERE ${p.exposures}) AS x ON x.unit = m.unit WHERE empty(x.unit) ORDER BY events DESC LIMIT ${LIMIT}`
   },
+  // Per value carried: the units carrying it, and how many of them were exposed (the rates should match).
+  exposure_bias: (ctx, p) => {
+    const carried = `JSONExtractRaw(properties, ${lit(`$feature/${ctx.flag.key}`)})`
+    return `SELECT c.value AS carried_value, count() AS carrying_units, countIf(NOT empty(x.unit)) AS exposed_units FROM (SELECT ${p.unit} AS unit, any(${carried}) AS value FROM events WHERE ${carried} NOT IN ('', 'false', 'null') AND ${p.window} GROUP BY unit) AS c LEFT JOIN (SELECT DISTINCT ${p.unit} AS unit FROM events WHERE ${p.exposures}) AS x ON x.unit = c.unit GROUP BY carried_value ORDER BY carried_value LIMIT ${LIMIT}`
+  },
   // The metric events of exposed units per variant, and how many came before the unit's exposure.
   primary_metric: (ctx, p) => metricQuery(metricEventsOf(ctx, 'primary'), p),
   guardrails: (ctx, p) => metricQuery(metricEventsOf(ctx, 'guardrail'), p),

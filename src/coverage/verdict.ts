@@ -17,7 +17,9 @@ const PENALTY = { blockingFail: 35, fail: 25, warn: 8, unknown: 3 } as const
 export function verdictOf(ctx: CheckContext, results: readonly CheckResult[]): Verdict {
   if (!ctx.running) return 'inactive'
   const fails = results.filter((r) => r.status === 'fail')
-  if (fails.some((r) => BLOCKING.has(r.id))) return 'blocked'
+  // A blocking finding explained by a cause that does not block (exposure that depends on the
+  // variant makes the exposed split mismatch; the assignment is fine) is repaired with its cause.
+  if (fails.some((r) => BLOCKING.has(r.id) && (r.follows_from === null || BLOCKING.has(r.follows_from)))) return 'blocked'
   if (fails.some((r) => r.id !== 'sample_size')) return 'needs_backfill'
   if (fails.length) return 'insufficient_data'
   // Launched too recently to judge exposure at all.

@@ -43,6 +43,7 @@ export type CheckId =
   | 'sample_size'
   | 'flag_state'
   | 'exposure_stall'
+  | 'exposure_bias'
 
 export interface DefectSpec {
   readonly id: DefectId
@@ -79,7 +80,9 @@ const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
   unknown_variant: 'needs_backfill',
   miscased_variant: 'needs_backfill',
   false_response: 'needs_backfill',
-  sample_ratio_mismatch: 'blocked',
+  // Its users carry the variant; only their exposure is lost. The split of carriers is as planned, so
+  // exposure_bias explains the mismatch, and counting exposure from $feature/ repairs the analysis.
+  sample_ratio_mismatch: 'needs_backfill',
   crossover: 'blocked',
   no_primary_metric: 'needs_backfill',
   no_guardrail: 'trustworthy',
@@ -107,7 +110,7 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('unknown_variant', 'some clients send a stale variant key that the flag no longer has', ['variant_values'], false, true, 0.05),
     spec('miscased_variant', 'some clients send the variant key with different casing', ['variant_values'], false, true, 0.05),
     spec('false_response', 'some exposures carry `false` or an empty value instead of a variant', ['variant_values'], false, true, 0.08),
-    spec('sample_ratio_mismatch', "a share of one variant's exposures is lost, skewing the split", ['sample_ratio'], true, true, 0.25),
+    spec('sample_ratio_mismatch', "a share of one variant's exposures is lost (its users carry the variant; their exposure never arrives), skewing the split of exposed users", ['sample_ratio', 'exposure_bias'], true, true, 0.25),
     spec('crossover', 'users are re-bucketed on later visits (no experience continuity) and see more than one variant', ['multiple_variants'], false, true, 0.9),
     spec('no_primary_metric', 'the experiment documents no metric', ['primary_metric'], true, true),
     spec('no_guardrail', 'the experiment has no guardrail (secondary) metric', ['guardrails'], true, true),

@@ -38,6 +38,9 @@ function offWords(flagState: CheckResult): string {
   return f === 'deleted' ? 'deleted' : f === 'zero_rollout' ? 'rolled out to 0%' : 'switched off'
 }
 
+// The carriers' split counts as the plan within this many points of share.
+const CARRIED_SPLIT_TOLERANCE = 0.02
+
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
 
 /** The summary's first sentence (up to the first full stop followed by a space and a capital). */
@@ -99,6 +102,26 @@ export const CONSEQUENCES: readonly Consequence[] = [
     restate: (effect, cause) => ({
       summary: `${firstSentence(effect.summary)} ${follows('flag_state', firstSentence(cause.summary))}`,
       fix: `Fix what ${checkLabel('flag_state')} names, then test the split again on the users assigned at random.`,
+    }),
+  },
+  {
+    // The carriers split as planned, but one variant's carriers are exposed more often: the exposed
+    // units mismatch because the exposure depends on the variant, not because assignment broke.
+    effect: 'sample_ratio',
+    cause: 'exposure_bias',
+    holds: (effect, cause) => {
+      const planned = effect.evidence.variants
+      const carried = cause.evidence.variants
+      if (!Array.isArray(planned) || !Array.isArray(carried)) return false
+      const all = carried.reduce((n: number, c: { carrying?: unknown }) => n + num(c.carrying), 0)
+      return all > 0 && planned.every((v: { key?: unknown; expected_share?: unknown }) => {
+        const c = carried.find((x: { key?: unknown }) => x.key === v.key) as { carrying?: unknown } | undefined
+        return c !== undefined && Math.abs(num(c.carrying) / all - num(v.expected_share)) < CARRIED_SPLIT_TOLERANCE
+      })
+    },
+    restate: (effect) => ({
+      summary: `${firstSentence(effect.summary)} ${follows('exposure_bias', "the units carrying the flag split as planned; one variant's carriers are exposed more often than another's.")}`,
+      fix: `Count exposure as ${checkLabel('exposure_bias')} says (from the first event carrying the flag), then test the split again.`,
     }),
   },
   {

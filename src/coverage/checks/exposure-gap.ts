@@ -16,6 +16,23 @@ function measuresSurface(ctx: CheckContext): boolean {
   return surfaceMetrics({ experiments: [ctx.experiment] }, configuredGoals(ctx.settings)).has(ctx.flag.key)
 }
 
+/**
+ * The variants that have a payload: a flag read through getFeatureFlagPayload sends no exposure in
+ * posthog-js (it asks with `send_event: false`), the likely reason its carriers go unexposed.
+ */
+function payloadVariants(ctx: CheckContext): string[] {
+  const payloads = (ctx.flag.filters as { payloads?: unknown }).payloads
+  if (typeof payloads !== 'object' || payloads === null) return []
+  return Object.entries(payloads as Record<string, unknown>)
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k]) => k)
+}
+
+function payloadWords(ctx: CheckContext): string {
+  const keys = payloadVariants(ctx)
+  return keys.length ? ` The flag defines payloads (${keys.slice(0, 5).join(', ')}): posthog-js sends no exposure for getFeatureFlagPayload, so code that reads only the payload exposes nobody.` : ''
+}
+
 export const exposureGap = defineCheck({
   id: 'exposure_gap',
   needs: ['observation'],
@@ -42,6 +59,7 @@ export const exposureGap = defineCheck({
       units_at_surface: s.reached,
       units_at_surface_exposed: s.reachedExposed,
       units_at_surface_never_exposed: reachedNever,
+      payload_variants: payloadVariants(ctx),
       surface_share: surface ? surfaceShare : null,
       measured: surface ? 'surface' : 'carriers',
     }
@@ -55,7 +73,7 @@ export const exposureGap = defineCheck({
       if (surfaceShare > ctx.settings.surfaceGapShare) {
         return result(
           'fail',
-          `${pct(surfaceShare)} of the ${count(s.reached)} units that sent the experiment's metric event while carrying a value of the flag were never exposed: PostHog's analysis leaves them out.`,
+          `${pct(surfaceShare)} of the ${count(s.reached)} units that sent the experiment's metric event while carrying a value of the flag were never exposed: PostHog's analysis leaves them out.${payloadWords(ctx)}`,
           evidence,
           `Send the exposure where the variant is shown (getFeatureFlag or isFeatureEnabled send it; getFeatureFlagPayload and send_event: false do not); meanwhile $feature/${ctx.flag.key} on their events tells their variant.`,
           repairs,
@@ -69,7 +87,7 @@ export const exposureGap = defineCheck({
     if (share > ctx.settings.exposureGapShare) {
       return result(
         'fail',
-        `${pct(share)} of the ${count(carriers)} units ${words} never sent an exposure event${asFalse > 0 ? ` (the other ${count(asFalse)} units carrying the flag carry it as false: outside the rollout, nothing to expose)` : ''}.`,
+        `${pct(share)} of the ${count(carriers)} units ${words} never sent an exposure event${asFalse > 0 ? ` (the other ${count(asFalse)} units carrying the flag carry it as false: outside the rollout, nothing to expose)` : ''}.${payloadWords(ctx)}`,
         evidence,
         `Send an exposure where the variant is shown; meanwhile the $feature/${ctx.flag.key} property can stand in for it.`,
         repairs,

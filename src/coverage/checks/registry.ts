@@ -1,6 +1,7 @@
 import { audience } from './audience.js'
 import { linkCauses } from './causes.js'
 import { exposureEvent } from './exposure-event.js'
+import { exposureBias } from './exposure-bias.js'
 import { exposureGap } from './exposure-gap.js'
 import { exposurePresent } from './exposure-present.js'
 import { exposureStall } from './exposure-stall.js'
@@ -25,6 +26,7 @@ export const CHECKS: readonly Check[] = [
   multipleVariants,
   exposureSource,
   exposureGap,
+  exposureBias,
   primaryMetric,
   guardrails,
   audience,

@@ -15,6 +15,7 @@ export const CHECK_IDS = [
   'multiple_variants',
   'exposure_source',
   'exposure_gap',
+  'exposure_bias',
   'primary_metric',
   'guardrails',
   'audience',

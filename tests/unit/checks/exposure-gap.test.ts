@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { exposureGap } from '../../../src/coverage/checks/exposure-gap.js'
-import { context, experimentDef, observation } from '../../support/context.js'
+import { context, experimentDef, flagDef, observation } from '../../support/context.js'
 
 const run = (units: number, exposed: number, falseUnits = 0, reached = 0, reachedExposed = 0) =>
   exposureGap.run(
@@ -29,6 +29,15 @@ describe('exposure_gap', () => {
     const r = run(units, exposed, 0, reached, reachedExposed)
     expect(r.status).toBe(status)
     expect(r.evidence).toMatchObject({ measured: 'surface', units_at_surface: reached, units_at_surface_exposed: reachedExposed })
+  })
+  it('names payloads as the likely cause when the flag defines them, and only then', () => {
+    const withPayloads = flagDef({ filters: { groups: [{ properties: [], rollout_percentage: 100, variant: null }], multivariate: { variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] }, payloads: { test: '{"layout":"b"}' } } })
+    const obs = observation({ sightings: { units: 1000, unitsExposed: 20, variants: [{ value: 'test', units: 1000 }], reached: 0, reachedExposed: 0 } })
+    const r = exposureGap.run(context({ flag: withPayloads, observation: obs }))
+    expect(r.status).toBe('fail')
+    expect(r.summary).toContain('The flag defines payloads (test): posthog-js sends no exposure for getFeatureFlagPayload')
+    expect(r.evidence.payload_variants).toEqual(['test'])
+    expect(run(1000, 20).summary).not.toContain('payload')
   })
   it('falls back to the carriers when too few units reached the surface to judge', () => {
     expect(run(1000, 20, 0, 5, 0).evidence).toMatchObject({ measured: 'carriers' })
