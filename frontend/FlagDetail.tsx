@@ -104,6 +104,18 @@ function EvidenceValue({ name, value }: { name: string; value: unknown }): JSX.E
       </div>
     )
   }
+  // A breakdown's own HogQL (sample_ratio's split by slice), shown as the check's query is.
+  if (name === 'query' && typeof value === 'string') {
+    return (
+      <pre class="evidence-query">
+        <code>{value}</code>
+      </pre>
+    )
+  }
+  if (name === 'query_url') {
+    const href = typeof value === 'string' ? safeHref(value) : undefined
+    return href ? <a href={href}>Open in PostHog's SQL editor</a> : <span class="muted">no project configured</span>
+  }
   return <span>{formatValue(name, value)}</span>
 }
 

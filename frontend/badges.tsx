@@ -12,20 +12,24 @@ const STATUS_WORDS: Record<CheckStatus, string> = { pass: 'passes', warn: 'warns
 const STATUS_MARK: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✕', unknown: '?', not_applicable: '–' }
 
 /** Two letters per check, printed under its mark: the same place and letters on every row. */
-const CHECK_ABBR: Record<string, string> = {
+const CHECK_ABBR: Record<(typeof CHECK_IDS)[number], string> = {
   flag_state: 'FS',
   exposure_present: 'EP',
+  exposure_stall: 'XS',
   exposure_event: 'EE',
   variant_values: 'VV',
   sample_ratio: 'SR',
   multiple_variants: 'MV',
   exposure_source: 'ES',
   exposure_gap: 'EG',
+  exposure_bias: 'EB',
   primary_metric: 'PM',
   guardrails: 'GR',
   audience: 'AU',
   sample_size: 'SS',
+  flag_changes: 'FC',
 }
+const abbr = (id: string): string => (CHECK_ABBR as Record<string, string | undefined>)[id] ?? '··'
 
 /** The checks in the report's own order: each one's place in a row of marks never moves. */
 export const CHECK_ORDER: readonly string[] = CHECK_IDS
@@ -104,7 +108,7 @@ export function CheckStrip({ checks }: { checks: readonly CheckBrief[] }) {
           <span key={id} class="check-slot" data-slot={i}>
             <CheckBadge id={id} status={status} summary={c?.summary ?? 'not part of this report'} />
             <span class="check-abbr" aria-hidden="true">
-              {CHECK_ABBR[id] ?? '··'}
+              {abbr(id)}
             </span>
           </span>
         )
@@ -124,7 +128,7 @@ export function CheckLegend() {
       <ol class="small">
         {CHECK_ORDER.map((id) => (
           <li key={id}>
-            <b>{CHECK_ABBR[id]}</b> {checkName(id)}
+            <b>{abbr(id)}</b> {checkName(id)}
           </li>
         ))}
       </ol>

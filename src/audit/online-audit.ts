@@ -8,6 +8,8 @@ import { backfillPlanner } from '../posthog/backfill-queries.js'
 import type { PostHogClient } from '../posthog/client.js'
 import { experimentRuns } from '../definitions/windows.js'
 import { fetchExperimentActivity } from '../posthog/activity.js'
+import { askSlices, slicesToAsk } from '../posthog/slices.js'
+import { exposureCriterionOf } from '../definitions/definitions.js'
 import type { ActivityLog } from '../definitions/activity.js'
 
 export interface OnlineAuditResult {
@@ -42,5 +44,14 @@ export async function auditOnline(
   })
   const observations = observationsFromBackfill(definitions, runs, client.options.projectId, window, settings.lookbackDays)
   const activity = opts.activity ?? (await fetchExperimentActivity(client, definitions, opts.onStage))
-  return { report: buildReport({ definitions, observations, settings, nowMs: opts.nowMs, activity }), definitions, runs }
+  const input = { definitions, observations, settings, nowMs: opts.nowMs, activity }
+  let report = buildReport(input)
+  // A mismatched split: where it goes wrong, asked of PostHog for those flags only.
+  const ask = slicesToAsk(report)
+  if (ask.length > 0) {
+    opts.onStage?.(`breaking ${ask.length} mismatched splits down by slice`)
+    const eventOf = (flag: string) => exposureCriterionOf(definitions.experiments.find((e) => e.feature_flag_key === flag) ?? null).kind
+    if (await askSlices(client, report, observations, (flag) => { const k = eventOf(flag); return k === 'action' ? null : k }, opts.onStage)) report = buildReport(input)
+  }
+  return { report, definitions, runs }
 }

@@ -2,7 +2,7 @@
  * The exposure protocol: an exposure event's counts (once its delivery is the first) and its unit's
  * state (first value, values seen, first seen), exact under any arrival order across workers.
  */
-import type { Exposure, ReadEvent } from '../events/types.js'
+import type { Exposure, ReadEvent, SliceDim } from '../events/types.js'
 import { inUnitSample } from './hash.js'
 import { variantToken } from './keys.js'
 import { EXPOSURE, FLAG, KIND_TOKEN, series } from './schema.js'
@@ -57,7 +57,12 @@ export async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposur
   const seriesCounters: string[] = first && !ctx.tagged ? counters : []
   if (at(mismatch) === 1) seriesCounters.push(EXPOSURE.bootstrapMismatchUnits)
   if (at(lib) === 1) seriesCounters.push(EXPOSURE.unitsByLib(x.lib)) // units by library class, whatever arrived first
-  if (at(value) === 1) seriesCounters.push(EXPOSURE.units)
+  if (at(value) === 1) {
+    seriesCounters.push(EXPOSURE.units)
+    // Where the unit's first exposure to this value came from, to break a mismatched split down by
+    // slice. Only where a group's fields can be listed back (not on one cache key per field).
+    if (x.slices && ctx.store.listsFields) for (const [dim, v] of Object.entries(x.slices) as [SliceDim, string][]) seriesCounters.push(EXPOSURE.slice(dim, v))
+  }
   const flagCounters: string[] = []
   if (at(values) === 1) flagCounters.push(FLAG.units(x.event))
   const valuesSeen = at(values)

@@ -79,6 +79,10 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
         t.exposuresByLib[lib] += v.exposuresByLib[lib]
         t.unitsByLib[lib] += v.unitsByLib[lib]
       }
+      if (v.slices) {
+        t.slices ??= {}
+        for (const [slice, n] of Object.entries(v.slices)) t.slices[slice] = (t.slices[slice] ?? 0) + n
+      }
     }
     into.variants.sort(byValueOrder)
   }

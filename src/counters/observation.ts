@@ -38,6 +38,11 @@ export interface VariantExposure {
   bootstrapMismatchUnits: number
   locallyEvaluated: number
   errored: number
+  /**
+   * Units by the slice of their first exposure to this value (`browser:Safari`, `sdk:web 1.130`:
+   * SLICE_DIMS); absent where the source did not count them (one cache key per field).
+   */
+  slices?: Record<string, number>
 }
 
 export interface ExposureObservation {

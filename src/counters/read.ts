@@ -2,7 +2,7 @@ import { EXPOSURE_KINDS, REJECT_REASONS, type ExposureKind } from '../events/typ
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
 import { KeyScheme, tokenToVariant } from './keys.js'
-import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, fieldsOfSeries } from './schema.js'
+import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, SLICE_PREFIX, fieldsOfSeries } from './schema.js'
 import { dayLabel, dayNumber } from '../time.js'
 import {
   LIBS,
@@ -57,7 +57,7 @@ const zeroLibs = (): LibCounts => ({ client: 0, server: 0, unknown: 0 })
  * One flag's counters of one day, in one read: the series (named by the group's fields where the
  * store lists them, by the day's set of series otherwise, at most the cap) and their counters.
  */
-async function readFlagDay(store: CounterStore, base: string): Promise<{ names: string[]; num: (field: string) => number; rate: number; unlisted: number }> {
+async function readFlagDay(store: CounterStore, base: string): Promise<{ names: string[]; num: (field: string) => number; rate: number; unlisted: number; all: Map<string, unknown> | null }> {
   const all = await store.readAll(base)
   if (all) {
     const seen = new Set<string>()
@@ -71,6 +71,7 @@ async function readFlagDay(store: CounterStore, base: string): Promise<{ names: 
       unlisted: Math.max(0, names.length - CAPS.seriesPerFlagDay),
       num: (field) => toCount(all.get(field) ?? 0),
       rate: Number(all.get(RATE)) || 1,
+      all,
     }
   }
   const [rate, seriesList] = await Promise.all([store.read(base, RATE), store.readMembers(`${base}:series`, CAPS.seriesPerFlagDay)])
@@ -81,7 +82,7 @@ async function readFlagDay(store: CounterStore, base: string): Promise<{ names: 
   }
   const values = await store.readCounts(base, fields)
   const at = new Map(fields.map((f, i) => [f, i]))
-  return { names, num: (field) => values[at.get(field) ?? -1] ?? 0, rate: Number(rate) || 1, unlisted: seriesList.overflow }
+  return { names, num: (field) => values[at.get(field) ?? -1] ?? 0, rate: Number(rate) || 1, unlisted: seriesList.overflow, all: null }
 }
 
 /** Finds or adds the entry whose value is the same response (by token, so "true" and true stay apart). */
@@ -143,6 +144,18 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
         obs.sampleRate = Math.min(obs.sampleRate, rate)
         const scale = 1 / rate
         obs.unlistedSeries += day_.unlisted
+        // The slice fields of the day's exposure series, in one pass over its fields.
+        const slicesBySeries = new Map<string, [string, number][]>()
+        if (day_.all) {
+          for (const [field, n] of day_.all) {
+            const at = field.indexOf(`:${SLICE_PREFIX}`)
+            if (at < 0) continue
+            const series = field.slice(0, at)
+            const list = slicesBySeries.get(series) ?? []
+            list.push([field.slice(at + 1 + SLICE_PREFIX.length), toCount(n)])
+            slicesBySeries.set(series, list)
+          }
+        }
 
         for (const name of names) {
           const [type, a, b] = name.split('|') as [string, string, string | undefined]
@@ -174,6 +187,11 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             const firstSeen = c(EXPOSURE.firstSeen)
             const movedOff = c(EXPOSURE.firstSeenOut)
             if (firstSeen > 0 || movedOff > 0) v.firstSeenUnits = (v.firstSeenUnits ?? 0) + (firstSeen - movedOff) * scale
+            // Units by slice (listed fields only): `sl:<dim>:<value>` after the series' name.
+            for (const [slice, n] of slicesBySeries.get(name) ?? []) {
+              v.slices ??= {}
+              v.slices[slice] = (v.slices[slice] ?? 0) + n * scale
+            }
             exp.byDayByLib ??= {}
             const dayLibs = (exp.byDayByLib[label] ??= zeroLibs())
             for (const lib of LIBS) {

@@ -9,7 +9,7 @@
  * - flag-level fields (FLAG), and the day's unit sample rate (RATE).
  * A project's day (KeyScheme.day) holds the rejections by reason and the redeliveries (DAY).
  */
-import { EXPOSURE_KINDS, type ExposureKind, type LibClass, type RejectReason } from '../events/types.js'
+import { EXPOSURE_KINDS, type ExposureKind, type LibClass, type RejectReason, type SliceDim } from '../events/types.js'
 import { enc } from './keys.js'
 import { LIBS } from './observation.js'
 
@@ -46,7 +46,12 @@ export const EXPOSURE = {
   /** exposure events, and units, by library class */
   eventsByLib: (lib: LibClass) => `lib:${lib}`,
   unitsByLib: (lib: LibClass) => `ulib:${lib}`,
+  /** units whose first exposure to this value came from this slice (`browser`, `Safari`); listed fields only */
+  slice: (dim: SliceDim, value: string) => `${SLICE_PREFIX}${dim}:${value}`,
 } as const
+
+/** The prefix of a slice field of an exposure series (EXPOSURE.slice). */
+export const SLICE_PREFIX = 'sl:'
 
 /** Every field of an exposure series, as a reader lists them. */
 export const EXPOSURE_FIELDS: readonly string[] = [
@@ -78,6 +83,11 @@ export const METRIC = {
 export const METRIC_FIELDS: readonly string[] = [METRIC.events, METRIC.beforeExposure, METRIC.units]
 
 /** The fields a series of each type has. */
+/** True when a series of this type has this field: a fixed one, or an exposure series' slice. */
+export function isSeriesField(type: string, field: string): boolean {
+  return fieldsOfSeries(type).includes(field) || (type === SERIES_TYPE.exposure && field.startsWith(SLICE_PREFIX))
+}
+
 export function fieldsOfSeries(type: string): readonly string[] {
   return type === SERIES_TYPE.exposure ? EXPOSURE_FIELDS : type === SERIES_TYPE.sighting ? SIGHTING_FIELDS : type === SERIES_TYPE.metric ? METRIC_FIELDS : []
 }

@@ -115,6 +115,19 @@ function metricQuery(events: readonly string[], p: QueryParts): string | null {
   return `SELECT x.value AS variant, m.event AS event, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_exposure) AS events_before_exposure FROM (SELECT ${p.unit} AS unit, ${p.response} AS value, min(timestamp) AS first_exposure FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit, value) AS x JOIN (SELECT ${p.unit} AS unit, event, timestamp AS ts FROM events WHERE event IN ${list(events)} AND ${p.window}) AS m ON m.unit = x.unit GROUP BY variant, event ORDER BY variant, event LIMIT ${LIMIT}`
 }
 
+/**
+ * A mismatched split by slice (sample_ratio's breakdown): units per variant by the SDK and version,
+ * app version, browser, OS, device and country of each unit's first exposure, each slice's rows
+ * beside the others', as the report's slice numbers count them.
+ */
+export function sliceQuery(ctx: CheckContext, w: FlagWindow): string {
+  const p = partsOf(ctx, w)
+  const first = (expr: string) => `argMin(toString(${expr}), timestamp)`
+  const units = `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, ${first("concat(toString(properties.$lib), ' ', toString(properties.$lib_version))")} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
+  const dims = ['sdk', 'app_version', 'browser', 'os', 'device', 'country']
+  return `SELECT arrayJoin([${dims.map(lit).join(', ')}]) AS dimension, multiIf(${dims.map((d) => `dimension = ${lit(d)}, ${d}`).join(', ')}, '') AS value, ${p.variant} AS variant, count() AS units FROM (${units}) GROUP BY dimension, value, variant ORDER BY dimension, value, variant LIMIT ${LIMIT * 4}`
+}
+
 /** The query behind a check over the flag's window; null where there is nothing to show (no metric to query). */
 export function checkQuery(ctx: CheckContext, id: CheckId, w: FlagWindow): string | null {
   return BUILDERS[id](ctx, partsOf(ctx, w))

@@ -11,7 +11,7 @@ import type { Settings } from '../settings/settings.js'
 import { scoreOf, verdictOf, type Verdict } from './verdict.js'
 import { experimentRun, flagWindow } from '../definitions/windows.js'
 import { DAY_MS, pacer } from '../time.js'
-import { checkQuery, sqlEditorUrl } from './queries.js'
+import { checkQuery, sliceQuery, sqlEditorUrl } from './queries.js'
 
 // 2: each flag's own window (an experiment's run); each check's HogQL query
 export const REPORT_SCHEMA_VERSION = 2
@@ -104,7 +104,15 @@ function planReport(input: ReportInput): { flags: FlagDefinition[]; judge: (flag
       variants: ctx.expected.map((v) => ({ key: v.key, expected_share: v.share, exposures: findVariant(ctx.exposure, v.value)?.exposures ?? 0, units: cleanUnits(ctx, v.key) })),
       checks: results.map(({ id, status, summary, evidence, fix, follows_from }) => {
         const query = status === 'not_applicable' ? null : checkQuery(ctx, id, window)
-        return { id, status, summary, evidence: { ...evidence }, fix, follows_from, query, query_url: query ? sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, query) : null }
+        const own = { ...evidence }
+        // The split by slice carries its own query: every slice's units per variant. Where the source
+        // counted no slices (the HogQL backfill), the query alone says where to look (the online
+        // audit runs it for such flags: sliceObservations).
+        if (id === 'sample_ratio' && ((typeof own.slices === 'object' && own.slices !== null) || status === 'fail')) {
+          const q = sliceQuery(ctx, window)
+          own.slices = { counted: own.slices !== undefined, ...(own.slices as Record<string, unknown> | undefined), query: q, query_url: sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, q) }
+        }
+        return { id, status, summary, evidence: own, fix, follows_from, query, query_url: query ? sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, query) : null }
       }),
       backfill: backfillItems(ctx, results, verdict),
       assumptions: assumptionsOf(ctx),

@@ -3,6 +3,8 @@ import { classifyLib } from './lib-class.js'
 import type {
   Exposure,
   ExposureEvent,
+  ExposureSlices,
+  SliceDim,
   FlagSighting,
   MetricHit,
   ReadEvent,
@@ -62,6 +64,39 @@ function isObject(v: unknown): v is Obj {
 }
 
 /** Reads only own properties: an object built with a `__proto__` literal must not leak inherited values. */
+// A slice value is a label, not data to keep whole: at most this long, printable.
+const MAX_SLICE = 40
+
+/** A property as a slice value: a short printable string, or nothing. */
+function sliceValue(v: unknown): string | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined
+  // eslint-disable-next-line no-control-regex
+  const s = String(v).replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_SLICE)
+  return s === '' ? undefined : s
+}
+
+/** The SDK with its minor version ("web 1.130"): patch releases rarely change what a flag call sends. */
+function sdkOf(lib: unknown, version: unknown): string | undefined {
+  const name = sliceValue(lib)
+  if (name === undefined) return undefined
+  const v = sliceValue(version)
+  const minor = v === undefined ? undefined : /^(\d+)\.(\d+)/.exec(v)
+  return minor ? `${name} ${minor[1]}.${minor[2]}` : v === undefined ? name : `${name} ${v}`
+}
+
+/** The exposure's slices (see SLICE_DIMS); only the ones the event carries. */
+function slicesOf(props: Obj): ExposureSlices {
+  const out: Partial<Record<SliceDim, string>> = {}
+  const sdk = sdkOf(own(props, '$lib'), own(props, '$lib_version'))
+  if (sdk !== undefined) out.sdk = sdk
+  const pairs: [SliceDim, string][] = [['app_version', '$app_version'], ['browser', '$browser'], ['os', '$os'], ['device', '$device_type'], ['country', '$geoip_country_code']]
+  for (const [dim, key] of pairs) {
+    const v = sliceValue(own(props, key))
+    if (v !== undefined) out[dim] = v
+  }
+  return out
+}
+
 function own(o: Obj, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
 }
@@ -188,7 +223,7 @@ function readCustomExposures(
       continue
     }
     // the flag-call properties (bootstrap, local evaluation, error) belong to `$feature_flag_called`
-    out.push({ event: 'custom', flag, variant, unit, lib: classifyLib(own(props, '$lib')), bootstrapped: false, bootstrapMismatch: false, locallyEvaluated: false, error: null })
+    out.push({ event: 'custom', flag, variant, unit, lib: classifyLib(own(props, '$lib')), bootstrapped: false, bootstrapMismatch: false, locallyEvaluated: false, error: null, slices: slicesOf(props) })
   }
   return out
 }
@@ -319,6 +354,7 @@ export function readEvent(raw: unknown, opts: ReadOptions, nowMs: number = opts.
         bootstrapMismatch: booted !== null && booted !== INVALID && booted !== variant,
         locallyEvaluated: own(props, 'locally_evaluated') === true,
         error: typeof error === 'string' && error.length > 0 ? error.slice(0, MAX_VARIANT) : null,
+        slices: slicesOf(props),
       }
     }
   }

@@ -37,7 +37,18 @@ export interface Exposure {
   readonly locallyEvaluated: boolean
   /** `$feature_flag_error` as the SDK sent it (posthog-node 5: `flag_missing`), or null when the evaluation did not fail. */
   readonly error: string | null
+  /** Where the exposure came from (SDK and version, app version, browser, OS, device, country): a split is broken down by these. */
+  readonly slices?: ExposureSlices
 }
+
+/**
+ * The dimensions a mismatched split is broken down by (issue 22): the SDK with its minor version
+ * (`$lib` and `$lib_version`: "web 1.130"), `$app_version` (mobile SDKs), `$browser`, `$os`,
+ * `$device_type`, `$geoip_country_code` (set by PostHog's GeoIP transformation at ingestion).
+ */
+export const SLICE_DIMS = ['sdk', 'app_version', 'browser', 'os', 'device', 'country'] as const
+export type SliceDim = (typeof SLICE_DIMS)[number]
+export type ExposureSlices = Readonly<Partial<Record<SliceDim, string>>>
 
 /** A `$feature/<flag>` property on an event: the unit carries the flag, whether or not it was exposed. */
 export interface FlagSighting {

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 // page.evaluate callbacks run in the browser: they use its DOM types.
+import { CHECK_IDS } from '../../src/coverage/checks/types.js'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -128,14 +129,14 @@ describe.skipIf(skip !== null)('the flag list and a flag page, as a new user rea
       strips.map((s) => [...s.querySelectorAll('.check-slot')].map((slot) => `${slot.querySelector('[data-check]')!.getAttribute('data-check')}@${slot.querySelector('.check-abbr')!.textContent}`)),
     )
     expect(layouts).toHaveLength(20)
-    expect(layouts[0]).toHaveLength(12)
+    expect(layouts[0]).toHaveLength(CHECK_IDS.length)
     for (const l of layouts) expect(l).toEqual(layouts[0])
     // The slots also line up on screen: the same x for the same check on every row.
     const xs = await page.locator('tbody tr[data-flag-key] .check-slot[data-slot="11"]').evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().left)))
     expect(new Set(xs).size).toBe(1)
     // The legend names each letter, in the same order.
     const legend = await page.locator('.check-legend li').allTextContents()
-    expect(legend).toHaveLength(12)
+    expect(legend).toHaveLength(CHECK_IDS.length)
     expect(legend.map((x) => x.slice(0, 2))).toEqual(layouts[0]!.map((x) => x.split('@')[1]))
     expect(legend).toContain('SR Sample ratio')
     await close()
@@ -145,8 +146,10 @@ describe.skipIf(skip !== null)('the flag list and a flag page, as a new user rea
     const { page, close } = await open(flagPath(SRM_FLAG))
     await page.waitForSelector('.verdict-banner')
     expect(await page.locator('.verdict-banner').count()).toBe(1)
-    expect(await page.locator('.verdict-banner h3').textContent()).toBe('Blocked: Sample ratio fails')
-    expect(await page.locator('.banner-finding').textContent()).toMatch(/^Sample ratio mismatch: "control" has more units than planned/)
+    // The split is off because the test variant's exposures are lost: the carriers split as planned,
+    // so the finding that decides is the exposure's bias, and the mismatch follows from it.
+    expect(await page.locator('.verdict-banner h3').textContent()).toBe('Needs repair: Exposure bias fails')
+    expect(await page.locator('.banner-finding').textContent()).toMatch(/^Exposure depends on the variant: \d+% of the [\d,]+ units carrying control/)
     expect(await page.locator('.banner-fix').textContent()).toMatch(/^Fix: \S.{10,}/)
     // The banner comes before any check, right under the title.
     const order = await page.evaluate(() => {
@@ -156,7 +159,7 @@ describe.skipIf(skip !== null)('the flag list and a flag page, as a new user rea
     })
     expect(order).toBeTruthy()
     // The priority says what it is made of.
-    expect(await page.locator('.verdict-banner .priority').textContent()).toMatch(/^Priority \d+ of 100 from: blocks the readout · (low|medium|high) effort · /)
+    expect(await page.locator('.verdict-banner .priority').textContent()).toMatch(/^Priority \d+ of 100 from: (blocks|does not block) the readout · (low|medium|high) effort · /)
     await close()
   })
 
@@ -164,7 +167,7 @@ describe.skipIf(skip !== null)('the flag list and a flag page, as a new user rea
     const { page, close } = await open(flagPath(OFF_FLAG))
     await page.waitForSelector('li[data-check]')
     const statuses = await page.locator('li[data-check]').evaluateAll((els) => els.map((e) => e.getAttribute('data-status')!))
-    expect(statuses).toHaveLength(12)
+    expect(statuses).toHaveLength(CHECK_IDS.length)
     const rank = { fail: 0, warn: 1, unknown: 2, pass: 3, not_applicable: 3 } as Record<string, number>
     expect(statuses.map((s) => rank[s])).toEqual([...statuses.map((s) => rank[s])].sort())
     expect(statuses[0]).toBe('fail')
@@ -189,13 +192,13 @@ describe.skipIf(skip !== null)('the flag list and a flag page, as a new user rea
     // Each value as it is shown: a plain value, or one cell of a table.
     const values = await page.locator('.evidence-list dd > span, .evidence-table td').allTextContents()
     // Shares in %: the sample ratio's observed shares, the multiple variants' share.
-    const srm = page.locator('li[data-check=sample_ratio] .evidence-table')
+    const srm = page.locator('li[data-check=sample_ratio] .evidence-table').first()
     expect(await srm.locator('thead th').allTextContents()).toEqual(['Key', 'Units', 'Expected share', 'Observed share'])
     expect(await srm.locator('tbody tr').first().locator('td').nth(2).textContent()).toBe('50%')
     expect(await srm.locator('tbody tr').first().locator('td').nth(3).textContent()).toMatch(/^\d+(\.\d+)?%$/)
     // Counts with thousands separators, and no bare number of four digits or more anywhere.
     expect(await page.locator('li[data-check=sample_size] dd > span').allTextContents()).toContain('1,200')
-    expect(values.filter((v) => /(^|[^\d.,e-])\d{4,}/.test(v))).toEqual([])
+    expect(values.filter((v) => !v.startsWith('SELECT ') && /(^|[^\d.,e-])\d{4,}/.test(v))).toEqual([])
     // The p-value as PostHog writes it; no raw JSON left.
     expect(values.some((v) => /^\d\.\de-\d+$/.test(v))).toBe(true)
     expect(values.filter((v) => /[{[]"/.test(v))).toEqual([])

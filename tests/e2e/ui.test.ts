@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 // page.evaluate callbacks run in the browser: they use its DOM types.
+import { CHECK_IDS } from '../../src/coverage/checks/types.js'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -156,7 +157,7 @@ describe.skipIf(skip !== null)('the UI in Chromium', () => {
     expect(await page.textContent('#flag-title')).toBe(first)
     expect(page.url()).toContain('view=flag')
     expect(await page.locator('table.numbers tbody tr[data-variant]').count()).toBeGreaterThanOrEqual(2)
-    expect(await page.locator('li[data-check][data-status]').count()).toBe(12)
+    expect(await page.locator('li[data-check][data-status]').count()).toBe(CHECK_IDS.length)
     expect(await page.locator('svg.split rect').count()).toBeGreaterThanOrEqual(4)
     expect(await page.locator('svg.daily rect').count()).toBeGreaterThanOrEqual(2) // exposures per day
     await page.goBack()

@@ -88,6 +88,41 @@ describe("each check's HogQL query", () => {
     }
   })
 
+  it('breaks a mismatched split down by slice and names the slice that explains it; the slice query runs on ClickHouse and its rows are the report\'s numbers', { timeout: 60_000 }, async () => {
+    const flag = 'test-experiment'
+    // 600 units split 50/50 at random, except on Safari, where most test exposures are lost.
+    const byPerson: Record<string, { event: string; timestamp: string; properties: Record<string, unknown> }[]> = {}
+    for (let i = 0; i < 600; i++) {
+      const safari = i % 3 === 0
+      const variant = i % 2 === 0 ? 'control' : 'test'
+      if (safari && variant === 'test' && i % 10 !== 1) continue // lost
+      const props = { $feature_flag: flag, $feature_flag_response: variant, $lib: 'web', $lib_version: i % 4 === 0 ? '1.130.2' : '1.140.0', $browser: safari ? 'Safari' : 'Chrome', $os: i % 5 === 0 ? 'iOS' : 'Mac OS X', $device_type: 'Desktop', $geoip_country_code: i % 7 < 3 ? 'DE' : 'US' }
+      byPerson[`u${i}`] = [{ event: '$feature_flag_called', timestamp: `2024-01-0${2 + (i % 4)}T10:00:00`, properties: props }]
+    }
+    const events = journeys(byPerson)
+    const defs = journeyDefinitions([baseTestFlag()], [baseTestExperiment({ start_date: '2024-01-01T00:00:00Z', end_date: '2024-01-09T00:00:00Z' })])
+    const { report } = await auditJourneys(defs, events, Date.parse('2024-01-07T12:00:00Z'))
+    const check = report.flags.find((f) => f.key === flag)!.checks.find((c) => c.id === 'sample_ratio')!
+    expect(check.status).toBe('fail')
+    const slices = check.evidence.slices as { explained_by: { dimension: string; value: string; units_per_variant: Record<string, number> } | null; mismatched: { dimension: string; value: string }[]; query: string }
+    expect(slices.explained_by).toMatchObject({ dimension: 'browser', value: 'Safari' })
+    expect(check.summary).toContain('The mismatch is in browser Safari')
+    expect(check.fix).toMatch(/^Look at browser Safari first/)
+    // Slices that carry the same users as the mismatch may also be off; the country and device here are not.
+    expect(slices.mismatched.some((m) => m.dimension === 'country')).toBe(false)
+    const parser = await hogqlParser()
+    expect((JSON.parse(parser.parseSelect(slices.query, true)) as { error?: boolean }).error ?? false).toBe(false)
+    const box = new PostHogBox()
+    try {
+      await box.insert(events as SimEvent[])
+      const rows = (await box.hogql(slices.query, { personalApiKey: true })).results as [string, string, string, number][]
+      const safari = Object.fromEntries(rows.filter(([d, v]) => d === 'browser' && v === 'Safari').map(([, , variant, n]) => [JSON.parse(variant) as string, n]))
+      expect(safari).toEqual(slices.explained_by!.units_per_variant)
+    } finally {
+      box.close()
+    }
+  })
+
   it("reads a custom exposure event's variant on $feature/<key>: the sample_ratio query shows PostHog's units (test_exposure_query_with_custom_exposure: control 4, test 5)", async () => {
     const flag = 'test-experiment'
     const view = (variant: string, day: string) => [{ event: '$pageview', timestamp: `2024-01-0${day}`, properties: { [`$feature/${flag}`]: variant } }]

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { KeyScheme } from '../../src/counters/keys.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
-import { DAY, EXPOSURE_FIELDS, FLAG_FIELDS, METRIC_FIELDS, RATE, SERIES_TYPE, SIGHTING_FIELDS, fieldsOfSeries } from '../../src/counters/schema.js'
+import { DAY, EXPOSURE_FIELDS, FLAG_FIELDS, METRIC_FIELDS, RATE, SERIES_TYPE, SIGHTING_FIELDS, isSeriesField } from '../../src/counters/schema.js'
 import { storeFor } from '../../src/counters/store.js'
 import { REJECT_REASONS } from '../../src/events/types.js'
 import { hooksFromDefinitions } from '../../src/plugin/definition-hooks.js'
@@ -46,7 +46,7 @@ describe('the counters schema', () => {
           const at = field.indexOf(':') // a series name has no ':' (keys.ts enc)
           const type = field.split('|')[0]!
           const own = field.slice(at + 1)
-          if (at > 0 && fieldsOfSeries(type).includes(own)) {
+          if (at > 0 && isSeriesField(type, own)) {
             seen[type === SERIES_TYPE.exposure ? 'exposure' : type === SERIES_TYPE.sighting ? 'sighting' : 'metric'].add(own)
           } else unread.push(`${flag} day ${day}: ${field}`)
         }

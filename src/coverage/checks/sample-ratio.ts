@@ -1,5 +1,6 @@
 import chi2gof from '@stdlib/stats-chi2gof'
 import { cleanUnits, count } from '../context.js'
+import { sliceWords, splitBySlice, type SliceBreakdown } from '../slices.js'
 import { type CheckContext, defineCheck, result } from './types.js'
 
 /**
@@ -48,14 +49,38 @@ export const sampleRatio = defineCheck({
       const worst = planned
         .map((v, i) => ({ key: v.key, diff: (observed[i] as number) / total - (expectedShares[i] as number) }))
         .sort((a, b) => Math.abs(b.diff) - Math.abs(a.diff))[0]!
+      // Where it goes wrong: the split by SDK, app version, browser, OS, device and country.
+      const slices = splitBySlice(ctx)
+      if (slices) evidence.slices = slicesEvidence(slices)
+      const shares = (xs: readonly number[]) => xs.map((x, i) => `${Math.round(x * 1000) / 10}% ${slices!.variants[i]}`).join(' / ')
+      const where = slices?.explains
+        ? ` The mismatch is in ${sliceWords(slices.explains)} (${slices.explains.units} units: ${shares(slices.explains.counts.map((n) => n / slices.explains!.units))}, p = ${slices.explains.p.toExponential(1)}); the rest split ${shares(slices.explains.restShares)} as planned.`
+        : slices && slices.mismatched.length > 0
+          ? ` The slices furthest from the plan: ${slices.mismatched.slice(0, 3).map((s) => `${sliceWords(s)} (${s.units} units, p = ${s.p.toExponential(1)})`).join(', ')}; no one of them explains it alone.`
+          : slices
+            ? ` No slice (SDK, app version, browser, OS, device, country) stands out: the cause is spread over them.`
+            : ''
       return result(
         'fail',
-        `Sample ratio mismatch: "${worst.key}" has ${worst.diff > 0 ? 'more' : 'fewer'} units than planned (p = ${test.pValue.toExponential(1)}). Results cannot be trusted until the cause is found.`,
+        `Sample ratio mismatch: "${worst.key}" has ${worst.diff > 0 ? 'more' : 'fewer'} units than planned (p = ${test.pValue.toExponential(1)}). Results cannot be trusted until the cause is found.${where}`,
         evidence,
-        'Look for exposures lost in one variant (a crash, a redirect, a slower page), bots, or a changed rollout; PostHog shows the same warning.',
-        [{ category: 'event', action: `Find where "${worst.key}" of "${ctx.flag.key}" loses or gains exposures`, effort: 'high', blocking: true }],
+        slices?.explains
+          ? `Look at ${sliceWords(slices.explains)} first: what differs there between variants (a crash, a redirect, an SDK that drops the exposure)? Until it is fixed, leaving its users out of the analysis leaves a split that matches the plan.`
+          : 'Look for exposures lost in one variant (a crash, a redirect, a slower page), bots, or a changed rollout; PostHog shows the same warning.',
+        [{ category: 'event', action: slices?.explains ? `Find why ${sliceWords(slices.explains)} loses or gains exposures of "${worst.key}" of "${ctx.flag.key}"` : `Find where "${worst.key}" of "${ctx.flag.key}" loses or gains exposures`, effort: 'high', blocking: true }],
       )
     }
     return result('pass', `The split matches the plan (p = ${test.pValue.toFixed(3)}).`, evidence)
   },
 })
+
+/** The breakdown as evidence: numbers a reader can check, each slice with its units per variant. */
+function slicesEvidence(b: SliceBreakdown): Record<string, unknown> {
+  const row = (s: { dim: string; value: string; units: number; counts: readonly number[]; p: number }) => ({ dimension: s.dim, value: s.value, units: s.units, units_per_variant: Object.fromEntries(b.variants.map((v, i) => [v, s.counts[i]])), p_value: s.p })
+  return {
+    tested: b.tested,
+    threshold_p_value: b.alpha,
+    mismatched: b.mismatched.map(row),
+    explained_by: b.explains ? { ...row(b.explains), rest_shares: Object.fromEntries(b.variants.map((v, i) => [v, b.explains!.restShares[i]])), rest_p_value: b.explains.restP } : null,
+  }
+}
