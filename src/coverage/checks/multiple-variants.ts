@@ -1,5 +1,5 @@
 import { count, pct } from '../context.js'
-import { defineCheck, result } from './types.js'
+import { type CheckContext, defineCheck, result } from './types.js'
 
 // GrowthBook and Statsig call more than 1% of units with several variants unhealthy; PostHog warns
 // above 10% (multipleVariantShare). Between the two, it is worth a look.
@@ -16,6 +16,17 @@ export function isEvenSplit(percentages: readonly number[]): boolean {
   return percentages.every((p, i) => p === base + (i < 100 - base * n ? 1 : 0))
 }
 
+/**
+ * The likely cause of units seeing several variants, from the flag's `ensure_experience_continuity`
+ * (PostHog keeps the anonymous id's variant after identify only with it on: FeatureFlagHashKeyOverride).
+ */
+function continuityCause(ctx: CheckContext): string {
+  if (ctx.flag.ensure_experience_continuity === true) {
+    return 'The flag keeps users in their variant across login (experience continuity is on), so look for a page bootstrapped with another distinct id, a server evaluating the flag with the user id while the browser used the anonymous one, cleared storage, or several devices.'
+  }
+  return 'The flag has experience continuity off: posthog-js evaluates it for the anonymous id and again for the identified id after identify, which can give another variant. Turn on "persist flag across authentication" (experience continuity), or evaluate the flag only after identify; then look for cleared storage or several devices.'
+}
+
 export const multipleVariants = defineCheck({
   id: 'multiple_variants',
   needs: ['exposure'],
@@ -25,7 +36,7 @@ export const multipleVariants = defineCheck({
     const share = exp.multipleVariantUnits / exp.units
     const handling = ctx.experiment?.exposure_criteria?.multiple_variant_handling ?? 'exclude'
     // `multiple_variant_share`, not `share`: exposure_gap has a share of its own (one name, one number)
-    const evidence = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, multiple_variant_share: share, handling }
+    const evidence = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, multiple_variant_share: share, handling, experience_continuity: ctx.flag.ensure_experience_continuity === true }
     // With `first_seen` PostHog shows no `$multiple` and raises no warning (analysis_health.py
     // `evaluate_bias_risk` answers None): every unit stays in the variant it saw first. Their metrics
     // still mix both experiences, so a high share is worth a look, not a block.
@@ -34,7 +45,7 @@ export const multipleVariants = defineCheck({
         'warn',
         `${pct(share)} of units saw more than one variant; with First seen handling PostHog counts each in the variant it saw first, so their metrics mix both experiences.`,
         evidence,
-        'Turn on "persist flag across authentication" (experience continuity) or evaluate the flag on a stable id; look for cleared storage or cross-device use.',
+        continuityCause(ctx),
         [{ category: 'flag_config', action: `Keep users of "${ctx.flag.key}" in one variant (experience continuity or a stable bucketing id)`, effort: 'medium', blocking: false }],
       )
     }
@@ -43,7 +54,7 @@ export const multipleVariants = defineCheck({
         'fail',
         `${pct(share)} of units saw more than one variant; PostHog drops them into $multiple, which biases the comparison.`,
         evidence,
-        'Turn on "persist flag across authentication" (experience continuity) or evaluate the flag on a stable id; look for cleared storage or cross-device use.',
+        continuityCause(ctx),
         [{ category: 'flag_config', action: `Keep users of "${ctx.flag.key}" in one variant (experience continuity or a stable bucketing id)`, effort: 'medium', blocking: true }],
       )
     }
@@ -57,7 +68,7 @@ export const multipleVariants = defineCheck({
         [{ category: 'flag_config', action: `Even out the split of "${ctx.flag.key}" (control exposure with the rollout) or use First seen handling`, effort: 'low', blocking: false }],
       )
     }
-    if (share > NOTICE_SHARE) return result('warn', `${pct(share)} of units saw more than one variant.`, evidence, 'Check identity merges and cleared storage.')
+    if (share > NOTICE_SHARE) return result('warn', `${pct(share)} of units saw more than one variant.`, evidence, continuityCause(ctx))
     return result('pass', exp.multipleVariantUnits ? `${count(exp.multipleVariantUnits)} units (${pct(share)}) saw more than one variant.` : 'No unit saw more than one variant.', evidence)
   },
 })

@@ -43,3 +43,24 @@ describe("PostHog's bias risk (A1): $multiple on an uneven split with Exclude ha
     expect(isEvenSplit(split)).toBe(even)
   })
 })
+
+describe('multiple_variants names the likely cause from experience continuity', () => {
+  const crossed = (continuity: boolean) =>
+    multipleVariants.run(
+      context({
+        flag: flagDef({ ensure_experience_continuity: continuity }),
+        observation: observation({ exposure: { $feature_flag_called: exposureObs([{ value: 'control', units: 500, multi: 150 }, { value: 'test', units: 500, multi: 150 }]) } }),
+      }),
+    )
+  it('off: the flag is evaluated before and after identify', () => {
+    const r = crossed(false)
+    expect(r.status).toBe('fail')
+    expect(r.evidence.experience_continuity).toBe(false)
+    expect(r.fix).toMatch(/^The flag has experience continuity off: posthog-js evaluates it for the anonymous id and again for the identified id/)
+  })
+  it('on: another distinct id at bootstrap or on the server', () => {
+    const r = crossed(true)
+    expect(r.evidence.experience_continuity).toBe(true)
+    expect(r.fix).toMatch(/experience continuity is on\), so look for a page bootstrapped with another distinct id/)
+  })
+})
