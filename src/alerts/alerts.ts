@@ -61,10 +61,14 @@ export function decideAlerts(
     }
     // Exposures stopped: said once per stall (its first day), whatever the verdict already was.
     const stall = f.checks.find((c) => c.id === 'exposure_stall' && c.status === 'fail')
-    const since = typeof stall?.evidence.stalled_since === 'string' ? stall.evidence.stalled_since : undefined
+    // Exposures, or the primary metric among exposed units, silent since a day.
+    const exposuresSince = typeof stall?.evidence.stalled_since === 'string' ? stall.evidence.stalled_since : undefined
+    const metricSince = typeof stall?.evidence.metric_silent_since === 'string' ? stall.evidence.metric_silent_since : undefined
+    const since = exposuresSince ?? (metricSince !== undefined ? `metric:${metricSince}` : undefined)
     if (since !== undefined) entry.stalledSince = since
     if (stall && since !== undefined && before && before.stalledSince !== since) {
-      alerts.push({ flag: f.key, kind: 'exposure_stall', title: `${f.key}: no exposure since ${since}`, detail: stall.summary, fix: stall.fix, link })
+      const title = exposuresSince !== undefined ? `${f.key}: no exposure since ${exposuresSince}` : `${f.key}: ${String(stall.evidence.metric)} silent since ${metricSince}`
+      alerts.push({ flag: f.key, kind: 'exposure_stall', title, detail: stall.summary, fix: stall.fix, link })
     }
     for (const id of blocking.filter((b) => !(before?.blocking ?? []).includes(b))) {
       if (!before) continue // first sight: the state is set, nothing "started" failing

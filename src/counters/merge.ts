@@ -99,10 +99,14 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
     else out.sightings.variants.push({ ...v })
   }
   out.sightings.variants.sort(byValueOrder)
-  out.metrics = a.metrics.map((m) => ({ name: m.name, variants: m.variants.map((v) => ({ ...v })) }))
+  out.metrics = a.metrics.map((m) => ({ name: m.name, variants: m.variants.map((v) => ({ ...v })), ...(m.byDay ? { byDay: { ...m.byDay } } : {}) }))
   for (const m of b.metrics) {
     let t = out.metrics.find((x) => x.name === m.name)
     if (!t) out.metrics.push((t = { name: m.name, variants: [] }))
+    if (m.byDay) {
+      const into = (t.byDay ??= {})
+      for (const [day, n] of Object.entries(m.byDay)) into[day] = (into[day] ?? 0) + n
+    }
     for (const v of m.variants) {
       const tv = t.variants.find((x) => same(x.value, v.value))
       if (!tv) t.variants.push({ ...v })

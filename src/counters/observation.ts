@@ -85,6 +85,8 @@ export interface MetricObservation {
    * PostHog's experiment query would not count.
    */
   variants: { readonly value: VariantValue; events: number; units: number; eventsBeforeExposure: number }[]
+  /** Its events from exposed units per UTC day, every value together: the live counters' day buckets; absent from the backfill. */
+  byDay?: Record<string, number>
 }
 
 export interface FlagObservation {

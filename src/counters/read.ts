@@ -208,6 +208,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             if (!metric) obs.metrics.push((metric = { name: metricName, variants: [] }))
             const v = entryFor(metric.variants, tokens, b, () => ({ value: tokenToVariant(b), events: 0, units: 0, eventsBeforeExposure: 0 }))
             v.events += num(`${name}:${METRIC.events}`) * scale
+            metric.byDay ??= {}
+            metric.byDay[label] = (metric.byDay[label] ?? 0) + num(`${name}:${METRIC.events}`) * scale
             v.eventsBeforeExposure += num(`${name}:${METRIC.beforeExposure}`) * scale
             v.units += num(`${name}:${METRIC.units}`) * scale
           }

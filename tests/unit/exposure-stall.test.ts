@@ -24,6 +24,20 @@ function withDays(perDay: (daysAgo: number) => number, lib: (daysAgo: number) =>
   return { check: results.find((r) => r.id === 'exposure_stall')!, verdict: verdictOf(ctx, results) }
 }
 
+/** Steady exposures, and the primary metric's events per day from exposed units. */
+function withMetric(perDay: (daysAgo: number) => number) {
+  const byDay: Record<string, number> = {}
+  const metricByDay: Record<string, number> = {}
+  for (let ago = 10; ago >= 0; ago--) {
+    byDay[dayLabel(today - ago)] = 100
+    if (perDay(ago) > 0) metricByDay[dayLabel(today - ago)] = perDay(ago)
+  }
+  const base = observation()
+  const exposure = { ...base.exposure.$feature_flag_called!, byDay }
+  const metrics = base.metrics.map((m) => (m.name === 'checkout_completed' ? { ...m, byDay: metricByDay } : m))
+  return runChecks(context({ observation: observation({ exposure: { $feature_flag_called: exposure }, metrics }) })).find((r) => r.id === 'exposure_stall')!
+}
+
 describe('exposure_stall', () => {
   it('fails when exposures stop for 48 hours mid-run, naming the day they stopped and the libraries that sent them', () => {
     const { check, verdict } = withDays((ago) => (ago >= 4 ? 120 : 0))
@@ -49,6 +63,16 @@ describe('exposure_stall', () => {
     // 8 a day is too few to call a fall; one silent day is no stall.
     expect(withDays((ago) => (ago >= 2 ? 8 : ago === 1 ? 1 : 0)).check.status).toBe('pass')
     expect(withDays((ago) => (ago === 1 ? 0 : 90)).check.status).toBe('pass')
+  })
+
+  it('fails when the primary metric goes silent among exposed units while exposures go on', () => {
+    const check = withMetric((ago) => (ago >= 4 ? 12 : 0))
+    expect(check.status).toBe('fail')
+    expect(check.evidence).toMatchObject({ metric: 'Checkout', metric_silent_since: dayLabel(today - 3) })
+    expect(check.summary).toMatch(/^The primary metric Checkout went silent: no event from exposed units since/)
+    // A metric that sends a few events a week is not silent after two quiet days; one still sending is not either.
+    expect(withMetric((ago) => (ago === 6 ? 3 : 0)).status).toBe('pass')
+    expect(withMetric(() => 12).status).toBe('pass')
   })
 
   it('does not apply without daily counts or to an experiment that is not running', () => {

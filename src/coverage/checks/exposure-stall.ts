@@ -2,7 +2,8 @@ import type { LibCounts } from '../../counters/observation.js'
 import { LIBS } from '../../counters/observation.js'
 import { DAY_MS, HOUR_MS, dayLabel, dayNumber } from '../../time.js'
 import { count } from '../context.js'
-import { defineCheck, result } from './types.js'
+import { metricObservation } from '../metric-data.js'
+import { type CheckContext, defineCheck, result } from './types.js'
 
 /**
  * When exposure tracking broke. PostHog's experiments scout calls a running experiment whose
@@ -19,6 +20,8 @@ export const STALL = {
   trailingDays: 7,
   /** ... when those trailing days averaged at least this many exposures a day (below, a fall is noise) */
   minTrailingPerDay: 20,
+  /** the primary metric is silent only after averaging at least this many events a day */
+  minMetricPerDay: 5,
 } as const
 
 const LIB_WORDS: Record<keyof LibCounts, string> = { client: 'client-side SDKs (posthog-js, mobile)', server: 'server-side SDKs', unknown: 'senders without $lib' }
@@ -30,6 +33,28 @@ function libsOf(byLib: Record<string, LibCounts> | undefined, days: readonly str
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0)
+
+/**
+ * The primary metric silent for STALL.hours among exposed units while exposures go on: no event
+ * since its last day, after averaging at least `minMetricPerDay` a day over the week before it,
+ * with at least `minTrailingPerDay` exposures since. From the live counters' day buckets (the
+ * HogQL backfill has none, so the online audit does not judge it).
+ */
+function metricSilence(ctx: CheckContext, days: readonly { day: number; label: string; n: number }[], today: number): { metric: string; since: string; hours: number; level: number; exposuresSince: number } | null {
+  const primary = ctx.metrics.find((m) => m.role === 'primary')
+  const obs = primary ? metricObservation(ctx, primary) : null
+  if (!primary || !obs?.byDay) return null
+  const active = days.filter((d) => (obs.byDay?.[d.label] ?? 0) > 0)
+  const last = active[active.length - 1]
+  if (!last) return null
+  const hours = Math.floor((ctx.nowMs - (last.day + 1) * DAY_MS) / HOUR_MS)
+  if (hours < STALL.hours) return null
+  const level = mean(days.filter((d) => d.day <= last.day && d.day > last.day - STALL.trailingDays).map((d) => obs.byDay?.[d.label] ?? 0))
+  const exposuresSince = days.filter((d) => d.day > last.day && d.day <= today).reduce((n, d) => n + d.n, 0)
+  // Too few events before to call a silence, or no exposure since: nothing went silent that was expected to speak.
+  if (level < STALL.minMetricPerDay || exposuresSince < STALL.minTrailingPerDay) return null
+  return { metric: primary.name, since: dayLabel(last.day + 1), hours, level, exposuresSince }
+}
 
 export const exposureStall = defineCheck({
   id: 'exposure_stall',
@@ -82,6 +107,18 @@ export const exposureStall = defineCheck({
         `Exposures fell to ${count(Math.round(recentLevel))} a day from ${from.label} (${count(Math.round(trailingLevel))} a day the ${trailing.length} days before)${stopped.length ? `: the ${stopped.map((l) => LIB_WORDS[l]).join(' and ')} stopped sending them` : ''}.`,
         evidence,
         `Find what changed on ${from.label} (a release, an SDK upgrade, a changed page); if traffic itself fell, nothing is broken, but the sample grows slower.`,
+      )
+    }
+    // Exposures arrive: did the primary metric go silent among exposed units meanwhile?
+    const silent = metricSilence(ctx, days, today)
+    if (silent) {
+      Object.assign(evidence, { metric: silent.metric, metric_silent_since: silent.since, metric_silent_hours: silent.hours, metric_trailing_per_day: silent.level, exposures_since: silent.exposuresSince })
+      return result(
+        'fail',
+        `The primary metric ${silent.metric} went silent: no event from exposed units since ${silent.since} (${count(silent.hours)} hours; ${count(Math.round(silent.level))} a day before), while ${count(silent.exposuresSince)} exposures arrived since. The experiment is no longer measuring its goal.`,
+        evidence,
+        `Find what changed on ${silent.since}: the metric's event renamed, moved or no longer sent, or a filter that no longer matches. Exposed users since then cannot convert in the results.`,
+        [{ category: 'event', action: `Restore ${silent.metric}: no event from exposed users since ${silent.since}`, effort: 'medium', blocking: false }],
       )
     }
     return result('pass', `Exposures arrive: the last on ${last.label}, ${count(Math.round(recentLevel))} a day over the last ${recent.length} complete days.`, evidence)
