@@ -10,6 +10,7 @@ import { FLAG, series, SIGHTING } from './schema.js'
 import { dayNumber } from '../time.js'
 import type { Step } from './store.js'
 import { bumpFlag, bumpSeries, inFlagWindow, type IngestContext, unitTtl } from './ingest-context.js'
+import { memoAdd } from './ingest-memo.js'
 
 /**
  * An event's sightings, each inside its flag's window (the caller keeps the others out, and out of
@@ -60,6 +61,8 @@ async function countUnitSightings(ctx: IngestContext, list: readonly FlagSightin
       ])
     }),
   )
+  // Counted exactly once, the memo learns them now (elsewhere they were claimed before counting).
+  if (ctx.tagged) for (const s of list) memoAdd(ctx, s, nowMs)
 }
 
 /**

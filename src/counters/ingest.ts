@@ -33,13 +33,28 @@ export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {
     if (periods.length > 0 && periods.some((p) => e.timestampMs >= p.fromMs && e.timestampMs < p.toMs)) return ignored(ctx, 'being_filled')
   }
   const rate = ctx.settings.unitSampleRate
-  const sightings = e.sightings.length > 0 ? e.sightings.filter((s) => !memoHas(ctx, s, nowMs) && inUnitSample(s.unit, rate) && inFlagWindow(ctx, s.flag, e.timestampMs)) : NO_SIGHTINGS
+  const id = e.uuid ?? via.deliveryId ?? null
+  const once = id !== null && ctx.store.atomic && ctx.exactlyOnce
+  const sightings = e.sightings.length > 0 ? sightingsToCount(ctx, e, once, rate, nowMs) : NO_SIGHTINGS
   const metricUnits = e.metrics.length > 0 ? metricUnitsOf(e).filter((u) => inUnitSample(u, rate)) : NO_UNITS
   // Most events: nothing to count, decided without a call or a promise of their own.
   if (!e.exposure && e.customExposures.length === 0 && sightings.length === 0 && metricUnits.length === 0 && e.partialRejections.length === 0) return ignored(ctx, e.sightings.length > 0 || e.metrics.length > 0 ? 'seen_or_unsampled' : 'no_flag_or_metric')
-  const id = e.uuid ?? via.deliveryId ?? null
-  const count = () => (id !== null && ctx.store.atomic && ctx.exactlyOnce ? countOnce(ctx, e, id, sightings, metricUnits, nowMs) : countEvent(ctx, e, id, sightings, metricUnits, nowMs))
+  if (once) return countOnce(ctx, e, id, sightings, metricUnits, nowMs)
+  const count = () => countEvent(ctx, e, id, sightings, metricUnits, nowMs)
   return sightings.length > 0 ? claimSightings(ctx, sightings, nowMs, count) : count()
+}
+
+/**
+ * The event's sightings to count. Counted exactly once (tagged calls), a retry must send the calls
+ * its first attempt sent, whatever this process has counted since: so all of the event's sightings
+ * go together, or none when every one of them is already in the memo, and the memo learns them
+ * only once counted (no claim: an event in flight does not take another's sightings). Otherwise
+ * each sighting is left out once the memo has it, or once an event in flight claimed it.
+ */
+function sightingsToCount(ctx: IngestContext, e: ReadEvent, once: boolean, rate: number, nowMs: number): readonly FlagSighting[] {
+  const counted = e.sightings.filter((s) => inUnitSample(s.unit, rate) && inFlagWindow(ctx, s.flag, e.timestampMs))
+  if (once) return counted.some((s) => !memoHas(ctx, s, nowMs)) ? counted : NO_SIGHTINGS
+  return counted.filter((s) => !memoHas(ctx, s, nowMs))
 }
 
 export const IGNORED: Promise<IngestOutcome> = Promise.resolve('ignored')
