@@ -119,7 +119,8 @@ describe('dist/plugin.js in a plugin-server-like VM', () => {
     }
     await plugin.runEveryMinute(meta)
     const obs = store.map.get(OBSERVATIONS_STORAGE_KEY) as Observations
-    expect(obs.flags[0]!.metrics).toEqual([{ name: 'pro checkout', variants: [{ value: 'test', events: 1, units: 1, eventsBeforeExposure: 0 }] }])
+    // Per day too: the one event, on the day it was sent.
+    expect(obs.flags[0]!.metrics).toEqual([{ name: 'pro checkout', variants: [{ value: 'test', events: 1, units: 1, eventsBeforeExposure: 0 }], byDay: { [new Date(now - 30_000).toISOString().slice(0, 10)]: 1 } }])
   })
 
   it('refuses a goal filter that does not compile, naming the setting and the position', async () => {

@@ -41,6 +41,8 @@ const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 
  * HogQL backfill has none, so the online audit does not judge it).
  */
 function metricSilence(ctx: CheckContext, days: readonly { day: number; label: string; n: number }[], today: number): { metric: string; since: string; hours: number; level: number; exposuresSince: number } | null {
+  // A switched-off flag silences its metric too: flag_state says so.
+  if (!ctx.flag.active) return null
   const primary = ctx.metrics.find((m) => m.role === 'primary')
   const obs = primary ? metricObservation(ctx, primary) : null
   if (!primary || !obs?.byDay) return null
