@@ -100,8 +100,6 @@ export const SETTLED = 20
 export const FORGET_AFTER_MS = 60_000
 // Past this many settled events waiting, the oldest are forgotten early (memory stays bounded).
 export const MAX_RETIRING = 50_000
-// Events forgotten together: those due within this long of the oldest due (see retire).
-export const FORGET_BATCH_MS = 1_000
 
 export async function countTagged(ctx: IngestContext, e: ReadEvent, id: string, sightings: readonly FlagSighting[], metricUnits: readonly string[], nowMs: number): Promise<IngestOutcome> {
   const day = dayNumber(e.timestampMs)
@@ -148,13 +146,11 @@ export function retire(ctx: IngestContext, scope: EventScope): void {
   const now = Date.now()
   const q = ctx.retiring
   q.push({ due: now + FORGET_AFTER_MS, scope })
-  if ((q[0] as Retiring).due > now && q.length <= MAX_RETIRING) return
-  // Once the oldest is due, every event due within FORGET_BATCH_MS goes with it: a batch shares its
-  // calls (EventScope.forgetAll), where one event at a time would cost a call per event and group.
   let k = 0
-  while (k < q.length && ((q[k] as Retiring).due <= now + FORGET_BATCH_MS || q.length - k > MAX_RETIRING)) k++
+  while (k < q.length && ((q[k] as Retiring).due <= now || q.length - k > MAX_RETIRING)) k++
+  if (k === 0) return
   // In the background: a failure leaves tags that go with their groups' TTL.
-  EventScope.forgetAll(ctx.store, q.splice(0, k).map((r) => r.scope)).catch(noop)
+  for (const r of q.splice(0, k)) r.scope.forget().catch(noop)
 }
 
 /**
@@ -163,7 +159,8 @@ export function retire(ctx: IngestContext, scope: EventScope): void {
  */
 export async function forgetSettled(ctx: IngestContext): Promise<void> {
   while (ctx.settling.size > 0) await Promise.all([...ctx.settling])
-  await EventScope.forgetAll(ctx.store, ctx.retiring.splice(0).map((r) => r.scope)).catch(noop)
+  const all = ctx.retiring.splice(0)
+  await Promise.all(all.map((r) => r.scope.forget().catch(noop)))
 }
 
 export const FIRST = Promise.resolve(true)
