@@ -52,9 +52,11 @@ export function ingestEvent(ctx: IngestContext, raw: unknown, via: IngestVia = {
  * each sighting is left out once the memo has it, or once an event in flight claimed it.
  */
 function sightingsToCount(ctx: IngestContext, e: ReadEvent, once: boolean, rate: number, nowMs: number): readonly FlagSighting[] {
-  const counted = e.sightings.filter((s) => inUnitSample(s.unit, rate) && inFlagWindow(ctx, s.flag, e.timestampMs))
-  if (once) return counted.some((s) => !memoHas(ctx, s, nowMs)) ? counted : NO_SIGHTINGS
-  return counted.filter((s) => !memoHas(ctx, s, nowMs))
+  // The memo first: most events carry only sightings it has, and it is the cheapest test.
+  const counted = (s: FlagSighting) => inUnitSample(s.unit, rate) && inFlagWindow(ctx, s.flag, e.timestampMs)
+  const fresh = (s: FlagSighting) => !memoHas(ctx, s, nowMs) && counted(s)
+  if (once) return e.sightings.some(fresh) ? e.sightings.filter(counted) : NO_SIGHTINGS
+  return e.sightings.filter(fresh)
 }
 
 export const IGNORED: Promise<IngestOutcome> = Promise.resolve('ignored')

@@ -195,8 +195,9 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             exp.byDayByLib ??= {}
             const dayLibs = (exp.byDayByLib[label] ??= zeroLibs())
             for (const lib of LIBS) {
-              dayLibs[lib] += c(EXPOSURE.eventsByLib(lib))
-              v.exposuresByLib[lib] += c(EXPOSURE.eventsByLib(lib))
+              const events = c(EXPOSURE.eventsByLib(lib))
+              dayLibs[lib] += events
+              v.exposuresByLib[lib] += events
               v.unitsByLib[lib] += c(EXPOSURE.unitsByLib(lib)) * scale
             }
           } else if (type === SERIES_TYPE.sighting) {

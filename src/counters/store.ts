@@ -547,6 +547,9 @@ export function markStoreFailures(store: CounterStore): CounterStore {
   }
 }
 
+/** At most this many tags are dropped in one call (one command's arguments stay small). */
+const FORGET_CHUNK = 500
+
 /**
  * One event's calls on an atomic store, each tagged so that it happens once (CounterStore): the tag
  * is the event's id, the group and what the call asks, so the same event asking the same thing
@@ -554,9 +557,6 @@ export function markStoreFailures(store: CounterStore): CounterStore {
  * Once the event is settled (its delivery marker says so, and no attempt asks again) the tags are
  * forgotten; tags left by a crash go with their groups' TTL.
  */
-/** At most this many tags are dropped in one call (one command's arguments stay small). */
-const FORGET_CHUNK = 500
-
 export class EventScope {
   readonly store: CounterStore
   /** [group, tag] in the order the calls were sent */

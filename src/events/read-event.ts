@@ -64,6 +64,10 @@ function isObject(v: unknown): v is Obj {
 }
 
 /** Reads only own properties: an object built with a `__proto__` literal must not leak inherited values. */
+function own(o: Obj, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
+}
+
 // A slice value is a label, not data to keep whole: at most this long, printable.
 const MAX_SLICE = 40
 
@@ -95,10 +99,6 @@ function slicesOf(props: Obj): ExposureSlices {
     if (v !== undefined) out[dim] = v
   }
   return out
-}
-
-function own(o: Obj, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined
 }
 
 function passes(bytecode: readonly unknown[], raw: Obj): boolean {

@@ -1,5 +1,6 @@
 import { meaningsOf, type ChangeMeaning, type FlagChange } from '../../definitions/activity.js'
 import { count } from '../context.js'
+import { DAY_MS, dayLabel, dayNumber } from '../../time.js'
 import { defineCheck, result } from './types.js'
 
 /** A change after the experiment started, with what it did. */
@@ -8,7 +9,7 @@ interface RunChange {
   readonly meanings: readonly ChangeMeaning[]
 }
 
-const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+const day = (ms: number) => dayLabel(dayNumber(ms))
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 
 /**
@@ -48,7 +49,7 @@ export const flagChanges = defineCheck({
     }
     const listed = (cs: readonly RunChange[]) => cs.map(({ change, meanings }) => `${when(change.atMs)} by ${change.author}: ${meanings.map((m) => m.words).join('; ')}`).join('. ')
     if (last && cleanFromMs !== null) {
-      const days = Math.max(0, Math.floor((ctx.nowMs - cleanFromMs) / 86_400_000))
+      const days = Math.max(0, Math.floor((ctx.nowMs - cleanFromMs) / DAY_MS))
       return result(
         'fail',
         `The flag changed ${reassigning.length === 1 ? 'once' : `${count(reassigning.length)} times`} in a way that moves users after the experiment started on ${day(start)}: ${listed(reassigning)}. Results are clean from ${when(cleanFromMs)} (${days === 1 ? '1 day' : `${count(days)} days`} of data).`,
