@@ -10,7 +10,7 @@ import { FLAG, series, SIGHTING } from './schema.js'
 import { dayNumber } from '../time.js'
 import type { Step } from './store.js'
 import { bumpFlag, bumpSeries, inFlagWindow, type IngestContext, unitTtl } from './ingest-context.js'
-import { memoAdd } from './ingest-memo.js'
+import { memoAdd, memoDrop } from './ingest-memo.js'
 
 /**
  * An event's sightings, each inside its flag's window (the caller keeps the others out, and out of
@@ -30,7 +30,21 @@ export async function countSightings(ctx: IngestContext, sightings: readonly Fla
   await Promise.all([...calls.values()].map((list) => countUnitSightings(ctx, list, day, nowMs)))
 }
 
-/** Sightings of one unit with one TTL, in one call: each sighting's steps, then each one's counts. */
+/**
+ * A first sighting's marker while its counts are not yet all written, on the exactly-once path:
+ * counted by an event still counting, or by one a failure cut off. Others' calls add to it and stay
+ * below 1, so they neither count it again nor let the memo skip it, and the event's retry (here or in
+ * another worker) still counts it: its tagged call answers "first" again. Once counted it is CONFIRMED.
+ */
+const PENDING = -1_000_000_000_000
+const CONFIRMED = 2
+
+/**
+ * Sightings of one unit with one TTL, in one call: each sighting's steps, then each one's counts.
+ * Exactly once (tagged calls), the first sighting's marker says pending until its counts are
+ * written, and the memo learns only confirmed sightings: a unit's sighting learned from another
+ * event's call could otherwise make a failed event's retry skip counts its first attempt never wrote.
+ */
 async function countUnitSightings(ctx: IngestContext, list: readonly FlagSighting[], day: number, nowMs: number): Promise<void> {
   const first = list[0] as FlagSighting
   const steps: Step[] = []
@@ -45,9 +59,12 @@ async function countUnitSightings(ctx: IngestContext, list: readonly FlagSightin
       { field: `${f}|both`, if: at + 1 }, // see countExposure
       ...(surface ? [{ field: `${f}|sv`, if: at }, ...surfaceSteps(f, at + 3)] : []), // a value that shows the experiment
     )
-    return { s, token, surface, at }
+    return { s, field: `${f}|s:${token}`, token, surface, at }
   })
-  const r = await ctx.store.steps(ctx.keys.unitFlags(first.unit), steps, unitTtl(ctx, first.flag))
+  const group = ctx.keys.unitFlags(first.unit)
+  const ttl = unitTtl(ctx, first.flag)
+  if (ctx.tagged) for (const p of parts) steps.push({ field: p.field, if: p.at, set: PENDING })
+  const r = await ctx.store.steps(group, steps, ttl)
   await Promise.all(
     parts.map(({ s, token, surface, at }) => {
       const flagCounters: string[] = []
@@ -61,8 +78,17 @@ async function countUnitSightings(ctx: IngestContext, list: readonly FlagSightin
       ])
     }),
   )
-  // Counted exactly once, the memo learns them now (elsewhere they were claimed before counting).
-  if (ctx.tagged) for (const s of list) memoAdd(ctx, s, nowMs)
+  // Claimed before counting: a claim on a sighting another event is still counting (or failed to
+  // count) is taken back, so a later event of the unit asks again.
+  if (!ctx.tagged) {
+    for (const p of parts) if ((r[p.at] as number) < 1) memoDrop(ctx, p.s)
+    return
+  }
+  const mine = parts.filter((p) => r[p.at] === 1)
+  if (mine.length > 0) await ctx.store.steps(group, mine.map((p) => ({ field: p.field, set: CONFIRMED })), ttl)
+  // Counted exactly once, the memo learns them now (elsewhere they were claimed before counting);
+  // not those another event is still counting (or failed to count): its retry must find them.
+  for (const p of parts) if ((r[p.at] as number) >= 1) memoAdd(ctx, p.s, nowMs)
 }
 
 /**

@@ -211,6 +211,71 @@ describe('an event cut off by a crash is completed by its redelivery, exactly on
   })
 })
 
+/**
+ * The store as a process that lives on sees it: the changes numbered in `failAt` fail (reaching the
+ * store first when `arrives`, as a command whose answer a timeout lost), and every other call works.
+ */
+function faultyStore(inner: CounterStore, counter: { changes: number }, failAt: ReadonlySet<number>, arrives: boolean): CounterStore {
+  const wrap =
+    (name: keyof CounterStore, change: boolean) =>
+    async (...args: unknown[]): Promise<unknown> => {
+      if (change && failAt.has(++counter.changes)) {
+        if (arrives) await (inner[name] as (...a: unknown[]) => Promise<unknown>)(...args)
+        throw new Died('the store failed this call')
+      }
+      return (inner[name] as (...a: unknown[]) => Promise<unknown>)(...args)
+    }
+  const store = { atomic: inner.atomic, listsFields: inner.listsFields } as Record<string, unknown>
+  for (const name of READS) store[name] = wrap(name, false)
+  for (const name of CHANGES) store[name] = wrap(name, true)
+  return store as unknown as CounterStore
+}
+
+/**
+ * Two workers that live on share one store; a failed delivery is sent again at the end of the
+ * stream (PostHog retries later), to the other worker on its first retry, to the same one after.
+ */
+async function ingestWithFaults(base: CounterStore, hooks: DefinitionHooks, failAt: ReadonlySet<number>, arrives: boolean): Promise<number> {
+  const counter = { changes: 0 }
+  const settings = parseSettings(CONFIG, { countedEvents: hooks.countedEvents })
+  const workers = [0, 1].map(() => createIngestContext({ cache: cacheOf(faultyStore(base, counter, failAt, arrives)), settings, project: 'crash', now: () => NOW, settleWaitMs: 60, ...hooks }))
+  const queue: { i: number; attempt: number }[] = STREAM.map((_, i) => ({ i, attempt: 0 }))
+  let failed = 0
+  const lane = async () => {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+      const d = STREAM[job.i] as Delivery
+      const ctx = workers[(job.i + job.attempt) % 2] as (typeof workers)[number]
+      try {
+        await ingestEvent(ctx, structuredClone(d.event), d.deliveryId ? { deliveryId: d.deliveryId } : {})
+      } catch (e) {
+        if (!(e instanceof Died) && !(e instanceof Error && e.cause instanceof Died)) throw e
+        failed++
+        queue.push({ i: job.i, attempt: job.attempt + 1 })
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, lane))
+  for (const w of workers) await forgetSettled(w)
+  return failed
+}
+
+async function expectOnceWithFaults(cache: ContractCache & { counterStore(): CounterStore }, arrives: boolean) {
+  const t = await theTruth()
+  // Every 97th change fails: sightings, exposures, units and goals each meet failures.
+  const failAt = new Set(Array.from({ length: Math.floor(t.changes / 97) }, (_, k) => (k + 1) * 97))
+  const failed = await ingestWithFaults(cache.counterStore(), t.hooks, failAt, arrives)
+  expect(failed).toBeGreaterThan(20)
+  expect(counted(await read(cache, t.hooks))).toEqual(counted(t.observations))
+}
+
+describe('failures that do not end the process: a failed event sent again, to this worker or another, counts once', () => {
+  for (const arrives of [true, false]) {
+    it(`calls failing ${arrives ? 'after' : 'before'} they reach the store, in memory`, async () => {
+      await expectOnceWithFaults(new MemoryCache(() => NOW), arrives)
+    })
+  }
+})
+
 /** The same store with its tags dropped: each call done again when asked again, as before tags. */
 function untagged(store: CounterStore): CounterStore {
   const out = { atomic: store.atomic, listsFields: store.listsFields } as Record<string, unknown>
@@ -242,6 +307,10 @@ describe.skipIf(redisSkip !== null)('on one Redis', () => {
   it('four deaths spread over the stream: every event counted once', async () => {
     const { changes } = await theTruth()
     await expectExactlyOnce(fresh(), spread(changes, [0.12, 0.38, 0.63, 0.87]))
+  })
+
+  it('calls failing after they reach Redis, the workers living on: every event counted once', async () => {
+    await expectOnceWithFaults(fresh(), true)
   })
 
   it('no death: the counters equal the truth, and once settled events are forgotten no tag is left', async () => {
