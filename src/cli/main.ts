@@ -16,6 +16,7 @@ import { DEFAULT_MAX_BODY_BYTES, ProjectError, runServe } from './serve.js'
 import { readSecretOptions } from './secret-options.js'
 import { DEFAULT_DESTINATION_NAME, runConnect, runDisconnect } from './connect.js'
 import { runPublish } from './publish.js'
+import { runMcp } from './mcp.js'
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -143,6 +144,19 @@ export function buildProgram(): Command {
     .option('--dry-run', 'say what would be sent', false)
     .action(async (opts) => {
       await runDisconnect(opts)
+    })
+
+  program
+    .command('mcp')
+    .description('Serve the coverage review to an assistant over MCP (stdio): from a report file (--report), a running host (--host, its token from COVERAGE_API_TOKEN), or the PostHog project of POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY (the online audit). See docs/mcp.md')
+    .option('--report <file>', 'a report as audit --format json writes it')
+    .option('--previous <file...>', 'earlier reports of the same project (audit --format json), for what changed and the recurring gaps')
+    .option('--flags <file>', "with --report: the flags as GET /api/projects/:id/feature_flags/ returns them, for their tags")
+    .option('--host <url>', "a running host's address; its API token from COVERAGE_API_TOKEN or --api-token-file")
+    .addOption(new Option('--api-token-file <file>', "read the host's API token from this file").env('COVERAGE_API_TOKEN_FILE'))
+    .option('--config <file>', 'plugin settings as JSON, for the online audit')
+    .action(async (opts) => {
+      await runMcp({ ...opts, version: packageVersion() })
     })
 
   const hog = program.command('hog').description('Check a HogQL matcher before you save it: compile it to Hog bytecode, or run it on an event')

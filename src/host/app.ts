@@ -17,6 +17,8 @@ import { answerOnlyFor, apiToken, authGuard, closeUnlessComplete, sameOriginWrit
 import { authorizeBeforeBody, verifySignature } from './intake-auth.js'
 import { compareReports, recurringGaps } from '../coverage/compare.js'
 import type { Report } from '../coverage/report.js'
+import { mcpRoutes } from '../mcp/http.js'
+import { inHostSource } from '../mcp/source-in-host.js'
 
 export interface AppOptions {
   /** largest intake body, bytes (PostHog's events are at most about 1 MB) */
@@ -89,7 +91,7 @@ function parseBody(value: unknown) {
 // standardwebhooks' WEBHOOK_TOLERANCE_IN_SECONDS: a signature is good for five minutes either side.
 // Paths that belong to a program, not to a person: the API, the intake, health and metrics, the
 // site's built files, and PostHog's own capture and API paths (a client whose POSTHOG_HOST is this host).
-const PROGRAM_PATHS = /^\/(api|ingest|healthz|readyz|metrics|assets|e|i|s|batch|capture|decide|flags|track|engage)(\/|$)/
+const PROGRAM_PATHS = /^\/(api|mcp|ingest|healthz|readyz|metrics|assets|e|i|s|batch|capture|decide|flags|track|engage)(\/|$)/
 
 /** Whether the site's page answers an unknown path: only a GET (or HEAD) of a path a person opens. */
 export function answersWithPage(method: string, path: string): boolean {
@@ -391,6 +393,10 @@ export function createApp(host: AppHost, opts: AppOptions = {}): Hono {
     })
   }
   app.route('/api', api)
+
+  // ---- MCP: the same review as tools an assistant calls (src/mcp/, docs/mcp.md), behind the API token
+  const mcpLog = (level: 'info' | 'warn' | 'error', message: string) => host.log[level]({ route: '/mcp' }, message)
+  app.route('/mcp', mcpRoutes({ source: inHostSource(host), secrets: [opts.apiToken], corsOrigins: opts.corsOrigins, log: mcpLog }, apiToken(opts.apiToken, guard)))
 
   const site = opts.siteDir && existsSync(join(opts.siteDir, 'index.html')) ? opts.siteDir : null
   if (site) {
