@@ -83,6 +83,12 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
     },
   )
 
+  /** The report, and the project's id as the source names it (the report's own `project` may say `default`). */
+  const read = async (p: string | undefined) => {
+    const project = await source.resolve(p)
+    return { report: await source.report(project), project }
+  }
+
   /** Registers a tool whose answer is a structured result and a short text, both scrubbed; an error is a scrubbed message. */
   const tool = <I extends z.ZodRawShape, O extends z.ZodObject>(
     name: string,
@@ -151,9 +157,9 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       output: flagListSchema,
     },
     async (a) => {
-      const report = await source.report(a.project)
-      const tags = await source.tags(a.project)
-      const page = listFlags(report, tags, { verdict: a.verdict, kind: a.kind, tag: a.tag, search: a.search, dueWithinDays: a.due_within_days }, { limit: a.limit ?? PAGE.flags.default, cursor: a.cursor })
+      const { report, project } = await read(a.project)
+      const tags = await source.tags(project)
+      const page = { ...listFlags(report, tags, { verdict: a.verdict, kind: a.kind, tag: a.tag, search: a.search, dueWithinDays: a.due_within_days }, { limit: a.limit ?? PAGE.flags.default, cursor: a.cursor }), project }
       const lines = page.flags.map(
         (f) =>
           `- ${quote(f.key)}: ${f.verdict_label} (${f.verdict}), score ${f.score}${f.due_in_days !== null ? `, due in ${f.due_in_days} days` : ''}${f.top_finding ? `; worst: ${f.top_finding.check} ${f.top_finding.status}` : ''}`,
@@ -179,13 +185,13 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       output: flagCoverageSchema,
     },
     async (a) => {
-      const report = await source.report(a.project)
+      const { report, project } = await read(a.project)
       const f = report.flags.find((x) => x.key === a.key)
       if (!f) {
         const near = nearKeys(report, a.key)
-        throw new Error(`no flag ${quote(a.key)} in the report of project ${quote(report.project)}${near.length ? `; keys like it: ${near.map(quote).join(', ')}` : ''}. ${DATA_NOTE}`)
+        throw new Error(`no flag ${quote(a.key)} in the report of project ${quote(project)}${near.length ? `; keys like it: ${near.map(quote).join(', ')}` : ''}. ${DATA_NOTE}`)
       }
-      const view = flagCoverage(report, f)
+      const view = { ...flagCoverage(report, f), project }
       const notable = f.checks.filter((c) => c.status === 'fail' || c.status === 'warn')
       return {
         structured: view,
@@ -215,8 +221,8 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       output: planSchema,
     },
     async (a) => {
-      const report = await source.report(a.project)
-      const page = planPage(report, { flags: a.flags, category: a.category, blockingOnly: a.blocking_only }, { limit: a.limit ?? PAGE.plan.default, cursor: a.cursor })
+      const { report, project } = await read(a.project)
+      const page = { ...planPage(report, { flags: a.flags, category: a.category, blockingOnly: a.blocking_only }, { limit: a.limit ?? PAGE.plan.default, cursor: a.cursor }), project }
       return {
         structured: page,
         text: [
@@ -241,8 +247,8 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       output: readoutSchema,
     },
     async (a) => {
-      const report = await source.report(a.project)
-      const page = readoutPage(report, { flags: a.flags, maxChars: a.max_chars ?? PAGE.readoutChars.default, cursor: a.cursor })
+      const { report, project } = await read(a.project)
+      const page = { ...readoutPage(report, { flags: a.flags, maxChars: a.max_chars ?? PAGE.readoutChars.default, cursor: a.cursor }), project }
       return {
         structured: page,
         text: [
@@ -274,8 +280,8 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       }),
     },
     async (a) => {
-      const report = await source.report(a.project)
-      const h = await source.history(a.project, a.since)
+      const { report, project } = await read(a.project)
+      const h = await source.history(project, a.since)
       const limit = a.limit ?? PAGE.changes.default
       let truncated = false
       const cut = <T>(xs: readonly T[]): T[] => {
@@ -288,14 +294,14 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
         : null
       const counts = c ? { newFailures: c.newFailures.length, repaired: c.repaired.length, verdictChanges: c.verdictChanges.length, nowDue: c.nowDue.length, newFlags: c.newFlags.length, goneFlags: c.goneFlags.length } : null
       const gaps = cut(h.recurringGaps)
-      const lines = [`Project ${quote(report.project)}, report of ${report.generated_at}; runs known: ${h.runs.length}. ${DATA_NOTE}`]
+      const lines = [`Project ${quote(project)}, report of ${report.generated_at}; runs known: ${h.runs.length}. ${DATA_NOTE}`]
       if (c && changes && counts) {
         lines.push(`Since ${c.since}: ${counts.verdictChanges} verdict changes, ${counts.newFailures} new failures, ${counts.repaired} repaired, ${counts.nowDue} now due, ${counts.newFlags} new flags, ${counts.goneFlags} gone.`)
         for (const v of changes.verdictChanges.slice(0, 10)) lines.push(`- ${quote(v.flag)}: ${v.from} -> ${v.to}${v.worse ? ' (worse)' : ''}`)
       }
       if (gaps.length) lines.push(`Recurring gaps: ${gaps.slice(0, 10).map((g) => `${quote(g.area)} ${g.check} in ${g.runs} runs`).join('; ')}.`)
       if (h.note) lines.push(`Note: ${h.note}`)
-      return { structured: { project: report.project, generated_at: report.generated_at, runs: [...h.runs], changes, counts, recurring_gaps: gaps, truncated, note: h.note }, text: lines.join('\n') }
+      return { structured: { project, generated_at: report.generated_at, runs: [...h.runs], changes, counts, recurring_gaps: gaps, truncated, note: h.note }, text: lines.join('\n') }
     },
   )
 
@@ -321,7 +327,7 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
     async (a) => {
       const ref = CHECK_REFERENCE[a.check]
       // The values in force are the report's; an online source is not audited just to explain a rule.
-      const report = a.flag !== undefined || source.info().kind !== 'posthog' ? await source.report(a.project) : null
+      const report = a.flag !== undefined || source.info().kind !== 'posthog' ? (await read(a.project)).report : null
       const f = a.flag !== undefined ? report?.flags.find((x) => x.key === a.flag) : undefined
       if (a.flag !== undefined && !f) throw new Error(`no flag ${quote(a.flag)} in the report. ${DATA_NOTE}`)
       const thresholds = ref.thresholds.map((t) => ({ ...t, in_force: t.setting ? (report?.thresholds[t.name] ?? null) : t.default }))
@@ -375,11 +381,12 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       }
       const info = source.info()
       log('info', `run_audit: ${info.kind} ${info.where}`)
-      const out = await source.run(a.project, { lookbackDays: a.lookback_days, deadlines: a.deadlines }, onProgress)
+      const project = await source.resolve(a.project)
+      const out = await source.run(project, { lookbackDays: a.lookback_days, deadlines: a.deadlines }, onProgress)
       const r = out.report
       return {
-        structured: { source: info, mode: out.mode, ran: out.mode !== 'none', inputs_applied: out.inputsApplied, note: out.note, project: r.project, generated_at: r.generated_at, window: r.window, summary: r.summary },
-        text: `${out.mode === 'audit' ? 'Audited again.' : out.mode === 'reread' ? 'Report re-read.' : 'Not re-run: this source cannot run an audit.'} Project ${quote(r.project)}, report of ${r.generated_at}, window ${r.window.from} to ${r.window.to} (${r.window.days} days): ${summaryText(r.summary)}. ${out.note}`,
+        structured: { source: info, mode: out.mode, ran: out.mode !== 'none', inputs_applied: out.inputsApplied, note: out.note, project, generated_at: r.generated_at, window: r.window, summary: r.summary },
+        text: `${out.mode === 'audit' ? 'Audited again.' : out.mode === 'reread' ? 'Report re-read.' : 'Not re-run: this source cannot run an audit.'} Project ${quote(project)}, report of ${r.generated_at}, window ${r.window.from} to ${r.window.to} (${r.window.days} days): ${summaryText(r.summary)}. ${out.note}`,
       }
     },
   )

@@ -58,6 +58,7 @@ export function fileSource(opts: FileSourceOptions): ReportSource {
       const { report } = load()
       return [{ id: report.project, name: report.project }]
     },
+    resolve: async (project) => reportOf(project).project,
     report: async (project) => reportOf(project),
     tags: async (project) => (reportOf(project), tagMap),
     async history(project, since): Promise<History> {

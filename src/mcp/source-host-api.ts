@@ -69,6 +69,7 @@ export function hostApiSource(opts: HostApiSourceOptions): ReportSource {
   return {
     info: () => ({ kind: 'host', where: base, refresh: 'reread' }),
     projects: listProjects,
+    resolve: projectOf,
     report: (project) => reportOf(project),
     async tags(project) {
       const id = await projectOf(project)

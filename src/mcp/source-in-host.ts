@@ -39,6 +39,7 @@ export function inHostSource(host: AppHost, where = 'this host'): ReportSource {
   return {
     info: () => ({ kind: 'host', where, refresh: 'reread' }),
     projects: async (): Promise<ProjectInfo[]> => (await host.projects()).map((p) => ({ id: p.id, name: p.name })),
+    resolve: projectOf,
     report: (project) => reportOf(project),
     async tags(project) {
       const id = await projectOf(project)

@@ -77,6 +77,10 @@ export function onlineSource(opts: OnlineSourceOptions): ReportSource {
   return {
     info: () => ({ kind: 'posthog', where: `${opts.host} project ${opts.projectId}`, refresh: 'audit' }),
     projects: async () => [{ id: opts.projectId, name: `PostHog project ${opts.projectId}` }],
+    async resolve(project) {
+      if (project !== undefined && project !== opts.projectId) await current(project)
+      return opts.projectId
+    },
     report: current,
     async tags(project) {
       await current(project)

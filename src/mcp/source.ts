@@ -53,6 +53,8 @@ export interface History {
 export interface ReportSource {
   info(): SourceInfo
   projects(): Promise<ProjectInfo[]>
+  /** The project's id as this source names it (the default one when not given); a report's own `project` may differ. */
+  resolve(project?: string): Promise<string>
   /** The current report of a project (the default one when not given). */
   report(project?: string): Promise<Report>
   /** Each flag's tags, where the source knows them (a report file alone does not). */
