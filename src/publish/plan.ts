@@ -1,4 +1,5 @@
 import type { Report } from '../coverage/report.js'
+import { plainText } from './annotations.js'
 
 /**
  * What publishing writes into the PostHog project (POSTHOG-FACTS §1c), planned from a report and
@@ -51,9 +52,56 @@ export function planTags(report: Pick<Report, 'flags'>, flags: readonly { id: nu
 export const NOTEBOOK_TITLE = 'Experiment coverage'
 
 type Node = Record<string, unknown>
-const text = (t: string): Node => ({ type: 'text', text: t })
+// Text from the report (flag keys, names, findings) goes in as text nodes, never as Markdown or
+// markup: ProseMirror shows it literally. Control characters are replaced (PostgreSQL's JSONB,
+// where PostHog keeps a notebook, refuses \u0000), and an empty text node, which ProseMirror
+// rejects, is never written.
+const text = (t: string): Node => ({ type: 'text', text: plainText(t) })
 const paragraph = (t: string): Node => ({ type: 'paragraph', content: t ? [text(t)] : [] })
-const heading = (level: number, t: string): Node => ({ type: 'heading', attrs: { level }, content: [text(t)] })
+const heading = (level: number, t: string): Node => ({ type: 'heading', attrs: { level }, content: t ? [text(t)] : [] })
+const table = (rows: readonly (readonly string[])[]): Node => ({
+  type: 'table',
+  content: rows.map((cells, i) => ({ type: 'tableRow', content: cells.map((c) => ({ type: i === 0 ? 'tableHeader' : 'tableCell', content: [paragraph(c)] })) })),
+})
+const hogql = (query: string): Node => ({ type: 'ph-query', attrs: { query: { kind: 'DataTableNode', source: { kind: 'HogQLQuery', query } } } })
+
+/**
+ * A finding's split by slice (sample_ratio, multiple_variants): the slices that do not match the
+ * plan with their units per variant and p-value, the one that explains the mismatch first, then
+ * the breakdown's own HogQL query. Nothing when the finding has no breakdown.
+ */
+function sliceNodes(evidence: Record<string, unknown>): Node[] {
+  const slices = evidence.slices
+  if (typeof slices !== 'object' || slices === null) return []
+  const s = slices as { mismatched?: unknown; explained_by?: unknown; query?: unknown }
+  type Row = { dimension?: unknown; value?: unknown; units?: unknown; units_per_variant?: unknown; p_value?: unknown; first_bad_day?: unknown }
+  const explains = typeof s.explained_by === 'object' && s.explained_by !== null ? (s.explained_by as Row) : null
+  const rows = [...(explains ? [explains] : []), ...(Array.isArray(s.mismatched) ? (s.mismatched as Row[]) : []).filter((r) => !explains || r.dimension !== explains.dimension || r.value !== explains.value)]
+  const variants = [...new Set(rows.flatMap((r) => (typeof r.units_per_variant === 'object' && r.units_per_variant !== null ? Object.keys(r.units_per_variant) : [])))]
+  const out: Node[] = []
+  if (rows.length) {
+    const dated = rows.some((r) => typeof r.first_bad_day === 'string')
+    const cell = (v: unknown) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? v : '-')
+    out.push(
+      table([
+        ['Slice', 'Units', ...variants, 'p-value', ...(dated ? ['Wrong from'] : []), 'Explains the mismatch'],
+        ...rows.map((r) => [
+          `${cell(r.dimension)} ${cell(r.value)}`,
+          cell(r.units),
+          ...variants.map((v) => cell((r.units_per_variant as Record<string, unknown> | undefined)?.[v])),
+          typeof r.p_value === 'number' ? r.p_value.toExponential(1) : '-',
+          ...(dated ? [cell(r.first_bad_day)] : []),
+          r === explains ? 'yes' : '',
+        ]),
+      ]),
+    )
+  }
+  if (typeof s.query === 'string' && s.query) {
+    out.push(paragraph('The split by slice, as PostHog counts it:'))
+    out.push(hogql(s.query))
+  }
+  return out
+}
 
 /**
  * The notebook: the readout, the coverage table, and each flag that needs repair as PostHog's own
@@ -69,13 +117,7 @@ export function notebookContent(report: Report, flags: readonly { id: number; ke
   for (const line of report.readout.split('\n').filter((l) => l.trim() !== '')) nodes.push(paragraph(line.replace(/^#+\s*/, '')))
   nodes.push(heading(2, 'Coverage table'))
   const rows = report.flags.map((f) => [f.key, f.verdict.replace(/_/g, ' '), String(f.score), f.checks.filter((c) => c.status === 'fail').map((c) => c.id).join(', ') || '-'])
-  nodes.push({
-    type: 'table',
-    content: [['Flag', 'Verdict', 'Score', 'Failing checks'], ...rows].map((cells, i) => ({
-      type: 'tableRow',
-      content: cells.map((c) => ({ type: i === 0 ? 'tableHeader' : 'tableCell', content: [paragraph(c)] })),
-    })),
-  })
+  nodes.push(table([['Flag', 'Verdict', 'Score', 'Failing checks'], ...rows]))
   const repair = report.flags.filter((f) => f.verdict === 'blocked' || f.verdict === 'needs_backfill')
   if (repair.length) nodes.push(heading(2, 'Flags that need repair'))
   for (const f of repair) {
@@ -85,15 +127,12 @@ export function notebookContent(report: Report, flags: readonly { id: number; ke
     if (f.experiment) nodes.push({ type: 'ph-experiment', attrs: { id: f.experiment.id } })
     for (const c of f.checks.filter((x) => x.status === 'fail' || x.status === 'warn')) {
       nodes.push(paragraph(`${c.id} (${c.status}): ${c.summary}${c.fix ? ` Fix: ${c.fix}` : ''}`))
-      if (c.query) nodes.push({ type: 'ph-query', attrs: { query: { kind: 'DataTableNode', source: { kind: 'HogQLQuery', query: c.query } } } })
+      if (c.query) nodes.push(hogql(c.query))
+      nodes.push(...sliceNodes(c.evidence))
     }
     if (/^https:\/\//.test(hostUrl)) nodes.push({ type: 'ph-embed', attrs: { src: `${hostUrl.replace(/\/+$/, '')}/?project=${encodeURIComponent(project)}&view=flag&flag=${encodeURIComponent(f.key)}`, title: `Coverage of ${f.key}` } })
   }
-  const plain = [
-    NOTEBOOK_TITLE,
-    report.readout,
-    ...rows.map((r) => r.join(' | ')),
-  ].join('\n')
+  const plain = [NOTEBOOK_TITLE, ...report.readout.split('\n').map(plainText), ...rows.map((r) => r.map(plainText).join(' | '))].join('\n')
   return { content: { type: 'doc', content: nodes }, text: plain }
 }
 

@@ -1,5 +1,6 @@
 import type { Report } from '../coverage/report.js'
 import { PostHogApiError, type PostHogClient } from '../posthog/client.js'
+import { ANNOTATION_MARK, planAnnotations, type AnnotationRow } from './annotations.js'
 import { NOTEBOOK_TITLE, coverageEvents, ingestionHost, notebookContent, planTags, type TagRequest } from './plan.js'
 
 /**
@@ -20,6 +21,11 @@ export interface PublishResult {
   readonly tags: { readonly added: number; readonly removed: number; readonly requests: number }
   readonly notebook: { readonly action: 'created' | 'updated' | 'unchanged'; readonly short_id: string | null }
   readonly events: number
+  /**
+   * The dated findings as annotations: how many were created, updated (moved or reworded), removed
+   * (repaired) or left as they were; `skipped` says why none could be written (a missing scope).
+   */
+  readonly annotations: { readonly created: number; readonly updated: number; readonly removed: number; readonly unchanged: number; readonly skipped: string | null }
   readonly dryRun: boolean
 }
 
@@ -113,11 +119,80 @@ export async function publishReport(report: Report, opts: PublishOptions): Promi
       if (!res.ok) throw new PostHogApiError(`PostHog's capture at ${url} answered ${res.status}.`, res.status, '/batch/')
     }
   }
+  // Annotations last: without their scope, everything above is written all the same.
+  const annotations = await publishAnnotations(report, client, writes, opts.dryRun)
   return {
     writes,
+    annotations,
     tags: { added: tagRequests.filter((r) => r.action === 'add').reduce((n, r) => n + r.ids.length, 0), removed: tagRequests.filter((r) => r.action === 'remove').reduce((n, r) => n + r.ids.length, 0), requests: tagRequests.length },
     notebook,
     events: events.length,
     dryRun: opts.dryRun,
   }
+}
+
+/** Why annotations were left out: the scope the key lacks, in words. */
+function missingScope(e: unknown, scope: string): string | null {
+  if (!(e instanceof PostHogApiError) || e.status !== 403) return null
+  return `annotations not written: the personal API key lacks the ${scope} scope (PostHog answered 403); the tags, the notebook and the events do not need it.`
+}
+
+/**
+ * The dated findings as annotations on the project's charts: created once, updated in place when a
+ * finding moves or is reworded, soft-deleted (PATCH deleted: true; PostHog answers DELETE with 405)
+ * when repaired. Only our own annotations are read as ours (annotations.ts: ourMark).
+ */
+async function publishAnnotations(report: Report, client: PostHogClient, writes: PlannedWrite[], dryRun: boolean): Promise<PublishResult['annotations']> {
+  const counts = { created: 0, updated: 0, removed: 0, unchanged: 0 }
+  let existing: AnnotationRow[]
+  try {
+    // Project-scoped ones whose content has our mark; ourMark checks each again (search is a substring match).
+    existing = (await client.list(`annotations/?scope=project&search=${encodeURIComponent(ANNOTATION_MARK)}`)) as AnnotationRow[]
+  } catch (e) {
+    const skipped = missingScope(e, 'annotation:read')
+    if (skipped) return { ...counts, skipped }
+    throw e
+  }
+  const plan = planAnnotations(report, existing)
+  counts.unchanged = plan.unchanged
+  const path = (id: number) => `annotations/${encodeURIComponent(String(id))}/`
+  const write = async (w: PlannedWrite, p: string): Promise<unknown> => {
+    writes.push(w)
+    return dryRun ? null : client.write(w.method === 'POST' ? 'post' : 'patch', p, w.body)
+  }
+  try {
+    for (const a of plan.create) {
+      const body = { content: a.content, date_marker: a.date_marker, scope: 'project', creation_type: 'GIT' }
+      const created = (await write({ what: `annotate ${a.date_marker.slice(0, 10)} (${a.kind})`, method: 'POST', url: `${client.base}annotations/`, body }, 'annotations/')) as AnnotationRow | null
+      if (created && created.creation_type !== 'GIT' && typeof created.id === 'number') {
+        // A PostHog that does not keep creation_type (older versions made it read-only) cannot tell
+        // ours from the team's: take back the one just written and write none.
+        await client.write('patch', path(created.id), { deleted: true })
+        return { ...counts, skipped: 'annotations not written: this PostHog does not keep creation_type "GIT", so ours could not be told from the team\'s.' }
+      }
+      counts.created++
+    }
+    for (const u of plan.update) {
+      await write({ what: `move or reword the annotation of ${u.planned.date_marker.slice(0, 10)} (${u.planned.kind})`, method: 'PATCH', url: `${client.base}${path(u.id)}`, body: u.body }, path(u.id)).catch(gone)
+      counts.updated++
+    }
+    for (const r of plan.remove) {
+      await write({ what: 'remove an annotation whose finding was repaired', method: 'PATCH', url: `${client.base}${path(r.id)}`, body: { deleted: true } }, path(r.id)).catch(gone)
+      counts.removed++
+    }
+  } catch (e) {
+    const skipped = missingScope(e, 'annotation:write')
+    if (skipped) {
+      writes.pop()
+      return { ...counts, skipped }
+    }
+    throw e
+  }
+  return { ...counts, skipped: null }
+}
+
+/** An annotation removed in PostHog meanwhile (or hidden with its deleted insight): nothing left to change. */
+function gone(e: unknown): null {
+  if (e instanceof PostHogApiError && e.status === 404) return null
+  throw e
 }
