@@ -1,5 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report } from '../../src/coverage/report-schema.js'
@@ -122,5 +124,27 @@ describe('the host serves the tools at /mcp', () => {
     expect(all).not.toContain(TOKEN)
     expect(all).not.toContain('phx_abcdef0123456789')
     expect(logLines.some((l) => l.includes('/mcp'))).toBe(true)
+  })
+
+  it('experiment-coverage mcp --host reads the host over its API, the token from the environment', { timeout: 120_000 }, async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/cli/main.ts', 'mcp', '--host', guarded.url],
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', COVERAGE_API_TOKEN: TOKEN },
+      stderr: 'pipe',
+    })
+    let err = ''
+    transport.stderr?.on('data', (d: Buffer) => (err += d.toString()))
+    const client = new Client({ name: 'mcp-host-api-test', version: '1.0.0' })
+    await client.connect(transport)
+    clients.push(client)
+    await expectAnswersEqualReport(client, report)
+    const run = await call(client, 'run_audit', { deadlines: { 'checkout-one-page': '2026-12-15' } })
+    expect(run.structuredContent).toMatchObject({ source: { kind: 'host' }, mode: 'reread', inputs_applied: false, project: 'demo' })
+    const missing = await call(client, 'list_flags', { project: 'nope' })
+    expect(missing.isError).toBe(true)
+    expect(missing.content[0]!.text).toMatch(/404/)
+    expect(`${err}${textOf(run)}${textOf(missing)}`).not.toContain(TOKEN)
   })
 })
