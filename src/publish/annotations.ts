@@ -187,6 +187,7 @@ export interface AnnotationPlan {
   readonly update: { readonly id: number; readonly planned: PlannedAnnotation; readonly body: { content?: string; date_marker?: string } }[]
   /** ours whose finding was repaired (or a second copy of one): soft-deleted */
   readonly remove: { readonly id: number; readonly content: string }[]
+  /** ours left as they are: still right, or not judged by this report */
   readonly unchanged: number
 }
 
@@ -222,6 +223,8 @@ export function planAnnotations(report: Pick<Report, 'flags'>, existing: readonl
     const plan = plans.get(ours.flagHash)
     const repaired = planned !== undefined || (plan !== undefined && plan.judged.has(ours.kind) && !plan.keep.has(ours.mark))
     if (repaired) remove.push({ id: a.id, content: a.content as string })
+    // Not judged this time (its check unread, or its flag not in the report): left as it is.
+    else unchanged++
   }
   for (const [mark, a] of wanted) if (!found.has(mark)) create.push(a)
   create.sort((a, b) => a.date_marker.localeCompare(b.date_marker) || a.mark.localeCompare(b.mark))
