@@ -1,6 +1,6 @@
 import type { Report } from '../coverage/report.js'
 import { PostHogApiError, PostHogClient } from '../posthog/client.js'
-import { publishReport } from '../publish/publish.js'
+import { publishReport, type PublishResult } from '../publish/publish.js'
 import { readJsonFile, runOnlineAudit } from './audit.js'
 import { ExitError } from './errors.js'
 import { forTerminal } from './terminal.js'
@@ -23,7 +23,7 @@ export async function runPublish(opts: PublishCliOptions): Promise<void> {
   const host = process.env.POSTHOG_HOST ?? 'https://us.posthog.com'
   const projectId = process.env.POSTHOG_PROJECT_ID
   const key = process.env.POSTHOG_PERSONAL_API_KEY
-  if (!projectId || !key) throw new ExitError('set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scopes: feature_flag:write for the tags, notebook:write for the notebook, project:read for the project token), and POSTHOG_HOST (default https://us.posthog.com)', 2)
+  if (!projectId || !key) throw new ExitError('set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scopes: feature_flag:write for the tags, notebook:write for the notebook, project:read for the project token, annotation:write for the annotations), and POSTHOG_HOST (default https://us.posthog.com)', 2)
   if (!/^[^\s,]{1,40}$/.test(opts.tagPrefix)) throw new ExitError('--tag-prefix: 1 to 40 characters, no spaces or commas', 2)
   let report: Report
   if (opts.report) {
@@ -38,10 +38,17 @@ export async function runPublish(opts: PublishCliOptions): Promise<void> {
     const result = await publishReport(report, { client, posthogHost: host, project: projectId, tagPrefix: opts.tagPrefix, hostUrl: opts.hostUrl ?? '', dryRun: opts.dryRun })
     if (opts.dryRun) for (const w of result.writes) process.stdout.write(`# ${w.what}\n${w.method} ${w.url}\n${JSON.stringify(w.body, null, 2)}\n\n`)
     say(
-      `publish${opts.dryRun ? ' (dry run: nothing written)' : ''}: tags ${result.tags.added} added and ${result.tags.removed} removed in ${result.tags.requests} requests; notebook "${'Experiment coverage'}" ${opts.dryRun && result.notebook.action !== 'unchanged' ? `would be ${result.notebook.action}` : result.notebook.action}; ${result.events} events${opts.dryRun ? ' would be' : ''} captured`,
+      `publish${opts.dryRun ? ' (dry run: nothing written)' : ''}: tags ${result.tags.added} added and ${result.tags.removed} removed in ${result.tags.requests} requests; notebook "${'Experiment coverage'}" ${opts.dryRun && result.notebook.action !== 'unchanged' ? `would be ${result.notebook.action}` : result.notebook.action}; ${result.events} events${opts.dryRun ? ' would be' : ''} captured; ${annotationWords(result.annotations, opts.dryRun)}`,
     )
   } catch (e) {
     if (e instanceof PostHogApiError) throw new ExitError(e.message, 1)
     throw e
   }
+}
+
+/** What publishing did with the annotations, or why it wrote none. */
+function annotationWords(a: PublishResult['annotations'], dryRun: boolean): string {
+  if (a.skipped) return a.skipped
+  const would = dryRun ? ' would be' : ''
+  return `annotations: ${a.created}${would} created, ${a.updated}${would} updated, ${a.removed}${would} removed, ${a.unchanged} unchanged`
 }

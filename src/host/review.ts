@@ -96,8 +96,8 @@ export async function publishIfEnabled(p: ReviewParts, report: Report, now: numb
   if (!s.publishEnabled || !canBackfill(p.state)) return null
   try {
     const published = await publishReport(report, { client: clientOf(p.state), posthogHost: s.posthogHost, project: s.posthogProjectId, tagPrefix: s.publishTagPrefix, hostUrl: s.coverageHostUrl, dryRun: false })
-    await p.storage.set(PUBLISHED_KEY, { at: now, tags: published.tags, notebook: published.notebook, events: published.events })
-    p.log('info', `published: ${published.tags.added} tags added, ${published.tags.removed} removed; notebook ${published.notebook.action}; ${published.events} events`)
+    await p.storage.set(PUBLISHED_KEY, { at: now, tags: published.tags, notebook: published.notebook, events: published.events, annotations: published.annotations })
+    p.log('info', `published: ${published.tags.added} tags added, ${published.tags.removed} removed; notebook ${published.notebook.action}; ${published.events} events; ${published.annotations.skipped ?? `annotations ${published.annotations.created} created, ${published.annotations.updated} updated, ${published.annotations.removed} removed`}`)
     return published
   } catch (e) {
     p.log('warn', `publishing failed, will retry at the next review: ${(e as Error).message}`)
