@@ -48,6 +48,8 @@ export async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposur
   const any = step({ field: 'any', if: pair }) // exposed at all
   // Units exposed to this value although their page was bootstrapped with another one.
   const mismatch = x.bootstrapMismatch ? step({ field: `${kind}:bm:${token}` }) : -1
+  // This value while anonymous (`a`) or once identified (`i`), where the SDK says which.
+  const phase = x.identified === true || x.identified === false ? step({ field: `${kind}:${x.identified ? 'i' : 'a'}:${token}` }) : -1
   // First seen: the unit's earliest exposure (time and value), kept beside the markers.
   const earliest = ctx.firstSeen.has(x.flag) ? ctx.store.keepEarliest(g, `${kind}:fs`, { time: e.timestampMs, value: token }, ttl) : null
   const [first, r, fs] = await Promise.all([delivered, ctx.store.steps(g, steps, ttl), earliest])
@@ -90,7 +92,35 @@ export async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposur
     valuesSeen === 2 ? countFirstValueAsMultiple(ctx, x, g, kind, day, nowMs) : null,
     at(pair) === 1 ? listExposedPair(ctx, x, token, e.timestampMs, nowMs) : null,
     at(any) === 1 ? exposedOnUnit(ctx, x, surface, day, nowMs) : null,
+    // A new (phase, value) on a unit that may have another value: did it cross at identify?
+    at(phase) === 1 && !(at(value) === 1 && valuesSeen === 1) ? countIdentityCrossing(ctx, x, g, kind, day, nowMs) : null,
   ])
+}
+
+/**
+ * The unit crossed variants at identify: it was exposed to a value while anonymous and to another
+ * once identified. Read after this call's own (phase, value) marker was written, so of two workers
+ * adding the two sides at least the later one sees both, and a claim counts the unit once.
+ */
+export async function countIdentityCrossing(ctx: IngestContext, x: Exposure, g: string, kind: string, day: number, nowMs: number): Promise<void> {
+  const fields = await ctx.store.readAll(g)
+  if (fields === null) return // one key per field: the fields cannot be listed, so this is not counted
+  const anon = new Set<string>()
+  const known = new Set<string>()
+  for (const field of fields.keys()) {
+    if (field.startsWith(`${kind}:a:`)) anon.add(field.slice(kind.length + 3))
+    else if (field.startsWith(`${kind}:i:`)) known.add(field.slice(kind.length + 3))
+  }
+  if (!crossedAtIdentify(anon, known)) return
+  const [claim] = await ctx.store.bump(g, [`${kind}:idx`], unitTtl(ctx, x.flag))
+  if (claim === 1) await bumpFlag(ctx, day, x.flag, [FLAG.identityCrossed(x.event)], nowMs)
+}
+
+/** A value while anonymous and another once identified (the backfill's `crossed`, the same rule). */
+export function crossedAtIdentify(anon: ReadonlySet<string>, known: ReadonlySet<string>): boolean {
+  if (anon.size === 0 || known.size === 0) return false
+  if (anon.size > 1 || known.size > 1) return true
+  return [...anon][0] !== [...known][0]
 }
 
 /**

@@ -49,6 +49,7 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
     into.exposures += exp.exposures
     into.units += exp.units
     into.multipleVariantUnits += exp.multipleVariantUnits
+    if (exp.identityCrossedUnits !== undefined) into.identityCrossedUnits = (into.identityCrossedUnits ?? 0) + exp.identityCrossedUnits
     if (exp.byDay) {
       into.byDay ??= {}
       for (const [day, n] of Object.entries(exp.byDay)) into.byDay[day] = (into.byDay[day] ?? 0) + n

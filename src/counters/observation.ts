@@ -53,6 +53,12 @@ export interface ExposureObservation {
   units: number
   /** Distinct units that saw more than one value. */
   multipleVariantUnits: number
+  /**
+   * Of those, the units that saw one value while anonymous and another once identified
+   * (`$is_identified` on their exposures): the flag was evaluated for the anonymous id and again
+   * after identify. Absent where the source did not count it.
+   */
+  identityCrossedUnits?: number
   variants: VariantExposure[]
   /** Exposure events per UTC day (YYYY-MM-DD): the live counters' day buckets, or the backfill's days. */
   byDay?: Record<string, number>

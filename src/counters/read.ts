@@ -221,6 +221,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
           if (!exp) continue
           exp.units += num(FLAG.units(kind)) * scale
           exp.multipleVariantUnits += num(FLAG.multi(kind)) * scale
+          // Counted where a unit's fields can be listed (not on one cache key per field).
+          if (store.listsFields) exp.identityCrossedUnits = (exp.identityCrossedUnits ?? 0) + num(FLAG.identityCrossed(kind)) * scale
         }
       }),
     )
@@ -253,6 +255,7 @@ function roundUnits(obs: FlagObservation): void {
   for (const exp of Object.values(obs.exposure) as ExposureObservation[]) {
     exp.units = Math.round(exp.units)
     exp.multipleVariantUnits = Math.round(exp.multipleVariantUnits)
+    if (exp.identityCrossedUnits !== undefined) exp.identityCrossedUnits = Math.round(exp.identityCrossedUnits)
     exp.variants.sort(byValueOrder)
     // Where first-seen units are counted, a value no unit saw first has 0 of them.
     const firstSeen = exp.variants.some((v) => v.firstSeenUnits !== undefined)

@@ -104,8 +104,10 @@ export const FLAG = {
   /** exposed units of an exposure event, and those that saw several values, whatever the value */
   units: (kind: ExposureKind) => `units|${KIND_TOKEN[kind]}`,
   multi: (kind: ExposureKind) => `multi|${KIND_TOKEN[kind]}`,
+  /** exposed units that saw one value while anonymous and another once identified (`$is_identified`) */
+  identityCrossed: (kind: ExposureKind) => `idx|${KIND_TOKEN[kind]}`,
 } as const
-export const FLAG_FIELDS: readonly string[] = [FLAG.sightingUnits, FLAG.sightingExposed, FLAG.reached, FLAG.reachedExposed, ...EXPOSURE_KINDS.flatMap((k) => [FLAG.units(k), FLAG.multi(k)])]
+export const FLAG_FIELDS: readonly string[] = [FLAG.sightingUnits, FLAG.sightingExposed, FLAG.reached, FLAG.reachedExposed, ...EXPOSURE_KINDS.flatMap((k) => [FLAG.units(k), FLAG.multi(k), FLAG.identityCrossed(k)])]
 
 /** The unit sample rate a flag's day was counted at. */
 export const RATE = 'rate'

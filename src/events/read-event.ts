@@ -89,6 +89,12 @@ function sdkOf(lib: unknown, version: unknown): string | undefined {
 }
 
 /** The exposure's slices (see SLICE_DIMS); only the ones the event carries. */
+/** `$is_identified` as the SDK sent it (a boolean), else null: the SDK does not say. */
+function identifiedOf(props: Obj): boolean | null {
+  const v = own(props, '$is_identified')
+  return typeof v === 'boolean' ? v : null
+}
+
 function slicesOf(props: Obj): ExposureSlices {
   const out: Partial<Record<SliceDim, string>> = {}
   const sdk = sdkOf(own(props, '$lib'), own(props, '$lib_version'))
@@ -223,7 +229,7 @@ function readCustomExposures(
       continue
     }
     // the flag-call properties (bootstrap, local evaluation, error) belong to `$feature_flag_called`
-    out.push({ event: 'custom', flag, variant, unit, lib: classifyLib(own(props, '$lib')), bootstrapped: false, bootstrapMismatch: false, locallyEvaluated: false, error: null, slices: slicesOf(props) })
+    out.push({ event: 'custom', flag, variant, unit, lib: classifyLib(own(props, '$lib')), bootstrapped: false, bootstrapMismatch: false, locallyEvaluated: false, error: null, slices: slicesOf(props), identified: unit === personUnit ? identifiedOf(props) : null })
   }
   return out
 }
@@ -355,6 +361,7 @@ export function readEvent(raw: unknown, opts: ReadOptions, nowMs: number = opts.
         locallyEvaluated: own(props, 'locally_evaluated') === true,
         error: typeof error === 'string' && error.length > 0 ? error.slice(0, MAX_VARIANT) : null,
         slices: slicesOf(props),
+        identified: unit === personUnit ? identifiedOf(props) : null,
       }
     }
   }

@@ -39,6 +39,12 @@ export interface Exposure {
   readonly error: string | null
   /** Where the exposure came from (SDK and version, app version, browser, OS, device, country): a split is broken down by these. */
   readonly slices?: ExposureSlices
+  /**
+   * Whether the person was identified when it was sent (`$is_identified`, which posthog-js and the
+   * mobile SDKs send): a unit exposed to one value while anonymous and another once identified
+   * crossed variants at identify. Null when the SDK does not say, or for group-aggregated flags.
+   */
+  readonly identified?: boolean | null
 }
 
 /**

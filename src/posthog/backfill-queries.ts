@@ -199,6 +199,15 @@ const RAW_TRUE = (name: string) => `JSONExtractRaw(properties, ${lit(name)}) = '
 const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', properties.$lib IN ${list([...SERVER_LIBS])}, 'server', 'unknown')`
 
 /**
+ * Whether the person was identified when the exposure was sent: `$is_identified` as raw JSON
+ * ('true', 'false', or '' when the SDK does not send it), as the counters read it; '' for
+ * group-aggregated flags, whose unit is a group.
+ */
+function identOf(unit: string): string {
+  return unit === 'person_id' ? "JSONExtractRaw(properties, '$is_identified')" : "''"
+}
+
+/**
  * Every exposure of the batch's flags, one row each: (flag, event, value, lib, bootstrapped,
  * boot_mismatch, local, errored, unit, timestamp). `$feature_flag_called` and `$experiment_exposure`
  * name their flag; an experiment whose exposure criteria name another event (a custom exposure
@@ -208,7 +217,7 @@ const LIB = `multiIf(properties.$lib IN ${list([...CLIENT_LIBS])}, 'client', pro
  * `missingUnit`: the exposures of group-aggregated flags that name no group, instead.
  */
 function exposureSource(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined, missingUnit = false): string {
-  const standard = `SELECT properties.$feature_flag AS flag, event AS event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp AS timestamp
+  const standard = `SELECT properties.$feature_flag AS flag, event AS event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp AS timestamp, ${identOf(unit)} AS ident
   FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part, missingUnit)}`
   const custom = flags.filter((f) => ctx.customEvents.has(f.key))
   if (custom.length === 0) return `(${standard})`
@@ -219,8 +228,8 @@ function exposureSource(flags: readonly FlagDefinition[], unit: string, w: Backf
   const unitCondition = unit === 'person_id' ? '' : missingUnit ? ` AND ${unit} = ''` : ` AND ${unit} != ''`
   return `(${standard}
   UNION ALL
-  SELECT flag, 'custom' AS event, value, lib, 0 AS bootstrapped, 0 AS boot_mismatch, 0 AS local, 0 AS errored, unit, timestamp
-  FROM (SELECT arrayJoin(${flagsOf}) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${LIB} AS lib, ${unit} AS unit, timestamp AS timestamp, ${criteria} AS passes
+  SELECT flag, 'custom' AS event, value, lib, 0 AS bootstrapped, 0 AS boot_mismatch, 0 AS local, 0 AS errored, unit, timestamp, ident
+  FROM (SELECT arrayJoin(${flagsOf}) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${LIB} AS lib, ${unit} AS unit, timestamp AS timestamp, ${identOf(unit)} AS ident, ${criteria} AS passes
     FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list([...byEvent.keys()])} AND ${between('timestamp', outerRange(custom, w))}${unitCondition})
   WHERE value NOT IN ('', 'null') AND passes AND ${rangeCondition(custom, w, 'flag', 'timestamp')})`
 }
@@ -245,8 +254,12 @@ function unitsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillW
   // units and those seen with more than one value.
   // first_seen_units: the units whose earliest exposure had the value (argMin(variant, timestamp)
   // among the flag's own values: PostHog's `first_seen` handling, experiment_query_builder.py).
-  return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units, countIf(first_value = value) AS first_seen_units
-FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n, argMin(value, timestamp) AS first_value
+  // identity_crossed_units: of those, the units exposed to one value while anonymous and another once
+  // identified ($is_identified), as the counters count them.
+  return `SELECT flag, event, value, count() AS units, countIf(n > 1) AS multiple_units, countIf(crossed) AS identity_crossed_units, countIf(first_value = value) AS first_seen_units
+FROM (SELECT flag, event, unit, groupUniqArray(value) AS vals, length(vals) AS n, argMin(value, timestamp) AS first_value,
+    groupUniqArrayIf(value, ident = 'false') AS anon_vals, groupUniqArrayIf(value, ident = 'true') AS known_vals,
+    notEmpty(anon_vals) AND notEmpty(known_vals) AND NOT (length(anon_vals) = 1 AND length(known_vals) = 1 AND has(known_vals, anon_vals[1])) AS crossed
   FROM ${exposureSource(flags, unit, w, ctx, part)}
   WHERE ${validity(flags, ctx)}
   GROUP BY flag, event, unit)

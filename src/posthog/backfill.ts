@@ -165,6 +165,7 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         if (query.kind === 'units' && at(row, 'value') === '*') {
           exp.units += num(at(row, 'units'))
           exp.multipleVariantUnits += num(at(row, 'multiple_units'))
+          exp.identityCrossedUnits = (exp.identityCrossedUnits ?? 0) + num(at(row, 'identity_crossed_units'))
           continue
         }
         const parsed = parseRaw(at(row, 'value'))

@@ -24,9 +24,10 @@ export const DEFECT_IDS = [
   'payload_only_server',
   'bootstrap_stale',
   'exposure_stopped',
+  'identify_rebucket',
 ] as const
 /** Defects outside the default `mix` (each is asked for by name, or by a scenario). */
-export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped']
+export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped', 'identify_rebucket']
 export type DefectId = (typeof DEFECT_IDS)[number]
 
 export type CheckId =
@@ -100,6 +101,9 @@ const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
   bootstrap_stale: 'needs_backfill',
   // Units exposed before the stop are counted right; the stall is repaired in the app.
   exposure_stopped: 'needs_backfill',
+  // Only users who sign up during the run cross (a few percent of units): worth a warning, and the
+  // analysis leaves them out as $multiple.
+  identify_rebucket: 'trustworthy',
 }
 
 export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
@@ -124,6 +128,7 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('payload_only_server', 'the server reads most users\' variant as a payload (no exposure event); their requests carry the flag, and they convert', ['exposure_gap'], true, false, 0.8),
     spec('bootstrap_stale', 'the server bootstraps the page with a stale variant that /flags then corrects, so those users are exposed to two variants', ['exposure_source', 'multiple_variants'], true, true, 0.3),
     spec('exposure_stopped', 'a release removed the flag call from the web app for the last part of the run (the size: its share): exposures stop while the experiment runs', ['exposure_stall'], true, true, 0.35),
+    spec('identify_rebucket', 'the web app reads the flag before identify and again after it, with experience continuity off: users who sign up are re-bucketed by their new id (the size: the share of users affected)', ['multiple_variants'], false, true, 0.9),
     spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )

@@ -32,7 +32,7 @@ export interface FlagPlan {
   /** Chance that a visit to the area's page reads the flag. */
   reach: number
   readonly groupType: 'company' | null
-  readonly continuity: boolean
+  continuity: boolean
   readonly startMs: number
   readonly endMs: number | null
   readonly experimentId: number | null
@@ -161,7 +161,7 @@ function isEligible(flag: FlagPlan, id: DefectId): boolean {
   const d = DEFECTS.get(id)!
   if (d.needsExperiment && flag.kind !== 'experiment') return false
   if (d.needsVariants && flag.variants.length === 0) return false
-  if (id === 'crossover' && (flag.lib !== 'web' || flag.groupType !== null)) return false
+  if ((id === 'crossover' || id === 'identify_rebucket') && (flag.lib !== 'web' || flag.groupType !== null)) return false
   // Mixed evaluation is the defect: a flag evaluated only on the server is expected to be server-side.
   if (id === 'server_side_exposure' && (flag.lib === 'posthog-node' || flag.groupType !== null)) return false
   if ((id === 'exposure_after_goal' || id === 'double_exposure_event') && flag.lib === 'posthog-node') return false
@@ -179,6 +179,10 @@ function applyDefect(flag: FlagPlan, id: DefectId, param: number | null, project
   if (id === 'underpowered') flag.rollout = param ?? 0.04
   // Crossing needs a person exposed on more than one visit: the flag sits where people return.
   if (id === 'crossover') flag.reach = 0.95
+  if (id === 'identify_rebucket') {
+    flag.continuity = false
+    flag.reach = 0.95
+  }
   if (id === 'flag_off_running') flag.offMs = project.startMs + Math.floor((project.endMs - project.startMs) * 0.6)
 }
 

@@ -276,7 +276,9 @@ function assignedValue(f: FlagPlan, p: PersonState, distinctId: string, ts: numb
   } else {
     // Without experience continuity (new devices, cleared storage), a crossed person is bucketed anew each visit.
     const crossed = f.defects.has('crossover') && bucket(`${f.key}.cross`, profile.personId) < (f.defects.get('crossover') ?? 0.9)
-    id = crossed ? `${distinctId}.${p.visit}` : profile.personId
+    // Evaluated for the anonymous id before identify and for the user id after it (experience continuity off).
+    const rebucketed = f.defects.has('identify_rebucket') && bucket(`${f.key}.ident`, profile.personId) < (f.defects.get('identify_rebucket') ?? 0.9)
+    id = crossed ? `${distinctId}.${p.visit}` : rebucketed ? distinctId : profile.personId
   }
   if (f.defects.has('forced_variant') && profile.plan === 'enterprise') return 'test'
   if (f.defects.has('dynamic_cohort_exposure') && ts < profile.powerFromMs) return false
@@ -388,12 +390,13 @@ function* session(
       $current_url: `https://app.example.com${pagePath}`,
       $pathname: pagePath,
       distinct_id: distinct(),
+      $is_identified: person.identified,
       ...flags,
       ...extra,
     }
     if (pageFlagsJson === '') pageFlagsJson = JSON.stringify(flags).slice(1, -1)
     // The same text JSON.stringify would write for these properties, the page's flags serialized once.
-    let json = `"$lib":"web","$lib_version":"${WEB_LIB_VERSION}","$browser":${JSON.stringify(profile.browser)},"$os":${JSON.stringify(profile.os)},"$device_type":"${deviceType}","$session_id":${JSON.stringify(sessionId)},"$current_url":${JSON.stringify(props.$current_url)},"$pathname":${JSON.stringify(pagePath)},"distinct_id":${JSON.stringify(props.distinct_id)}`
+    let json = `"$lib":"web","$lib_version":"${WEB_LIB_VERSION}","$browser":${JSON.stringify(profile.browser)},"$os":${JSON.stringify(profile.os)},"$device_type":"${deviceType}","$session_id":${JSON.stringify(sessionId)},"$current_url":${JSON.stringify(props.$current_url)},"$pathname":${JSON.stringify(pagePath)},"distinct_id":${JSON.stringify(props.distinct_id)},"$is_identified":${person.identified}`
     if (pageFlagsJson !== '') json += `,${pageFlagsJson}`
     if (extra) {
       const extraJson = JSON.stringify(extra)
@@ -412,7 +415,7 @@ function* session(
       kinds.push('$experiment_exposure')
     }
     for (const kind of kinds) {
-      truth.exposure(person.truth, i, kind, value, unitOf(f), t, props.$lib === 'posthog-node' ? 'server' : 'client')
+      truth.exposure(person.truth, i, kind, value, unitOf(f), t, props.$lib === 'posthog-node' ? 'server' : 'client', typeof props.$is_identified === 'boolean' ? props.$is_identified : null)
       yield emit(kind, props)
     }
   }

@@ -1,3 +1,4 @@
+import { crossedAtIdentify } from '../counters/ingest-exposure.js'
 import type { ExposureEvent } from '../events/types.js'
 import type { DefectId } from './defects.js'
 import { DEFECTS } from './defects.js'
@@ -10,6 +11,9 @@ export type SentValue = string | boolean | null
 interface UnitExposure {
   /** valid variant keys seen, in first-seen order */
   variants: string[]
+  /** valid variant keys seen while anonymous, and once identified (`$is_identified` sent) */
+  anonVariants: Set<string>
+  knownVariants: Set<string>
   firstTs: number
   /** library class of the first exposure */
   firstLib: 'client' | 'server'
@@ -46,6 +50,8 @@ export interface FlagTruth {
   variants: VariantTruth[]
   /** units seen with more than one variant (`$multiple`) */
   multiple_units: number
+  /** of those, units exposed to one variant while anonymous and another once identified */
+  identity_crossed_units: number
   /** units (including `$multiple`) by the library of their first counted exposure */
   first_exposure_units_by_lib: { client: number; server: number }
   /** exposure events dropped by PostHog's filter because the value is not a variant key */
@@ -115,6 +121,7 @@ export class TruthRecorder {
           units: 0,
         })),
         multiple_units: 0,
+        identity_crossed_units: 0,
         first_exposure_units_by_lib: { client: 0, server: 0 },
         outside_values: {},
         events_by_kind: { $feature_flag_called: 0, $experiment_exposure: 0 },
@@ -138,7 +145,7 @@ export class TruthRecorder {
     return { units: new Map(), carried: new Set(), exposedAny: new Set(), firstMetric: new Map() }
   }
 
-  exposure(person: PersonTruth, flag: number, kind: ExposureEvent, value: SentValue, unit: string, ts: number, lib: 'client' | 'server'): void {
+  exposure(person: PersonTruth, flag: number, kind: ExposureEvent, value: SentValue, unit: string, ts: number, lib: 'client' | 'server', identified: boolean | null = null): void {
     const t = this.byFlag[flag] as FlagTruth
     const plan = this.plans[flag] as FlagPlan
     t.events_by_kind[kind]++
@@ -156,8 +163,9 @@ export class TruthRecorder {
     const units = plan.groupType ? this.mapFor(this.groupUnits, flag) : person.units
     const key = plan.groupType ? unit : String(flag)
     let u = units.get(key)
-    if (!u) units.set(key, (u = { variants: [], firstTs: ts, firstLib: lib, metricEvents: new Map() }))
+    if (!u) units.set(key, (u = { variants: [], anonVariants: new Set(), knownVariants: new Set(), firstTs: ts, firstLib: lib, metricEvents: new Map() }))
     if (!u.variants.includes(variant.key)) u.variants.push(variant.key)
+    if (identified !== null && !plan.groupType) (identified ? u.knownVariants : u.anonVariants).add(variant.key)
   }
 
   carried(person: PersonTruth, flag: number, unit: string): void {
@@ -196,6 +204,7 @@ export class TruthRecorder {
     }
     if (u.variants.length > 1) {
       t.multiple_units++
+      if (crossedAtIdentify(u.anonVariants, u.knownVariants)) t.identity_crossed_units++
       return
     }
     const key = u.variants[0]

@@ -72,6 +72,9 @@ describe('the online audit, every query run by a real ClickHouse as PostHog prin
     // The project has something to find, or equality would prove little.
     expect(offline.report.summary.blocked).toBeGreaterThan(0)
     expect(offline.report.flags.filter((f) => f.variants.some((v) => v.units > 0)).length).toBeGreaterThan(10)
+    // Units crossing variants at identify ($is_identified): counted from the events offline, by a query online.
+    const crossed = offline.report.flags.map((f) => f.checks.find((c) => c.id === 'multiple_variants')?.evidence.identity_crossed_units ?? 0)
+    expect(Math.max(...crossed.map(Number))).toBeGreaterThan(0)
     const seen: RequestInfo[] = []
     const before = ph.log.length
     const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY, onRequest: (i) => seen.push(i) })

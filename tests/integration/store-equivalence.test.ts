@@ -24,7 +24,7 @@ async function countInto(cache: ContractCache, sim: ReturnType<typeof simulate>)
 }
 
 /**
- * The observations without the units by slice, which only stores that list a group's fields keep
+ * The observations without the units by slice and those crossing at identify, which only stores that list a group's fields keep
  * (one key per field cannot read back fields it cannot name), after checking them: a unit counts in
  * at most one value of each dimension, so a dimension's slices add up to no more than the units.
  */
@@ -33,6 +33,11 @@ function withoutSlices(o: Observations): Observations {
   let sliced = 0
   for (const f of copy.flags) {
     for (const exp of Object.values(f.exposure)) {
+      // Units crossing at identify: likewise counted only where a unit's fields can be listed.
+      if (exp?.identityCrossedUnits !== undefined) {
+        expect(exp.identityCrossedUnits, f.flag).toBeLessThanOrEqual(exp.multipleVariantUnits)
+        delete exp.identityCrossedUnits
+      }
       for (const v of exp?.variants ?? []) {
         if (!v.slices) continue
         const byDim = new Map<string, number>()

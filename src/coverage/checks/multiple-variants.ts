@@ -7,6 +7,8 @@ const NOTICE_SHARE = 0.01
 // PostHog's bias_risk check (health/checks/bias_risk.py, A1): above 0.1% of users in `$multiple`,
 // an uneven split with `exclude` handling drops them more often from the smaller variant.
 const BIAS_RISK_SHARE = 0.001
+// Units crossing at identify worth naming (one or two can be a shared device).
+const MIN_CROSSED = 3
 
 /** PostHog's even split (variant_distribution.py): 100 // n each, the remainder to the first ones. */
 export function isEvenSplit(percentages: readonly number[]): boolean {
@@ -21,6 +23,16 @@ export function isEvenSplit(percentages: readonly number[]): boolean {
  * (PostHog keeps the anonymous id's variant after identify only with it on: FeatureFlagHashKeyOverride).
  */
 function continuityCause(ctx: CheckContext): string {
+  const crossed = ctx.exposure?.identityCrossedUnits ?? 0
+  const several = ctx.exposure?.multipleVariantUnits ?? 0
+  if (crossed > 0) {
+    const share = several > 0 ? ` (${pct(crossed / several)} of those with several)` : ''
+    const seen = `${count(crossed)} units${share} saw one variant while anonymous and another once identified.`
+    if (ctx.flag.ensure_experience_continuity === true) {
+      return `${seen} Experience continuity is on, so the likely cause is a flag bootstrapped or evaluated with another distinct id than the browser's anonymous one (a server rendering with the user id, a bootstrap of the wrong id), or identify called with an id that already has another variant. Bootstrap with the same anonymous id posthog-js uses, and evaluate the flag server-side with that id until login.`
+    }
+    return `${seen} Experience continuity is off, so the flag is evaluated for the anonymous id before identify and again for the identified id after it. Turn on "persist flag across authentication" (experience continuity), or read the flag only after identify.`
+  }
   if (ctx.flag.ensure_experience_continuity === true) {
     return 'The flag keeps users in their variant across login (experience continuity is on), so look for a page bootstrapped with another distinct id, a server evaluating the flag with the user id while the browser used the anonymous one, cleared storage, or several devices.'
   }
@@ -36,7 +48,9 @@ export const multipleVariants = defineCheck({
     const share = exp.multipleVariantUnits / exp.units
     const handling = ctx.experiment?.exposure_criteria?.multiple_variant_handling ?? 'exclude'
     // `multiple_variant_share`, not `share`: exposure_gap has a share of its own (one name, one number)
-    const evidence = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, multiple_variant_share: share, handling, experience_continuity: ctx.flag.ensure_experience_continuity === true }
+    const evidence: Record<string, unknown> = { units: exp.units, multiple_variant_units: exp.multipleVariantUnits, multiple_variant_share: share, handling, experience_continuity: ctx.flag.ensure_experience_continuity === true }
+    // Where the source counted it (`$is_identified` on the exposures, fields that can be listed).
+    if (exp.identityCrossedUnits !== undefined) evidence.identity_crossed_units = exp.identityCrossedUnits
     // With `first_seen` PostHog shows no `$multiple` and raises no warning (analysis_health.py
     // `evaluate_bias_risk` answers None): every unit stays in the variant it saw first. Their metrics
     // still mix both experiences, so a high share is worth a look, not a block.
@@ -69,6 +83,11 @@ export const multipleVariants = defineCheck({
       )
     }
     if (share > NOTICE_SHARE) return result('warn', `${pct(share)} of units saw more than one variant.`, evidence, continuityCause(ctx))
+    // Fewer, but crossing at identify: a setup that re-buckets every user who signs up during the run.
+    const crossed = exp.identityCrossedUnits ?? 0
+    if (crossed >= MIN_CROSSED && crossed / exp.units > BIAS_RISK_SHARE) {
+      return result('warn', `${count(crossed)} units (${pct(crossed / exp.units)}) saw one variant while anonymous and another once identified.`, evidence, continuityCause(ctx))
+    }
     return result('pass', exp.multipleVariantUnits ? `${count(exp.multipleVariantUnits)} units (${pct(share)}) saw more than one variant.` : 'No unit saw more than one variant.', evidence)
   },
 })

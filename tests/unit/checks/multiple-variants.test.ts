@@ -64,3 +64,30 @@ describe('multiple_variants names the likely cause from experience continuity', 
     expect(r.fix).toMatch(/experience continuity is on\), so look for a page bootstrapped with another distinct id/)
   })
 })
+
+describe('multiple_variants counts the units that crossed at identify, and names the cause', () => {
+  const run = (multi: number, crossed: number | undefined, continuity: boolean) => {
+    const exposure = exposureObs([{ value: 'control', units: 500, multi }, { value: 'test', units: 500, multi }], '$feature_flag_called', multi)
+    exposure.units = 1000
+    if (crossed !== undefined) exposure.identityCrossedUnits = crossed
+    return multipleVariants.run(context({ flag: flagDef({ ensure_experience_continuity: continuity }), observation: observation({ exposure: { $feature_flag_called: exposure } }) }))
+  }
+  it('continuity off: re-evaluated after identify', () => {
+    const r = run(150, 120, false)
+    expect(r.status).toBe('fail')
+    expect(r.evidence.identity_crossed_units).toBe(120)
+    expect(r.fix).toMatch(/^120 units \(80% of those with several\) saw one variant while anonymous and another once identified\. Experience continuity is off/)
+  })
+  it('continuity on: another distinct id at bootstrap or on the server', () => {
+    expect(run(150, 120, true).fix).toMatch(/Experience continuity is on, so the likely cause is a flag bootstrapped or evaluated with another distinct id/)
+  })
+  it('a few crossings below the 1% notice still warn: every user who signs up is re-bucketed', () => {
+    const r = run(5, 5, false)
+    expect(r.status).toBe('warn')
+    expect(r.summary).toBe('5 units (0.5%) saw one variant while anonymous and another once identified.')
+  })
+  it('one or two crossings (a shared device) pass; where the source did not count, the evidence says nothing', () => {
+    expect(run(2, 2, false).status).toBe('pass')
+    expect(run(5, undefined, false).evidence).not.toHaveProperty('identity_crossed_units')
+  })
+})
