@@ -28,6 +28,7 @@ import { EXPOSURE_EVENTS } from '../src/events/types.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../src/sim/defects.js'
 import { simulate, type Simulation } from '../src/sim/simulation.js'
 import { srmLookTrials, srmLooksSection } from './srm-looks.js'
+import { parseActivity } from '../src/definitions/activity.js'
 
 const END = Date.UTC(2026, 10, 20)
 const DAYS = 14
@@ -78,6 +79,9 @@ interface FlagOutcome {
   kind: string
   verdict: string
   checks: { id: CheckId; status: string; summary: string }[]
+  /** The causes the report names: the slice that explains a mismatched split, units crossing at identify. */
+  slice: string | null
+  identityCrossed: number | null
 }
 interface MixResult {
   kind: 'mix'
@@ -152,7 +156,9 @@ async function runSrm(t: SrmTask): Promise<SrmResult> {
 async function runMix(t: MixTask): Promise<MixResult> {
   const sim = simulate({ seed: t.seed, flags: FLAGS, users: t.users, days: DAYS, endMs: END, defects: parseDefectList(t.defects) })
   let events = 0
-  const { report } = await auditEvents(definitionsOf(sim), {}, sim.events, { onEvent: (n) => (events = n) })
+  // The flags' history as PostHog's activity log has it (empty but read where nothing changed).
+  const activity = parseActivity('simulated activity', sim.project.api.activity)
+  const { report } = await auditEvents(definitionsOf(sim), {}, sim.events, { onEvent: (n) => (events = n), activity })
   const truth = sim.truth()
   return {
     kind: 'mix',
@@ -165,11 +171,40 @@ async function runMix(t: MixTask): Promise<MixResult> {
       kind: f.kind,
       verdict: f.verdict,
       checks: f.checks.map((c) => ({ id: c.id, status: c.status, summary: fires(c.status) ? c.summary : '' })),
+      slice: sliceNamed(f),
+      identityCrossed: identityCrossed(f),
     })),
   }
 }
 
 const fires = (status: string) => status === 'warn' || status === 'fail'
+
+/** The slice sample_ratio names ("browser:Safari"): the one that explains a mismatch, else the furthest off. */
+function sliceNamed(f: Report['flags'][number]): string | null {
+  const c = f.checks.find((x) => x.id === 'sample_ratio')
+  type Row = { dimension: string; value: string }
+  const slices = (c?.evidence as { slices?: { explained_by?: Row | null; mismatched?: Row[] } } | undefined)?.slices
+  const by = slices?.explained_by ?? slices?.mismatched?.[0]
+  return by ? `${by.dimension}:${by.value}` : null
+}
+
+function identityCrossed(f: Report['flags'][number]): number | null {
+  const n = f.checks.find((x) => x.id === 'multiple_variants')?.evidence.identity_crossed_units
+  return typeof n === 'number' ? n : null
+}
+
+/**
+ * The issue-22 findings: each with the defects that inject it and what counts as found (the check
+ * fires, and where a cause is named, the right one).
+ */
+const NEW_FINDINGS: { finding: string; check: CheckId; defects: DefectId[]; found: (f: FlagOutcome) => boolean; nominal: string }[] = [
+  { finding: 'exposure stall (48 h, or a fall)', check: 'exposure_stall', defects: ['exposure_stopped'], found: (f) => firedOn(f, 'exposure_stall'), nominal: 'none (a rule, not a test)' },
+  { finding: 'exposure bias (exposed vs carrying split)', check: 'exposure_bias', defects: ['sample_ratio_mismatch', 'slice_exposure_loss'], found: (f) => firedOn(f, 'exposure_bias'), nominal: 'p < 0.001 and a 10% gap' },
+  { finding: 'mismatch by slice: the right slice named', check: 'sample_ratio', defects: ['slice_exposure_loss'], found: (f) => firedOn(f, 'sample_ratio') && (f.slice === 'sdk:web 1.130' || f.slice === 'browser:Safari'), nominal: 'p < 0.001 (a slice: 0.001 / slices tested)' },
+  { finding: 'mid-run flag change, with a clean-from date', check: 'flag_changes', defects: ['split_changed'], found: (f) => f.checks.some((c) => c.id === 'flag_changes' && c.status === 'fail'), nominal: 'none (read from the log)' },
+  { finding: 'units crossing variants at identify', check: 'multiple_variants', defects: ['identify_rebucket'], found: (f) => firedOn(f, 'multiple_variants') && (f.identityCrossed ?? 0) > 0, nominal: 'none (a count)' },
+]
+const firedOn = (f: FlagOutcome, id: CheckId) => f.checks.some((c) => c.id === id && fires(c.status))
 
 // ---------------------------------------------------------------------------------------------
 
@@ -335,7 +370,8 @@ async function main(): Promise<void> {
     const tasks: MixTask[] = []
     // A quarter of one variant's units lost is a mismatch chi-square sees reliably from about 1,500
     // units a flag (4x the users of the other projects); at 1,500 users it is a coin toss (power, not a miss).
-    const usersFor = (id: string) => (id === 'sample_ratio_mismatch' ? Math.max(DEFECT_USERS, SRM_DEFECT_USERS) : DEFECT_USERS)
+    // A slice's loss (a quarter of the users) needs about twice the users of the other projects.
+    const usersFor = (id: string) => (id === 'sample_ratio_mismatch' ? Math.max(DEFECT_USERS, SRM_DEFECT_USERS) : id === 'slice_exposure_loss' ? Math.max(DEFECT_USERS, 2 * DEFECT_USERS) : DEFECT_USERS)
     for (let r = 0; r < REPS; r++) DEFECT_IDS.forEach((id, k) => tasks.push({ kind: 'mix', seed: SEED * 100_000 + 20_000 + r * 100 + k, users: usersFor(id), defects: id }))
     for (let h = 0; h < HEALTHY; h++) tasks.push({ kind: 'mix', seed: SEED * 100_000 + 30_000 + h, users: DEFECT_USERS, defects: 'none' })
     process.stderr.write(`bench:accuracy b: ${DEFECT_IDS.length} defects x ${REPS} seeds + ${HEALTHY} healthy projects, ${fmt(DEFECT_USERS)} users each, ${JOBS} jobs\n`)
@@ -404,6 +440,28 @@ async function main(): Promise<void> {
       const row = perDefect.get(id)
       if (!row) continue
       out += `| ${id} | ${row.runs} | ${row.allFired}/${row.runs} | ${row.verdictOk}/${row.runs} | ${DEFECTS.get(id)!.verdict} | ${mapText(row.verdicts)} | ${mapText(row.missed)} | ${mapText(row.extra)} |\n`
+    }
+    // The new findings: recall on the defects that inject them, false alarms on healthy projects.
+    const healthy = results.filter((r) => r.injected.length === 0)
+    out += `\n### New findings: recall on injected defects, false alarms on ${healthy.length} healthy projects\n\n`
+    out += `Recall: flags carrying the defect where the finding was made (and named the right cause). False alarms: flags of healthy projects where the check fired (warn or fail), of the flags where it ran.\n\n`
+    out += '| finding | injected by | recall | false alarms (healthy) | rate | 95% Wilson upper bound | threshold |\n|---|---|---:|---:|---:|---:|---|\n'
+    for (const nf of NEW_FINDINGS) {
+      let hit = 0
+      let runs = 0
+      for (const r of results) {
+        const on = new Set(r.injected.filter((d) => nf.defects.includes(d.defect)).map((d) => d.flag))
+        for (const f of r.flags) if (on.has(f.key)) (runs++, nf.found(f) && hit++)
+      }
+      let alarms = 0
+      let ran = 0
+      for (const r of healthy) for (const f of r.flags) {
+        const c = f.checks.find((x) => x.id === nf.check)
+        if (!c || c.status === 'not_applicable' || c.status === 'unknown') continue
+        ran++
+        if (fires(c.status)) alarms++
+      }
+      out += `| ${nf.finding} | ${nf.defects.join(', ')} | ${hit}/${runs} (${ratioText(hit, runs)}) | ${alarms}/${ran} | ${ran ? ((100 * alarms) / ran).toFixed(2) : '-'}% | ${ran ? (100 * wilson(alarms, ran)[1]).toFixed(2) : '-'}% | ${nf.nominal} |\n`
     }
     const fpRows = [...fpWhere].sort((a, b) => b[1].n - a[1].n)
     if (fpRows.length) {

@@ -11,7 +11,11 @@ import type { CheckContext } from './checks/types.js'
 import { findVariant } from './context.js'
 
 /** A slice is tested from this many units. */
-export const MIN_SLICE_UNITS = 30
+export // The rest of the units, once a slice is left out, must look like the plan at least this plainly.
+// A slice holding this share of the units is the whole split, not a part of it.
+const WHOLE_SHARE = 0.99
+const REST_MATCHES_P = 0.01
+const MIN_SLICE_UNITS = 30
 
 const DIM_WORDS: Record<SliceDim, string> = { sdk: 'SDK', app_version: 'app version', browser: 'browser', os: 'OS', device: 'device', country: 'country' }
 
@@ -54,6 +58,7 @@ export function splitBySlice(ctx: CheckContext): SliceBreakdown | null {
   const perArm = arms.map((v) => findVariant(ctx.exposure, v.value)?.slices)
   if (arms.length < 2 || perArm.every((s) => s === undefined)) return null
   const totals = arms.map((v) => findVariant(ctx.exposure, v.value)?.units ?? 0)
+  const allUnits = totals.reduce((a, b) => a + b, 0)
   const slices = new Map<string, number[]>()
   perArm.forEach((s, i) => {
     for (const [slice, n] of Object.entries(s ?? {})) {
@@ -68,7 +73,8 @@ export function splitBySlice(ctx: CheckContext): SliceBreakdown | null {
     const dim = slice.slice(0, at) as SliceDim
     if (!SLICE_DIMS.includes(dim)) continue
     const units = counts.reduce((a, b) => a + b, 0)
-    if (units < MIN_SLICE_UNITS) continue
+    // A slice of (nearly) every unit, one SDK version say, is the whole split again: it names nothing.
+    if (units < MIN_SLICE_UNITS || units >= WHOLE_SHARE * allUnits) continue
     results.push({ dim, value: slice.slice(at + 1), units, counts, p: gof(counts, expected) })
   }
   const alpha = ctx.settings.srmPValue / Math.max(1, results.length)
@@ -79,8 +85,9 @@ export function splitBySlice(ctx: CheckContext): SliceBreakdown | null {
     const restUnits = rest.reduce((a, b) => a + b, 0)
     if (restUnits < MIN_SLICE_UNITS) continue
     const restP = gof(rest, expected)
-    // The smallest slice whose removal leaves a split that matches the plan.
-    if (restP >= ctx.settings.srmPValue && (explains === null || s.units < explains.units)) explains = { ...s, restShares: rest.map((n) => n / restUnits), restP }
+    // The smallest slice whose removal leaves a split that matches the plan: not merely short of a
+    // mismatch (a change of split mid-run leaves every slice a little off), but plausible under it.
+    if (restP >= Math.max(ctx.settings.srmPValue, REST_MATCHES_P) && (explains === null || s.units < explains.units)) explains = { ...s, restShares: rest.map((n) => n / restUnits), restP }
   }
   return { variants: arms.map((v) => v.key), expected, tested: results.length, alpha, mismatched: mismatched.slice(0, 10), explains }
 }

@@ -25,9 +25,11 @@ export const DEFECT_IDS = [
   'bootstrap_stale',
   'exposure_stopped',
   'identify_rebucket',
+  'split_changed',
+  'slice_exposure_loss',
 ] as const
 /** Defects outside the default `mix` (each is asked for by name, or by a scenario). */
-export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped', 'identify_rebucket']
+export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped', 'identify_rebucket', 'split_changed', 'slice_exposure_loss']
 export type DefectId = (typeof DEFECT_IDS)[number]
 
 export type CheckId =
@@ -45,6 +47,7 @@ export type CheckId =
   | 'flag_state'
   | 'exposure_stall'
   | 'exposure_bias'
+  | 'flag_changes'
 
 export interface DefectSpec {
   readonly id: DefectId
@@ -104,6 +107,11 @@ const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
   // Only users who sign up during the run cross (a few percent of units): worth a warning, and the
   // analysis leaves them out as $multiple.
   identify_rebucket: 'trustworthy',
+  // Users assigned before the change were re-bucketed: results are clean only from the change.
+  // The mismatch follows from the change; moving the experiment's start to it is the repair.
+  split_changed: 'needs_backfill',
+  // As sample_ratio_mismatch, in one slice: the carriers split as planned, exposure_bias explains it.
+  slice_exposure_loss: 'needs_backfill',
 }
 
 export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
@@ -129,6 +137,8 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('bootstrap_stale', 'the server bootstraps the page with a stale variant that /flags then corrects, so those users are exposed to two variants', ['exposure_source', 'multiple_variants'], true, true, 0.3),
     spec('exposure_stopped', 'a release removed the flag call from the web app for the last part of the run (the size: its share): exposures stop while the experiment runs', ['exposure_stall'], true, true, 0.35),
     spec('identify_rebucket', 'the web app reads the flag before identify and again after it, with experience continuity off: users who sign up are re-bucketed by their new id (the size: the share of users affected)', ['multiple_variants'], false, true, 0.9),
+    spec('split_changed', "someone changed the experiment's split while it ran (the size: the share of the run before the change), re-bucketing users; the change is in the flag's activity log", ['flag_changes'], true, true, 0.5),
+    spec('slice_exposure_loss', "an outdated posthog-js on Safari loses most of one variant's exposures (the size: the share lost in that slice); the users still carry the variant", ['sample_ratio'], true, true, 0.9),
     spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )

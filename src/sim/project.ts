@@ -40,6 +40,8 @@ export interface FlagPlan {
   readonly defects: Map<DefectId, number | null>
   /** For flag_off_running: when the flag was switched off. */
   offMs: number | null
+  /** For split_changed: when the split changed, and the variants' shares before it. */
+  splitChange?: { readonly atMs: number; readonly sharesBefore: readonly number[] }
 }
 
 export interface Project {
@@ -49,7 +51,7 @@ export interface Project {
   readonly flags: FlagPlan[]
   readonly apps: number
   /** PostHog API objects, exactly as the list/detail endpoints return them. */
-  readonly api: { flags: unknown[]; experiments: unknown[]; cohorts: unknown[]; groupTypes: unknown[] }
+  readonly api: { flags: unknown[]; experiments: unknown[]; cohorts: unknown[]; groupTypes: unknown[]; activity: unknown[] }
   readonly injected: { flag: string; defect: DefectId; param: number | null }[]
 }
 
@@ -179,6 +181,15 @@ function applyDefect(flag: FlagPlan, id: DefectId, param: number | null, project
   if (id === 'underpowered') flag.rollout = param ?? 0.04
   // Crossing needs a person exposed on more than one visit: the flag sits where people return.
   if (id === 'crossover') flag.reach = 0.95
+  // A slice's loss shows from enough units: the flag sits where most visitors go.
+  if (id === 'slice_exposure_loss') flag.reach = 0.95
+  if (id === 'split_changed') {
+    // Ten points moved from the last variant to the first until the change (60/40 before a 50/50).
+    const before = flag.variants.map((v) => v.share)
+    before[0] = (before[0] as number) + 0.1
+    before[before.length - 1] = (before[before.length - 1] as number) - 0.1
+    flag.splitChange = { atMs: flag.startMs + Math.floor((project.endMs - flag.startMs) * (param ?? 0.5)), sharesBefore: before }
+  }
   if (id === 'identify_rebucket') {
     flag.continuity = false
     flag.reach = 0.95
@@ -255,12 +266,34 @@ export function buildProject(opts: ProjectOptions): Project {
       cohorts: cohortApiObjects(opts.endMs),
       // GET /api/projects/:id/groups_types/ (a plain array)
       groupTypes: [{ group_type: 'company', group_type_index: 0, name_singular: 'company', name_plural: 'companies' }],
+      activity: flags.flatMap((f) => activityEntries(f)),
     },
     injected,
   }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
+
+/**
+ * The flag's history as `GET /api/projects/:id/feature_flags/activity/` lists it: only for a flag
+ * whose split changed during the run (split_changed), its creation and that change, the filters
+ * before and after as PostHog's activity log records them.
+ */
+function activityEntries(f: FlagPlan): unknown[] {
+  if (!f.splitChange) return []
+  const after = (flagApiObject(f, f.splitChange.atMs) as { filters: Record<string, unknown> }).filters
+  const percentages = splitPercent([...f.splitChange.sharesBefore])
+  const before = { ...after, multivariate: { variants: f.variants.map((v, i) => ({ key: v.key, name: v.key === 'control' ? 'Control' : null, rollout_percentage: percentages[i] })) } }
+  const entry = (activity: string, atMs: number, changes: unknown[], who: string) => ({
+    user: { first_name: who, email: `${who.toLowerCase()}@example.com` },
+    activity,
+    scope: 'FeatureFlag',
+    item_id: String(f.id),
+    detail: { changes, name: f.key },
+    created_at: iso(atMs),
+  })
+  return [entry('created', f.startMs - DAY_MS, [], 'Growth'), entry('updated', f.splitChange.atMs, [{ type: 'FeatureFlag', action: 'changed', field: 'filters', before, after }], 'Morgan')]
+}
 
 /** A feature flag as `GET /api/projects/:id/feature_flags/` returns it. */
 function flagApiObject(f: FlagPlan, nowMs: number): unknown {

@@ -23,6 +23,9 @@ export interface TrafficOptions {
 
 const MIN_MS = 60_000
 const WEB_LIB_VERSION = '1.200.2'
+// The outdated posthog-js Safari users run in a project with the slice_exposure_loss defect.
+const OLD_WEB_LIB_VERSION = '1.130.4'
+const SLICE_BROWSER = 'Safari'
 const NODE_LIB_VERSION = '5.9.0'
 // Traffic follows the working day (UTC): weights per hour for session starts.
 const HOUR_WEIGHTS = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 10, 10, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2]
@@ -286,9 +289,11 @@ function assignedValue(f: FlagPlan, p: PersonState, distinctId: string, ts: numb
   if (f.variants.length === 0) return inRollout
   if (!inRollout) return false
   let b = bucket(f.key, id)
-  for (const v of f.variants) {
-    if (b < v.share) return v.key
-    b -= v.share
+  // Before a mid-run change of the split (split_changed), the old shares: hashing moves some users.
+  const shares = f.splitChange && ts < f.splitChange.atMs ? f.splitChange.sharesBefore : f.variants.map((v) => v.share)
+  for (const [i, v] of f.variants.entries()) {
+    if (b < (shares[i] as number)) return v.key
+    b -= shares[i] as number
   }
   return f.variants[f.variants.length - 1]!.key
 }
@@ -300,11 +305,12 @@ function otherVariant(f: FlagPlan, key: string): string {
 }
 
 /** What the client puts in `$feature_flag_response`: the assigned value, or a defect's version of it. */
-function sentValue(f: FlagPlan, personId: string, value: SentValue | undefined): SentValue | 'lost' {
+function sentValue(f: FlagPlan, personId: string, value: SentValue | undefined, browser: string): SentValue | 'lost' {
   if (value === undefined) return null
   if (typeof value !== 'string') return value
   const p = (id: string) => bucket(`${f.key}.${id}`, personId) < (f.defects.get(id as never) ?? 0)
   if (f.defects.has('sample_ratio_mismatch') && value === f.variants.at(-1)?.key && p('sample_ratio_mismatch')) return 'lost'
+  if (f.defects.has('slice_exposure_loss') && browser === SLICE_BROWSER && value === f.variants.at(-1)?.key && p('slice_exposure_loss')) return 'lost'
   if (f.defects.has('miscased_variant') && p('miscased_variant')) return capitalize(value)
   if (f.defects.has('unknown_variant') && p('unknown_variant')) return `${value}-old`
   if (f.defects.has('false_response') && p('false_response')) return false
@@ -334,6 +340,7 @@ function* session(
   const sessionId = `0190${rng.hex8()}-s${s}`
     const distinct = () => (person.identified ? profile.userId : profile.anonId)
   const personProps = () => (person.identified ? { email: `${profile.userId}@example.com`, plan: profile.plan } : {})
+  const libVersion = profile.browser === SLICE_BROWSER && appFlags.some((f) => f.defects.has('slice_exposure_loss')) ? OLD_WEB_LIB_VERSION : WEB_LIB_VERSION
   const uuid = () => {
     const ms = Math.floor(t).toString(16).padStart(12, '0')
     const r = rng.hex8() + rng.hex8()
@@ -382,7 +389,7 @@ function* session(
     const flags = flagProps()
     const props = {
       $lib: 'web',
-      $lib_version: WEB_LIB_VERSION,
+      $lib_version: libVersion,
       $browser: profile.browser,
       $os: profile.os,
       $device_type: deviceType,
@@ -396,7 +403,7 @@ function* session(
     }
     if (pageFlagsJson === '') pageFlagsJson = JSON.stringify(flags).slice(1, -1)
     // The same text JSON.stringify would write for these properties, the page's flags serialized once.
-    let json = `"$lib":"web","$lib_version":"${WEB_LIB_VERSION}","$browser":${JSON.stringify(profile.browser)},"$os":${JSON.stringify(profile.os)},"$device_type":"${deviceType}","$session_id":${JSON.stringify(sessionId)},"$current_url":${JSON.stringify(props.$current_url)},"$pathname":${JSON.stringify(pagePath)},"distinct_id":${JSON.stringify(props.distinct_id)},"$is_identified":${person.identified}`
+    let json = `"$lib":"web","$lib_version":"${libVersion}","$browser":${JSON.stringify(profile.browser)},"$os":${JSON.stringify(profile.os)},"$device_type":"${deviceType}","$session_id":${JSON.stringify(sessionId)},"$current_url":${JSON.stringify(props.$current_url)},"$pathname":${JSON.stringify(pagePath)},"distinct_id":${JSON.stringify(props.distinct_id)},"$is_identified":${person.identified}`
     if (pageFlagsJson !== '') json += `,${pageFlagsJson}`
     if (extra) {
       const extraJson = JSON.stringify(extra)
@@ -427,7 +434,7 @@ function* session(
     const assigned = assignedValue(f, person, distinct(), t)
     if (assigned === undefined && f.groupType) return
     if (f.defects.has('dynamic_cohort_exposure') && assigned === false) return // only cohort members reach the code
-    const served = sentValue(f, profile.personId, assigned)
+    const served = sentValue(f, profile.personId, assigned, profile.browser)
     if (served === 'lost') return
     // A stale bootstrap: the server rendered the page with another variant; posthog-js exposes it
     // until /flags answers, then the real one.

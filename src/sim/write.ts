@@ -70,6 +70,8 @@ export async function writeSimulation(
   json('experiments.json', listResponse(sim.project.api.experiments))
   json('cohorts.json', listResponse(sim.project.api.cohorts))
   json('group_types.json', sim.project.api.groupTypes)
+  // The flags' history, as the activity endpoint lists it, where a defect changed a flag mid-run.
+  if (sim.project.api.activity.length > 0) json('activity.json', listResponse(sim.project.api.activity))
   json('truth.json', truth)
   return { events: n, files, truth, seconds: (performance.now() - started) / 1000 }
 }

@@ -4,13 +4,15 @@ import type { Report } from '../../src/coverage/report.js'
 import { DEFECTS, DEFECT_IDS, parseDefectList, type DefectId } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
 import { SCENARIOS } from '../../src/sim/scenarios.js'
+import { parseActivity } from '../../src/definitions/activity.js'
 
 const END = Date.UTC(2026, 10, 20)
 
 /** Simulates a project, then audits it exactly as `experiment-coverage audit` does. */
 export async function auditSimulation(defects: string, users = 1200, seed = 21) {
   const sim = simulate({ seed, flags: 20, users, days: 14, endMs: END, defects: parseDefectList(defects) })
-  const { report } = await auditEvents(definitionsOf(sim.project), {}, sim.events)
+  // The flags' history as PostHog's activity log has it (a split changed mid-run is only there).
+  const { report } = await auditEvents(definitionsOf(sim.project), {}, sim.events, { activity: parseActivity('simulated activity', sim.project.api.activity) })
   return { report, truth: sim.truth() }
 }
 
@@ -31,7 +33,7 @@ describe.each(DEFECT_IDS.map((id) => [id]))('the injected defect %s', (id) => {
   it('fires the check that should catch it, with the verdict it deserves', async () => {
     // A quarter of one variant's units lost shows as a mismatch (p < 0.001) reliably from about 1,500 units on;
     // at 750 it is a coin toss (a power limit, not a miss).
-    const { report, truth } = await auditSimulation(id, id === 'sample_ratio_mismatch' ? 6000 : 1200)
+    const { report, truth } = await auditSimulation(id, id === 'sample_ratio_mismatch' ? 6000 : id === 'slice_exposure_loss' ? 3000 : 1200)
     const key = truth.defects[0]!.flag
     const flag = flagOf(report, key)
     const fired = flag.checks.filter((c) => c.status === 'fail' || c.status === 'warn').map((c) => c.id)

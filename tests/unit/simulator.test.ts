@@ -196,9 +196,37 @@ describe.each(DEFECT_IDS.map((id) => [id]))('defect %s', (id) => {
         expect(flag.multiple_units).toBeGreaterThan(5)
         break
       }
+      case 'identify_rebucket':
+        // users who sign up during the run are exposed to another variant once identified
+        expect((apiFlag as unknown as { ensure_experience_continuity: boolean }).ensure_experience_continuity).toBe(false)
+        expect(flag.identity_crossed_units).toBeGreaterThan(0)
+        expect(flag.identity_crossed_units).toBeLessThanOrEqual(flag.multiple_units)
+        expect(exposures.some((e) => e.properties.$is_identified === true) && exposures.some((e) => e.properties.$is_identified === false)).toBe(true)
+        break
+      case 'split_changed': {
+        // the flag's history: created, then its split changed during the run
+        const entries = (sim.project.api.activity as { item_id: string; activity: string; detail: { changes: { before: { multivariate: { variants: { rollout_percentage: number }[] } } }[] } }[]).filter((a) => a.item_id === String(apiFlagId(sim, flag.key)))
+        expect(entries.map((a) => a.activity)).toEqual(['created', 'updated'])
+        expect(entries[1]!.detail.changes[0]!.before.multivariate.variants.map((v) => v.rollout_percentage)).toEqual([60, 40])
+        break
+      }
+      case 'slice_exposure_loss': {
+        // Safari runs an outdated posthog-js that drops most of the last variant's exposures
+        const safari = exposures.filter((e) => e.properties.$browser === 'Safari')
+        expect(safari.length).toBeGreaterThan(20)
+        expect(safari.every((e) => e.properties.$lib_version === '1.130.4')).toBe(true)
+        const last = flag.variants.at(-1)!.key
+        expect(safari.filter((e) => e.properties.$feature_flag_response === last).length / safari.length).toBeLessThan(0.2)
+        expect(exposures.filter((e) => e.properties.$browser !== 'Safari').every((e) => e.properties.$lib_version !== '1.130.4')).toBe(true)
+        break
+      }
     }
   })
 })
+
+function apiFlagId(sim: { project: { api: { flags: unknown[] } } }, key: string): number {
+  return (sim.project.api.flags as { id: number; key: string }[]).find((f) => f.key === key)!.id
+}
 
 describe('--defects', () => {
   it.each([

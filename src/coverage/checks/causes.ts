@@ -1,5 +1,7 @@
 import { count, pct } from '../context.js'
 import { checkLabel } from '../labels.js'
+import { sliceWords } from '../slices.js'
+import type { SliceDim } from '../../events/types.js'
 import type { FlagStateFinding } from './flag-state.js'
 import type { OutsideKind } from './variant-values.js'
 import type { CheckContext, CheckId, CheckResult } from './types.js'
@@ -47,6 +49,14 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0
 function firstSentence(s: string): string {
   const m = /^(.+?[.!?])\s+(?=[A-Z"])/.exec(s)
   return (m?.[1] ?? s).trim()
+}
+
+/** The slice that explains a mismatched split ("SDK web 1.130", with its units), from sample_ratio's evidence. */
+function sliceOf(sampleRatio: CheckResult): string | null {
+  const slices = sampleRatio.evidence.slices as { explained_by?: { dimension?: unknown; value?: unknown; units?: unknown } | null } | undefined
+  const by = slices?.explained_by
+  if (!by || typeof by.dimension !== 'string' || typeof by.value !== 'string') return null
+  return `${sliceWords({ dim: by.dimension as SliceDim, value: by.value })} (${count(num(by.units))} units)`
 }
 
 const follows = (cause: CheckId, why: string) => `It follows from ${checkLabel(cause)}: ${why}`
@@ -105,6 +115,20 @@ export const CONSEQUENCES: readonly Consequence[] = [
     }),
   },
   {
+    // A split or conditions changed mid-run moved users between variants: the whole run's units do
+    // not split as either plan did. The change is the cause; from its date the split can be tested again.
+    effect: 'sample_ratio',
+    cause: 'flag_changes',
+    holds: (_effect, cause) => cause.status === 'fail' && typeof cause.evidence.clean_from === 'string',
+    restate: (effect, cause) => {
+      const from = String(cause.evidence.clean_from).slice(0, 16).replace('T', ' ')
+      return {
+        summary: `${firstSentence(effect.summary)} ${follows('flag_changes', `the flag changed on ${from} UTC in a way that moves users, so users assigned under the old and the new split are counted together.`)}`,
+        fix: `Test the split again on the users assigned from ${from} UTC, once the experiment starts there (see ${checkLabel('flag_changes')}).`,
+      }
+    },
+  },
+  {
     // The carriers split as planned, but one variant's carriers are exposed more often: the exposed
     // units mismatch because the exposure depends on the variant, not because assignment broke.
     effect: 'sample_ratio',
@@ -119,10 +143,14 @@ export const CONSEQUENCES: readonly Consequence[] = [
         return c !== undefined && Math.abs(num(c.carrying) / all - num(v.expected_share)) < CARRIED_SPLIT_TOLERANCE
       })
     },
-    restate: (effect) => ({
-      summary: `${firstSentence(effect.summary)} ${follows('exposure_bias', "the units carrying the flag split as planned; one variant's carriers are exposed more often than another's.")}`,
-      fix: `Count exposure as ${checkLabel('exposure_bias')} says (from the first event carrying the flag), then test the split again.`,
-    }),
+    restate: (effect) => {
+      // Where the exposures go missing, when one slice explains the mismatch (an outdated SDK, say).
+      const slice = sliceOf(effect)
+      return {
+        summary: `${firstSentence(effect.summary)} ${follows('exposure_bias', "the units carrying the flag split as planned; one variant's carriers are exposed more often than another's.")}${slice ? ` The exposures go missing in ${slice}; the rest split as planned.` : ''}`,
+        fix: `${slice ? `Look at ${slice} first: an SDK or page there that does not send the exposure for one variant. ` : ''}Count exposure as ${checkLabel('exposure_bias')} says (from the first event carrying the flag), then test the split again.`,
+      }
+    },
   },
   {
     // When no exposure is ever sent, every unit with a value is a unit never exposed.

@@ -70,6 +70,22 @@ export const sampleRatio = defineCheck({
         [{ category: 'event', action: slices?.explains ? `Find why ${sliceWords(slices.explains)} loses or gains exposures of "${worst.key}" of "${ctx.flag.key}"` : `Find where "${worst.key}" of "${ctx.flag.key}" loses or gains exposures`, effort: 'high', blocking: true }],
       )
     }
+    // The whole split can match while one slice is far off (an SDK version that drops one variant's
+    // exposures on one browser): each slice is held to the threshold over the number tested, so a
+    // healthy flag warns here no more often than the whole split fails.
+    const slices = splitBySlice(ctx)
+    const worstSlice = slices?.mismatched[0]
+    if (slices && worstSlice) {
+      evidence.slices = slicesEvidence(slices)
+      const split = worstSlice.counts.map((n, i) => `${Math.round((n / worstSlice.units) * 1000) / 10}% ${slices.variants[i]}`).join(' / ')
+      return result(
+        'warn',
+        `The split matches the plan overall (p = ${test.pValue.toFixed(3)}), but not in ${sliceWords(worstSlice)} (${count(worstSlice.units)} units: ${split}, p = ${worstSlice.p.toExponential(1)})${slices.mismatched.length > 1 ? `; ${count(slices.mismatched.length - 1)} more slices are off` : ''}.`,
+        evidence,
+        `Look at ${sliceWords(worstSlice)}: what differs there between variants (an SDK version that drops the exposure, a crash, a redirect)? Its users' results are biased until it is fixed.`,
+        [{ category: 'event', action: `Find why ${sliceWords(worstSlice)} loses or gains exposures of one variant of "${ctx.flag.key}"`, effort: 'medium', blocking: false }],
+      )
+    }
     return result('pass', `The split matches the plan (p = ${test.pValue.toFixed(3)}).`, evidence)
   },
 })
