@@ -51,13 +51,13 @@ export const CHECK_REFERENCE: Readonly<Record<CheckId, CheckRef>> = {
     source: "No PostHog check: PostHog's exposure query drops these values without a word.",
   },
   sample_ratio: {
-    rule: 'Fails (blocks) when a chi-square goodness-of-fit test of units per variant against the planned split gives p < srmPValue, from srmMinExposures units, $multiple units and the holdout left out. A mismatch is broken down by slice (SDK and version, app version, browser, OS, device, country; 30 units a slice, Bonferroni) and the smallest slice whose removal restores the plan is named.',
-    thresholds: [setting('srmPValue', 0.001, 'p-value below which the split mismatches'), setting('srmMinExposures', 100, 'units before the test runs'), fixed('slice minimum', 30, 'units a slice needs to be tested')],
+    rule: 'Fails (blocks) when a chi-square goodness-of-fit test of units per variant against the planned split gives p < srmPValue, from srmMinExposures units, $multiple units and the holdout left out. A mismatch is broken down by slice (SDK and version, app version, browser, OS, device, country; 30 units a slice, Bonferroni) and the smallest slice whose removal leaves a split that looks like the plan (p >= 0.01) is named. Warns when the whole split matches but one slice does not. A mismatch that follows from a change of split mid-run (flag_changes) or from exposure that depends on the variant (exposure_bias) says so and does not block.',
+    thresholds: [setting('srmPValue', 0.001, 'p-value below which the split mismatches'), setting('srmMinExposures', 100, 'units before the test runs'), fixed('slice minimum', 30, 'units a slice needs to be tested'), fixed('REST_MATCHES_P', 0.01, 'p-value the rest of the units must reach for a slice to explain a mismatch'), fixed('WHOLE_SHARE', 0.99, 'share of the units above which a slice is the whole split and is not tested')],
     source: "PostHog's srm.py and _calculate_srm: the same p < 0.001 from 100 units; PostHog warns, this check blocks.",
   },
   multiple_variants: {
-    rule: 'Fails (blocks) when more than multipleVariantShare of units saw several variants; warns above 1%, and above 0.1% on an uneven split with Exclude handling. The fix names the likely cause from the flag\'s experience continuity.',
-    thresholds: [setting('multipleVariantShare', 0.1, 'share of units in several variants that fails'), fixed('NOTICE_SHARE', 0.01, 'share that warns'), fixed('BIAS_RISK_SHARE', 0.001, 'share that warns on an uneven split with exclude')],
+    rule: 'Fails (blocks) when more than multipleVariantShare of units saw several variants; warns above 1%, and above 0.1% on an uneven split with Exclude handling. Counts the units that saw one variant while anonymous and another once identified ($is_identified) and warns from 3 of them above 0.1% of units. The fix names the likely cause from the flag\'s experience continuity.',
+    thresholds: [setting('multipleVariantShare', 0.1, 'share of units in several variants that fails'), fixed('NOTICE_SHARE', 0.01, 'share that warns'), fixed('BIAS_RISK_SHARE', 0.001, 'share that warns on an uneven split with exclude, and share of units crossing at identify that warns'), fixed('MIN_CROSSED', 3, 'units crossing at identify before it warns')],
     source: "PostHog's bias_risk.py (A1): above 0.1% on an uneven split with exclude; PostHog has no 10% failure (stricter here).",
   },
   exposure_source: {
