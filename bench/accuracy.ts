@@ -11,7 +11,7 @@
  *    defect, --reps seeds) plus --healthy projects without defects; per defect, how often all of
  *    its expected checks fired and how often the flag got the verdict the defect deserves.
  *
- * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --srm-defect-users 6000 --jobs 2 --look-projects 40 --only abc]
+ * Run: npm run bench:accuracy [-- --projects 30 --users 2000 --reps 2 --healthy 3 --defect-users 1500 --srm-defect-users 6000 --jobs 2 --look-projects 40 --only abc --defects id,id]
  * Projects are simulated and audited in --jobs child processes (one project each at a time);
  * results do not depend on --jobs. Progress on stderr, the tables on stdout.
  */
@@ -277,6 +277,8 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '2' },
       healthy: { type: 'string', default: '3' },
       'defect-users': { type: 'string', default: '1500' },
+      // Part b for these defects only (a comma list), e.g. the ones behind the new findings with more --reps.
+      defects: { type: 'string', default: '' },
       'srm-defect-users': { type: 'string', default: '6000' },
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
@@ -372,7 +374,8 @@ async function main(): Promise<void> {
     // units a flag (4x the users of the other projects); at 1,500 users it is a coin toss (power, not a miss).
     // A slice's loss (a quarter of the users) needs about twice the users of the other projects.
     const usersFor = (id: string) => (id === 'sample_ratio_mismatch' ? Math.max(DEFECT_USERS, SRM_DEFECT_USERS) : id === 'slice_exposure_loss' ? Math.max(DEFECT_USERS, 2 * DEFECT_USERS) : DEFECT_USERS)
-    for (let r = 0; r < REPS; r++) DEFECT_IDS.forEach((id, k) => tasks.push({ kind: 'mix', seed: SEED * 100_000 + 20_000 + r * 100 + k, users: usersFor(id), defects: id }))
+    const chosen = args.defects ? (args.defects as string).split(',').map((d) => d.trim()) : null
+    for (let r = 0; r < REPS; r++) DEFECT_IDS.forEach((id, k) => (chosen && !chosen.includes(id)) || tasks.push({ kind: 'mix', seed: SEED * 100_000 + 20_000 + r * 100 + k, users: usersFor(id), defects: id }))
     for (let h = 0; h < HEALTHY; h++) tasks.push({ kind: 'mix', seed: SEED * 100_000 + 30_000 + h, users: DEFECT_USERS, defects: 'none' })
     process.stderr.write(`bench:accuracy b: ${DEFECT_IDS.length} defects x ${REPS} seeds + ${HEALTHY} healthy projects, ${fmt(DEFECT_USERS)} users each, ${JOBS} jobs\n`)
     const results = (await runPool(tasks, JOBS, 'checks')) as MixResult[]
