@@ -138,7 +138,7 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('exposure_stopped', 'a release removed the flag call from the web app for the last part of the run (the size: its share): exposures stop while the experiment runs', ['exposure_stall'], true, true, 0.35),
     spec('identify_rebucket', 'the web app reads the flag before identify and again after it, with experience continuity off: users who sign up are re-bucketed by their new id (the size: the share of users affected)', ['multiple_variants'], false, true, 0.9),
     spec('split_changed', "someone changed the experiment's split while it ran (the size: the share of the run before the change), re-bucketing users; the change is in the flag's activity log", ['flag_changes'], true, true, 0.5),
-    spec('slice_exposure_loss', "an outdated posthog-js on Safari loses most of one variant's exposures (the size: the share lost in that slice); the users still carry the variant", ['sample_ratio'], true, true, 0.9),
+    spec('slice_exposure_loss', "an outdated posthog-js on Safari loses most of one variant's exposures (the size: the share lost in that slice); the users still carry the variant", ['sample_ratio', 'exposure_bias'], true, true, 0.9),
     spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )
