@@ -8,7 +8,7 @@ import { parseExperiments, parseFlags, parseGroupTypes } from '../../src/definit
 import type { Report } from '../../src/coverage/report.js'
 import { PostHogClient } from '../../src/posthog/client.js'
 import { auditOnline } from '../../src/audit/online-audit.js'
-import { FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { ALL_FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
 import { HOST, KEY, PROJECT } from '../support/posthog-api.js'
 import { asIngested, posthogProject } from '../support/posthog-box/index.js'
 
@@ -24,21 +24,32 @@ const fixtures = readdirSync(DIR)
   .filter((f) => f.endsWith('.json'))
   .map((f) => ({ name: f, events: (JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { events: Record<string, unknown>[] }).events }))
 
-const flags = FLAG_DEFINITIONS.map((f) => ({ ...f, name: f.name, archived: false, tags: [], created_at: '2026-11-01T00:00:00Z', experiment_set: f.has_experiment ? [1] : [] }))
+/**
+ * The project's experiments: checkout-redesign's, and the two signup experiments the web recording's
+ * identify page reads (one with experience continuity off, one with it on).
+ */
+const EXPERIMENTS = [
+  { id: 1, name: 'Checkout redesign', flag: 'checkout-redesign', metricEvent: 'checkout_completed' },
+  { id: 2, name: 'Signup headline', flag: 'signup-headline', metricEvent: 'signup_completed' },
+  { id: 3, name: 'Signup headline (persisted across login)', flag: 'signup-headline-persisted', metricEvent: 'signup_completed' },
+]
+const experimentIdOf = (flag: string): number[] => EXPERIMENTS.filter((x) => x.flag === flag).map((x) => x.id)
+
+const flags = ALL_FLAG_DEFINITIONS.map((f) => ({ ...f, name: f.name, archived: false, tags: [], created_at: '2026-11-01T00:00:00Z', experiment_set: f.has_experiment ? experimentIdOf(f.key) : [] }))
 const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
 
-function experimentFor(startMs: number) {
+function experimentFor(startMs: number, { id, name, flag, metricEvent }: (typeof EXPERIMENTS)[number]) {
   return {
-    id: 1,
-    name: 'Checkout redesign',
-    feature_flag_key: 'checkout-redesign',
+    id,
+    name,
+    feature_flag_key: flag,
     start_date: new Date(startMs).toISOString(),
     end_date: null,
     archived: false,
     deleted: false,
     type: 'product',
     parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
-    metrics: [{ kind: 'ExperimentMetric', metric_type: 'funnel', series: [{ kind: 'EventsNode', event: 'checkout_completed' }] }],
+    metrics: [{ kind: 'ExperimentMetric', metric_type: 'funnel', series: [{ kind: 'EventsNode', event: metricEvent }] }],
     metrics_secondary: [],
     saved_metrics: [],
     exposure_criteria: { filterTestAccounts: false },
@@ -59,7 +70,7 @@ describe('every recorded SDK scenario, online and offline', () => {
     const events = asIngested(sent)
     const times = events.map((e) => Date.parse(e.timestamp))
     const now = Math.max(...times) + 3_600_000
-    const experiments = [experimentFor(Math.min(...times) - 3_600_000)]
+    const experiments = EXPERIMENTS.map((x) => experimentFor(Math.min(...times) - 3_600_000, x))
     const api = { flags, experiments, cohorts: [], groupTypes }
     const defs = { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
     const ph = await posthogProject(api, events, defs)
@@ -76,5 +87,14 @@ describe('every recorded SDK scenario, online and offline', () => {
     // Exposures were counted, or equality would prove little.
     expect(offline.flags.reduce((n, f) => n + f.variants.reduce((m, v) => m + v.exposures, 0), 0)).toBeGreaterThan(2)
     expect(normalized(online.report)).toEqual(normalized(offline))
+    // posthog-js's identify page: the unit that crossed variants at identify (experience continuity
+    // off) is counted online as offline, and none where continuity kept it in one variant.
+    if (sent.some((e) => (e.properties as Record<string, unknown> | undefined)?.$feature_flag === 'signup-headline')) {
+      const crossed = (r: Report, flag: string) => r.flags.find((f) => f.key === flag)?.checks.find((c) => c.id === 'multiple_variants')?.evidence.identity_crossed_units
+      for (const r of [online.report, offline]) {
+        expect(crossed(r, 'signup-headline')).toBe(1)
+        expect(crossed(r, 'signup-headline-persisted')).toBe(0)
+      }
+    }
   })
 })

@@ -15,6 +15,10 @@ import { parseSettings } from '../../src/settings/settings.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'
+import { auditEvents } from '../../src/audit/offline-audit.js'
+import { parseExperiments, parseFlags, parseGroupTypes } from '../../src/definitions/definitions.js'
+import { ALL_FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { asIngested as asIngestedWithPersons } from '../support/posthog-box/persons.js'
 
 type Json = Record<string, unknown>
 
@@ -126,7 +130,7 @@ describe('the recordings', () => {
   it('exist for both SDKs and stay small enough to commit', () => {
     expect(nodeFixtures.length).toBeGreaterThanOrEqual(1)
     expect(webFixtures.length).toBeGreaterThanOrEqual(1)
-    for (const { file } of [...nodeFixtures, ...webFixtures]) expect(statSync(file).size).toBeLessThan(200 * 1024)
+    for (const { file } of [...nodeFixtures, ...webFixtures]) expect(statSync(file).size).toBeLessThan(256 * 1024)
   })
 
   it.each([...nodeFixtures, ...webFixtures].map((x) => [x.fixture.sdk, x.fixture.version, x.fixture] as const))(
@@ -398,6 +402,78 @@ describe.each(webFixtures.map((x) => [x.fixture.version, x.fixture] as const))('
     const remote = called.variants.find((v) => v.value === boot.remoteVariant)!
     expect(remote).toMatchObject({ bootstrapMismatchUnits: 1 })
     expect(called.variants.find((v) => v.value === boot.bootstrapVariant)).toMatchObject({ bootstrapMismatchUnits: 0 })
+  })
+
+  describe('identify after the flag was read (issue 22): a unit crossing variants, or kept in one by experience continuity', () => {
+    const OFF = 'signup-headline'
+    const ON = 'signup-headline-persisted'
+    const crossing = (f.notes.returnedValues as Json).identityCrossing as {
+      anonymousDistinctId: string
+      identifiedId: string
+      continuityOn: { anonymous: string; identifiedIdOwnVariant: string }
+    }
+    const exposureOf = (scenario: string, flag: string): Json => props(one(f, scenario, (e) => isExposure(e) && props(e).$feature_flag === flag))
+
+    it('posthog-js exposes the variant read while anonymous ($is_identified false) and, after identify, the one /flags gives the identified id ($is_identified true)', () => {
+      expect(ALL_FLAG_DEFINITIONS.find((x) => x.key === OFF)?.ensure_experience_continuity).toBe(false)
+      expect(ALL_FLAG_DEFINITIONS.find((x) => x.key === ON)?.ensure_experience_continuity).toBe(true)
+      const [offBefore, onBefore] = [OFF, ON].map((flag) => exposureOf('crossing-read-anonymous', flag))
+      const [offAfter, onAfter] = [OFF, ON].map((flag) => exposureOf('crossing-read-identified', flag))
+      for (const p of [offBefore, onBefore]) expect(p).toMatchObject({ distinct_id: crossing.anonymousDistinctId, $is_identified: false })
+      for (const p of [offAfter, onAfter]) expect(p).toMatchObject({ distinct_id: crossing.identifiedId, $is_identified: true, $used_bootstrap_value: false })
+      // Continuity off: the identified id is bucketed afresh, into the other variant.
+      expect(offAfter!.$feature_flag_response).not.toBe(offBefore!.$feature_flag_response)
+      expect(f.notes.crossingContinuityOffCrossed).toBe(true)
+      // Continuity on: the anonymous id's variant is kept, although the identified id alone gets the other one.
+      expect(onAfter!.$feature_flag_response).toBe(onBefore!.$feature_flag_response)
+      expect(crossing.continuityOn.identifiedIdOwnVariant).not.toBe(crossing.continuityOn.anonymous)
+      expect(f.notes.crossingContinuityOnCrossed).toBe(false)
+    })
+
+    it('the /flags reload after identify carries $anon_distinct_id, from which PostHog keeps the continuity flag in the anonymous bucket', () => {
+      const reloads = f.requests.filter((r) => r.scenario === 'crossing-identify' && r.kind === 'flags').map((r) => r.decoded as Json)
+      expect(reloads).toHaveLength(1)
+      expect(reloads[0]).toMatchObject({ distinct_id: crossing.identifiedId, $anon_distinct_id: crossing.anonymousDistinctId })
+      const identify = one(f, 'crossing-identify', (e) => e.event === '$identify')
+      expect(props(identify).$anon_distinct_id).toBe(crossing.anonymousDistinctId)
+    })
+
+    it('audited as PostHog ingests them (one person after $identify): the continuity-off flag has one unit crossing at identify, and multiple_variants names continuity as the cause; the continuity-on flag none', async () => {
+      const events = asIngestedWithPersons(f.events)
+      const times = events.map((e) => Date.parse(e.timestamp))
+      const now = Math.max(...times) + 3_600_000
+      const start = new Date(Math.min(...times) - 3_600_000).toISOString()
+      const flags = ALL_FLAG_DEFINITIONS.map((x) => ({ ...x, archived: false, tags: [], created_at: '2026-11-01T00:00:00Z' }))
+      const experiments = [OFF, ON].map((key, i) => ({
+        id: i + 1,
+        name: key,
+        feature_flag_key: key,
+        start_date: start,
+        end_date: null,
+        archived: false,
+        deleted: false,
+        type: 'product',
+        parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
+        metrics: [],
+        metrics_secondary: [],
+        saved_metrics: [],
+        exposure_criteria: { filterTestAccounts: false },
+        holdout: null,
+        created_at: start,
+      }))
+      const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
+      const defs = { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
+      const { report } = await auditEvents(defs, { filterTestAccounts: 'No' }, events, { now, activity: { changes: [], entries: 0 } })
+      const check = (flag: string) => report.flags.find((x) => x.key === flag)?.checks.find((c) => c.id === 'multiple_variants')
+
+      const off = check(OFF)!
+      expect(off.evidence).toMatchObject({ units: 1, multiple_variant_units: 1, identity_crossed_units: 1, experience_continuity: false })
+      expect(['warn', 'fail']).toContain(off.status)
+      expect(off.fix).toContain('Experience continuity is off')
+      const on = check(ON)!
+      expect(on.evidence).toMatchObject({ units: 1, multiple_variant_units: 0, identity_crossed_units: 0, experience_continuity: true })
+      expect(on.status).toBe('pass')
+    })
   })
 
   it('read as sent (distinct_id only inside properties), every event still has its unit', () => {
