@@ -16,6 +16,12 @@ const MAX_ITEMS = 5
 
 const name = (f: Report['flags'][number]) => (f.experiment ? `**${mdText(f.experiment.name)}** (${mdCode(f.key)})` : mdCode(f.key))
 
+/** How many flags the report judges: "1 experiment", "1 flag", "12 flags and experiments". */
+function entries(report: Report): string {
+  if (report.summary.flags !== 1) return `${report.summary.flags} flags and experiments`
+  return report.flags[0]?.kind === 'experiment' ? '1 experiment' : '1 flag'
+}
+
 /** A short Markdown decision summary: what can be trusted now, what to repair first and why, what was assumed. */
 export function writeReadout(report: Report): string {
   const s = report.summary
@@ -24,7 +30,7 @@ export function writeReadout(report: Report): string {
   lines.push('')
   lines.push(
     // Each verdict by its label (labels.ts), as the tables and the UI name it.
-    `${s.flags} flags and experiments: **${VERDICT_LABELS.trustworthy.label}: ${s.trustworthy}**, ${VERDICT_LABELS.needs_backfill.label}: ${s.needs_backfill}, ${VERDICT_LABELS.blocked.label}: ${s.blocked}, ${VERDICT_LABELS.insufficient_data.label}: ${s.insufficient_data}, ${VERDICT_LABELS.inactive.label}: ${s.inactive}.`,
+    `${entries(report)}: **${VERDICT_LABELS.trustworthy.label}: ${s.trustworthy}**, ${VERDICT_LABELS.needs_backfill.label}: ${s.needs_backfill}, ${VERDICT_LABELS.blocked.label}: ${s.blocked}, ${VERDICT_LABELS.insufficient_data.label}: ${s.insufficient_data}, ${VERDICT_LABELS.inactive.label}: ${s.inactive}.`,
   )
   const trusted = report.flags.filter((f) => f.verdict === 'trustworthy')
   lines.push('', '## Trustworthy now')

@@ -326,8 +326,9 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
     },
     async (a) => {
       const ref = CHECK_REFERENCE[a.check]
-      // The values in force are the report's; an online source is not audited just to explain a rule.
-      const report = a.flag !== undefined || source.info().kind !== 'posthog' ? (await read(a.project)).report : null
+      // The values in force are the report's; an online source is not audited just to explain a rule,
+      // but the report of its last audit says them.
+      const report = a.flag !== undefined || !source.held ? (await read(a.project)).report : source.held(await source.resolve(a.project))
       const f = a.flag !== undefined ? report?.flags.find((x) => x.key === a.flag) : undefined
       if (a.flag !== undefined && !f) throw new Error(`no flag ${quote(a.flag)} in the report. ${DATA_NOTE}`)
       const thresholds = ref.thresholds.map((t) => ({ ...t, in_force: t.setting ? (report?.thresholds[t.name] ?? null) : t.default }))

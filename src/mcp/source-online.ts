@@ -31,8 +31,12 @@ export function onlineSource(opts: OnlineSourceOptions): ReportSource {
   let running: Promise<RunOutcome> | null = null
   let lastInputs: RunInputs = {}
 
-  const audit = (inputs: RunInputs, onProgress: OnProgress): Promise<RunOutcome> => {
-    running ??= (async () => {
+  const audit = async (inputs: RunInputs, onProgress: OnProgress): Promise<RunOutcome> => {
+    // One audit at a time. A run asked for during another (run_audit while the first tool's audit
+    // runs) waits for it, then runs with its own lookback, deadlines and progress: joining the
+    // running one would answer its report as if the inputs had been applied.
+    while (running) await running.catch(() => undefined)
+    const run = (async () => {
       let step = 0
       const say = (message: string) => onProgress(++step, undefined, message)
       const client = new PostHogClient({
@@ -63,15 +67,19 @@ export function onlineSource(opts: OnlineSourceOptions): ReportSource {
         if (e instanceof PostHogApiError || e instanceof DefinitionsError) throw new SourceError(`the online audit failed: ${e.message}`)
         if (e instanceof SettingsError) throw new SourceError(`the settings are not valid: ${e.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`)
         throw e
-      } finally {
-        running = null
       }
     })()
-    return running
+    running = run
+    try {
+      return await run
+    } finally {
+      if (running === run) running = null
+    }
   }
   const current = async (project: string | undefined): Promise<Report> => {
     if (project !== undefined && project !== opts.projectId) throw new SourceError(`this server audits one PostHog project, ${JSON.stringify(opts.projectId)}; there is no project ${JSON.stringify(project)} here`)
-    return latest ?? (await audit(lastInputs, () => {})).report
+    // A tool that needs the first report while an audit runs waits for that audit's.
+    return latest ?? (await (running ?? audit(lastInputs, () => {}))).report
   }
 
   return {
@@ -82,6 +90,7 @@ export function onlineSource(opts: OnlineSourceOptions): ReportSource {
       return opts.projectId
     },
     report: current,
+    held: () => latest,
     async tags(project) {
       await current(project)
       return tags

@@ -57,6 +57,8 @@ export interface ReportSource {
   resolve(project?: string): Promise<string>
   /** The current report of a project (the default one when not given). */
   report(project?: string): Promise<Report>
+  /** The report held now, without making one (an online source that has not audited yet holds none); absent where report() is cheap. */
+  held?(project: string): Report | null
   /** Each flag's tags, where the source knows them (a report file alone does not). */
   tags(project?: string): Promise<ReadonlyMap<string, readonly string[]> | null>
   /** The changes since an earlier run (the previous one, or the one generated at `since`). */

@@ -89,10 +89,13 @@ export interface FlagFilter {
 
 /** Days from the report's moment to the flag's readout deadline, or null when it has none. */
 export function dueInDays(f: FlagReport, generatedAt: string): number | null {
+  // A repair carries the deadline in force (src/coverage/context.ts: a deadline set wins over the
+  // experiment's planned end, which wins over the recommended running time); the planned end counts
+  // only when no repair says, or a deadline set after it (run_audit's deadlines) would not show.
   const days = f.backfill.map((b) => b.days_to_deadline).filter((d): d is number => d !== null)
+  if (days.length) return Math.min(...days)
   const end = f.experiment?.end_date ? Date.parse(f.experiment.end_date) : NaN
-  if (Number.isFinite(end)) days.push(Math.round(((end - Date.parse(generatedAt)) / DAY_MS) * 10) / 10)
-  return days.length ? Math.min(...days) : null
+  return Number.isFinite(end) ? Math.round(((end - Date.parse(generatedAt)) / DAY_MS) * 10) / 10 : null
 }
 
 export function topFinding(f: FlagReport): FlagBrief['top_finding'] {

@@ -53,6 +53,19 @@ describe('the readout lists every flag under its verdict', () => {
   })
 })
 
+describe('the readout counts what it judges in the right number', () => {
+  it.each([
+    ['one flag is "1 flag", not "1 flags and experiments"', ['blocked'], 'multivariate_flag', /^1 flag: \*\*Trustworthy/m],
+    ['one experiment is "1 experiment"', ['needs_backfill'], 'experiment', /^1 experiment: \*\*Trustworthy/m],
+    ['more than one are "flags and experiments"', ['blocked', 'trustworthy', 'needs_backfill'], 'multivariate_flag', /^3 flags and experiments: \*\*Trustworthy/m],
+  ] as const)('%s', async (_, verdicts, kind, line) => {
+    const report = await reportWith([...verdicts])
+    const md = writeReadout({ ...report, flags: report.flags.map((f) => ({ ...f, kind })) })
+    expect(md).toMatch(line)
+    expect(md).not.toMatch(/\b1 flags\b/)
+  })
+})
+
 describe('the Markdown the readout and the hints are written in', () => {
   it.each([
     ['a bullet list becomes one list', '- a\n- b\n', '<ul>\n<li>a</li>\n<li>b</li>\n</ul>'],
