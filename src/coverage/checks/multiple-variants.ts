@@ -27,7 +27,7 @@ function continuityCause(ctx: CheckContext): string {
   const several = ctx.exposure?.multipleVariantUnits ?? 0
   if (crossed > 0) {
     const share = several > 0 ? ` (${pct(crossed / several)} of those with several)` : ''
-    const seen = `${count(crossed)} units${share} saw one variant while anonymous and another once identified.`
+    const seen = `${crossed === 1 ? '1 unit' : `${count(crossed)} units`}${share} saw one variant while anonymous and another once identified.`
     if (ctx.flag.ensure_experience_continuity === true) {
       return `${seen} Experience continuity is on, so the likely cause is a flag bootstrapped or evaluated with another distinct id than the browser's anonymous one (a server rendering with the user id, a bootstrap of the wrong id), or identify called with an id that already has another variant. Bootstrap with the same anonymous id posthog-js uses, and evaluate the flag server-side with that id until login.`
     }
