@@ -78,7 +78,8 @@ export function splitBySlice(ctx: CheckContext): SliceBreakdown | null {
     results.push({ dim, value: slice.slice(at + 1), units, counts, p: gof(counts, expected) })
   }
   const alpha = ctx.settings.srmPValue / Math.max(1, results.length)
-  const mismatched = results.filter((r) => r.p < alpha).sort((a, b) => a.p - b.p)
+  // Worst first; equal p-values (two slices of the same units) in a fixed order, whatever the source.
+  const mismatched = results.filter((r) => r.p < alpha).sort((a, b) => a.p - b.p || (a.dim < b.dim ? -1 : a.dim > b.dim ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
   let explains: SliceBreakdown['explains'] = null
   for (const s of mismatched) {
     const rest = totals.map((t, i) => Math.max(0, t - (s.counts[i] as number)))

@@ -4,7 +4,7 @@ import { auditOnline } from '../../src/audit/online-audit.js'
 import { PostHogClient } from '../../src/posthog/client.js'
 import { posthogProject } from '../support/posthog-box/index.js'
 import { HOST, KEY, PROJECT } from '../support/posthog-api.js'
-import { baseTestExperiment, baseTestFlag, definitionsOf, journeys } from '../support/journeys.js'
+import { auditJourneys, baseTestExperiment, baseTestFlag, definitionsOf, journeys } from '../support/journeys.js'
 import type { BoxEvent } from '../support/posthog-box/index.js'
 
 /**
@@ -18,7 +18,7 @@ for (let i = 0; i < 600; i++) {
   const safari = i % 3 === 0
   const variant = i % 2 === 0 ? 'control' : 'test'
   if (safari && variant === 'test' && i % 10 !== 1) continue // the test variant's exposure is lost on Safari
-  byPerson[`u${i}`] = [{ event: '$feature_flag_called', timestamp: `2026-11-1${2 + (i % 4)}T10:00:00`, properties: { $feature_flag: flag, $feature_flag_response: variant, $lib: 'web', $lib_version: '1.140.0', $browser: safari ? 'Safari' : 'Chrome', $os: 'Mac OS X', $device_type: 'Desktop' } }]
+  byPerson[`u${i}`] = [{ event: '$feature_flag_called', timestamp: `2026-11-1${2 + (i % 4)}T10:00:00`, properties: { $feature_flag: flag, $feature_flag_response: variant, $lib: 'web', $lib_version: safari ? '1.130.4' : '1.140.0', $browser: safari ? 'Safari' : 'Chrome', $os: 'Mac OS X', $device_type: 'Desktop' } }]
 }
 const events = journeys(byPerson) as BoxEvent[]
 const flags = [baseTestFlag()]
@@ -47,5 +47,10 @@ describe('the online audit, a mismatched split', () => {
     expect(check.evidence.slices).toMatchObject({ counted: true, explained_by: { dimension: 'browser', value: 'Safari' } })
     expect(check.summary).toContain('The mismatch is in browser Safari')
     expect(ph.log.some((q) => q.hogql.includes('arrayJoin([') && !q.error)).toBe(true)
+    // The same slices, by the same names, as the offline audit counts them: the SDK with its minor version.
+    const offline = (await auditJourneys(defs, events, Date.parse('2026-11-20T12:00:00Z'))).report.flags.find((f) => f.key === flag)!.checks.find((c) => c.id === 'sample_ratio')!
+    const rows = (c: typeof check) => (c.evidence.slices as { mismatched: { dimension: string; value: string; units_per_variant: unknown }[] }).mismatched.map((m) => [m.dimension, m.value, m.units_per_variant])
+    expect(rows(check)).toEqual(rows(offline))
+    expect(rows(check)).toContainEqual(['sdk', 'web 1.130', { control: 100, test: 20 }])
   })
 })
