@@ -23,6 +23,8 @@ export async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposur
   if (x.bootstrapMismatch) counters.push(EXPOSURE.bootstrapMismatch)
   if (x.locallyEvaluated) counters.push(EXPOSURE.locallyEvaluated)
   if (x.error !== null) counters.push(EXPOSURE.errored)
+  // Which SDKs (and versions) send the exposures, day by day: one that stops is named (exposure_stall).
+  if (x.slices?.sdk !== undefined && ctx.store.listsFields) counters.push(EXPOSURE.eventsBySdk(x.slices.sdk))
   // A value outside the flag's variants is an exposure event, but PostHog's filter drops it: it
   // must not make a unit distinct, or "seen with several variants".
   if (!ctx.isCountedValue(x.flag, x.variant) || !inUnitSample(x.unit, ctx.settings.unitSampleRate)) {

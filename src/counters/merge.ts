@@ -54,6 +54,13 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
       into.byDay ??= {}
       for (const [day, n] of Object.entries(exp.byDay)) into.byDay[day] = (into.byDay[day] ?? 0) + n
     }
+    if (exp.byDayBySdk) {
+      into.byDayBySdk ??= {}
+      for (const [day, sdks] of Object.entries(exp.byDayBySdk)) {
+        const to = (into.byDayBySdk[day] ??= {})
+        for (const [sdk, n] of Object.entries(sdks)) to[sdk] = (to[sdk] ?? 0) + n
+      }
+    }
     if (exp.byDayByLib) {
       into.byDayByLib ??= {}
       for (const [day, libs] of Object.entries(exp.byDayByLib)) {

@@ -64,6 +64,8 @@ export interface ExposureObservation {
   byDay?: Record<string, number>
   /** The same by the kind of library that sent them: which libraries stopped (exposure_stall). */
   byDayByLib?: Record<string, LibCounts>
+  /** The same by SDK and minor version ("web 1.130"), where the source counted it: which SDK stopped. */
+  byDayBySdk?: Record<string, Record<string, number>>
 }
 
 export interface SightingObservation {

@@ -2,7 +2,7 @@ import { EXPOSURE_KINDS, REJECT_REASONS, type ExposureKind } from '../events/typ
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
 import { KeyScheme, tokenToVariant } from './keys.js'
-import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, SLICE_PREFIX, fieldsOfSeries } from './schema.js'
+import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, SLICE_PREFIX, SDK_PREFIX, fieldsOfSeries } from './schema.js'
 import { dayLabel, dayNumber } from '../time.js'
 import {
   LIBS,
@@ -146,14 +146,17 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
         obs.unlistedSeries += day_.unlisted
         // The slice fields of the day's exposure series, in one pass over its fields.
         const slicesBySeries = new Map<string, [string, number][]>()
+        const sdksBySeries = new Map<string, [string, number][]>()
         if (day_.all) {
           for (const [field, n] of day_.all) {
-            const at = field.indexOf(`:${SLICE_PREFIX}`)
-            if (at < 0) continue
-            const series = field.slice(0, at)
-            const list = slicesBySeries.get(series) ?? []
-            list.push([field.slice(at + 1 + SLICE_PREFIX.length), toCount(n)])
-            slicesBySeries.set(series, list)
+            for (const [prefix, into] of [[SLICE_PREFIX, slicesBySeries], [SDK_PREFIX, sdksBySeries]] as const) {
+              const at = field.indexOf(`:${prefix}`)
+              if (at < 0) continue
+              const series = field.slice(0, at)
+              const list = into.get(series) ?? []
+              list.push([field.slice(at + 1 + prefix.length), toCount(n)])
+              into.set(series, list)
+            }
           }
         }
 
@@ -191,6 +194,12 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             for (const [slice, n] of slicesBySeries.get(name) ?? []) {
               v.slices ??= {}
               v.slices[slice] = (v.slices[slice] ?? 0) + n * scale
+            }
+            // Exposure events by SDK and minor version (listed fields only): `sd:<sdk>`.
+            for (const [sdk, n] of sdksBySeries.get(name) ?? []) {
+              exp.byDayBySdk ??= {}
+              const daySdks = (exp.byDayBySdk[label] ??= {})
+              daySdks[sdk] = (daySdks[sdk] ?? 0) + n
             }
             exp.byDayByLib ??= {}
             const dayLibs = (exp.byDayByLib[label] ??= zeroLibs())

@@ -48,10 +48,14 @@ export const EXPOSURE = {
   unitsByLib: (lib: LibClass) => `ulib:${lib}`,
   /** units whose first exposure to this value came from this slice (`browser`, `Safari`); listed fields only */
   slice: (dim: SliceDim, value: string) => `${SLICE_PREFIX}${dim}:${value}`,
+  /** exposure events by SDK and minor version (the `sdk` slice: "web 1.130"); listed fields only */
+  eventsBySdk: (sdk: string) => `${SDK_PREFIX}${sdk}`,
 } as const
 
 /** The prefix of a slice field of an exposure series (EXPOSURE.slice). */
 export const SLICE_PREFIX = 'sl:'
+/** The prefix of an exposure series' events by SDK (EXPOSURE.eventsBySdk). */
+export const SDK_PREFIX = 'sd:'
 
 /** Every field of an exposure series, as a reader lists them. */
 export const EXPOSURE_FIELDS: readonly string[] = [
@@ -85,7 +89,7 @@ export const METRIC_FIELDS: readonly string[] = [METRIC.events, METRIC.beforeExp
 /** The fields a series of each type has. */
 /** True when a series of this type has this field: a fixed one, or an exposure series' slice. */
 export function isSeriesField(type: string, field: string): boolean {
-  return fieldsOfSeries(type).includes(field) || (type === SERIES_TYPE.exposure && field.startsWith(SLICE_PREFIX))
+  return fieldsOfSeries(type).includes(field) || (type === SERIES_TYPE.exposure && (field.startsWith(SLICE_PREFIX) || field.startsWith(SDK_PREFIX)))
 }
 
 export function fieldsOfSeries(type: string): readonly string[] {

@@ -1,3 +1,4 @@
+import { SDK_SLICE_HOGQL } from '../events/lib-class.js'
 import { dt, list, lit } from '../hog/literals.js'
 import type { CheckContext, CheckId } from './checks/types.js'
 import type { FlagWindow } from '../definitions/windows.js'
@@ -120,16 +121,10 @@ function metricQuery(events: readonly string[], p: QueryParts): string | null {
  * app version, browser, OS, device and country of each unit's first exposure, each slice's rows
  * beside the others', as the report's slice numbers count them.
  */
-/**
- * The SDK slice as the counters name it (read-event.ts sdkOf): `$lib` and the minor version of
- * `$lib_version` ("web 1.130"), `$lib` alone without a version, nothing without a `$lib`.
- */
-const SDK_SLICE = "multiIf(empty(ifNull(toString(properties.$lib), '')), '', empty(ifNull(toString(properties.$lib_version), '')), toString(properties.$lib), concat(toString(properties.$lib), ' ', replaceRegexpAll(toString(properties.$lib_version), '^(\\\\d+)\\\\.(\\\\d+).*$', '\\\\1.\\\\2')))"
-
 export function sliceQuery(ctx: CheckContext, w: FlagWindow): string {
   const p = partsOf(ctx, w)
   const first = (expr: string) => `argMin(toString(${expr}), timestamp)`
-  const units = `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, ${first(SDK_SLICE)} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
+  const units = `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, ${first(SDK_SLICE_HOGQL)} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
   const dims = ['sdk', 'app_version', 'browser', 'os', 'device', 'country']
   return `SELECT arrayJoin([${dims.map(lit).join(', ')}]) AS dimension, multiIf(${dims.map((d) => `dimension = ${lit(d)}, ${d}`).join(', ')}, '') AS value, ${p.variant} AS variant, count() AS units FROM (${units}) GROUP BY dimension, value, variant ORDER BY dimension, value, variant LIMIT ${LIMIT * 4}`
 }

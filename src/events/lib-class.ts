@@ -31,3 +31,9 @@ export function classifyLib(lib: unknown): LibClass {
   if (SERVER_LIBS.has(lib)) return 'server'
   return 'unknown'
 }
+
+/**
+ * The SDK slice in HogQL, as the counters name it (read-event.ts sdkOf): `$lib` and the minor version of
+ * `$lib_version` ("web 1.130"), `$lib` alone without a version, nothing without a `$lib`.
+ */
+export const SDK_SLICE_HOGQL = "multiIf(empty(ifNull(toString(properties.$lib), '')), '', empty(ifNull(toString(properties.$lib_version), '')), toString(properties.$lib), concat(toString(properties.$lib), ' ', replaceRegexpAll(toString(properties.$lib_version), '^(\\\\d+)\\\\.(\\\\d+).*$', '\\\\1.\\\\2')))"

@@ -2,7 +2,7 @@ import { dt, list, lit } from '../hog/literals.js'
 import { experimentsByFlag, exposureCriterionOf, ownValues, type Definitions, type ExperimentDefinition, type FlagDefinition } from '../definitions/definitions.js'
 import { exposureFilters, surfaceMetrics } from '../definitions/audit-config.js'
 import { configuredGoals, type MetricMatcher } from '../settings/settings.js'
-import { CLIENT_LIBS, SERVER_LIBS } from '../events/lib-class.js'
+import { CLIENT_LIBS, SDK_SLICE_HOGQL, SERVER_LIBS } from '../events/lib-class.js'
 import { QUERY_ROW_LIMIT } from './client.js'
 
 /**
@@ -217,7 +217,7 @@ function identOf(unit: string): string {
  * `missingUnit`: the exposures of group-aggregated flags that name no group, instead.
  */
 function exposureSource(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part: UnitPart | undefined, missingUnit = false): string {
-  const standard = `SELECT properties.$feature_flag AS flag, event AS event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp AS timestamp, ${identOf(unit)} AS ident
+  const standard = `SELECT properties.$feature_flag AS flag, event AS event, ${RESPONSE} AS value, ${LIB} AS lib, ${RAW_TRUE('$used_bootstrap_value')} AS bootstrapped, ${BOOT_MISMATCH} AS boot_mismatch, ${RAW_TRUE('locally_evaluated')} AS local, notEmpty(ifNull(toString(properties.$feature_flag_error), '')) AS errored, ${unit} AS unit, timestamp AS timestamp, ${identOf(unit)} AS ident, ${SDK_SLICE_HOGQL} AS sdk
   FROM events WHERE ${exposureWhere(flags, unit, w, ctx, part, missingUnit)}`
   const custom = flags.filter((f) => ctx.customEvents.has(f.key))
   if (custom.length === 0) return `(${standard})`
@@ -228,8 +228,8 @@ function exposureSource(flags: readonly FlagDefinition[], unit: string, w: Backf
   const unitCondition = unit === 'person_id' ? '' : missingUnit ? ` AND ${unit} = ''` : ` AND ${unit} != ''`
   return `(${standard}
   UNION ALL
-  SELECT flag, 'custom' AS event, value, lib, 0 AS bootstrapped, 0 AS boot_mismatch, 0 AS local, 0 AS errored, unit, timestamp, ident
-  FROM (SELECT arrayJoin(${flagsOf}) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${LIB} AS lib, ${unit} AS unit, timestamp AS timestamp, ${identOf(unit)} AS ident, ${criteria} AS passes
+  SELECT flag, 'custom' AS event, value, lib, 0 AS bootstrapped, 0 AS boot_mismatch, 0 AS local, 0 AS errored, unit, timestamp, ident, sdk
+  FROM (SELECT arrayJoin(${flagsOf}) AS flag, JSONExtractRaw(properties, concat('$feature/', flag)) AS value, ${LIB} AS lib, ${unit} AS unit, timestamp AS timestamp, ${identOf(unit)} AS ident, ${SDK_SLICE_HOGQL} AS sdk, ${criteria} AS passes
     FROM events WHERE ${eventsWhere(unit, part)} AND event IN ${list([...byEvent.keys()])} AND ${between('timestamp', outerRange(custom, w))}${unitCondition})
   WHERE value NOT IN ('', 'null') AND passes AND ${rangeCondition(custom, w, 'flag', 'timestamp')})`
 }
@@ -241,11 +241,11 @@ GROUP BY flag, event, value, lib
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 
-/** Exposure events per UTC day and library class: when exposures stopped or fell, and which libraries stopped (exposure_stall). */
+/** Exposure events per UTC day, library class and SDK with its minor version: when exposures stopped or fell, and which SDKs stopped (exposure_stall). */
 function exposureDaysQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, part?: UnitPart): string {
-  return `SELECT flag, event, ${utcDay('timestamp')} AS day, lib, count() AS exposures
+  return `SELECT flag, event, ${utcDay('timestamp')} AS day, lib, sdk, count() AS exposures
 FROM ${exposureSource(flags, unit, w, ctx, part)}
-GROUP BY flag, event, day, lib
+GROUP BY flag, event, day, lib, sdk
 LIMIT ${QUERY_ROW_LIMIT}`
 }
 

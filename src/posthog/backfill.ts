@@ -152,6 +152,13 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
         const n = num(at(row, 'exposures'))
         exp.byDay ??= {}
         exp.byDay[label] = (exp.byDay[label] ?? 0) + n
+        // By SDK and minor version, as the counters name it ('' where the event has no $lib).
+        const sdk = at(row, 'sdk')
+        if (typeof sdk === 'string' && sdk !== '') {
+          exp.byDayBySdk ??= {}
+          const sdks = (exp.byDayBySdk[label] ??= {})
+          sdks[sdk] = (sdks[sdk] ?? 0) + n
+        }
         if ((LIBS as readonly string[]).includes(lib)) {
           exp.byDayByLib ??= {}
           const libs = (exp.byDayByLib[label] ??= zeroLibs())

@@ -33,6 +33,9 @@ function withoutSlices(o: Observations): Observations {
   let sliced = 0
   for (const f of copy.flags) {
     for (const exp of Object.values(f.exposure)) {
+      // Exposures by SDK, per day: likewise listed fields only; they add up to the day's exposures.
+      for (const [day, sdks] of Object.entries(exp?.byDayBySdk ?? {})) expect(Object.values(sdks).reduce((a, b) => a + b, 0), `${f.flag} ${day}`).toBeLessThanOrEqual(exp?.byDay?.[day] ?? 0)
+      if (exp) delete exp.byDayBySdk
       // Units crossing at identify: likewise counted only where a unit's fields can be listed.
       if (exp?.identityCrossedUnits !== undefined) {
         expect(exp.identityCrossedUnits, f.flag).toBeLessThanOrEqual(exp.multipleVariantUnits)
