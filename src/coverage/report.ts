@@ -107,9 +107,8 @@ function planReport(input: ReportInput): { flags: FlagDefinition[]; judge: (flag
         const own = { ...evidence }
         // The split by slice carries its own query: every slice's units per variant. Where the source
         // counted no slices (the HogQL backfill), the query alone says where to look (the online
-        // audit runs it for such flags, and for running experiments whose whole split matches, where
-        // one slice can still be far off: askSlices in posthog/slices.ts).
-        if (id === 'sample_ratio' && ((typeof own.slices === 'object' && own.slices !== null) || status === 'fail' || (status === 'pass' && ctx.kind === 'experiment' && ctx.running))) {
+        // audit runs it for such flags: askSlices in posthog/slices.ts).
+        if (id === 'sample_ratio' && ((typeof own.slices === 'object' && own.slices !== null) || status === 'fail')) {
           const q = sliceQuery(ctx, window)
           own.slices = { counted: own.slices !== undefined, ...(own.slices as Record<string, unknown> | undefined), query: q, query_url: sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, q) }
         }

@@ -10,27 +10,19 @@ import { SLICE_DIMS, type SliceDim } from '../events/types.js'
 import { PostHogApiError, type PostHogClient } from './client.js'
 
 /**
- * The flags whose slices were not counted and that need them, with their slice query: a mismatched
- * split (where it goes wrong), and a running experiment whose whole split matches (one slice can
- * still be far off, as the live counters would show). At most MAX_PASSING_ASKED of the latter, the
- * most units first: a query each.
+ * The flags whose split is mismatched and whose slices were not counted, with their slice query.
+ * Only those: a query a flag, and PostHog rate-limits queries. A slice far off while the whole split
+ * matches is found where the slices are counted (the host's counters, an offline audit).
  */
 export function slicesToAsk(report: Report): { flag: string; query: string }[] {
-  const failing: { flag: string; query: string }[] = []
-  const passing: { flag: string; query: string; units: number }[] = []
+  const out: { flag: string; query: string }[] = []
   for (const f of report.flags) {
     const c = f.checks.find((x) => x.id === 'sample_ratio')
     const slices = c?.evidence.slices as { counted?: unknown; query?: unknown } | undefined
-    if (!c || slices?.counted !== false || typeof slices.query !== 'string') continue
-    if (c.status === 'fail') failing.push({ flag: f.key, query: slices.query })
-    else if (c.status === 'pass') passing.push({ flag: f.key, query: slices.query, units: Number(c.evidence.total_units) || 0 })
+    if (c?.status === 'fail' && slices?.counted === false && typeof slices.query === 'string') out.push({ flag: f.key, query: slices.query })
   }
-  passing.sort((a, b) => b.units - a.units)
-  return [...failing, ...passing.slice(0, MAX_PASSING_ASKED).map(({ flag, query }) => ({ flag, query }))]
+  return out
 }
-
-/** Running experiments whose whole split matches, broken down by slice in one audit at most. */
-export const MAX_PASSING_ASKED = 20
 
 /**
  * Runs each slice query and adds its rows (dimension, value, variant, units) to the flag's

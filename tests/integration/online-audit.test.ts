@@ -83,9 +83,8 @@ describe('the online audit, every query run by a real ClickHouse as PostHog prin
     // No query was refused by ClickHouse or by PostHog's rules.
     expect(ran.filter((q) => q.error).map((q) => q.error)).toEqual([])
     // The plan's queries, the one that looks for flags outside the flag list, and the split by slice
-    // of mismatched splits and running experiments (asked on demand, one query a flag).
+    // of mismatched splits (asked on demand, one query a flag).
     const sliceQueries = ran.filter((q) => q.hogql.startsWith("SELECT arrayJoin(['sdk'")).length
-    expect(sliceQueries).toBeGreaterThan(0)
     expect(ran.length - sliceQueries).toBe(online.runs.length + 1)
     expect(online.report.flags.every((f) => f.data.source === 'backfill' || f.data.source === 'none')).toBe(true)
     expect(normalized(online.report)).toEqual(normalized({ ...offline.report, project: PROJECT }))
