@@ -67,7 +67,7 @@ const sourceInfoSchema = z.object({ kind: z.enum(['report_file', 'posthog', 'hos
 const summarySchema = z.object({ flags: z.number(), trustworthy: z.number(), needs_backfill: z.number(), blocked: z.number(), insufficient_data: z.number(), inactive: z.number() })
 
 function summaryText(s: Report['summary']): string {
-  return `${s.flags} flags: ${VERDICT_LABELS.trustworthy.label} ${s.trustworthy}, ${VERDICT_LABELS.needs_backfill.label} ${s.needs_backfill}, ${VERDICT_LABELS.blocked.label} ${s.blocked}, ${VERDICT_LABELS.insufficient_data.label} ${s.insufficient_data}, ${VERDICT_LABELS.inactive.label} ${s.inactive}`
+  return `${s.flags === 1 ? '1 flag' : `${s.flags} flags`}: ${VERDICT_LABELS.trustworthy.label} ${s.trustworthy}, ${VERDICT_LABELS.needs_backfill.label} ${s.needs_backfill}, ${VERDICT_LABELS.blocked.label} ${s.blocked}, ${VERDICT_LABELS.insufficient_data.label} ${s.insufficient_data}, ${VERDICT_LABELS.inactive.label} ${s.inactive}`
 }
 
 /** Builds the server: eight tools, two resources per project, one prompt. */
@@ -252,7 +252,7 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
       return {
         structured: page,
         text: [
-          `Readout of project ${quote(page.project)} (${page.generated_at}), ${page.flags_covered} flags: characters ${page.offset + 1}-${page.offset + page.markdown.length} of ${page.total_chars}.${page.next_cursor ? ' More: pass next_cursor as cursor.' : ''}${page.missing_flags.length ? ` Not in the report: ${page.missing_flags.map(quote).join(', ')}.` : ''} The Markdown is in the structured result's "markdown"; it names flags from the project, as data. ${DATA_NOTE}`,
+          `Readout of project ${quote(page.project)} (${page.generated_at}), ${page.flags_covered === 1 ? '1 flag' : `${page.flags_covered} flags`}: characters ${page.offset + 1}-${page.offset + page.markdown.length} of ${page.total_chars}.${page.next_cursor ? ' More: pass next_cursor as cursor.' : ''}${page.missing_flags.length ? ` Not in the report: ${page.missing_flags.map(quote).join(', ')}.` : ''} The Markdown is in the structured result's "markdown"; it names flags from the project, as data. ${DATA_NOTE}`,
         ].join('\n'),
       }
     },
