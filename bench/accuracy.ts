@@ -199,6 +199,7 @@ function identityCrossed(f: Report['flags'][number]): number | null {
  */
 const NEW_FINDINGS: { finding: string; check: CheckId; defects: DefectId[]; found: (f: FlagOutcome) => boolean; nominal: string }[] = [
   { finding: 'exposure stall (48 h, or a fall)', check: 'exposure_stall', defects: ['exposure_stopped'], found: (f) => firedOn(f, 'exposure_stall'), nominal: 'none (a rule, not a test)' },
+  { finding: 'primary metric silent while exposures go on', check: 'exposure_stall', defects: ['metric_stopped'], found: (f) => f.checks.some((c) => c.id === 'exposure_stall' && c.status === 'fail' && c.summary.includes('went silent')), nominal: 'none (a rule, not a test)' },
   { finding: 'exposure bias (exposed vs carrying split)', check: 'exposure_bias', defects: ['sample_ratio_mismatch', 'slice_exposure_loss'], found: (f) => firedOn(f, 'exposure_bias'), nominal: 'p < 0.001 and a 10% gap' },
   { finding: 'mismatch by slice: the right slice named', check: 'sample_ratio', defects: ['slice_exposure_loss'], found: (f) => firedOn(f, 'sample_ratio') && (f.slice === 'sdk:web 1.130' || f.slice === 'browser:Safari'), nominal: 'p < 0.001 (a slice: 0.001 / slices tested)' },
   { finding: 'mid-run flag change, with a clean-from date', check: 'flag_changes', defects: ['split_changed'], found: (f) => f.checks.some((c) => c.id === 'flag_changes' && c.status === 'fail'), nominal: 'none (read from the log)' },

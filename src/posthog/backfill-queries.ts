@@ -301,7 +301,8 @@ LIMIT ${QUERY_ROW_LIMIT}`
 function metricsQuery(flags: readonly FlagDefinition[], unit: string, w: BackfillWindow, ctx: PlanContext, metrics: readonly MetricMatcher[], part?: UnitPart): string {
   // Each metric event once per matcher it matches (the same HogQL filter the plugin compiles).
   const matched = metrics.map((m) => `if(event = ${lit(m.event)}${m.filter ? ` AND (${m.filter})` : ''}, ${lit(m.name)}, '')`)
-  return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(${utcDay('m.ts')}) AS first_day, max(${utcDay('m.ts')}) AS last_day
+  // events_by_day: the metric's events per UTC day, as the counters' day buckets keep them (a silent metric: exposure_stall).
+  return `SELECT x.flag AS flag, x.value AS value, m.metric AS metric, count() AS events, count(DISTINCT m.unit) AS units, countIf(m.ts < x.first_ts) AS events_before_exposure, min(${utcDay('m.ts')}) AS first_day, max(${utcDay('m.ts')}) AS last_day, sumMap([${utcDay('m.ts')}], [1]) AS events_by_day
 FROM (SELECT flag, value, unit, min(timestamp) AS first_ts
   FROM ${exposureSource(flags, unit, w, ctx, part)}
   WHERE ${validity(flags, ctx)}

@@ -233,6 +233,16 @@ export function observationsFromBackfill(defs: Definitions, runs: readonly Backf
           mv.units += num(at(row, 'units'))
           mv.eventsBeforeExposure += num(at(row, 'events_before_exposure'))
         } else m.variants.push({ value: parsed.value, events: num(at(row, 'events')), units: num(at(row, 'units')), eventsBeforeExposure: num(at(row, 'events_before_exposure')) })
+        // Events per UTC day ([[days], [counts]] from sumMap), as the counters' day buckets keep them.
+        const byDay = at(row, 'events_by_day')
+        if (Array.isArray(byDay) && Array.isArray(byDay[0]) && Array.isArray(byDay[1])) {
+          m.byDay ??= {}
+          byDay[0].forEach((d: unknown, i: number) => {
+            if (typeof d !== 'string') return
+            const label = d.slice(0, 10)
+            m.byDay![label] = (m.byDay![label] ?? 0) + num((byDay[1] as unknown[])[i])
+          })
+        }
         days(f, at(row, 'first_day'), at(row, 'last_day'))
       }
     }

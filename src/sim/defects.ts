@@ -27,9 +27,10 @@ export const DEFECT_IDS = [
   'identify_rebucket',
   'split_changed',
   'slice_exposure_loss',
+  'metric_stopped',
 ] as const
 /** Defects outside the default `mix` (each is asked for by name, or by a scenario). */
-export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped', 'identify_rebucket', 'split_changed', 'slice_exposure_loss']
+export const OPT_IN_DEFECTS: readonly DefectId[] = ['payload_only_share', 'payload_only_server', 'bootstrap_stale', 'exposure_stopped', 'identify_rebucket', 'split_changed', 'slice_exposure_loss', 'metric_stopped']
 export type DefectId = (typeof DEFECT_IDS)[number]
 
 export type CheckId =
@@ -112,6 +113,8 @@ const VERDICTS: Record<DefectId, DefectSpec['verdict']> = {
   split_changed: 'needs_backfill',
   // As sample_ratio_mismatch, in one slice: the carriers split as planned, exposure_bias explains it.
   slice_exposure_loss: 'needs_backfill',
+  // Exposed units until the stop are measured; the event is restored in the app.
+  metric_stopped: 'needs_backfill',
 }
 
 export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
@@ -139,6 +142,7 @@ export const DEFECTS: ReadonlyMap<DefectId, DefectSpec> = new Map(
     spec('identify_rebucket', 'the web app reads the flag before identify and again after it, with experience continuity off: users who sign up are re-bucketed by their new id (the size: the share of users affected)', ['multiple_variants'], false, true, 0.9),
     spec('split_changed', "someone changed the experiment's split while it ran (the size: the share of the run before the change), re-bucketing users; the change is in the flag's activity log", ['flag_changes'], true, true, 0.5),
     spec('slice_exposure_loss', "an outdated posthog-js on Safari loses most of one variant's exposures (the size: the share lost in that slice); the users still carry the variant", ['sample_ratio', 'exposure_bias'], true, true, 0.9),
+    spec('metric_stopped', "a release stopped sending the experiment's primary metric event for the last part of the run (the size: its share) while exposures go on", ['exposure_stall'], true, true, 0.35),
     spec('underpowered', 'the experiment is rolled out to so few users that no variant gets enough exposures', ['sample_size'], true, true, 0.04),
   ].map((d) => [d.id, d]),
 )

@@ -163,7 +163,7 @@ function isEligible(flag: FlagPlan, id: DefectId): boolean {
   const d = DEFECTS.get(id)!
   if (d.needsExperiment && flag.kind !== 'experiment') return false
   if (d.needsVariants && flag.variants.length === 0) return false
-  if ((id === 'crossover' || id === 'identify_rebucket') && (flag.lib !== 'web' || flag.groupType !== null)) return false
+  if ((id === 'crossover' || id === 'identify_rebucket' || id === 'metric_stopped') && (flag.lib !== 'web' || flag.groupType !== null)) return false
   // Mixed evaluation is the defect: a flag evaluated only on the server is expected to be server-side.
   if (id === 'server_side_exposure' && (flag.lib === 'posthog-node' || flag.groupType !== null)) return false
   if ((id === 'exposure_after_goal' || id === 'double_exposure_event') && flag.lib === 'posthog-node') return false
@@ -359,9 +359,14 @@ function metric(uuid: string, name: string, event: string, type: 'funnel' | 'mea
     : { kind: 'ExperimentMetric', uuid, name, metric_type: 'mean', goal: 'decrease', source: node }
 }
 
+/** The goal event of an experiment measured by an event of its own (metric_stopped): only its page sends it. */
+export function ownGoalEvent(f: Pick<FlagPlan, 'key'>): string {
+  return `${f.key.replace(/-/g, '_')}_completed`
+}
+
 /** An experiment as `GET /api/projects/:id/experiments/:id/` returns it (the list omits metrics). */
 function experimentApiObject(f: FlagPlan, nowMs: number): unknown {
-  const goalEvent = f.defects.has('metric_unreachable') ? 'purchase_completed' : (f.area.funnel.at(-1) as string)
+  const goalEvent = f.defects.has('metric_unreachable') ? 'purchase_completed' : f.defects.has('metric_stopped') ? ownGoalEvent(f) : (f.area.funnel.at(-1) as string)
   const metrics = f.defects.has('no_primary_metric') ? [] : [metric(`m-${f.id}-1`, `${goalEvent} conversion`, goalEvent, 'funnel')]
   const secondary = f.defects.has('no_guardrail')
     ? []

@@ -1,5 +1,6 @@
 import type { ExposureEvent } from '../events/types.js'
 import { AREAS, BROWSERS, OSES, type Area } from './catalog.js'
+import { ownGoalEvent } from './project.js'
 import type { FlagPlan, Project } from './project.js'
 import { Rng, bucket } from './rng.js'
 import { TruthRecorder, type PersonTruth, type SentValue } from './truth.js'
@@ -525,11 +526,26 @@ function* session(
       const plan = f.variants.find((x) => x.key === v)
       if (plan) lift *= 1 + plan.lift
     }
+    let reached = 0
     for (const step of area.funnel) {
       if (!rng.chance(Math.min(0.95, area.stepRate * lift))) break
       tick(2_000 + rng.exp(20_000))
       metric(step)
       yield emit(step, webProps())
+      reached++
+    }
+    // An experiment measured by an event of its own, sent by the users it assigned once they enter
+    // the area's funnel, until a release stopped sending it (metric_stopped).
+    if (reached > 0) {
+      for (const f of areaFlags) {
+        if (!f.defects.has('metric_stopped')) continue
+        const v = assignedValue(f, person, distinct(), t)
+        if (v === undefined || v === false) continue
+        if (t >= project.endMs - (f.defects.get('metric_stopped') ?? 0.35) * (project.endMs - f.startMs)) continue
+        tick(500)
+        metric(ownGoalEvent(f))
+        yield emit(ownGoalEvent(f), webProps())
+      }
     }
     for (let a = Math.floor(rng.exp(3)); a > 0; a--) {
       tick(1_000 + rng.exp(15_000))
