@@ -64,6 +64,11 @@ export interface ExposureObservation {
   byDay?: Record<string, number>
   /** The same by the kind of library that sent them: which libraries stopped (exposure_stall). */
   byDayByLib?: Record<string, LibCounts>
+  /**
+   * The first UTC day each slice (`browser:Safari`) had a unit's first exposure, where the source
+   * counted slices: a mismatch in that slice is no older (the date an annotation marks).
+   */
+  sliceFirstDay?: Record<string, string>
   /** The same by SDK and minor version ("web 1.130"), where the source counted it: which SDK stopped. */
   byDayBySdk?: Record<string, Record<string, number>>
 }

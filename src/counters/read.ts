@@ -194,6 +194,8 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
             for (const [slice, n] of slicesBySeries.get(name) ?? []) {
               v.slices ??= {}
               v.slices[slice] = (v.slices[slice] ?? 0) + n * scale
+              exp.sliceFirstDay ??= {}
+              if (n > 0 && !(exp.sliceFirstDay[slice]! <= label)) exp.sliceFirstDay[slice] = label
             }
             // Exposure events by SDK and minor version (listed fields only): `sd:<sdk>`.
             for (const [sdk, n] of sdksBySeries.get(name) ?? []) {

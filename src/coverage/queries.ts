@@ -124,9 +124,9 @@ function metricQuery(events: readonly string[], p: QueryParts): string | null {
 export function sliceQuery(ctx: CheckContext, w: FlagWindow): string {
   const p = partsOf(ctx, w)
   const first = (expr: string) => `argMin(toString(${expr}), timestamp)`
-  const units = `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, ${first(SDK_SLICE_HOGQL)} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
+  const units = `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, ${first(SDK_SLICE_HOGQL)} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country, min(timestamp) AS first_ts FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
   const dims = ['sdk', 'app_version', 'browser', 'os', 'device', 'country']
-  return `SELECT arrayJoin([${dims.map(lit).join(', ')}]) AS dimension, multiIf(${dims.map((d) => `dimension = ${lit(d)}, ${d}`).join(', ')}, '') AS value, ${p.variant} AS variant, count() AS units FROM (${units}) GROUP BY dimension, value, variant ORDER BY dimension, value, variant LIMIT ${LIMIT * 4}`
+  return `SELECT arrayJoin([${dims.map(lit).join(', ')}]) AS dimension, multiIf(${dims.map((d) => `dimension = ${lit(d)}, ${d}`).join(', ')}, '') AS value, ${p.variant} AS variant, count() AS units, min(toDate(toTimeZone(first_ts, 'UTC'))) AS first_day FROM (${units}) GROUP BY dimension, value, variant ORDER BY dimension, value, variant LIMIT ${LIMIT * 4}`
 }
 
 /** The query behind a check over the flag's window; null where there is nothing to show (no metric to query). */

@@ -26,6 +26,8 @@ export interface SliceResult {
   /** units per variant, in the order of `variants` */
   readonly counts: readonly number[]
   readonly p: number
+  /** the first UTC day a unit's first exposure came from this slice, where counted */
+  readonly firstDay?: string
 }
 
 export interface SliceBreakdown {
@@ -75,7 +77,8 @@ export function splitBySlice(ctx: CheckContext): SliceBreakdown | null {
     const units = counts.reduce((a, b) => a + b, 0)
     // A slice of (nearly) every unit, one SDK version say, is the whole split again: it names nothing.
     if (units < MIN_SLICE_UNITS || units >= WHOLE_SHARE * allUnits) continue
-    results.push({ dim, value: slice.slice(at + 1), units, counts, p: gof(counts, expected) })
+    const firstDay = ctx.exposure?.sliceFirstDay?.[slice]
+    results.push({ dim, value: slice.slice(at + 1), units, counts, p: gof(counts, expected), ...(firstDay ? { firstDay } : {}) })
   }
   const alpha = ctx.settings.srmPValue / Math.max(1, results.length)
   // Worst first; equal p-values (two slices of the same units) in a fixed order, whatever the source.

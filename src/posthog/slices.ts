@@ -44,7 +44,7 @@ export async function askSlices(client: PostHogClient, report: Report, observati
       continue
     }
     for (const row of rows) {
-      const [dim, value, variant, units] = row as [unknown, unknown, unknown, unknown]
+      const [dim, value, variant, units, firstDay] = row as [unknown, unknown, unknown, unknown, unknown]
       if (typeof dim !== 'string' || !SLICE_DIMS.includes(dim as SliceDim) || typeof value !== 'string' || value === '' || typeof variant !== 'string' || typeof units !== 'number') continue
       let parsed: unknown
       try {
@@ -56,6 +56,12 @@ export async function askSlices(client: PostHogClient, report: Report, observati
       if (!v) continue
       v.slices ??= {}
       v.slices[`${dim}:${value}`] = (v.slices[`${dim}:${value}`] ?? 0) + units
+      // The slice's first day in the run, as the counters keep it (a UTC day).
+      if (typeof firstDay === 'string' && /^\d{4}-\d\d-\d\d/.test(firstDay)) {
+        const day = firstDay.slice(0, 10)
+        exp.sliceFirstDay ??= {}
+        if (!(exp.sliceFirstDay[`${dim}:${value}`]! <= day)) exp.sliceFirstDay[`${dim}:${value}`] = day
+      }
       added = true
     }
   }

@@ -169,7 +169,7 @@ function planFlag(f: FlagReport): FlagPlan {
       }
       if (!explains) dated++
       const what = id === 'sample_ratio' ? 'split' : 'share of users with several variants'
-      want('slice', finding, dayStart(r.first_bad_day), `The ${what} of ${key} went wrong in ${plainText(r.dimension as string)} ${quoted(r.value as string)} from ${r.first_bad_day}${explains ? ': this slice explains the mismatch, the rest split as planned' : ''}${experiment}.`)
+      want('slice', finding, dayStart(r.first_bad_day), `The ${what} of ${key} is off in ${plainText(r.dimension as string)} ${quoted(r.value as string)}, whose units arrive from ${r.first_bad_day}${explains ? ': this slice explains the mismatch, the rest split as planned' : ''}${experiment}.`)
     }
   }
   return { wanted, judged, keep }

@@ -132,8 +132,9 @@ function read(cache: ContractCache, hooks: DefinitionHooks): Promise<Observation
  * events before "the" exposure, which compares with the first exposure to arrive and so with the
  * order of arrival.
  */
-// The slice a unit is counted in is that of its first exposure to arrive, which redeliveries reorder.
-const counted = (o: Observations) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'eventsBeforeExposure' || k === 'duplicates' || k === 'slices' ? undefined : v))) as unknown
+// The slice a unit is counted in is that of its first exposure to arrive, which redeliveries reorder
+// (and with it the first day a slice has units).
+const counted = (o: Observations) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'eventsBeforeExposure' || k === 'duplicates' || k === 'slices' || k === 'sliceFirstDay' ? undefined : v))) as unknown
 
 let truth: { hooks: DefinitionHooks; observations: Observations; changes: number } | null = null
 async function theTruth() {

@@ -49,8 +49,8 @@ describe('the online audit, a mismatched split', () => {
     expect(ph.log.some((q) => q.hogql.includes('arrayJoin([') && !q.error)).toBe(true)
     // The same slices, by the same names, as the offline audit counts them: the SDK with its minor version.
     const offline = (await auditJourneys(defs, events, Date.parse('2026-11-20T12:00:00Z'))).report.flags.find((f) => f.key === flag)!.checks.find((c) => c.id === 'sample_ratio')!
-    const rows = (c: typeof check) => (c.evidence.slices as { mismatched: { dimension: string; value: string; units_per_variant: unknown }[] }).mismatched.map((m) => [m.dimension, m.value, m.units_per_variant])
+    const rows = (c: typeof check) => (c.evidence.slices as { mismatched: { dimension: string; value: string; units_per_variant: unknown; first_bad_day?: string }[] }).mismatched.map((m) => [m.dimension, m.value, m.units_per_variant, m.first_bad_day])
     expect(rows(check)).toEqual(rows(offline))
-    expect(rows(check)).toContainEqual(['sdk', 'web 1.130', { control: 100, test: 20 }])
+    expect(rows(check)).toContainEqual(['sdk', 'web 1.130', { control: 100, test: 20 }, '2026-11-12'])
   })
 })

@@ -51,7 +51,12 @@ let dated: Report
 const BAD_DAY = '2026-11-15'
 beforeAll(async () => {
   const { config } = auditConfig({}, defs)
-  report = (await auditEvents(defs, config, [...sim.events], { now: END, activity })).report
+  const audited = (await auditEvents(defs, config, [...sim.events], { now: END, activity })).report
+  // The audit dates each slice by its first day in the run; the tests set the day themselves.
+  const own = check(audited, SKEWED, 'sample_ratio').evidence.slices as { explained_by: Record<string, unknown>; mismatched: Record<string, unknown>[] }
+  expect(own.explained_by.first_bad_day).toMatch(/^\d{4}-\d\d-\d\d$/)
+  for (const row of [own.explained_by, ...own.mismatched]) delete row.first_bad_day
+  report = audited
   dated = structuredClone(report)
   const slices = check(dated, SKEWED, 'sample_ratio').evidence.slices as { explained_by: Record<string, unknown> }
   slices.explained_by.first_bad_day = BAD_DAY
@@ -93,7 +98,7 @@ describe('the dated findings as PostHog annotations', () => {
     expect(Date.parse(byKind.change!.date_marker!)).toBe(CHANGED_AT)
     expect(byKind.change!.content).toMatch(/"checkout-one-page" changed while its experiment ran .*by grace@example\.com: split control 60% \/ test 40% → control 50% \/ test 50%\. Results are clean from here/)
     expect(byKind.slice).toMatchObject({ date_marker: `${BAD_DAY}T00:00:00Z` })
-    expect(byKind.slice!.content).toContain(`The split of "${SKEWED}" went wrong in device "Desktop" from ${BAD_DAY}: this slice explains the mismatch`)
+    expect(byKind.slice!.content).toContain(`The split of "${SKEWED}" is off in device "Desktop", whose units arrive from ${BAD_DAY}: this slice explains the mismatch`)
     // Exactly the serializer's writable fields; a project-wide marker written as a program's note.
     expect(annotationWrites().map((w) => Object.keys(w.body).sort())).toEqual(Array(3).fill(['content', 'creation_type', 'date_marker', 'scope']))
 

@@ -92,7 +92,15 @@ export const sampleRatio = defineCheck({
 
 /** The breakdown as evidence: numbers a reader can check, each slice with its units per variant. */
 function slicesEvidence(b: SliceBreakdown): Record<string, unknown> {
-  const row = (s: { dim: string; value: string; units: number; counts: readonly number[]; p: number }) => ({ dimension: s.dim, value: s.value, units: s.units, units_per_variant: Object.fromEntries(b.variants.map((v, i) => [v, s.counts[i]])), p_value: s.p })
+  // first_bad_day: the slice's first day in the run; what went wrong there can be no older (an annotation marks it).
+  const row = (s: { dim: string; value: string; units: number; counts: readonly number[]; p: number; firstDay?: string }) => ({
+    dimension: s.dim,
+    value: s.value,
+    units: s.units,
+    units_per_variant: Object.fromEntries(b.variants.map((v, i) => [v, s.counts[i]])),
+    p_value: s.p,
+    ...(s.firstDay ? { first_bad_day: s.firstDay } : {}),
+  })
   return {
     tested: b.tested,
     threshold_p_value: b.alpha,
