@@ -33,6 +33,13 @@ function continuityCause(ctx: CheckContext): string {
     }
     return `${seen} Experience continuity is off, so the flag is evaluated for the anonymous id before identify and again for the identified id after it. Turn on "persist flag across authentication" (experience continuity), or read the flag only after identify.`
   }
+  // Counted, and none crossed at identify: the cause is elsewhere; a bootstrap that differs from
+  // /flags shows in the exposures themselves (posthog-js sends the bootstrapped value beside them).
+  const booted = (ctx.exposure?.variants ?? []).reduce((n, v) => n + v.bootstrapMismatchUnits, 0)
+  if (ctx.exposure?.identityCrossedUnits === 0 && several > 0) {
+    if (booted > 0) return `None of them crossed at identify; ${booted === 1 ? '1 unit was' : `${count(booted)} units were`} first shown a bootstrapped variant that /flags then changed (see Exposure source): bootstrap the page with the variant /flags gives for the same distinct id, or read the flag only after /flags answers.`
+    return `None of them crossed at identify (anonymous and identified exposures agree), so look for a page bootstrapped with another distinct id or a stale variant, a server evaluating the flag with another id than the browser, cleared storage, or several devices.`
+  }
   if (ctx.flag.ensure_experience_continuity === true) {
     return 'The flag keeps users in their variant across login (experience continuity is on), so look for a page bootstrapped with another distinct id, a server evaluating the flag with the user id while the browser used the anonymous one, cleared storage, or several devices.'
   }

@@ -91,3 +91,17 @@ describe('multiple_variants counts the units that crossed at identify, and names
     expect(run(5, undefined, false).evidence).not.toHaveProperty('identity_crossed_units')
   })
 })
+
+describe('multiple_variants when none crossed at identify', () => {
+  const run = (booted: number) => {
+    const exposure = exposureObs([{ value: 'control', units: 500, multi: 150, bootstrapMismatchUnits: booted }, { value: 'test', units: 500, multi: 150 }], '$feature_flag_called', 150)
+    exposure.identityCrossedUnits = 0
+    return multipleVariants.run(context({ flag: flagDef({ ensure_experience_continuity: false }), observation: observation({ exposure: { $feature_flag_called: exposure } }) }))
+  }
+  it('names a bootstrap that /flags then changed, not identify', () => {
+    expect(run(40).fix).toMatch(/^None of them crossed at identify; 40 units were first shown a bootstrapped variant that \/flags then changed/)
+  })
+  it('without a bootstrap, points away from identify', () => {
+    expect(run(0).fix).toMatch(/^None of them crossed at identify \(anonymous and identified exposures agree\)/)
+  })
+})
