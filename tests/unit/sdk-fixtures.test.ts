@@ -303,7 +303,8 @@ describe.each(nodeFixtures.map((x) => [x.fixture.version, x.fixture] as const))(
 
 describe.each(webFixtures.map((x) => [x.fixture.version, x.fixture] as const))('posthog-js %s', (_v, f) => {
   // Facts of the installed version only: sdk-outdated.test.ts pins what an older one sends instead.
-  const itInstalled = it.runIf(f.version === INSTALLED_WEB)
+  // Defined for that version alone, so no test shows as skipped for the other.
+  const itInstalled = (name: string, fn: () => unknown) => (f.version === INSTALLED_WEB ? it(name, fn) : undefined)
 
   itInstalled('sends gzip bodies as text/plain, with no Content-Encoding header and no compression query parameter', () => {
     const captures = f.requests.filter((r) => r.kind === 'capture')
