@@ -49,7 +49,7 @@ export async function auditOnline(
   // A mismatched split: where it goes wrong, asked of PostHog for those flags only.
   const ask = slicesToAsk(report)
   if (ask.length > 0) {
-    opts.onStage?.(`breaking ${ask.length} mismatched splits down by slice`)
+    opts.onStage?.(`breaking ${ask.length} splits down by slice (mismatched, or with units in several variants)`)
     const eventOf = (flag: string) => exposureCriterionOf(definitions.experiments.find((e) => e.feature_flag_key === flag) ?? null).kind
     if (await askSlices(client, report, observations, (flag) => { const k = eventOf(flag); return k === 'action' ? null : k }, opts.onStage)) report = buildReport(input)
   }

@@ -73,7 +73,11 @@ export async function countExposure(ctx: IngestContext, e: ReadEvent, x: Exposur
   // The unit now has more than one value: PostHog puts such units in `$multiple` (default) or
   // keeps their first variant. Count them per value they saw, and once per flag.
   if (valuesSeen >= 2) seriesCounters.push(EXPOSURE.multi)
-  if (valuesSeen === 2) flagCounters.push(FLAG.multi(x.event))
+  if (valuesSeen === 2) {
+    flagCounters.push(FLAG.multi(x.event))
+    // Where units cross: the slices of the exposure that brought the second value (multiple_variants' breakdown).
+    if (x.slices && ctx.store.listsFields) for (const [dim, v] of Object.entries(x.slices) as [SliceDim, string][]) seriesCounters.push(EXPOSURE.multiSlice(dim, v))
+  }
   // PostHog's `first_seen` puts a unit in the variant of its earliest exposure (argMin(variant,
   // timestamp): experiment_query_builder.py). This exposure is now the unit's earliest with another
   // value than before: the unit counts here (`fs`) and leaves the value it was counted in (`fsout`,

@@ -54,6 +54,10 @@ function mergeFlag(a: FlagObservation, b: FlagObservation): FlagObservation {
       into.byDay ??= {}
       for (const [day, n] of Object.entries(exp.byDay)) into.byDay[day] = (into.byDay[day] ?? 0) + n
     }
+    for (const [slice, n] of Object.entries(exp.multipleSlices ?? {})) {
+      into.multipleSlices ??= {}
+      into.multipleSlices[slice] = (into.multipleSlices[slice] ?? 0) + n
+    }
     for (const [slice, day] of Object.entries(exp.sliceFirstDay ?? {})) {
       into.sliceFirstDay ??= {}
       if (!(into.sliceFirstDay[slice]! <= day)) into.sliceFirstDay[slice] = day

@@ -69,6 +69,8 @@ export interface ExposureObservation {
    * counted slices: a mismatch in that slice is no older (the date an annotation marks).
    */
   sliceFirstDay?: Record<string, string>
+  /** Units that saw a second value, by the slice (`browser:Safari`) of the exposure that brought it, where counted. */
+  multipleSlices?: Record<string, number>
   /** The same by SDK and minor version ("web 1.130"), where the source counted it: which SDK stopped. */
   byDayBySdk?: Record<string, Record<string, number>>
 }

@@ -2,7 +2,7 @@ import { EXPOSURE_KINDS, REJECT_REASONS, type ExposureKind } from '../events/typ
 import type { ContractCache } from './cache.js'
 import { CAPS } from './ingest.js'
 import { KeyScheme, tokenToVariant } from './keys.js'
-import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, SLICE_PREFIX, SDK_PREFIX, fieldsOfSeries } from './schema.js'
+import { DAY, EXPOSURE, FLAG, FLAG_FIELDS, KIND_BY_TOKEN, METRIC, RATE, SERIES_TYPE, SIGHTING, SLICE_PREFIX, SDK_PREFIX, MULTI_SLICE_PREFIX, fieldsOfSeries } from './schema.js'
 import { dayLabel, dayNumber } from '../time.js'
 import {
   LIBS,
@@ -147,9 +147,10 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
         // The slice fields of the day's exposure series, in one pass over its fields.
         const slicesBySeries = new Map<string, [string, number][]>()
         const sdksBySeries = new Map<string, [string, number][]>()
+        const multiBySeries = new Map<string, [string, number][]>()
         if (day_.all) {
           for (const [field, n] of day_.all) {
-            for (const [prefix, into] of [[SLICE_PREFIX, slicesBySeries], [SDK_PREFIX, sdksBySeries]] as const) {
+            for (const [prefix, into] of [[SLICE_PREFIX, slicesBySeries], [SDK_PREFIX, sdksBySeries], [MULTI_SLICE_PREFIX, multiBySeries]] as const) {
               const at = field.indexOf(`:${prefix}`)
               if (at < 0) continue
               const series = field.slice(0, at)
@@ -196,6 +197,10 @@ export async function readObservations(input: ReadObservationsInput): Promise<Ob
               v.slices[slice] = (v.slices[slice] ?? 0) + n * scale
               exp.sliceFirstDay ??= {}
               if (n > 0 && !(exp.sliceFirstDay[slice]! <= label)) exp.sliceFirstDay[slice] = label
+            }
+            for (const [slice, n] of multiBySeries.get(name) ?? []) {
+              exp.multipleSlices ??= {}
+              exp.multipleSlices[slice] = (exp.multipleSlices[slice] ?? 0) + n * scale
             }
             // Exposure events by SDK and minor version (listed fields only): `sd:<sdk>`.
             for (const [sdk, n] of sdksBySeries.get(name) ?? []) {

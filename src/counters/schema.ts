@@ -48,12 +48,16 @@ export const EXPOSURE = {
   unitsByLib: (lib: LibClass) => `ulib:${lib}`,
   /** units whose first exposure to this value came from this slice (`browser`, `Safari`); listed fields only */
   slice: (dim: SliceDim, value: string) => `${SLICE_PREFIX}${dim}:${value}`,
+  /** units that saw a second value, by the slice of the exposure that brought it; listed fields only */
+  multiSlice: (dim: SliceDim, value: string) => `${MULTI_SLICE_PREFIX}${dim}:${value}`,
   /** exposure events by SDK and minor version (the `sdk` slice: "web 1.130"); listed fields only */
   eventsBySdk: (sdk: string) => `${SDK_PREFIX}${sdk}`,
 } as const
 
 /** The prefix of a slice field of an exposure series (EXPOSURE.slice). */
 export const SLICE_PREFIX = 'sl:'
+/** The prefix of a slice of units that saw a second value (EXPOSURE.multiSlice). */
+export const MULTI_SLICE_PREFIX = 'ml:'
 /** The prefix of an exposure series' events by SDK (EXPOSURE.eventsBySdk). */
 export const SDK_PREFIX = 'sd:'
 
@@ -89,7 +93,7 @@ export const METRIC_FIELDS: readonly string[] = [METRIC.events, METRIC.beforeExp
 /** The fields a series of each type has. */
 /** True when a series of this type has this field: a fixed one, or an exposure series' slice. */
 export function isSeriesField(type: string, field: string): boolean {
-  return fieldsOfSeries(type).includes(field) || (type === SERIES_TYPE.exposure && (field.startsWith(SLICE_PREFIX) || field.startsWith(SDK_PREFIX)))
+  return fieldsOfSeries(type).includes(field) || (type === SERIES_TYPE.exposure && (field.startsWith(SLICE_PREFIX) || field.startsWith(SDK_PREFIX) || field.startsWith(MULTI_SLICE_PREFIX)))
 }
 
 export function fieldsOfSeries(type: string): readonly string[] {

@@ -117,16 +117,23 @@ function metricQuery(events: readonly string[], p: QueryParts): string | null {
 }
 
 /**
- * A mismatched split by slice (sample_ratio's breakdown): units per variant by the SDK and version,
- * app version, browser, OS, device and country of each unit's first exposure, each slice's rows
- * beside the others', as the report's slice numbers count them.
+ * A split by slice, as the counters keep it: each unit's first exposure to each value gives its
+ * slice for that value (SDK and minor version, app version, browser, OS, device, country): rows
+ * (dimension, value, variant, units, first_day, 0). A unit in several variants counts in each; and
+ * in rows (dimension, value, '', 0, first_day, multiple) by the slice of the exposure that brought
+ * its second value (the second first-exposure in time): where units cross (multiple_variants).
  */
 export function sliceQuery(ctx: CheckContext, w: FlagWindow): string {
   const p = partsOf(ctx, w)
   const first = (expr: string) => `argMin(toString(${expr}), timestamp)`
-  const units = `SELECT ${p.unit} AS unit, groupUniqArray(${p.response}) AS values, argMin(${p.response}, timestamp) AS first_value, ${first(SDK_SLICE_HOGQL)} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country, min(timestamp) AS first_ts FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit`
   const dims = ['sdk', 'app_version', 'browser', 'os', 'device', 'country']
-  return `SELECT arrayJoin([${dims.map(lit).join(', ')}]) AS dimension, multiIf(${dims.map((d) => `dimension = ${lit(d)}, ${d}`).join(', ')}, '') AS value, ${p.variant} AS variant, count() AS units, min(toDate(toTimeZone(first_ts, 'UTC'))) AS first_day FROM (${units}) GROUP BY dimension, value, variant ORDER BY dimension, value, variant LIMIT ${LIMIT * 4}`
+  const perValue = `SELECT ${p.unit} AS unit, ${p.response} AS variant, min(timestamp) AS first_ts, ${first(SDK_SLICE_HOGQL)} AS sdk, ${first('properties.$app_version')} AS app_version, ${first('properties.$browser')} AS browser, ${first('properties.$os')} AS os, ${first('properties.$device_type')} AS device, ${first('properties.$geoip_country_code')} AS country FROM events WHERE ${p.exposures} AND ${p.own} GROUP BY unit, variant`
+  // groupArray leaves NULLs out: a slice the event does not carry is '' (no slice), so the arrays stay aligned.
+  const second = (d: string) => `arrayElement(arraySort((s, t) -> t, groupArray(ifNull(${d}, '')), groupArray(first_ts)), 2) AS ${d}`
+  const perUnit = `SELECT unit, count() AS n, min(first_ts) AS unit_first_ts, ${dims.map(second).join(', ')} FROM (${perValue}) GROUP BY unit HAVING n > 1`
+  const slice = `arrayJoin([${dims.map(lit).join(', ')}]) AS dimension, multiIf(${dims.map((d) => `dimension = ${lit(d)}, ${d}`).join(', ')}, '') AS value`
+  const firstDay = (ts: string) => `min(toDate(toTimeZone(${ts}, 'UTC'))) AS first_day`
+  return `SELECT dimension, value, variant, units, first_day, multiple FROM (SELECT ${slice}, variant, count() AS units, ${firstDay('first_ts')}, 0 AS multiple FROM (${perValue}) GROUP BY dimension, value, variant UNION ALL SELECT ${slice}, '' AS variant, 0 AS units, ${firstDay('unit_first_ts')}, count() AS multiple FROM (${perUnit}) GROUP BY dimension, value) ORDER BY dimension, value, variant LIMIT ${LIMIT * 4}`
 }
 
 /** The query behind a check over the flag's window; null where there is nothing to show (no metric to query). */

@@ -108,7 +108,8 @@ function planReport(input: ReportInput): { flags: FlagDefinition[]; judge: (flag
         // The split by slice carries its own query: every slice's units per variant. Where the source
         // counted no slices (the HogQL backfill), the query alone says where to look (the online
         // audit runs it for such flags: askSlices in posthog/slices.ts).
-        if (id === 'sample_ratio' && ((typeof own.slices === 'object' && own.slices !== null) || status === 'fail')) {
+        const sliced = id === 'sample_ratio' ? status === 'fail' : id === 'multiple_variants' && (status === 'fail' || status === 'warn')
+        if ((id === 'sample_ratio' || id === 'multiple_variants') && ((typeof own.slices === 'object' && own.slices !== null) || sliced)) {
           const q = sliceQuery(ctx, window)
           own.slices = { counted: own.slices !== undefined, ...(own.slices as Record<string, unknown> | undefined), query: q, query_url: sqlEditorUrl(settings.posthogHost, settings.posthogProjectId, q) }
         }

@@ -11,11 +11,13 @@ import type { CheckContext } from './checks/types.js'
 import { findVariant } from './context.js'
 
 /** A slice is tested from this many units. */
-export // The rest of the units, once a slice is left out, must look like the plan at least this plainly.
+export const MIN_SLICE_UNITS = 30
 // A slice holding this share of the units is the whole split, not a part of it.
 const WHOLE_SHARE = 0.99
+// The rest of the units, once a slice is left out, must look like the plan at least this plainly.
 const REST_MATCHES_P = 0.01
-const MIN_SLICE_UNITS = 30
+// Units in several variants a slice needs before its share of them is tested.
+const MIN_SLICE_MULTIPLE = 5
 
 const DIM_WORDS: Record<SliceDim, string> = { sdk: 'SDK', app_version: 'app version', browser: 'browser', os: 'OS', device: 'device', country: 'country' }
 
@@ -94,4 +96,56 @@ export function splitBySlice(ctx: CheckContext): SliceBreakdown | null {
     if (restP >= Math.max(ctx.settings.srmPValue, REST_MATCHES_P) && (explains === null || s.units < explains.units)) explains = { ...s, restShares: rest.map((n) => n / restUnits), restP }
   }
   return { variants: arms.map((v) => v.key), expected, tested: results.length, alpha, mismatched: mismatched.slice(0, 10), explains }
+}
+
+/** A slice that holds more of the units in several variants than of all units. */
+export interface MultipleSlice {
+  readonly dim: SliceDim
+  readonly value: string
+  /** units in several variants whose second value came from this slice */
+  readonly multiple: number
+  /** units whose first exposure to a value came from this slice (a unit in several variants counts in each) */
+  readonly units: number
+  readonly multipleShare: number
+  readonly unitShare: number
+  readonly p: number
+}
+
+/**
+ * Where units cross variants (multiple_variants' breakdown): per dimension, each slice's share of
+ * the units in several variants (by the exposure that brought their second value) against its share
+ * of all units, tested as goodness of fit (chi-square, one degree of freedom) at the mismatch
+ * threshold over the number of slices tested; only slices over-represented among them. Null where
+ * the source counted no such slices.
+ */
+export function multipleBySlice(ctx: CheckContext): { tested: number; alpha: number; over: MultipleSlice[] } | null {
+  const multi = ctx.exposure?.multipleSlices
+  if (!multi || !ctx.exposure) return null
+  const all = new Map<string, number>()
+  for (const v of ctx.exposure.variants) for (const [slice, n] of Object.entries(v.slices ?? {})) all.set(slice, (all.get(slice) ?? 0) + n)
+  const byDim = (m: ReadonlyMap<string, number> | Record<string, number>) => {
+    const out = new Map<string, number>()
+    for (const [slice, n] of m instanceof Map ? m : Object.entries(m)) out.set(slice.slice(0, slice.indexOf(':')), (out.get(slice.slice(0, slice.indexOf(':'))) ?? 0) + n)
+    return out
+  }
+  const multiTotal = byDim(multi)
+  const allTotal = byDim(all)
+  const rows: Omit<MultipleSlice, 'p'>[] = []
+  for (const [slice, m] of Object.entries(multi)) {
+    const at = slice.indexOf(':')
+    const dim = slice.slice(0, at) as SliceDim
+    if (!SLICE_DIMS.includes(dim) || m < MIN_SLICE_MULTIPLE) continue
+    const M = multiTotal.get(dim) ?? 0
+    const T = allTotal.get(dim) ?? 0
+    const units = all.get(slice) ?? 0
+    if (M === 0 || T === 0 || units === 0 || units >= WHOLE_SHARE * T) continue
+    rows.push({ dim, value: slice.slice(at + 1), multiple: m, units, multipleShare: m / M, unitShare: units / T })
+  }
+  const alpha = ctx.settings.srmPValue / Math.max(1, rows.length)
+  const over = rows
+    .filter((r) => r.multipleShare > r.unitShare)
+    .map((r) => ({ ...r, p: gof([r.multiple, (multiTotal.get(r.dim) ?? 0) - r.multiple], [r.unitShare, 1 - r.unitShare]) }))
+    .filter((r) => r.p < alpha)
+    .sort((a, b) => a.p - b.p || (a.dim < b.dim ? -1 : a.dim > b.dim ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+  return { tested: rows.length, alpha, over: over.slice(0, 10) }
 }

@@ -17,15 +17,22 @@ import { PostHogApiError, type PostHogClient } from './client.js'
 export function slicesToAsk(report: Report): { flag: string; query: string }[] {
   const out: { flag: string; query: string }[] = []
   for (const f of report.flags) {
-    const c = f.checks.find((x) => x.id === 'sample_ratio')
-    const slices = c?.evidence.slices as { counted?: unknown; query?: unknown } | undefined
-    if (c?.status === 'fail' && slices?.counted === false && typeof slices.query === 'string') out.push({ flag: f.key, query: slices.query })
+    // A mismatched split, or units in several variants: one query answers both.
+    for (const c of f.checks) {
+      const slices = c.evidence.slices as { counted?: unknown; query?: unknown } | undefined
+      const fired = c.id === 'sample_ratio' ? c.status === 'fail' : c.id === 'multiple_variants' && (c.status === 'fail' || c.status === 'warn')
+      if (fired && slices?.counted === false && typeof slices.query === 'string') {
+        out.push({ flag: f.key, query: slices.query })
+        break
+      }
+    }
   }
   return out
 }
 
 /**
- * Runs each slice query and adds its rows (dimension, value, variant, units) to the flag's
+ * Runs each slice query and adds its rows (dimension, value, variant, units, first day, units in
+ * several variants) to the flag's
  * exposure observation; true when any was added. A query PostHog refuses leaves that flag without
  * a breakdown, said through `onStage`.
  */
@@ -44,8 +51,17 @@ export async function askSlices(client: PostHogClient, report: Report, observati
       continue
     }
     for (const row of rows) {
-      const [dim, value, variant, units, firstDay] = row as [unknown, unknown, unknown, unknown, unknown]
+      const [dim, value, variant, units, firstDay, multiple] = row as [unknown, unknown, unknown, unknown, unknown, unknown]
       if (typeof dim !== 'string' || !SLICE_DIMS.includes(dim as SliceDim) || typeof value !== 'string' || value === '' || typeof variant !== 'string' || typeof units !== 'number') continue
+      // Units that saw a second value, by the slice of the exposure that brought it.
+      if (variant === '') {
+        if (typeof multiple === 'number' && multiple > 0) {
+          exp.multipleSlices ??= {}
+          exp.multipleSlices[`${dim}:${value}`] = (exp.multipleSlices[`${dim}:${value}`] ?? 0) + multiple
+          added = true
+        }
+        continue
+      }
       let parsed: unknown
       try {
         parsed = JSON.parse(variant)

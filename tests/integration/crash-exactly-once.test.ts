@@ -134,7 +134,7 @@ function read(cache: ContractCache, hooks: DefinitionHooks): Promise<Observation
  */
 // The slice a unit is counted in is that of its first exposure to arrive, which redeliveries reorder
 // (and with it the first day a slice has units).
-const counted = (o: Observations) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'eventsBeforeExposure' || k === 'duplicates' || k === 'slices' || k === 'sliceFirstDay' ? undefined : v))) as unknown
+const counted = (o: Observations) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'eventsBeforeExposure' || k === 'duplicates' || k === 'slices' || k === 'sliceFirstDay' || k === 'multipleSlices' ? undefined : v))) as unknown
 
 let truth: { hooks: DefinitionHooks; observations: Observations; changes: number } | null = null
 async function theTruth() {

@@ -43,7 +43,7 @@ describe('the online audit, a mismatched split', () => {
     const { report } = await auditOnline(client, {}, { nowMs: Date.parse('2026-11-20T12:00:00Z'), onStage: (m) => stages.push(m) })
     const check = report.flags.find((f) => f.key === flag)!.checks.find((c) => c.id === 'sample_ratio')!
     expect(check.status).toBe('fail')
-    expect(stages).toContain('breaking 1 mismatched splits down by slice')
+    expect(stages).toContain('breaking 1 splits down by slice (mismatched, or with units in several variants)')
     expect(check.evidence.slices).toMatchObject({ counted: true, explained_by: { dimension: 'browser', value: 'Safari' } })
     expect(check.summary).toContain('The mismatch is in browser Safari')
     expect(ph.log.some((q) => q.hogql.includes('arrayJoin([') && !q.error)).toBe(true)

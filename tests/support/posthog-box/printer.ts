@@ -57,7 +57,7 @@ const EVENT_COLUMNS = new Set(['uuid', 'event', 'distinct_id', 'timestamp', 'pro
 /** HogQL function name -> ClickHouse name, for the functions the project's queries call. */
 const FUNCTIONS: Record<string, string> = {
   count: 'count', countIf: 'countIf', min: 'min', max: 'max', sum: 'sum', sumIf: 'sumIf', avg: 'avg', any: 'any', minIf: 'minIf', maxIf: 'maxIf',
-  uniq: 'uniq', uniqExact: 'uniqExact', groupUniqArray: 'groupUniqArray', groupUniqArrayIf: 'groupUniqArrayIf', sumMap: 'sumMap', groupArray: 'groupArray', argMin: 'argMin', argMax: 'argMax',
+  uniq: 'uniq', uniqExact: 'uniqExact', groupUniqArray: 'groupUniqArray', groupUniqArrayIf: 'groupUniqArrayIf', sumMap: 'sumMap', arrayElement: 'arrayElement', groupArray: 'groupArray', argMin: 'argMin', argMax: 'argMax',
   arrayPushBack: 'arrayPushBack', arrayFilter: 'arrayFilter', arrayMap: 'arrayMap', arrayJoin: 'arrayJoin', arraySlice: 'arraySlice', arraySort: 'arraySort', has: 'has', length: 'length', empty: 'empty', notEmpty: 'notEmpty',
   if: 'if', multiIf: 'multiIf', ifNull: 'ifNull', nullIf: 'nullIf', coalesce: 'coalesce', isNull: 'isNull', isNotNull: 'isNotNull', not: 'not', and: 'and', or: 'or',
   equals: 'equals', notEquals: 'notEquals', less: 'less', greater: 'greater', lessOrEquals: 'lessOrEquals', greaterOrEquals: 'greaterOrEquals',

@@ -105,3 +105,29 @@ describe('multiple_variants when none crossed at identify', () => {
     expect(run(0).fix).toMatch(/^None of them crossed at identify \(anonymous and identified exposures agree\)/)
   })
 })
+
+describe('multiple_variants by slice: where units cross', () => {
+  const run = (multipleSlices: Record<string, number> | undefined) => {
+    const exposure = exposureObs([{ value: 'control', units: 500, multi: 150 }, { value: 'test', units: 500, multi: 150 }], '$feature_flag_called', 150)
+    // Units by the slice of their first exposure to each value: the server SDK has a tenth of them.
+    exposure.variants[0]!.slices = { 'sdk:web 1.200': 450, 'sdk:posthog-node 5.70': 50 }
+    exposure.variants[1]!.slices = { 'sdk:web 1.200': 450, 'sdk:posthog-node 5.70': 50 }
+    if (multipleSlices) exposure.multipleSlices = multipleSlices
+    return multipleVariants.run(context({ flag: flagDef({ ensure_experience_continuity: true }), observation: observation({ exposure: { $feature_flag_called: exposure } }) }))
+  }
+  it('names the slice that holds far more of the units in several variants than of all units', () => {
+    const r = run({ 'sdk:web 1.200': 30, 'sdk:posthog-node 5.70': 120 })
+    expect(r.status).toBe('fail')
+    expect(r.summary).toMatch(/SDK posthog-node 5\.70 holds 80% of them \(120 units\) but 10% of all units \(p < 1e-16\)\./)
+    expect(r.fix).toMatch(/^Look at SDK posthog-node 5\.70 first\./)
+    expect((r.evidence.slices as { over_represented: { value: string }[] }).over_represented.map((s) => s.value)).toEqual(['posthog-node 5.70'])
+  })
+  it('names none when the units in several variants are spread like all units', () => {
+    const r = run({ 'sdk:web 1.200': 136, 'sdk:posthog-node 5.70': 14 })
+    expect((r.evidence.slices as { over_represented: unknown[] }).over_represented).toEqual([])
+    expect(r.summary).not.toMatch(/holds/)
+  })
+  it('says nothing by slice where the source did not count it', () => {
+    expect(run(undefined).evidence).not.toHaveProperty('slices')
+  })
+})
