@@ -1,7 +1,7 @@
 import { auditConfig } from '../definitions/audit-config.js'
 import type { Definitions } from '../definitions/definitions.js'
 import { fetchDefinitions } from '../posthog/definitions.js'
-import { buildReport, type Report } from '../coverage/report.js'
+import { buildReport, type Report, type ReportInput } from '../coverage/report.js'
 import { parseSettings } from '../settings/settings.js'
 import { backfillWindow, findUnlistedFlags, observationsFromBackfill, runBackfill, type BackfillRun } from '../posthog/backfill.js'
 import { backfillPlanner } from '../posthog/backfill-queries.js'
@@ -44,14 +44,22 @@ export async function auditOnline(
   })
   const observations = observationsFromBackfill(definitions, runs, client.options.projectId, window, settings.lookbackDays)
   const activity = opts.activity ?? (await fetchExperimentActivity(client, definitions, opts.onStage))
-  const input = { definitions, observations, settings, nowMs: opts.nowMs, activity }
-  let report = buildReport(input)
-  // A mismatched split: where it goes wrong, asked of PostHog for those flags only.
-  const ask = slicesToAsk(report)
-  if (ask.length > 0) {
-    opts.onStage?.(`breaking ${ask.length} splits down by slice (mismatched, or with units in several variants)`)
-    const eventOf = (flag: string) => exposureCriterionOf(definitions.experiments.find((e) => e.feature_flag_key === flag) ?? null).kind
-    if (await askSlices(client, report, observations, (flag) => { const k = eventOf(flag); return k === 'action' ? null : k }, opts.onStage)) report = buildReport(input)
-  }
+  const report = await reportWithSlices(client, { definitions, observations, settings, nowMs: opts.nowMs, activity }, opts.onStage)
   return { report, definitions, runs }
+}
+
+/**
+ * The report of backfilled observations, with the splits by slice asked of PostHog on demand: for
+ * the flags whose split is mismatched or whose units cross variants (the backfill counts no slices).
+ */
+export async function reportWithSlices(client: Pick<PostHogClient, 'query'>, input: ReportInput, onStage?: (message: string) => void): Promise<Report> {
+  const report = buildReport(input)
+  const ask = slicesToAsk(report)
+  if (ask.length === 0) return report
+  onStage?.(`breaking ${ask.length} splits down by slice (mismatched, or with units in several variants)`)
+  const eventOf = (flag: string) => {
+    const k = exposureCriterionOf(input.definitions.experiments.find((e) => e.feature_flag_key === flag) ?? null).kind
+    return k === 'action' ? null : k
+  }
+  return (await askSlices(client, report, input.observations, eventOf, onStage)) ? buildReport(input) : report
 }

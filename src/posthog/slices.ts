@@ -36,7 +36,7 @@ export function slicesToAsk(report: Report): { flag: string; query: string }[] {
  * exposure observation; true when any was added. A query PostHog refuses leaves that flag without
  * a breakdown, said through `onStage`.
  */
-export async function askSlices(client: PostHogClient, report: Report, observations: Observations, event: (flag: string) => string | null, onStage?: (message: string) => void): Promise<boolean> {
+export async function askSlices(client: Pick<PostHogClient, 'query'>, report: Report, observations: Observations, event: (flag: string) => string | null, onStage?: (message: string) => void): Promise<boolean> {
   let added = false
   for (const { flag, query } of slicesToAsk(report)) {
     const kind = event(flag)

@@ -22,8 +22,8 @@ import { auditConfig } from '../../src/definitions/audit-config.js'
 import { parseSettings } from '../../src/settings/settings.js'
 import { HOST, KEY, PROJECT, base } from '../support/posthog-api.js'
 import { parseActivity } from '../../src/definitions/activity.js'
-import { askSlices } from '../../src/posthog/slices.js'
-import { exposureCriterionOf, type Definitions } from '../../src/definitions/definitions.js'
+import { reportWithSlices } from '../../src/audit/online-audit.js'
+import type { Definitions } from '../../src/definitions/definitions.js'
 import type { Settings } from '../../src/settings/settings.js'
 import type { Observations } from '../../src/counters/observation.js'
 
@@ -126,19 +126,10 @@ async function runOnBox(box: PostHogBox, plan: readonly BackfillQuery[]) {
   return runs
 }
 
-/**
- * The report the online audit gives from a backfill run on a box: built, then the splits by slice
- * it asks PostHog for on demand (askSlices) run on the same box, then built again.
- */
+/** The report the online audit gives from a backfill run on a box, with the splits by slice it asks on demand run on the same box. */
 async function reportFromBox(box: PostHogBox, defs: Definitions, settings: Settings, observations: Observations): Promise<Report> {
-  const input = { definitions: defs, observations, settings, nowMs: END }
-  const first = buildReport(input)
-  const client = { query: async (hogql: string) => ({ rows: (await box.hogql(hogql, { personalApiKey: true })).results }) } as unknown as PostHogClient
-  const eventOf = (flag: string) => {
-    const k = exposureCriterionOf(defs.experiments.find((e) => e.feature_flag_key === flag) ?? null).kind
-    return k === 'action' ? null : k
-  }
-  return (await askSlices(client, first, observations, eventOf)) ? buildReport(input) : first
+  const onBox = { query: async (hogql: string) => { const r = await box.hogql(hogql, { personalApiKey: true }); return { columns: r.columns, rows: r.results } } }
+  return reportWithSlices(onBox, { definitions: defs, observations, settings, nowMs: END })
 }
 
 describe('a project outside UTC', () => {

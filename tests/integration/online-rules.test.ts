@@ -1,3 +1,4 @@
+import { reportWithSlices } from '../../src/audit/online-audit.js'
 import { describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/audit/offline-audit.js'
 import { parseExperiments, type Definitions } from '../../src/definitions/definitions.js'
@@ -32,7 +33,9 @@ async function onlineReport(defs: Definitions, events: readonly SimEvent[], sett
       const { columns, results } = await box.hogql(query.hogql, { personalApiKey: true })
       runs.push({ query, result: { columns, rows: results }, ms: 0 })
     }
-    return buildReport({ definitions: defs, observations: observationsFromBackfill(defs, runs, PROJECT, window, settings.lookbackDays), settings: { ...settings, filterTestAccounts: false }, nowMs })
+    // As the online audit: then the splits by slice it asks on demand, on the same box.
+    const onBox = { query: async (hogql: string) => { const r = await box.hogql(hogql, { personalApiKey: true }); return { columns: r.columns, rows: r.results } } }
+    return await reportWithSlices(onBox, { definitions: defs, observations: observationsFromBackfill(defs, runs, PROJECT, window, settings.lookbackDays), settings: { ...settings, filterTestAccounts: false }, nowMs })
   } finally {
     box.close()
   }

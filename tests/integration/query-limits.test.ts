@@ -1,3 +1,4 @@
+import { reportWithSlices } from '../../src/audit/online-audit.js'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/audit/offline-audit.js'
@@ -48,7 +49,7 @@ async function backfillReport(planOptions: { maxUnitParts?: number }, splits: st
   const client = new PostHogClient({ host: HOST, projectId: PROJECT, personalApiKey: KEY })
   const planner = backfillPlanner(defs, project.settings.metrics, window, planOptions)
   const runs = await runBackfill(client, planner.queries, { split: (q) => planner.split(q), onSplit: (q, n) => splits.push(`${q.name}: ${n}`) })
-  return { runs, report: buildReport({ definitions: defs, observations: observationsFromBackfill(defs, runs, PROJECT, window, project.settings.lookbackDays), settings: { ...project.settings, filterTestAccounts: false }, nowMs: END }) }
+  return { runs, report: await reportWithSlices(client, { definitions: defs, observations: observationsFromBackfill(defs, runs, PROJECT, window, project.settings.lookbackDays), settings: { ...project.settings, filterTestAccounts: false }, nowMs: END }) }
 }
 
 describe("queries over PostHog's limits", () => {
