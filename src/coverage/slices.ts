@@ -123,12 +123,16 @@ export function multipleBySlice(ctx: CheckContext): { tested: number; alpha: num
   if (!multi || !ctx.exposure) return null
   const all = new Map<string, number>()
   for (const v of ctx.exposure.variants) for (const [slice, n] of Object.entries(v.slices ?? {})) all.set(slice, (all.get(slice) ?? 0) + n)
-  const byDim = (m: ReadonlyMap<string, number> | Record<string, number>) => {
+  // Each dimension's total, over its slices ("browser:Safari" is of "browser").
+  const byDim = (entries: Iterable<[string, number]>) => {
     const out = new Map<string, number>()
-    for (const [slice, n] of m instanceof Map ? m : Object.entries(m)) out.set(slice.slice(0, slice.indexOf(':')), (out.get(slice.slice(0, slice.indexOf(':'))) ?? 0) + n)
+    for (const [slice, n] of entries) {
+      const dim = slice.slice(0, slice.indexOf(':'))
+      out.set(dim, (out.get(dim) ?? 0) + n)
+    }
     return out
   }
-  const multiTotal = byDim(multi)
+  const multiTotal = byDim(Object.entries(multi))
   const allTotal = byDim(all)
   const rows: Omit<MultipleSlice, 'p'>[] = []
   for (const [slice, m] of Object.entries(multi)) {

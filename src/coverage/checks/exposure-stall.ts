@@ -95,8 +95,10 @@ function stoppedSdk(ctx: CheckContext, days: readonly { day: number; label: stri
   if (!bySdk) return null
   const names = [...sdksOn(bySdk, days.map((d) => d.label)).keys()].sort()
   if (names.length < 2) return null // the only SDK stopping is the whole flag stalling
+  // Each day's SDKs, read once for every SDK tried below.
+  const daySdks = days.map((d) => sdksOn(bySdk, [d.label]))
   for (const name of names) {
-    const perDay = days.map((d) => ({ ...d, n: sdksOn(bySdk, [d.label]).get(name)?.n ?? 0 }))
+    const perDay = days.map((d, i) => ({ ...d, n: daySdks[i]?.get(name)?.n ?? 0 }))
     const active = perDay.filter((d) => d.n > 0)
     const last = active[active.length - 1]
     if (!last) continue
