@@ -4,11 +4,10 @@ import { fileURLToPath } from 'node:url'
 import { setupServer } from 'msw/node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { auditEvents } from '../../src/audit/offline-audit.js'
-import { parseExperiments, parseFlags, parseGroupTypes } from '../../src/definitions/definitions.js'
 import type { Report } from '../../src/coverage/report.js'
 import { PostHogClient } from '../../src/posthog/client.js'
 import { auditOnline } from '../../src/audit/online-audit.js'
-import { ALL_FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { recorderProject } from '../support/recorder-project.js'
 import { HOST, KEY, PROJECT } from '../support/posthog-api.js'
 import { asIngested, posthogProject } from '../support/posthog-box/index.js'
 
@@ -33,30 +32,6 @@ const EXPERIMENTS = [
   { id: 2, name: 'Signup headline', flag: 'signup-headline', metricEvent: 'signup_completed' },
   { id: 3, name: 'Signup headline (persisted across login)', flag: 'signup-headline-persisted', metricEvent: 'signup_completed' },
 ]
-const experimentIdOf = (flag: string): number[] => EXPERIMENTS.filter((x) => x.flag === flag).map((x) => x.id)
-
-const flags = ALL_FLAG_DEFINITIONS.map((f) => ({ ...f, name: f.name, archived: false, tags: [], created_at: '2026-11-01T00:00:00Z', experiment_set: f.has_experiment ? experimentIdOf(f.key) : [] }))
-const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
-
-function experimentFor(startMs: number, { id, name, flag, metricEvent }: (typeof EXPERIMENTS)[number]) {
-  return {
-    id,
-    name,
-    feature_flag_key: flag,
-    start_date: new Date(startMs).toISOString(),
-    end_date: null,
-    archived: false,
-    deleted: false,
-    type: 'product',
-    parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
-    metrics: [{ kind: 'ExperimentMetric', metric_type: 'funnel', series: [{ kind: 'EventsNode', event: metricEvent }] }],
-    metrics_secondary: [],
-    saved_metrics: [],
-    exposure_criteria: { filterTestAccounts: false },
-    holdout: null,
-    created_at: new Date(startMs).toISOString(),
-  }
-}
 
 const servers: (() => void)[] = []
 afterEach(() => {
@@ -70,9 +45,7 @@ describe('every recorded SDK scenario, online and offline', () => {
     const events = asIngested(sent)
     const times = events.map((e) => Date.parse(e.timestamp))
     const now = Math.max(...times) + 3_600_000
-    const experiments = EXPERIMENTS.map((x) => experimentFor(Math.min(...times) - 3_600_000, x))
-    const api = { flags, experiments, cohorts: [], groupTypes }
-    const defs = { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
+    const { api, defs } = recorderProject(Math.min(...times) - 3_600_000, EXPERIMENTS)
     const ph = await posthogProject(api, events, defs)
     const server = setupServer(...ph.handlers)
     server.listen({ onUnhandledRequest: 'error' })

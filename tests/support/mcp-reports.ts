@@ -7,11 +7,11 @@ import { auditEvents } from '../../src/audit/offline-audit.js'
 import { CHECK_IDS } from '../../src/coverage/checks/types.js'
 import { writeReadout } from '../../src/coverage/readout.js'
 import { reportSchema, type Report } from '../../src/coverage/report-schema.js'
-import { parseExperiments, parseFlags, parseGroupTypes } from '../../src/definitions/definitions.js'
 import { parseDefectList } from '../../src/sim/defects.js'
 import { definitionsOf, simulate } from '../../src/sim/simulation.js'
-import { FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { FLAG_DEFINITIONS } from '../fixtures/record/flags.js'
 import { asIngested } from './posthog-box/persons.js'
+import { recorderProject } from './recorder-project.js'
 
 /** The reports the MCP tests serve: the simulated project (every defect once), small, and its flag list for tags. */
 export async function simulatedReport(): Promise<{ report: Report; flags: unknown[] }> {
@@ -28,28 +28,7 @@ export async function sdkScenarioReport(file = 'posthog-node-5.70.0.json'): Prom
   const events = asIngested((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { events: Record<string, unknown>[] }).events)
   const times = events.map((e) => Date.parse(e.timestamp))
   const start = Math.min(...times) - 3_600_000
-  const flags = FLAG_DEFINITIONS.map((f) => ({ ...f, archived: false, tags: ['checkout'], created_at: '2026-11-01T00:00:00Z', experiment_set: f.has_experiment ? [1] : [] }))
-  const experiments = [
-    {
-      id: 1,
-      name: 'Checkout redesign',
-      feature_flag_key: 'checkout-redesign',
-      start_date: new Date(start).toISOString(),
-      end_date: null,
-      archived: false,
-      deleted: false,
-      type: 'product',
-      parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
-      metrics: [{ kind: 'ExperimentMetric', metric_type: 'funnel', series: [{ kind: 'EventsNode', event: 'checkout_completed' }] }],
-      metrics_secondary: [],
-      saved_metrics: [],
-      exposure_criteria: { filterTestAccounts: false },
-      holdout: null,
-      created_at: new Date(start).toISOString(),
-    },
-  ]
-  const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
-  const defs = { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
+  const { defs } = recorderProject(start, [{ id: 1, name: 'Checkout redesign', flag: 'checkout-redesign', metricEvent: 'checkout_completed' }], { flags: FLAG_DEFINITIONS, tags: ['checkout'] })
   return (await auditEvents(defs, { filterTestAccounts: 'No' }, events, { now: Math.max(...times) + 3_600_000 })).report
 }
 

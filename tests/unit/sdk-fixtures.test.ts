@@ -16,8 +16,8 @@ import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'
 import { auditEvents } from '../../src/audit/offline-audit.js'
-import { parseExperiments, parseFlags, parseGroupTypes } from '../../src/definitions/definitions.js'
-import { ALL_FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { ALL_FLAG_DEFINITIONS } from '../fixtures/record/flags.js'
+import { recorderProject } from '../support/recorder-project.js'
 import { asIngested as asIngestedWithPersons } from '../support/posthog-box/persons.js'
 import { packageVersion } from '../fixtures/record/fixture-file.js'
 
@@ -457,27 +457,7 @@ describe.each(webFixtures.map((x) => [x.fixture.version, x.fixture] as const))('
       const events = asIngestedWithPersons(f.events)
       const times = events.map((e) => Date.parse(e.timestamp))
       const now = Math.max(...times) + 3_600_000
-      const start = new Date(Math.min(...times) - 3_600_000).toISOString()
-      const flags = ALL_FLAG_DEFINITIONS.map((x) => ({ ...x, archived: false, tags: [], created_at: '2026-11-01T00:00:00Z' }))
-      const experiments = [OFF, ON].map((key, i) => ({
-        id: i + 1,
-        name: key,
-        feature_flag_key: key,
-        start_date: start,
-        end_date: null,
-        archived: false,
-        deleted: false,
-        type: 'product',
-        parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
-        metrics: [],
-        metrics_secondary: [],
-        saved_metrics: [],
-        exposure_criteria: { filterTestAccounts: false },
-        holdout: null,
-        created_at: start,
-      }))
-      const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
-      const defs = { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
+      const { defs } = recorderProject(Math.min(...times) - 3_600_000, [OFF, ON].map((flag, i) => ({ id: i + 1, flag })))
       const { report } = await auditEvents(defs, { filterTestAccounts: 'No' }, events, { now, activity: { changes: [], entries: 0 } })
       const check = (flag: string) => report.flags.find((x) => x.key === flag)?.checks.find((c) => c.id === 'multiple_variants')
 

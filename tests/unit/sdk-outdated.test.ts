@@ -17,11 +17,11 @@ import { splitBySlice } from '../../src/coverage/slices.js'
 import { createIngestContext, ingestEvent } from '../../src/counters/ingest.js'
 import { MemoryCache } from '../../src/counters/memory-cache.js'
 import { readObservations } from '../../src/counters/read.js'
-import { parseExperiments, parseFlags, parseGroupTypes, type Definitions } from '../../src/definitions/definitions.js'
+import type { Definitions } from '../../src/definitions/definitions.js'
 import { readEvent } from '../../src/events/read-event.js'
 import { parseSettings } from '../../src/settings/settings.js'
 import { packageVersion } from '../fixtures/record/fixture-file.js'
-import { ALL_FLAG_DEFINITIONS, GROUP_TYPE_MAPPING } from '../fixtures/record/flags.js'
+import { recorderProject } from '../support/recorder-project.js'
 import { asIngested as asIngestedWithPersons } from '../support/posthog-box/persons.js'
 
 type Json = Record<string, unknown>
@@ -86,33 +86,7 @@ const EXPERIMENTS = [
 ]
 
 function definitionsFor(startMs: number): Definitions {
-  const start = new Date(startMs).toISOString()
-  const flags = ALL_FLAG_DEFINITIONS.map((f) => ({
-    ...f,
-    archived: false,
-    tags: [],
-    created_at: '2026-11-01T00:00:00Z',
-    experiment_set: EXPERIMENTS.filter((x) => x.flag === f.key).map((x) => x.id),
-  }))
-  const experiments = EXPERIMENTS.map(({ id, flag, metricEvent }) => ({
-    id,
-    name: flag,
-    feature_flag_key: flag,
-    start_date: start,
-    end_date: null,
-    archived: false,
-    deleted: false,
-    type: 'product',
-    parameters: { feature_flag_variants: [{ key: 'control', rollout_percentage: 50 }, { key: 'test', rollout_percentage: 50 }] },
-    metrics: [{ kind: 'ExperimentMetric', metric_type: 'funnel', series: [{ kind: 'EventsNode', event: metricEvent }] }],
-    metrics_secondary: [],
-    saved_metrics: [],
-    exposure_criteria: { filterTestAccounts: false },
-    holdout: null,
-    created_at: start,
-  }))
-  const groupTypes = Object.entries(GROUP_TYPE_MAPPING).map(([index, type]) => ({ group_type: type, group_type_index: Number(index), name_singular: null, name_plural: null }))
-  return { flags: parseFlags('flags', flags), experiments: parseExperiments('experiments', experiments), cohorts: [], groupTypes: parseGroupTypes('group types', groupTypes) }
+  return recorderProject(startMs, EXPERIMENTS).defs
 }
 
 function timesOf(events: readonly Json[]): { start: number; now: number } {
